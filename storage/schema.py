@@ -1,0 +1,58 @@
+"""The one explicit Arrow schema of each dataset, with the meaning of every column.
+
+`issue_date` is the Hive partition key: it lives in the folder name, not in the files.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+IMAGE = pa.struct([("url", pa.string()), ("caption", pa.string())])
+
+# (name, type, nullable, meaning): the contract's table, in file order.
+ARTICLE_COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
+    ("article_id", pa.string(), False, "stable id of the article; the same on every re-crawl"),
+    ("page_no", pa.string(), False, "page number as printed: 01, A01"),
+    ("page_name", pa.string(), True, "page name, e.g. 要闻"),
+    ("page_pdf_url", pa.string(), True, "absolute URL of the page PDF"),
+    ("url", pa.string(), False, "absolute article URL"),
+    ("column", pa.string(), True, "text inside a leading 【…】 of the title, without the brackets"),
+    ("intro_title", pa.string(), True, "引题 (kicker above the title)"),
+    ("title", pa.string(), False, "title as printed (a leading 【…】 stays), whitespace normalized"),
+    ("subtitle", pa.string(), True, "副题, printed leading dashes removed, whitespace normalized"),
+    ("author", pa.string(), True, "byline as printed, whitespace normalized"),
+    ("body", pa.string(), False, "paragraphs joined by \\n; no markup, no indentation, text untouched"),
+    ("images", pa.list_(IMAGE), False, "images in body order: absolute url, caption ('' when none)"),
+    ("content_hash", pa.string(), False, "SHA-256 hex digest of body; equal bodies give equal hashes"),
+    ("duplicate_of", pa.string(), True,
+     "article_id of the earliest archived article with the same or nearly the same body; "
+     "null for the first occurrence"),
+    ("crawled_at", pa.timestamp("us", tz="UTC"), False, "when this row's page was fetched"),
+    ("source", pa.string(), False, "portal id from the config, e.g. ahjjb"),
+    ("page_index", pa.int16(), False, "0-based order of the page in the issue"),
+    ("position", pa.int16(), False, "0-based order of the article on its page"),
+    ("warc_file", pa.string(), True, "WARC file (relative to the data directory) holding the raw page"),
+    ("warc_record_id", pa.string(), True, "WARC-Record-ID of the response record of the raw page"),
+]
+
+PAGE_COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
+    ("page_no", pa.string(), False, "page number as printed: 01, A01"),
+    ("page_name", pa.string(), True, "page name, e.g. 要闻"),
+    ("page_index", pa.int16(), False, "0-based order of the page in the issue"),
+    ("url", pa.string(), False, "absolute URL of the page (版面)"),
+    ("pdf_url", pa.string(), True, "absolute URL of the page PDF"),
+    ("image_url", pa.string(), True, "absolute URL of the page scan"),
+    ("article_count", pa.int32(), False, "articles linked from the page (list or image map)"),
+    ("crawled_at", pa.timestamp("us", tz="UTC"), False, "when the page was fetched"),
+    ("source", pa.string(), False, "portal id from the config"),
+]
+
+
+def _schema(columns: list[tuple[str, pa.DataType, bool, str]]) -> pa.Schema:
+    return pa.schema(
+        [pa.field(n, t, nullable=nl, metadata={"description": d}) for n, t, nl, d in columns]
+    )
+
+
+ARTICLES = _schema(ARTICLE_COLUMNS)
+PAGES = _schema(PAGE_COLUMNS)
+PARTITION = pa.schema([("issue_date", pa.date32())])
