@@ -1,0 +1,574 @@
+"""Pure parsing of Founder (方正) e-paper pages, both generations. No Scrapy imports.
+
+Everything here leans on what all Founder sites share (the `enpproperty` comment,
+`<founder-content>`, `id="pageLink"` links, content links, the PagePicMap image map,
+`period.xml`) and only falls back to generic HTML structure; no template's class names.
+"""
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import lxml.etree
+import lxml.html
+
+# ---------------------------------------------------------------- text helpers
+
+_WS = re.compile(r"[\s\u3000\u00a0\u2002-\u200a\u202f\u205f]+")
+_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
+_INDENT = " \t\r\n\u3000\u00a0\u2002\u2003\u2009\u200a\u202f\u205f"
+
+
+def normalize_ws(text: str | None) -> str | None:
+    """Every whitespace run becomes one ASCII space, ends trimmed; '' becomes None."""
+    if text is None:
+        return None
+    text = _WS.sub(" ", _ZERO_WIDTH.sub("", text)).strip()
+    return text or None
+
+
+def clean_paragraph(text: str) -> str:
+    """A body paragraph: no zero-width characters, line breaks inside it joined, no indentation."""
+    text = _ZERO_WIDTH.sub("", text)
+    text = re.sub(r"[ \t]*[\r\n]+[ \t]*", " ", text)
+    return text.strip(_INDENT)
+
+
+# ---------------------------------------------------------------- decoding
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.I)
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "gb_2312-80": "gb18030", "x-gbk": "gb18030"}
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    name = name.strip().lower()
+    name = _SUPERSETS.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def decode_html(body: bytes, header_encoding: str | None = None) -> tuple[str, str]:
+    """Decode page bytes; return (text, encoding used).
+
+    Tries, strictly, the HTTP header charset, a BOM, the `<meta>` charset, UTF-8, then
+    GB18030; the first that decodes without error wins. Sites do lie in `<meta>`, and a
+    strict decode is what catches the lie.
+    """
+    if body.startswith(codecs.BOM_UTF8):
+        return body[3:].decode("utf-8", "replace"), "utf-8"
+    meta = _META_CHARSET.search(body[:4096])
+    candidates = [_codec(header_encoding), _codec(meta.group(1).decode("ascii", "ignore") if meta else None),
+                  "utf-8", "gb18030"]
+    for enc in dict.fromkeys(c for c in candidates if c):
+        try:
+            return body.decode(enc), enc
+        except UnicodeDecodeError:
+            continue
+    return body.decode("utf-8", "replace"), "utf-8"
+
+
+def _tree(text: str) -> lxml.html.HtmlElement:
+    # lxml refuses str input carrying an XML encoding declaration; strip it.
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    if not text.strip():
+        raise ValueError("empty page")
+    return lxml.html.document_fromstring(text)
+
+
+# ---------------------------------------------------------------- period.xml
+
+
+def parse_period_xml(body: bytes) -> list[tuple[dt.date, str]]:
+    """(issue date, front page file name) for every `<period>` of a month calendar."""
+    root = lxml.etree.fromstring(body, lxml.etree.XMLParser(recover=True, resolve_entities=False,
+                                                            no_network=True))
+    if root is None:
+        raise ValueError("period.xml is not XML")
+    out = []
+    for period in root.iter("period"):
+        date_text = (period.findtext("period_date") or "").strip()
+        front = (period.findtext("front_page") or "").strip()
+        try:
+            day = dt.date.fromisoformat(date_text[:10])
+        except ValueError:
+            continue
+        out.append((day, front))
+    return out
+
+
+# ---------------------------------------------------------------- URL shapes
+
+_PC_PAGE = re.compile(r"/pc/layout/(\d{4})(\d{2})/(\d{2})/[^/]+$")
+_HTML_PAGE = re.compile(r"/html/(\d{4})-(\d{2})/(\d{2})/[^/]+$")
+_CONTENT = re.compile(r"/(?:content_[\w-]+|c\d+)\.html?$", re.I)
+_NODE = re.compile(r"/node_[\w-]+\.html?$", re.I)
+
+
+def date_from_url(url: str) -> dt.date | None:
+    """Issue date of a page or article URL of either generation."""
+    path = urlsplit(url).path
+    m = re.search(r"/(\d{4})(\d{2})/(\d{2})/[^/]+$", path) or re.search(
+        r"/(\d{4})-(\d{2})/(\d{2})/[^/]+$", path)
+    if not m:
+        return None
+    try:
+        return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
+
+
+def is_content_url(url: str) -> bool:
+    return bool(_CONTENT.search(urlsplit(url).path))
+
+
+def is_page_url(url: str) -> bool:
+    return bool(_NODE.search(urlsplit(url).path))
+
+
+def calendar_url(root: str, generation: str, month: dt.date) -> str:
+    if generation == "pc":
+        return urljoin(root, f"pc/layout/{month:%Y%m}/period.xml")
+    return urljoin(root, f"html/{month:%Y-%m}/period.xml")
+
+
+def day_url(root: str, generation: str, day: dt.date, file_name: str) -> str:
+    if generation == "pc":
+        return urljoin(root, f"pc/layout/{day:%Y%m}/{day:%d}/{file_name}")
+    return urljoin(root, f"html/{day:%Y-%m}/{day:%d}/{file_name}")
+
+
+LATEST_PATHS = {"pc": "pc/layout/index.html", "html": "paperindex.htm"}
+FRONT_PAGE_GUESSES = {"pc": ("node_01.html", "node_1.html"), "html": ("node_2.htm", "node_1.htm")}
+
+
+# ---------------------------------------------------------------- enpproperty
+
+_ENP = re.compile(r"<!--\s*enpproperty(.*?)/enpproperty\s*-->", re.S | re.I)
+_ENP_FIELD = re.compile(r"<([a-z_-]+)>(.*?)</\1>", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def parse_enpproperty(text: str) -> dict[str, str]:
+    """Fields of the `<!--enpproperty ... /enpproperty-->` comment; inner tags and entities removed."""
+    m = _ENP.search(text)
+    if not m:
+        return {}
+    out: dict[str, str] = {}
+    for name, value in _ENP_FIELD.findall(m.group(1)):
+        value = html.unescape(_TAG.sub(" ", value))
+        out.setdefault(name.lower(), value)
+    return out
+
+
+# ---------------------------------------------------------------- page labels
+
+_LABEL = re.compile(r"第?\s*([A-Za-z]?\d{1,3})\s*版?\s*[:：]\s*(.*)", re.S)
+
+
+def parse_page_label(text: str | None) -> tuple[str, str | None] | None:
+    """`第01版：要闻`, `01版：要闻`, `A01： 头版`, `第A01版：头版` → (page_no, page_name)."""
+    text = normalize_ws(text)
+    if not text:
+        return None
+    m = _LABEL.search(text)
+    if not m:
+        m2 = re.fullmatch(r"第?\s*([A-Za-z]?\d{1,3})\s*版", text)
+        return (m2[1].upper(), None) if m2 else None
+    return m[1].upper(), normalize_ws(m[2])
+
+
+# ---------------------------------------------------------------- page (版面)
+
+
+@dataclass
+class PageLink:
+    url: str
+    page_no: str | None
+    page_name: str | None
+
+
+@dataclass
+class Page:
+    url: str
+    page_no: str | None
+    page_name: str | None
+    pdf_url: str | None
+    image_url: str | None
+    pages: list[PageLink]
+    articles: list[str]
+    issue_date: dt.date | None = None
+    list_titles: dict[str, str] = field(default_factory=dict)
+
+
+def _abs(base: str, href: str | None) -> str | None:
+    if not href:
+        return None
+    href = href.strip()
+    if not href or href.startswith(("javascript:", "#", "mailto:")):
+        return None
+    return urljoin(base, href).split("#", 1)[0]
+
+
+def _same_site(url: str, root: str) -> bool:
+    return url.startswith(root)
+
+
+def parse_page(text: str, url: str, root: str | None = None) -> Page:
+    """Parse a page (版面): its label, PDF, scan, the day's page list and its articles in order."""
+    doc = _tree(text)
+    root = root or url.rsplit("/", 1)[0] + "/"
+    base_el = doc.find(".//base[@href]")
+    base = urljoin(url, base_el.get("href")) if base_el is not None else url
+
+    pages: list[PageLink] = []
+    seen_pages: set[str] = set()
+    for a in doc.xpath("//a[@id='pageLink' or @id='pagelink' or @id='PageLink']"):
+        link = _abs(base, a.get("href"))
+        if not link or link in seen_pages:
+            continue
+        seen_pages.add(link)
+        label = parse_page_label(a.text_content())
+        pages.append(PageLink(link, *(label or (None, None))))
+    if not pages:  # fallback: node links of the same day folder, in document order
+        folder = url.rsplit("/", 1)[0] + "/"
+        for a in doc.xpath("//a[@href]"):
+            link = _abs(base, a.get("href"))
+            if link and link.startswith(folder) and is_page_url(link) and link not in seen_pages:
+                seen_pages.add(link)
+                label = parse_page_label(a.text_content())
+                pages.append(PageLink(link, *(label or (None, None))))
+
+    page_no = page_name = None
+    own = next((p for p in pages if p.url == url), None)
+    if own and own.page_no:
+        page_no, page_name = own.page_no, own.page_name
+    enp = parse_enpproperty(text)
+    if not page_no and enp.get("founder-pagenum"):
+        page_no = normalize_ws(enp["founder-pagenum"])
+    if not page_no or not page_name:
+        label = _find_own_label(doc, seen_pages, base)
+        if label:
+            page_no = page_no or label[0]
+            page_name = page_name or label[1]
+
+    articles: list[str] = []
+    titles: dict[str, str] = {}
+    in_map: set[str] = set()
+    for area in doc.xpath("//map//area[@href]"):
+        link = _abs(base, area.get("href"))
+        if link and is_content_url(link):
+            in_map.add(link)
+    for a in doc.xpath("//a[@href]"):
+        link = _abs(base, a.get("href"))
+        if link and is_content_url(link) and _same_site(link, root) and link not in titles:
+            titles[link] = normalize_ws(a.text_content()) or ""
+            articles.append(link)
+    for area in doc.xpath("//map//area[@href]"):
+        link = _abs(base, area.get("href"))
+        if link and is_content_url(link) and _same_site(link, root) and link not in titles:
+            titles[link] = ""
+            articles.append(link)
+
+    pdf_url = image_url = None
+    for a in doc.xpath("//a[@href]"):
+        link = _abs(base, a.get("href"))
+        if link and urlsplit(link).path.lower().endswith(".pdf"):
+            pdf_url = link
+            break
+    img = doc.xpath("//img[@usemap]") or doc.xpath("//map/following-sibling::img")
+    if img:
+        image_url = _abs(base, img[0].get("src"))
+
+    issue_date = date_from_url(url)
+    if issue_date is None and enp.get("founder-date"):
+        try:
+            issue_date = dt.date.fromisoformat(enp["founder-date"].strip()[:10])
+        except ValueError:
+            pass
+    return Page(url, page_no, page_name, pdf_url, image_url, pages, articles, issue_date, titles)
+
+
+def _find_own_label(doc: lxml.html.HtmlElement, page_links: set[str], base: str):
+    """The page's own printed label: the first text outside page links that reads like one."""
+    for el in doc.iter():
+        if not isinstance(el.tag, str) or el.tag in ("script", "style", "a", "option", "title"):
+            continue
+        if el.xpath("ancestor::a"):
+            continue
+        text = el.text_content() if el.tag in ("p", "span", "td", "div", "strong", "b", "font") else None
+        if not text or len(text) > 40 or el.xpath(".//a"):
+            continue
+        label = parse_page_label(text)
+        if label and re.search(r"[:：]|版", text):
+            return label
+    return None
+
+
+# ---------------------------------------------------------------- article
+
+
+@dataclass
+class Article:
+    url: str
+    title: str | None
+    intro_title: str | None
+    subtitle: str | None
+    author: str | None
+    paragraphs: list[str]
+    images: list[dict[str, str]]
+    issue_date: dt.date | None
+    page_label: tuple[str, str | None] | None = None
+
+
+_BLOCK_TAGS = {
+    "p", "div", "br", "tr", "table", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "section", "article", "center", "dd", "dt", "dl", "pre", "hr", "figure",
+    "figcaption", "tbody", "thead", "founder-content",
+}
+_SKIP_TAGS = {"script", "style", "noscript", "iframe", "object", "embed", "select", "button", "form"}
+_HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "founder-title", "founder-subtitle",
+                 "founder-introtitle", "founder-leadtitle"}
+_TITLEISH = re.compile(r"(?i)title|biaoti|yinti|fubiaoti")
+_ENPCONTENT = re.compile(r"<!--\s*enpcontent\s*-->(.*?)<!--\s*/enpcontent\s*-->", re.S | re.I)
+_CAPTION_START = re.compile(r"^(图为|图：|图:|上图|下图|左图|右图|▲|△|图片说明)")
+_CAPTION_END = re.compile(r"(摄|供图|资料图|图片来源[^，。]*)[）)]?$")
+_BYLINE = re.compile(r"^(□|■|◎)?\s*(本报(?:记者|通讯员|特约记者|见习记者)|记者|通讯员|特约记者|见习记者|"
+                     r"作者|文[/／]|文[:：]|撰稿|本报讯)")
+_CAPTION_ATTRS = ("data-original-title", "title", "alt")
+
+
+def _heading_text(el: lxml.html.HtmlElement) -> str | None:
+    parts: list[str] = []
+
+    def walk(node):
+        if node.tag == "br":
+            parts.append(" ")
+        elif isinstance(node.tag, str) and node.tag not in _SKIP_TAGS:
+            parts.append(node.text or "")
+            for child in node:
+                walk(child)
+        if node is not el:
+            parts.append(node.tail or "")
+
+    walk(el)
+    return normalize_ws("".join(parts))
+
+
+def _is_centered(el) -> bool:
+    style = (el.get("style") or "").replace(" ", "").lower()
+    return (el.get("align") or "").lower() == "center" or "text-align:center" in style
+
+
+def body_blocks(container: lxml.html.HtmlElement, base: str) -> list[tuple[str, object, bool]]:
+    """The body as a flat list of ("text", str, centered) and ("img", {url, caption}, False)."""
+    blocks: list[tuple[str, object, bool]] = []
+    buf: list[str] = []
+    centered = [False]
+
+    def flush():
+        if buf:
+            blocks.append(("text", "".join(buf), centered[0]))
+            buf.clear()
+
+    def walk(node, in_center: bool):
+        tag = node.tag if isinstance(node.tag, str) else None
+        if tag is None:  # comment or processing instruction: its tail still counts
+            buf.append(node.tail or "")
+            return
+        tag = tag.lower()
+        if tag in _SKIP_TAGS:
+            buf.append(node.tail or "")
+            return
+        here = in_center or _is_centered(node)
+        if tag == "img":
+            flush()
+            url = _abs(base, node.get("src") or node.get("data-src"))
+            if url:
+                caption = next((normalize_ws(node.get(a)) for a in _CAPTION_ATTRS
+                                if normalize_ws(node.get(a))), None)
+                blocks.append(("img", {"url": url, "caption": caption or ""}, False))
+            buf.append(node.tail or "")
+            return
+        block = tag in _BLOCK_TAGS
+        if block:
+            flush()
+            centered[0] = here
+        elif not buf:
+            centered[0] = here
+        buf.append(node.text or "")
+        for child in node:
+            walk(child, here)
+        if block:
+            flush()
+            centered[0] = in_center
+        buf.append(node.tail or "")
+
+    buf.append(container.text or "")
+    for child in container:
+        walk(child, False)
+    flush()
+    return blocks
+
+
+def split_body(blocks: list[tuple[str, object, bool]]) -> tuple[list[str], list[dict[str, str]]]:
+    """Paragraphs and images; a short caption-like paragraph right after a captionless image is its caption."""
+    paragraphs: list[str] = []
+    images: list[dict[str, str]] = []
+    pending: dict[str, str] | None = None  # last image, still waiting for a caption
+    for kind, value, centered in blocks:
+        if kind == "img":
+            images.append(dict(value))  # type: ignore[arg-type]
+            pending = images[-1] if not images[-1]["caption"] else None
+            continue
+        text = clean_paragraph(value)  # type: ignore[arg-type]
+        if not text:
+            continue
+        if pending is not None and _is_caption(text, centered):
+            pending["caption"] = normalize_ws(text) or ""
+        else:
+            paragraphs.append(text)
+        pending = None
+    return paragraphs, images
+
+
+def _is_caption(text: str, centered: bool) -> bool:
+    if len(text) > 80:
+        return False
+    return bool(_CAPTION_START.search(text) or _CAPTION_END.search(text) or (centered and len(text) <= 60))
+
+
+def _body_container(doc: lxml.html.HtmlElement, text: str):
+    found = doc.xpath("//founder-content")
+    if found:
+        return found[0]
+    m = _ENPCONTENT.search(text)
+    if m and m.group(1).strip():
+        return lxml.html.fragment_fromstring(m.group(1), create_parent="div")
+    for xp in ("//*[@id='ozoom']", "//*[@id='articleContent']", "//*[@id='content']"):
+        found = doc.xpath(xp)
+        if found:
+            return found[0]
+    # Generic fallback: the element holding the most paragraph text.
+    best, score = None, 0
+    for el in doc.xpath("//div|//td"):
+        s = sum(len(p.text_content()) for p in el.xpath("./p"))
+        if s > score:
+            best, score = el, s
+    return best
+
+
+def _headings_before(doc, body) -> list:
+    """Heading-like elements before the body, inside the nearest ancestor that has any."""
+    if body is None or body.getroottree().getroot() is not doc:
+        scope = doc
+        stop = None
+    else:
+        scope, stop = body.getparent(), body
+        while scope is not None and not _heading_candidates(scope, stop):
+            scope = scope.getparent()
+        if scope is None:
+            return []
+    return _heading_candidates(scope, stop)
+
+
+def _heading_candidates(scope, stop) -> list:
+    out = []
+    for el in scope.iter():
+        if el is stop:
+            break
+        if not isinstance(el.tag, str):
+            continue
+        tag = el.tag.lower()
+        if tag in _HEADING_TAGS or (tag in ("p", "div", "span", "td") and
+                                    _TITLEISH.search((el.get("id") or "") + " " + (el.get("class") or ""))
+                                    and not el.xpath(".//p|.//div|.//h1|.//h2|.//h3|.//table")):
+            if el.xpath("ancestor::a") or el.xpath("ancestor::*[self::h1 or self::h2 or self::h3]"):
+                continue
+            out.append(el)
+    return out
+
+
+def _role(el) -> str | None:
+    tag = el.tag.lower()
+    marker = ((el.get("id") or "") + " " + (el.get("class") or "")).lower()
+    if tag == "founder-subtitle" or "subtitle" in marker or "fubiaoti" in marker:
+        return "subtitle"
+    if tag in ("founder-introtitle", "founder-leadtitle") or "yinti" in marker or "introtitle" in marker:
+        return "intro_title"
+    if tag == "founder-title":
+        return "title"
+    return None
+
+
+def parse_article(text: str, url: str) -> Article:
+    """Fields of an article page: `enpproperty` first, visible headings next, `founder-content` body."""
+    doc = _tree(text)
+    enp = parse_enpproperty(text)
+    body = _body_container(doc, text)
+
+    visible: dict[str, str | None] = {"intro_title": None, "title": None, "subtitle": None}
+    heads = [(el, _heading_text(el)) for el in _headings_before(doc, body)]
+    heads = [(el, t) for el, t in heads if t]
+    idx = None
+    for i, (el, t) in enumerate(heads):
+        role = _role(el)
+        if role and not visible[role]:
+            visible[role] = t
+            if role == "title":
+                idx = i
+    if idx is None:
+        enp_title = normalize_ws(enp.get("title"))
+        for level in ("h1", "h2", "h3", "h4"):
+            idx = next((i for i, (el, t) in enumerate(heads)
+                        if (enp_title and t == enp_title) or (not enp_title and el.tag.lower() == level)
+                        and not _role(el)), None)
+            if idx is not None or enp_title:
+                break
+        if idx is None and enp_title:
+            idx = next((i for i, (el, t) in enumerate(heads) if enp_title in t), None)
+        if idx is not None:
+            visible["title"] = heads[idx][1]
+    if idx is not None:
+        if not visible["intro_title"] and idx > 0 and not _role(heads[idx - 1][0]):
+            visible["intro_title"] = heads[idx - 1][1]
+        if not visible["subtitle"] and idx + 1 < len(heads) and not _role(heads[idx + 1][0]):
+            visible["subtitle"] = heads[idx + 1][1]
+
+    def pick(enp_key: str, key: str) -> str | None:
+        return normalize_ws(enp.get(enp_key)) or visible[key]
+
+    title = visible["title"] or normalize_ws(enp.get("title"))
+    intro = pick("introtitle", "intro_title")
+    subtitle = pick("subtitle", "subtitle")
+    author = normalize_ws(enp.get("author")) or _visible_author(doc, body)
+
+    paragraphs, images = split_body(body_blocks(body, url)) if body is not None else ([], [])
+    issue_date = date_from_url(url)
+    if issue_date is None and enp.get("date"):
+        try:
+            issue_date = dt.date.fromisoformat(enp["date"].strip()[:10])
+        except ValueError:
+            pass
+    return Article(url, title, intro, subtitle, author, paragraphs, images, issue_date)
+
+
+def _visible_author(doc, body) -> str | None:
+    for el in doc.iter("p", "div", "span", "td", "founder-author", "h4", "h5", "h6"):
+        if body is not None and (el is body or body in el.iterancestors()):
+            break
+        if el.xpath(".//p|.//div|.//table"):
+            continue
+        if el.tag == "founder-author":
+            return normalize_ws(el.text_content())
+        t = normalize_ws(el.text_content())
+        if t and len(t) <= 40 and _BYLINE.search(t):
+            return t
+    return None

@@ -1,0 +1,51 @@
+"""The real saved pages in tests/data parse to exactly what tests/data/README.md lists."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from scrapy.http import HtmlResponse
+
+from crawler.founder import parse_page
+
+DATA = Path(__file__).parent / "data"
+RMRB_URL = "http://paper.people.com.cn/rmrb/pc/layout/202412/25/node_01.html"
+RMRB_ROOT = "http://paper.people.com.cn/rmrb/"
+
+
+def _rmrb():
+    response = HtmlResponse(url=RMRB_URL, body=(DATA / "rmrb-2024-12-25-node_01.html").read_bytes())
+    return parse_page(response.text, response.url, RMRB_ROOT)
+
+
+def test_rmrb_page_label_pdf_and_scan():
+    page = _rmrb()
+    assert (page.page_no, page.page_name) == ("01", "要闻")
+    assert page.issue_date == dt.date(2024, 12, 25)
+    assert page.pdf_url == (
+        "http://paper.people.com.cn/rmrb/pc/attachement/202412/25/58d97d37-6229-4f3b-872d-3911f85cb11b.pdf")
+    assert page.image_url == (
+        "http://paper.people.com.cn/rmrb/pc/pic/202412/25/0f88d5f4-cdbd-4b8b-a600-8b44f707a067.jpg.2")
+
+
+def test_rmrb_page_list():
+    names = {"05": "评论", "09": "理论", "10": "特别报道", "11": "综合", "13": "广告", "14": "广告",
+             "15": "广告", "16": "广告", "17": "国际", "18": "产经", "19": "消费", "20": "国际"}
+    expected = [(f"http://paper.people.com.cn/rmrb/pc/layout/202412/25/node_{n:02d}.html", f"{n:02d}",
+                 names.get(f"{n:02d}", "要闻")) for n in range(1, 21)]
+    assert [(p.url, p.page_no, p.page_name) for p in _rmrb().pages] == expected
+
+
+def test_rmrb_articles_in_order_from_list_and_map():
+    page = _rmrb()
+    assert page.articles == [
+        f"http://paper.people.com.cn/rmrb/pc/content/202412/25/content_{i}.html"
+        for i in range(30048054, 30048061)
+    ]
+    assert page.list_titles[page.articles[0]] == "“为老百姓提供用得上、用得起、用得好的信息服务”（总书记的人民情怀）"
+
+
+def test_rmrb_other_papers_are_not_pages_of_the_issue():
+    page = _rmrb()
+    links = [p.url for p in page.pages] + page.articles
+    assert not any("rmrbhwb" in u or "huanqiu" in u for u in links)
