@@ -1,0 +1,395 @@
+"""The ``epaper.toml`` configuration: file, then environment, then command-line flags.
+
+Precedence, lowest first: built-in defaults, the TOML file, environment variables
+``EPAPER_<SECTION>_<KEY>`` (e.g. ``EPAPER_PORTAL_BASE_URL``), then ``overrides`` from
+command-line flags (keys ``"portal.base_url"``, ``"storage.data_dir"``, ...).
+
+Every problem a user could have caused raises :class:`ConfigError` whose message is one
+line naming the key and where it came from; nothing here prints or exits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_CONFIG_FILE = "epaper.toml"
+ENV_PREFIX = "EPAPER_"
+LAYOUTS = ("auto", "pc", "html")
+
+
+class ConfigError(Exception):
+    """A configuration problem; ``str()`` is one line naming the key."""
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    id: str = "ahjjb"
+    name: str = "安徽经济报"
+    # No default: the real e-paper root has to come from the file, env or --base-url.
+    base_url: str | None = None
+    layout: str = "auto"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_dir: Path = Path("./data")
+    warc: bool = True
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    cron: str = "30 7 * * *"
+    timezone: str = "Asia/Shanghai"
+    catchup_days: int = 7
+    run_timeout: int = 3600
+    misfire_grace_time: int = 3600
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    concurrency: int = 4
+    download_delay: float = 0.5
+    autothrottle: bool = True
+    obey_robots: bool = True
+    user_agent: str = "epaper-archiver/0.1 (+archive of the digital edition; contact: ops)"
+    download_timeout: int = 30
+    retry_times: int = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    portal: PortalConfig = PortalConfig()
+    storage: StorageConfig = StorageConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    crawl: CrawlConfig = CrawlConfig()
+    # The file the values came from (None: defaults only); passed on to child crawls.
+    path: Path | None = None
+
+    def scrapy_settings(self) -> dict[str, Any]:
+        """Scrapy settings derived from the config (priority is the caller's choice)."""
+        c = self.crawl
+        return {
+            "CONCURRENT_REQUESTS": c.concurrency,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrency,
+            "DOWNLOAD_DELAY": c.download_delay,
+            "AUTOTHROTTLE_ENABLED": c.autothrottle,
+            "ROBOTSTXT_OBEY": c.obey_robots,
+            "USER_AGENT": c.user_agent,
+            "DOWNLOAD_TIMEOUT": c.download_timeout,
+            "RETRY_TIMES": c.retry_times,
+            "EPAPER_SOURCE": self.portal.id,
+            "EPAPER_LAYOUT": self.portal.layout,
+            "WARC_ENABLED": self.storage.warc,
+        }
+
+
+_SECTIONS: dict[str, type] = {
+    "portal": PortalConfig,
+    "storage": StorageConfig,
+    "schedule": ScheduleConfig,
+    "crawl": CrawlConfig,
+}
+
+# Key -> (python type, optional). Derived once from the dataclasses' annotations.
+_KIND = {
+    "str": (str, False),
+    "str | None": (str, True),
+    "Path": (Path, False),
+    "bool": (bool, False),
+    "int": (int, False),
+    "float": (float, False),
+}
+
+
+def _field_kinds(cls: type) -> dict[str, tuple[type, bool]]:
+    return {f.name: _KIND[str(f.type)] for f in dataclasses.fields(cls)}
+
+
+_FIELDS: dict[str, dict[str, tuple[type, bool]]] = {
+    name: _field_kinds(cls) for name, cls in _SECTIONS.items()
+}
+
+_TYPE_NAMES = {str: "a string", Path: "a path string", bool: "a boolean", int: "an integer",
+               float: "a number"}
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] = os.environ,
+    overrides: Mapping[str, object] | None = None,
+) -> Config:
+    """Read the config; ``path=None`` uses ``./epaper.toml`` when it exists, else defaults."""
+    file_path: Path | None
+    if path is None:
+        candidate = Path(DEFAULT_CONFIG_FILE)
+        file_path = candidate if candidate.is_file() else None
+    else:
+        file_path = Path(path)
+
+    values: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    origins: dict[tuple[str, str], str] = {}
+    if file_path is not None:
+        _merge_file(values, origins, file_path)
+    _merge_env(values, origins, env)
+    _merge_overrides(values, origins, overrides or {})
+
+    sections = {name: _SECTIONS[name](**values[name]) for name in _SECTIONS}
+    config = Config(**sections, path=file_path)
+    _validate(config, origins)
+    return config
+
+
+# ---------------------------------------------------------------------------- sources
+
+_Values = dict[str, dict[str, Any]]
+# (section, key) -> where the final value came from ("in epaper.toml", ...), for messages.
+_Origins = dict[tuple[str, str], str]
+
+def _merge_file(values: _Values, origins: _Origins, path: Path) -> None:
+    where = f"in {path}"
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config: file {path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config: {path} is not valid UTF-8 TOML") from None
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {path}: {exc.strerror or exc}") from None
+
+    for section, table in data.items():
+        if section not in _FIELDS:
+            raise ConfigError(f'config: unknown section "[{section}]" {where}')
+        if not isinstance(table, dict):
+            raise ConfigError(f'config: "{section}" must be a [{section}] table {where}')
+        for key, raw in table.items():
+            if key not in _FIELDS[section]:
+                raise ConfigError(f'config: unknown key "{section}.{key}" {where}')
+            values[section][key] = _check_type(section, key, raw, where)
+            origins[(section, key)] = where
+
+
+def _merge_env(values: _Values, origins: _Origins, env: Mapping[str, str]) -> None:
+    # Only the known names are looked up: other EPAPER_* variables (e.g.
+    # EPAPER_LOCK_HELD_BY_PARENT) are not configuration keys.
+    for section, fields in _FIELDS.items():
+        for key in fields:
+            name = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+            if name in env:
+                where = f"in environment variable {name}"
+                values[section][key] = _parse_text(section, key, env[name], where)
+                origins[(section, key)] = where
+
+
+def _merge_overrides(values: _Values, origins: _Origins, overrides: Mapping[str, object]) -> None:
+    for dotted, raw in overrides.items():
+        section, _, key = dotted.partition(".")
+        where = "from the command line"
+        if section not in _FIELDS or key not in _FIELDS[section]:
+            raise ConfigError(f'config: unknown key "{dotted}" {where}')
+        if raw is None:
+            continue  # a flag that was not given
+        if isinstance(raw, str):
+            values[section][key] = _parse_text(section, key, raw, where)
+        else:
+            values[section][key] = _check_type(section, key, raw, where)
+        origins[(section, key)] = where
+
+
+# ---------------------------------------------------------------------------- typing
+
+def _check_type(section: str, key: str, raw: object, where: str) -> Any:
+    typ, optional = _FIELDS[section][key]
+    ok: bool
+    if typ is bool:
+        ok = isinstance(raw, bool)
+    elif typ is int:
+        ok = isinstance(raw, int) and not isinstance(raw, bool)
+    elif typ is float:
+        ok = isinstance(raw, (int, float)) and not isinstance(raw, bool)
+        if ok:
+            raw = float(raw)  # type: ignore[arg-type]
+    elif typ is Path:
+        ok = isinstance(raw, (str, os.PathLike))
+        if ok:
+            raw = Path(raw)  # type: ignore[arg-type]
+    else:
+        ok = isinstance(raw, str) or (optional and raw is None)
+    if not ok:
+        raise ConfigError(
+            f'config: "{section}.{key}" must be {_TYPE_NAMES[typ]}, not {_describe(raw)} {where}'
+        )
+    return raw
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_text(section: str, key: str, text: str, where: str) -> Any:
+    """A value given as text (environment, command line), parsed to the key's type."""
+    typ, optional = _FIELDS[section][key]
+    stripped = text.strip()
+    if optional and stripped == "":
+        return None
+    try:
+        if typ is bool:
+            low = stripped.lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError
+        if typ is int:
+            return int(stripped)
+        if typ is float:
+            return float(stripped)
+    except ValueError:
+        raise ConfigError(
+            f'config: "{section}.{key}" must be {_TYPE_NAMES[typ]}, not {text!r} {where}'
+        ) from None
+    if typ is Path:
+        return Path(text)
+    return text
+
+
+def _describe(raw: object) -> str:
+    if isinstance(raw, bool):
+        return f"boolean {str(raw).lower()}"
+    if isinstance(raw, (int, float)):
+        return f"number {raw}"
+    if isinstance(raw, str):
+        return f"string {raw!r}"
+    if isinstance(raw, dict):
+        return "a table"
+    if isinstance(raw, list):
+        return "an array"
+    return type(raw).__name__
+
+
+# ---------------------------------------------------------------------------- values
+
+def _validate(config: Config, origins: _Origins) -> None:
+    def fail(section: str, key: str, problem: str) -> None:
+        where = origins.get((section, key), "(default)")
+        raise ConfigError(f'config: "{section}.{key}" {problem} {where}')
+
+    p = config.portal
+    if not p.id.strip():
+        fail("portal", "id", "must not be empty")
+    if p.layout not in LAYOUTS:
+        fail("portal", "layout", f"must be one of {', '.join(LAYOUTS)}, not {p.layout!r}")
+    if p.base_url is not None and not re.match(r"^https?://[^/\s]+", p.base_url):
+        fail("portal", "base_url", f"must be an http(s) URL, not {p.base_url!r}")
+
+    s = config.schedule
+    try:
+        parse_cron(s.cron)
+    except ValueError as exc:
+        fail("schedule", "cron", f"is not a valid cron expression ({exc})")
+    try:
+        ZoneInfo(s.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail("schedule", "timezone", f"is not a known time zone: {s.timezone!r}")
+    if s.catchup_days < 0:
+        fail("schedule", "catchup_days", "must be 0 or more")
+    if s.run_timeout <= 0:
+        fail("schedule", "run_timeout", "must be more than 0 seconds")
+    if s.misfire_grace_time < 0:
+        fail("schedule", "misfire_grace_time", "must be 0 or more seconds")
+
+    c = config.crawl
+    if c.concurrency < 1:
+        fail("crawl", "concurrency", "must be 1 or more")
+    if c.download_delay < 0:
+        fail("crawl", "download_delay", "must be 0 or more seconds")
+    if c.download_timeout <= 0:
+        fail("crawl", "download_timeout", "must be more than 0 seconds")
+    if c.retry_times < 0:
+        fail("crawl", "retry_times", "must be 0 or more")
+    if not c.user_agent.strip():
+        fail("crawl", "user_agent", "must not be empty")
+
+
+# ---------------------------------------------------------------------------- cron
+
+_CRON_5 = ("minute", "hour", "day", "month", "day_of_week")
+_CRON_6 = ("second",) + _CRON_5
+_DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering, 0 = Sunday
+
+
+def parse_cron(expr: str) -> dict[str, str]:
+    """CronTrigger keyword arguments for a crontab line (5 fields, or 6 with seconds first).
+
+    Day-of-week numbers follow crontab (0 and 7 are Sunday), not APScheduler 3, where 0
+    is Monday: they are translated to day names. Raises ValueError when invalid.
+    """
+    from apscheduler.triggers.cron import CronTrigger
+
+    parts = expr.split()
+    if len(parts) == 5:
+        names = _CRON_5
+    elif len(parts) == 6:
+        names = _CRON_6
+    else:
+        raise ValueError(f"expected 5 fields (minute hour day month day_of_week), got {len(parts)}")
+    fields = dict(zip(names, parts))
+    fields["day_of_week"] = _crontab_dow(fields["day_of_week"])
+    try:
+        CronTrigger(**fields, timezone="UTC")  # type: ignore[arg-type]
+    except (ValueError, TypeError) as exc:
+        raise ValueError(str(exc).splitlines()[0] if str(exc) else "invalid field") from None
+    return fields
+
+
+def _crontab_dow(field: str) -> str:
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in field.split(","):
+        base, slash, step_text = part.partition("/")
+        step = 1
+        if slash:
+            if not step_text.isdigit() or int(step_text) == 0:
+                raise ValueError(f"bad step in day_of_week {field!r}")
+            step = int(step_text)
+        if base == "*":
+            lo, hi = 0, 6
+        elif "-" in base:
+            a, _, b = base.partition("-")
+            lo, hi = _dow_value(a, field), _dow_value(b, field)
+            if hi == 0 and lo > 0:  # "5-7", "fri-sun": Sunday closes the week
+                hi = 7
+            if lo > hi:
+                raise ValueError(f"day_of_week range {base!r} runs backwards")
+        else:
+            lo = hi = _dow_value(base, field)
+            if slash:
+                hi = 6
+        days.update(d % 7 for d in range(lo, hi + 1, step))
+    order = (1, 2, 3, 4, 5, 6, 0)  # APScheduler expects names; list Monday first
+    return ",".join(_DOW_NAMES[d] for d in order if d in days)
+
+
+def _dow_value(token: str, field: str) -> int:
+    token = token.strip().lower()
+    if token.isdigit() and 0 <= int(token) <= 7:
+        return int(token) % 7
+    if token[:3] in _DOW_NAMES and len(token) == 3:
+        return _DOW_NAMES.index(token)
+    raise ValueError(f"bad day_of_week {field!r}")
