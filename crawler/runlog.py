@@ -1,0 +1,206 @@
+"""The run log: ``<data_dir>/runs/runs.jsonl``, one JSON line per finished run.
+
+Append-only. Each line is written by one ``os.write`` of the whole line on an
+``O_APPEND`` descriptor, then ``fsync``; a crash can at worst leave a torn last line,
+which readers skip (and the next writer starts on a fresh line). A line::
+
+    {"run_id": "20261127T033000Z-1a2b3c4d", "command": "epaper crawl --date 2026-11-27",
+     "started": "2026-11-27T03:30:00Z", "ended": "2026-11-27T03:31:12Z",
+     "dates": ["2026-11-27"],
+     "outcomes": {"2026-11-27": {"status": "archived", "articles": 42, "pages": 8,
+                                 "duplicates": 1, "failures": []}},
+     "exit_status": 0}
+
+``status`` is one of ``archived``, ``no_issue``, ``incomplete``, ``failed``; each
+failure is ``{"url": ..., "reason": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+RUNS_DIR = "runs"
+RUNS_FILE = "runs.jsonl"
+STATUSES = ("archived", "no_issue", "incomplete", "failed")
+OK_STATUSES = ("archived", "no_issue")
+
+
+def runs_path(data_dir: str | Path) -> Path:
+    return Path(data_dir) / RUNS_DIR / RUNS_FILE
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class RunRecord:
+    """One run in progress; :meth:`finish` appends it to the log (once)."""
+
+    data_dir: Path
+    command: str
+    dates: list[date]
+    run_id: str
+    started: datetime
+    outcomes: dict[date, dict[str, Any]] = field(default_factory=dict)
+    finished: bool = False
+
+    def date_outcome(
+        self,
+        day: date,
+        status: str,
+        articles: int = 0,
+        pages: int = 0,
+        duplicates: int = 0,
+        failures: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        """Record (or replace) the outcome of one issue date."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown run outcome {status!r} (one of {', '.join(STATUSES)})")
+        self.outcomes[day] = {
+            "status": status,
+            "articles": int(articles),
+            "pages": int(pages),
+            "duplicates": int(duplicates),
+            "failures": [
+                {"url": f.get("url"), "reason": f.get("reason")} for f in failures
+            ],
+        }
+
+    def exit_status(self) -> int:
+        """0 when every requested date is archived or has no issue, else 1 (the CLI's rule)."""
+        for day in self.dates:
+            outcome = self.outcomes.get(day)
+            if outcome is None or outcome["status"] not in OK_STATUSES:
+                return 1
+        return 0
+
+    def finish(self, exit_status: int) -> dict[str, Any]:
+        """Append this run's line to the log; returns the record written."""
+        if self.finished:
+            raise RuntimeError(f"run {self.run_id} already finished")
+        record = {
+            "run_id": self.run_id,
+            "command": self.command,
+            "started": _iso(self.started),
+            "ended": _iso(_utc_now()),
+            "dates": [d.isoformat() for d in self.dates],
+            "outcomes": {d.isoformat(): o for d, o in sorted(self.outcomes.items())},
+            "exit_status": int(exit_status),
+        }
+        _append_line(runs_path(self.data_dir), record)
+        self.finished = True
+        return record
+
+    def __enter__(self) -> RunRecord:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # A run that ends without an explicit finish() is still logged: by its outcomes,
+        # or as failed (130 for Ctrl-C) when an exception escapes.
+        if self.finished:
+            return
+        if exc_type is None:
+            self.finish(self.exit_status())
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.finish(130)
+        else:
+            self.finish(1)
+
+
+class RunLog:
+    @staticmethod
+    def start(data_dir: str | Path, command: str, dates: Iterable[date]) -> RunRecord:
+        """Begin a run; nothing is written until :meth:`RunRecord.finish`."""
+        started = _utc_now()
+        run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        return RunRecord(
+            data_dir=Path(data_dir),
+            command=command,
+            dates=list(dates),
+            run_id=run_id,
+            started=started,
+        )
+
+
+def _append_line(path: Path, record: Mapping[str, Any]) -> None:
+    line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            # A torn last line (crash mid-write) must not swallow this one.
+            with open(path, "rb") as fh:
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":
+                    line = b"\n" + line
+        written = os.write(fd, line)
+        while written < len(line):  # regular files write whole; this is belt and braces
+            written += os.write(fd, line[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_runs(data_dir: str | Path) -> list[dict[str, Any]]:
+    """All finished runs, oldest first; unreadable (torn) lines are skipped."""
+    path = runs_path(data_dir)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    runs: list[dict[str, Any]] = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            logger.warning("%s: skipping unreadable line %d", path, number)
+            continue
+        if isinstance(record, dict):
+            runs.append(record)
+    return runs
+
+
+def last_outcomes(data_dir: str | Path) -> dict[date, dict[str, Any]]:
+    """Latest outcome per issue date, with the ``run_id`` and ``ended`` of its run."""
+    latest: dict[date, dict[str, Any]] = {}
+    for run in read_runs(data_dir):
+        outcomes = run.get("outcomes")
+        if not isinstance(outcomes, dict):
+            continue
+        for day_text, outcome in outcomes.items():
+            try:
+                day = date.fromisoformat(day_text)
+            except (TypeError, ValueError):
+                continue
+            if isinstance(outcome, dict):
+                latest[day] = {**outcome, "run_id": run.get("run_id"), "ended": run.get("ended")}
+    return latest
+
+
+def no_issue_dates(data_dir: str | Path) -> set[date]:
+    """Dates whose latest outcome is ``no_issue``."""
+    return {d for d, o in last_outcomes(data_dir).items() if o.get("status") == "no_issue"}
