@@ -1,0 +1,55 @@
+"""Scrapy settings of the epaper project; the only module that reads the environment.
+
+Defaults are polite to the real portal: robots.txt obeyed, AutoThrottle on, at most 4
+concurrent requests, a delay, and a User-Agent that names the archive. Override any of
+them with `-s NAME=VALUE` or in the config file's [crawl] section.
+"""
+from __future__ import annotations
+
+import os
+
+BOT_NAME = "epaper"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = "epaper-archiver/0.1 (+archive of the digital edition)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 4
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024  # no e-paper page comes near this; bigger is not a page
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+RETRY_BACKOFF_BASE = 1.0  # seconds; doubled per retry (see crawler.middlewares.BackoffRetryMiddleware)
+RETRY_BACKOFF_MAX = 30.0
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+REDIRECT_MAX_TIMES = 5
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+
+# Own settings
+EPAPER_SOURCE = os.environ.get("EPAPER_PORTAL_ID", "ahjjb")  # the `source` column
+EPAPER_LAYOUT = "auto"  # auto | pc | html
+SNAPSHOT_DIR = os.environ.get("EPAPER_STORAGE_DATA_DIR", "data")  # the archive root
+WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/
+WARC_REPLAY_DIR = ""  # when set (epaper reparse): answer every request from the WARC files there
+CLEAN_CHROME_LINES = [  # page chrome that leaks into bodies; removed as whole lines
+    "安徽经济网首页", "数字版首页", "往期回顾", "版面下载", "PDF下载", "上一版", "下一版",
+    "安徽主流经济门户",
+]
+
+ITEM_PIPELINES = {
+    "pipelines.clean.CleanPipeline": 200,
+    "pipelines.validate.ValidatePipeline": 400,
+    "pipelines.dedupe.DedupePipeline": 600,
+    "pipelines.snapshot.SnapshotPipeline": 900,
+}

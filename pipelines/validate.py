@@ -1,0 +1,45 @@
+"""Validation: an article needs a URL, issue date, page number, title, and a body or an image.
+
+An invalid article is dropped (InvalidArticle, a DropItem), counted under
+`epaper/dropped/invalid_<field>`, and reported by the spider as a failure of its date, so the
+date is incomplete and a later run retries it. Settings: VALIDATE_REQUIRED (field list).
+"""
+from __future__ import annotations
+
+from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+
+REQUIRED = ("url", "issue_date", "page_no", "title")
+
+
+class InvalidArticle(DropItem):
+    def __init__(self, url: str, reason: str):
+        super().__init__(f"invalid article {url}: {reason}")
+        self.url, self.reason = url, reason
+
+
+def article_problems(fields: dict, required=REQUIRED) -> list[str]:
+    problems = [f"no {name}" for name in required if not fields.get(name)]
+    if not fields.get("body") and not fields.get("images"):
+        problems.append("no body or image")
+    return problems
+
+
+class ValidatePipeline:
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.required = tuple(crawler.settings.getlist("VALIDATE_REQUIRED", REQUIRED))
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_item(self, item):
+        adapter = ItemAdapter(item)
+        if "body" not in adapter:
+            return item
+        problems = article_problems(adapter.asdict(), self.required)
+        if problems:
+            self.crawler.stats.inc_value(f"epaper/dropped/invalid_{problems[0].split()[-1]}")
+            raise InvalidArticle(adapter.get("url") or "?", ", ".join(problems))
+        return item

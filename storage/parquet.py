@@ -1,0 +1,174 @@
+"""Atomic Parquet snapshots per issue date, and the read/load API. No Scrapy imports.
+
+Layout under the data directory: `<dataset>/issue_date=YYYY-MM-DD/part-0.parquet`. A snapshot
+is written to a hidden temporary name in the same folder, fsynced, then renamed onto the
+fixed name, so a reader sees the old snapshot or the new one, never a partial file.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from storage import schema as S
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_NAME = "part-0.parquet"
+META_KEY = b"epaper"
+DATASETS = {"articles": S.ARTICLES, "pages": S.PAGES}
+
+
+def partition_dir(root: Path, dataset: str, day: dt.date) -> Path:
+    if dataset not in DATASETS and dataset != "warc":
+        raise ValueError(f"unknown dataset {dataset!r}")
+    # `day` is a date object, never text from a page: nothing a page says names a path.
+    return Path(root) / dataset / f"issue_date={dt.date.isoformat(day)}"
+
+
+def snapshot_path(root: Path, dataset: str, day: dt.date) -> Path:
+    return partition_dir(root, dataset, day) / SNAPSHOT_NAME
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(folder: Path) -> None:
+    """Temporary files left by a killed writer (the archive lock makes them all stale)."""
+    if folder.is_dir():
+        for tmp in folder.glob(".*.tmp-*"):
+            tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: Path, write) -> Path:
+    """Call write(tmp_path), fsync it, rename it onto path. The tmp name never ends in .parquet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path.parent)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+    return path
+
+
+def write_snapshot(root: Path, dataset: str, day: dt.date, rows: list[dict],
+                   info: dict | None = None) -> Path:
+    """Write the whole snapshot of one date atomically; `info` goes into the file's metadata."""
+    schema = DATASETS[dataset]
+    if info is not None:
+        schema = schema.with_metadata({**(schema.metadata or {}), META_KEY: json.dumps(info).encode()})
+    table = pa.Table.from_pylist(rows, schema=schema)
+    return atomic_write(
+        snapshot_path(root, dataset, day),
+        lambda tmp: pq.write_table(table, tmp, compression="zstd"),
+    )
+
+
+def read_snapshot(root: Path, dataset: str, day: dt.date) -> pa.Table | None:
+    """The date's snapshot, or None when absent; raises on a damaged file."""
+    path = snapshot_path(root, dataset, day)
+    if not path.exists():
+        return None
+    return pq.read_table(path, schema=DATASETS[dataset])
+
+
+def archived_dates(root: Path, dataset: str = "articles") -> list[dt.date]:
+    out = []
+    base = Path(root) / dataset
+    if not base.is_dir():
+        return out
+    for folder in base.glob("issue_date=*"):
+        try:
+            day = dt.date.fromisoformat(folder.name.split("=", 1)[1])
+        except ValueError:
+            continue
+        if (folder / SNAPSHOT_NAME).exists():
+            out.append(day)
+    return sorted(out)
+
+
+@dataclass
+class SnapshotInfo:
+    date: dt.date
+    complete: bool
+    pages: int
+    articles: int
+    duplicates: int
+    crawled_at: str | None
+    failures: list[dict]
+    error: str | None = None  # set when the file is damaged
+
+
+def snapshot_info(root: Path, day: dt.date) -> SnapshotInfo:
+    """What the articles snapshot of a date says of itself (reads the footer only)."""
+    path = snapshot_path(root, "articles", day)
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, pa.ArrowException) as exc:
+        return SnapshotInfo(day, False, 0, 0, 0, None, [], error=f"damaged snapshot: {exc}")
+    kv = meta.metadata or {}
+    info = json.loads(kv.get(META_KEY, b"{}"))
+    return SnapshotInfo(day, bool(info.get("complete")), int(info.get("pages", 0)), meta.num_rows,
+                        int(info.get("duplicates", 0)), info.get("crawled_at"), info.get("failures", []))
+
+
+def snapshot_status(root: Path) -> dict[dt.date, bool]:
+    """Archived date → complete (a damaged snapshot counts as incomplete)."""
+    return {day: snapshot_info(root, day).complete for day in archived_dates(root)}
+
+
+def _valid_files(root: Path, dataset: str, start: dt.date | None, end: dt.date | None) -> list[str]:
+    files = []
+    for day in archived_dates(root, dataset):
+        if (start and day < start) or (end and day > end):
+            continue
+        path = snapshot_path(root, dataset, day)
+        try:
+            pq.read_metadata(path)
+        except (OSError, pa.ArrowException) as exc:
+            log.warning("skipping damaged snapshot %s: %s", path, exc)
+            continue
+        files.append(str(path))
+    return files
+
+
+def _load(root: Path, dataset: str, start, end, columns, filter_=None) -> pa.Table:
+    schema = pa.unify_schemas([DATASETS[dataset], S.PARTITION])
+    files = _valid_files(root, dataset, start, end)
+    if not files:
+        table = schema.empty_table()
+        return table.select(columns) if columns else table
+    data = ds.dataset(files, schema=schema, format="parquet",
+                      partitioning=ds.partitioning(S.PARTITION, flavor="hive"),
+                      partition_base_dir=str(Path(root) / dataset))
+    return data.to_table(columns=columns, filter=filter_)
+
+
+def load_articles(root: str | Path, start: dt.date | None = None, end: dt.date | None = None,
+                  columns: list[str] | None = None, dedupe: bool = False) -> pa.Table:
+    """Articles of [start, end] as a pyarrow Table; `dedupe=True` drops rows with duplicate_of set."""
+    filter_ = ds.field("duplicate_of").is_null() if dedupe else None
+    return _load(Path(root), "articles", start, end, columns, filter_)
+
+
+def load_pages(root: str | Path, start: dt.date | None = None, end: dt.date | None = None,
+               columns: list[str] | None = None) -> pa.Table:
+    """Pages (版面) of [start, end] as a pyarrow Table."""
+    return _load(Path(root), "pages", start, end, columns)
