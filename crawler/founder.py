@@ -342,6 +342,8 @@ _CAPTION_START = re.compile(r"^(图为|图：|图:|上图|下图|左图|右图|�
 _CAPTION_END = re.compile(r"(摄|供图|资料图|图片来源[^，。]*)[）)]?$")
 _BYLINE = re.compile(r"^(□|■|◎)?\s*(本报(?:记者|通讯员|特约记者|见习记者)|记者|通讯员|特约记者|见习记者|"
                      r"作者|文[/／]|文[:：]|撰稿|本报讯)")
+# The date and page line that shares the byline's line: （2023年08月03日  01版）
+_DATELINE = re.compile(r"[（(]\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日[^）)]*[）)]")
 _CAPTION_ATTRS = ("data-original-title", "title", "alt")
 
 
@@ -568,7 +570,7 @@ def _visible_author(doc, body) -> str | None:
             continue
         if el.tag == "founder-author":
             return normalize_ws(el.text_content())
-        t = normalize_ws(el.text_content())
+        t = normalize_ws(_DATELINE.sub("", el.text_content()))
         if t and len(t) <= 40 and _BYLINE.search(t):
             return t
     return None

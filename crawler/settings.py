@@ -53,3 +53,9 @@ ITEM_PIPELINES = {
     "pipelines.dedupe.DedupePipeline": 600,
     "pipelines.snapshot.SnapshotPipeline": 900,
 }
+
+DOWNLOADER_MIDDLEWARES = {
+    # 950: next to the download handler, so the WARC holds the bytes exactly as served.
+    "crawler.warc.WarcWriterMiddleware": 950,
+    "crawler.warc.WarcReplayMiddleware": 950,
+}

@@ -136,6 +136,11 @@ class SnapshotPipeline:
                 pages = _merge(pages, parquet.read_snapshot(self.root, "pages", day), "page_no")
                 articles.sort(key=lambda r: (r["page_index"], r["position"]))
                 pages.sort(key=lambda r: r["page_index"])
+        per_page: dict[int, int] = defaultdict(int)
+        for row in articles:
+            per_page[row["page_index"]] += 1
+        for page in pages:  # articles archived under the page (an article on two pages counts on the first)
+            page["article_count"] = per_page[page["page_index"]]
         if self.index is None:
             self.index = DuplicateIndex.open(self.root, **self.index_options)
         self.index.resolve(day, articles)

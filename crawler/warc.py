@@ -1,0 +1,230 @@
+"""Raw capture to WARC, and replay from it (`epaper reparse`), as downloader middlewares.
+
+WarcWriterMiddleware writes every response the crawl uses (calendar, pages, articles; not
+retried 5xx) as request + response records, exact bytes, into one WARC per issue date:
+`warc/issue_date=YYYY-MM-DD/<stamp>-<pid>.warc.gz`. The file is written under a temporary
+name and renamed into place just before the date's snapshot is written; a complete re-crawl
+replaces the older WARC files of the date.
+
+WarcReplayMiddleware answers every request from those files, so no request reaches the
+network: the spider and pipelines run exactly as in a crawl.
+
+Settings: WARC_ENABLED (default True), WARC_REPLAY_DIR (archive root to replay from; empty:
+off), SNAPSHOT_DIR (archive root to write to).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import os
+from pathlib import Path
+
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Headers
+from scrapy.responsetypes import responsetypes
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from storage.parquet import fsync_dir, partition_dir, remove_stale_temps
+
+log = logging.getLogger(__name__)
+
+
+def warc_files(root: Path, day: dt.date) -> list[Path]:
+    folder = partition_dir(root, "warc", day)
+    return sorted(folder.glob("*.warc.gz")) if folder.is_dir() else []
+
+
+def _headers_list(headers: Headers) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, vs in headers.items() for v in vs]
+
+
+class _DateWarc:
+    def __init__(self, root: Path, day: dt.date, base_url: str, source: str):
+        folder = partition_dir(root, "warc", day)
+        folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(folder)
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        self.name = f"{stamp}-{os.getpid()}.warc.gz"
+        self.path = folder / self.name
+        self.tmp = folder / f".{self.name}.tmp-{os.getpid()}"
+        self.relative = str(self.path.relative_to(root))
+        self.fh = open(self.tmp, "wb")
+        self.writer = WARCWriter(self.fh, gzip=True)
+        info = self.writer.create_warcinfo_record(self.name, {
+            "software": "epaper", "format": "WARC File Format 1.1",
+            "json-metadata": json.dumps({"base_url": base_url, "source": source, "issue_date": day.isoformat()}),
+        })
+        self.writer.write_record(info)
+
+    def write(self, request, response, fetched: dt.datetime) -> str:
+        date = fetched.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        http = StatusAndHeaders(f"{response.status} {_reason(response.status)}", _headers_list(response.headers),
+                                protocol="HTTP/1.1")
+        resp = self.writer.create_warc_record(response.url, "response", payload=io.BytesIO(response.body),
+                                              http_headers=http, warc_headers_dict={"WARC-Date": date})
+        record_id = resp.rec_headers.get_header("WARC-Record-ID")
+        path = request.url.split("/", 3)[3] if request.url.count("/") >= 3 else ""
+        req_http = StatusAndHeaders(f"{request.method} /{path} HTTP/1.1", _headers_list(request.headers),
+                                    is_http_request=True)
+        req = self.writer.create_warc_record(request.url, "request", payload=io.BytesIO(request.body or b""),
+                                             http_headers=req_http,
+                                             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id})
+        self.writer.write_record(resp)
+        self.writer.write_record(req)
+        return record_id
+
+    def commit(self) -> None:
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+        fsync_dir(self.path.parent)
+
+    def discard(self) -> None:
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+class WarcWriterMiddleware:
+    """Downloader middleware (priority 950: sees the bytes exactly as served)."""
+
+    def __init__(self, crawler):
+        settings = crawler.settings
+        if not settings.getbool("WARC_ENABLED") or settings.get("WARC_REPLAY_DIR"):
+            raise NotConfigured
+        self.crawler = crawler
+        self.root = Path(settings.get("SNAPSHOT_DIR", "data"))
+        self.retry_codes = set(settings.getlist("RETRY_HTTP_CODES"))
+        self.open: dict[dt.date, _DateWarc] = {}
+        from pipelines.snapshot import issue_flushing
+
+        crawler.signals.connect(self.on_flushing, issue_flushing)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_response(self, request, response, spider=None):
+        fetched = dt.datetime.now(dt.timezone.utc)
+        request.meta["fetched_at"] = fetched
+        if response.status in self.retry_codes:
+            return response
+        for day in request.meta.get("issue_dates", []):
+            warc = self.open.get(day)
+            if warc is None:
+                spider = self.crawler.spider
+                warc = self.open[day] = _DateWarc(self.root, day, spider.root, spider.source)
+            record_id = warc.write(request, response, fetched)
+            request.meta["warc_file"], request.meta["warc_record_id"] = warc.relative, record_id
+        self.crawler.stats.inc_value("epaper/warc/records")
+        return response
+
+    def on_flushing(self, date, keep):
+        warc = self.open.pop(date, None)
+        if warc is None:
+            return
+        if not keep:
+            warc.discard()
+            return
+        warc.commit()
+        outcome = self.crawler.spider.outcomes.get(date)
+        if outcome is not None and outcome.status == "archived":
+            for old in warc_files(self.root, date):
+                if old != warc.path:
+                    old.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------ replay
+
+
+def _records(path: Path):
+    """(url, record, warc-date) of the response records of one file; stops at damage."""
+    with open(path, "rb") as fh:
+        try:
+            for record in ArchiveIterator(fh):
+                yield record
+        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+            log.warning("WARC file %s is damaged: %s", path, exc)
+            raise
+
+
+def replay_root(root: Path, dates: list[dt.date]) -> str:
+    """The e-paper root the WARC files of these dates were captured from."""
+    from crawler.cli import UsageError
+
+    for day in dates:
+        for path in warc_files(root, day):
+            try:
+                for record in _records(path):
+                    if record.rec_type == "warcinfo":
+                        fields = dict(line.split(": ", 1) for line in
+                                      record.content_stream().read().decode().splitlines() if ": " in line)
+                        return json.loads(fields["json-metadata"])["base_url"]
+            except (ArchiveLoadFailed, OSError, EOFError, ValueError, KeyError):
+                continue
+    raise UsageError(f"no readable WARC file under {root / 'warc'} for the dates asked")
+
+
+class WarcReplayMiddleware:
+    """Downloader middleware (priority 950) answering from the archive's WARC files only."""
+
+    def __init__(self, crawler):
+        replay = crawler.settings.get("WARC_REPLAY_DIR")
+        if not replay:
+            raise NotConfigured
+        self.root = Path(replay)
+        self.crawler = crawler
+        self.loaded: set[dt.date] = set()
+        self.responses: dict[str, tuple] = {}
+        self.damaged: dict[dt.date, str] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def _load(self, day: dt.date) -> None:
+        self.loaded.add(day)
+        for path in warc_files(self.root, day):
+            relative = str(path.relative_to(self.root))
+            try:
+                for record in _records(path):
+                    if record.rec_type != "response":
+                        continue
+                    url = record.rec_headers.get_header("WARC-Target-URI")
+                    record_id = record.rec_headers.get_header("WARC-Record-ID")
+                    date = record.rec_headers.get_header("WARC-Date")
+                    http = record.http_headers
+                    self.responses[url] = (int(http.get_statuscode()), http.headers,
+                                           record.content_stream().read(), date, relative, record_id)
+            except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+                self.damaged[day] = f"damaged WARC {relative}: {exc}"
+
+    def process_request(self, request, spider=None):
+        for day in request.meta.get("issue_dates", []):
+            if day not in self.loaded:
+                self._load(day)
+        hit = self.responses.get(request.url)
+        if hit is None:
+            dates = request.meta.get("issue_dates", [])
+            why = next((self.damaged[d] for d in dates if d in self.damaged), "not in the WARC files")
+            raise IgnoreRequest(f"{why}: {request.url}")
+        status, headers, body, date, relative, record_id = hit
+        fetched = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
+        request.meta.update(fetched_at=fetched, warc_file=relative, warc_record_id=record_id)
+        headers = Headers([(k, v) for k, v in headers])
+        cls = responsetypes.from_args(headers=headers, url=request.url, body=body)
+        return cls(url=request.url, status=status, headers=headers, body=body, request=request, flags=["warc"])
