@@ -1,0 +1,445 @@
+"""``epaper schedule``: archive on a cron schedule, catching up recent missing dates.
+
+Each run (once at start, then on every cron tick) works out which of the last
+``schedule.catchup_days`` issue dates (today included, in ``schedule.timezone``) are
+neither archived completely nor confirmed to have no issue, crawls each contiguous run of
+them in a child ``epaper crawl --from D1 --to D2`` (``--date D`` for a single day), then a
+child ``epaper crawl --latest``. Crawls run in child processes so that a hung or leaking
+crawl can be timed out (``schedule.run_timeout``: SIGTERM, then SIGKILL after 30 s) and
+Twisted's reactor, which cannot be restarted, lives once per crawl.
+
+The scheduler holds the archive lock for its lifetime; children get
+``EPAPER_LOCK_HELD_BY_PARENT=<scheduler pid>`` and must not take it again (see
+:func:`crawler.lock.archive_lock`). SIGINT/SIGTERM stop the scheduler, end the crawl in
+flight (SIGTERM, then SIGKILL) and return 0; a second signal kills the crawl at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time as _time
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from datetime import date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, TextIO
+
+from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+
+from crawler.config import Config, parse_cron
+from crawler.lock import HELD_BY_PARENT_ENV, ArchiveLock, LockError
+from crawler.runlog import last_outcomes
+
+logger = logging.getLogger(__name__)
+
+KILL_GRACE = 30.0  # seconds between SIGTERM and SIGKILL for a child crawl
+ARCHIVE_JOB_ID = "archive"
+CATCHUP_JOB_ID = "catchup"
+
+ArchivedFn = Callable[[Path], Mapping[date, bool]]
+
+
+# ---------------------------------------------------------------------------- dates
+
+def catchup_dates(
+    today: date,
+    days: int,
+    archived: Mapping[date, bool],
+    no_issue: Container[date],
+) -> list[date]:
+    """The last ``days`` dates up to ``today`` (included), oldest first, that still need a
+    crawl: not archived completely (``archived[d]`` is the completeness of ``d``'s
+    snapshot) and not confirmed to have no issue."""
+    window = [today - timedelta(days=back) for back in range(days - 1, -1, -1)]
+    return [d for d in window if not archived.get(d, False) and d not in no_issue]
+
+
+def contiguous_runs(dates: Sequence[date]) -> list[tuple[date, date]]:
+    """Sorted dates grouped into inclusive (first, last) runs of consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for d in sorted(set(dates)):
+        if runs and d == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], d)
+        else:
+            runs.append((d, d))
+    return runs
+
+
+def confirmed_no_issue(data_dir: Path, tz: tzinfo) -> set[date]:
+    """Dates whose latest run-log outcome is ``no_issue`` *and* was recorded after that
+    day was over (in ``tz``): at 07:30 today's issue may just not be published yet, so a
+    same-day "no issue" is checked again on the next run."""
+    confirmed: set[date] = set()
+    for day, outcome in last_outcomes(data_dir).items():
+        if outcome.get("status") != "no_issue":
+            continue
+        try:
+            ended = datetime.fromisoformat(str(outcome.get("ended")).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if ended.tzinfo is None:
+            continue
+        if ended >= datetime.combine(day + timedelta(days=1), time(), tz):
+            confirmed.add(day)
+    return confirmed
+
+
+def snapshot_status(data_dir: Path) -> Mapping[date, bool]:
+    """Default ``archived`` source: ``storage.parquet.snapshot_status`` (date -> complete)."""
+    from storage.parquet import snapshot_status as status  # lazy: storage is optional here
+
+    return status(data_dir)
+
+
+# ---------------------------------------------------------------------------- children
+
+class ChildRunner:
+    """Runs one child crawl at a time; can stop the one in flight from another thread.
+
+    The child gets its own session (process group), so the terminal's Ctrl-C reaches only
+    the scheduler, which then decides how the child ends; signals go to the whole group
+    so a crawl's own helpers end with it. stdout/stderr are inherited: the child's lines
+    appear on the scheduler's stdout/stderr as they are written.
+    """
+
+    def __init__(self, *, kill_grace: float = KILL_GRACE, env: Mapping[str, str] | None = None):
+        self.kill_grace = kill_grace
+        self.extra_env = dict(env or {})
+        self.stopping = False
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def run(self, argv: Sequence[str], *, timeout: float | None) -> int | None:
+        """The child's exit status; None when not started because of a stop request.
+        On timeout the child is terminated and its (negative signal) status returned."""
+        with self._lock:
+            if self.stopping:
+                return None
+            proc = subprocess.Popen(
+                list(argv), env={**os.environ, **self.extra_env}, start_new_session=True
+            )
+            self._proc = proc
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _emit(f"schedule: child pid {proc.pid} timed out after {timeout:g} s; stopping it",
+                  sys.stderr)
+            return self._end(proc)
+        finally:
+            with self._lock:
+                if self._proc is proc:
+                    self._proc = None
+
+    def request_stop(self) -> None:
+        """No new child; SIGTERM the one in flight without waiting."""
+        with self._lock:
+            self.stopping = True
+            proc = self._proc
+        if proc is not None:
+            _signal_group(proc, signal.SIGTERM)
+
+    def stop(self) -> None:
+        """No new child; end the one in flight (SIGTERM, wait, SIGKILL) and wait for it."""
+        with self._lock:
+            self.stopping = True
+            proc = self._proc
+        if proc is not None:
+            self._end(proc)
+
+    def kill(self) -> None:
+        with self._lock:
+            self.stopping = True
+            proc = self._proc
+        if proc is not None:
+            _signal_group(proc, signal.SIGKILL)
+
+    def _end(self, proc: subprocess.Popen[bytes]) -> int:
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            return proc.wait(timeout=self.kill_grace)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            return proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    if proc.poll() is not None:
+        return  # reaped: its pid (= group id) may already belong to someone else
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def crawl_argv(
+    config: Config,
+    data_dir: Path,
+    args: Sequence[str],
+    *,
+    crawl_command: Sequence[str] | None = None,
+) -> list[str]:
+    """The child command: ``crawl_command`` (default ``python -m crawler.cli crawl``) +
+    ``args`` + ``--data``, and ``--config`` / ``--base-url`` as the scheduler got them."""
+    base = list(crawl_command) if crawl_command else [sys.executable, "-m", "crawler.cli", "crawl"]
+    argv = [*base, *args, "--data", str(data_dir)]
+    if config.path is not None:
+        argv += ["--config", str(config.path)]
+    if config.portal.base_url:
+        # The effective value (file, env or flag), so the child needs no other source.
+        argv += ["--base-url", config.portal.base_url]
+    return argv
+
+
+def run_once(
+    config: Config,
+    data_dir: Path,
+    *,
+    runner: ChildRunner,
+    archived: ArchivedFn | None = None,
+    today: date | None = None,
+    crawl_command: Sequence[str] | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """One scheduled run: catch-up children, then ``--latest``. Logs one line; returns
+    the worst child exit status (0 when all succeeded or nothing was needed)."""
+    started = _time.monotonic()
+    tz = config.schedule.tzinfo
+    today = today or datetime.now(tz).date()
+    status = (archived or snapshot_status)(data_dir)
+    missing = catchup_dates(
+        today, config.schedule.catchup_days, status, confirmed_no_issue(data_dir, tz)
+    )
+    timeout = config.schedule.run_timeout
+    parts: list[str] = []
+    statuses: list[int] = []
+    last_rc: int | None = None
+    for first, last in contiguous_runs(missing):
+        if first == last:
+            args, label = ["--date", first.isoformat()], first.isoformat()
+        else:
+            args = ["--from", first.isoformat(), "--to", last.isoformat()]
+            label = f"{first.isoformat()}..{last.isoformat()}"
+        last_rc = runner.run(crawl_argv(config, data_dir, args, crawl_command=crawl_command),
+                             timeout=timeout)
+        if last_rc is None:
+            break
+        statuses.append(last_rc)
+        parts.append(f"{label} exit {last_rc}")
+    if not missing:
+        parts.append("nothing to catch up")
+    # --latest finds the newest issue whatever its date; skip it only when the catch-up
+    # just archived today.
+    if not (missing and missing[-1] == today and last_rc == 0):
+        rc = runner.run(crawl_argv(config, data_dir, ["--latest"], crawl_command=crawl_command),
+                        timeout=timeout)
+        if rc is not None:
+            statuses.append(rc)
+            parts.append(f"latest exit {rc}")
+    if runner.stopping:
+        parts.append("stopped")
+    worst = next((rc for rc in statuses if rc != 0), 0)
+    _emit(
+        f"schedule: {datetime.now(tz).isoformat(timespec='seconds')} run: "
+        f"{'; '.join(parts)} ({_time.monotonic() - started:.0f} s)",
+        out,
+    )
+    return worst
+
+
+# ---------------------------------------------------------------------------- scheduler
+
+def build_scheduler(
+    config: Config,
+    data_dir: Path,
+    *,
+    run: Callable[[], object] | None = None,
+    runner: ChildRunner | None = None,
+    archived: ArchivedFn | None = None,
+    crawl_command: Sequence[str] | None = None,
+) -> BlockingScheduler:
+    """A configured, not yet started scheduler with two jobs: ``"archive"`` on the cron
+    trigger, and ``"catchup"`` once at start. Both call ``run()`` (default
+    :func:`run_once` with a :class:`ChildRunner`) and never overlap: one worker thread."""
+    sched_cfg = config.schedule
+    tz = sched_cfg.tzinfo
+    if run is None:
+        run = functools.partial(
+            run_once, config, data_dir, runner=runner or ChildRunner(),
+            archived=archived, crawl_command=crawl_command,
+        )
+    job = _guarded(run)
+    job_defaults: dict[str, Any] = {
+        "coalesce": True,
+        "max_instances": 1,
+        "misfire_grace_time": sched_cfg.misfire_grace_time,
+    }
+    scheduler = BlockingScheduler(
+        timezone=tz,
+        # In memory: the schedule is the config's, nothing to persist across restarts.
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults=job_defaults,
+    )
+    scheduler.add_job(
+        job,
+        CronTrigger(**parse_cron(sched_cfg.cron), timezone=tz),  # type: ignore[arg-type]
+        id=ARCHIVE_JOB_ID,
+        name="archive on schedule",
+        **job_defaults,
+    )
+    now = datetime.now(tz)
+    scheduler.add_job(
+        job,
+        DateTrigger(run_date=now, timezone=tz),
+        id=CATCHUP_JOB_ID,
+        name="catch up at start",
+        next_run_time=now,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,  # however late the scheduler gets going, catch up once
+    )
+    return scheduler
+
+
+def _guarded(run: Callable[[], object]) -> Callable[[], None]:
+    # A failing run (e.g. the archive unreadable) must not kill the schedule: log it as
+    # one line and wait for the next tick.
+    def job() -> None:
+        try:
+            run()
+        except Exception as exc:  # noqa: BLE001 - any failure of one run
+            _emit(f"schedule: run failed: {type(exc).__name__}: {exc}", sys.stderr)
+            logger.debug("run failed", exc_info=True)
+
+    job.__name__ = job.__qualname__ = "epaper_scheduled_run"
+    return job
+
+
+class _Stopper:
+    """Turns SIGINT/SIGTERM into a clean stop without doing work in the signal handler:
+    the handler writes a byte to a pipe; a watcher thread does the stopping."""
+
+    def __init__(self, scheduler: BlockingScheduler, runner: ChildRunner, out: TextIO | None):
+        self.scheduler = scheduler
+        self.runner = runner
+        self.out = out
+        self.requested = False
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._w, False)
+        self._thread = threading.Thread(target=self._watch, name="epaper-stopper", daemon=True)
+        self._previous: dict[int, Any] = {}
+        scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        self._thread.start()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handler)
+        try:
+            yield
+        finally:
+            for sig, previous in self._previous.items():
+                signal.signal(sig, previous)
+            self._write(b"q")
+            self._thread.join(timeout=5)
+            os.close(self._r)
+            os.close(self._w)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        self._write(b"s")
+
+    def _write(self, byte: bytes) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._w, byte)
+
+    def _watch(self) -> None:
+        signals = 0
+        while True:
+            byte = os.read(self._r, 1)
+            if byte in (b"q", b""):
+                return
+            signals += 1
+            if signals == 1:
+                _emit("schedule: stopping", self.out)
+                self.requested = True
+                self.runner.request_stop()
+                self._shutdown()
+            else:
+                self.runner.kill()
+
+    def _on_started(self, event: SchedulerEvent) -> None:
+        # A signal that came before start() could not shut the scheduler down yet.
+        if self.requested:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.shutdown(wait=False)
+
+
+def run_scheduler(
+    config: Config,
+    data_dir: Path,
+    *,
+    archived: ArchivedFn | None = None,
+    crawl_command: Sequence[str] | None = None,
+    kill_grace: float = KILL_GRACE,
+    out: TextIO | None = None,
+) -> int:
+    """``epaper schedule``: run in the foreground until SIGINT/SIGTERM, then return 0.
+
+    Holds the archive lock throughout; returns 1 (after one line on stderr) when another
+    process holds it. ``crawl_command`` replaces ``python -m crawler.cli crawl`` (tests).
+    """
+    data_dir = Path(data_dir)
+    try:
+        lock = ArchiveLock(data_dir, command="epaper schedule").acquire()
+    except LockError as exc:
+        _emit(f"epaper schedule: {exc}", sys.stderr)
+        return 1
+    try:
+        runner = ChildRunner(kill_grace=kill_grace, env={HELD_BY_PARENT_ENV: str(os.getpid())})
+        busy = threading.Lock()
+        run = functools.partial(
+            run_once, config, data_dir, runner=runner, archived=archived,
+            crawl_command=crawl_command, out=out,
+        )
+
+        def serialized_run() -> int:
+            with busy:
+                return run()
+
+        scheduler = build_scheduler(config, data_dir, run=serialized_run)
+        stopper = _Stopper(scheduler, runner, out)
+        with stopper.installed():
+            _emit(
+                f"schedule: archiving {data_dir} on {config.schedule.cron!r} "
+                f"({config.schedule.timezone}), catching up {config.schedule.catchup_days} days",
+                out,
+            )
+            scheduler.start()  # blocks until shut down
+            runner.stop()  # the child in flight, if any: SIGTERM, wait, SIGKILL
+            # Let the run in flight notice the stop and log its line before we return.
+            if busy.acquire(timeout=kill_grace + 5):
+                busy.release()
+    finally:
+        lock.release()
+    return 0
+
+
+def _emit(line: str, stream: TextIO | None) -> None:
+    stream = stream or sys.stdout
+    with contextlib.suppress(OSError, ValueError):
+        stream.write(line + "\n")
+        stream.flush()

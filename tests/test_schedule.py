@@ -1,0 +1,466 @@
+"""The scheduler (crawler/schedule.py) and the run log it reads (crawler/runlog.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.events import EVENT_JOB_MISSED
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.triggers.cron import CronTrigger
+
+from crawler.config import Config, load_config
+from crawler.lock import HELD_BY_PARENT_ENV, ArchiveLock
+from crawler.runlog import RunLog, last_outcomes, no_issue_dates, read_runs, runs_path
+from crawler.schedule import (
+    ARCHIVE_JOB_ID,
+    CATCHUP_JOB_ID,
+    ChildRunner,
+    build_scheduler,
+    catchup_dates,
+    confirmed_no_issue,
+    contiguous_runs,
+    crawl_argv,
+    run_once,
+    run_scheduler,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def D(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def make_config(**overrides: object) -> Config:
+    return load_config(None, env={}, overrides={"storage.data_dir": "unused", **overrides})
+
+
+# ---------------------------------------------------------------------------- dates
+
+@pytest.mark.parametrize(
+    ("days", "archived", "no_issue", "expected"),
+    [
+        # nothing archived: the whole window, oldest first, today included
+        (3, {}, set(), ["2026-11-25", "2026-11-26", "2026-11-27"]),
+        # gaps
+        (5, {"2026-11-23": True, "2026-11-25": True}, set(),
+         ["2026-11-24", "2026-11-26", "2026-11-27"]),
+        # an incomplete snapshot is crawled again
+        (3, {"2026-11-25": True, "2026-11-26": False, "2026-11-27": True}, set(),
+         ["2026-11-26"]),
+        # confirmed no-issue dates are skipped
+        (3, {}, {"2026-11-26"}, ["2026-11-25", "2026-11-27"]),
+        # window edge: a gap just outside the window is left alone
+        (2, {"2026-11-26": True}, set(), ["2026-11-27"]),
+        (1, {}, set(), ["2026-11-27"]),
+        (0, {}, set(), []),
+        # everything done
+        (2, {"2026-11-26": True, "2026-11-27": True}, set(), []),
+        (2, {"2026-11-26": True}, {"2026-11-27"}, []),
+    ],
+)
+def test_catchup_dates(days: int, archived: dict[str, bool], no_issue: set[str],
+                       expected: list[str]) -> None:
+    result = catchup_dates(D("2026-11-27"), days, {D(k): v for k, v in archived.items()},
+                           {D(d) for d in no_issue})
+    assert result == [D(d) for d in expected]
+
+
+def test_catchup_window_crosses_month_and_year() -> None:
+    assert catchup_dates(D("2027-01-01"), 3, {}, set()) == [
+        D("2026-12-30"), D("2026-12-31"), D("2027-01-01")]
+
+
+@pytest.mark.parametrize(
+    ("dates", "runs"),
+    [
+        ([], []),
+        (["2026-11-27"], [("2026-11-27", "2026-11-27")]),
+        (["2026-11-25", "2026-11-26", "2026-11-27"], [("2026-11-25", "2026-11-27")]),
+        (["2026-11-27", "2026-11-22", "2026-11-26"],
+         [("2026-11-22", "2026-11-22"), ("2026-11-26", "2026-11-27")]),
+        (["2026-11-30", "2026-12-01"], [("2026-11-30", "2026-12-01")]),
+    ],
+)
+def test_contiguous_runs(dates: list[str], runs: list[tuple[str, str]]) -> None:
+    assert contiguous_runs([D(d) for d in dates]) == [(D(a), D(b)) for a, b in runs]
+
+
+def write_run(data_dir: Path, ended: str, outcomes: dict[str, str]) -> None:
+    path = runs_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"run_id": ended, "command": "epaper crawl", "started": ended, "ended": ended,
+              "dates": sorted(outcomes), "exit_status": 0,
+              "outcomes": {d: {"status": s, "articles": 0, "pages": 0, "duplicates": 0,
+                               "failures": []} for d, s in outcomes.items()}}
+    with path.open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def test_confirmed_no_issue_needs_a_check_after_the_day(tmp_path: Path) -> None:
+    # 11-24: "no issue" seen on 11-25 (Shanghai): confirmed.
+    write_run(tmp_path, "2026-11-25T00:00:00Z", {"2026-11-24": "no_issue"})
+    # 11-26: "no issue" seen at 07:30 the same day: maybe just not published yet.
+    write_run(tmp_path, "2026-11-25T23:30:00Z", {"2026-11-26": "no_issue"})
+    # 11-23: was "no issue", later archived: the latest outcome counts.
+    write_run(tmp_path, "2026-11-24T01:00:00Z", {"2026-11-23": "no_issue"})
+    write_run(tmp_path, "2026-11-25T01:00:00Z", {"2026-11-23": "archived"})
+    assert confirmed_no_issue(tmp_path, SHANGHAI) == {D("2026-11-24")}
+    assert no_issue_dates(tmp_path) == {D("2026-11-24"), D("2026-11-26")}
+
+
+# ---------------------------------------------------------------------------- run log
+
+def test_runlog_round_trip(tmp_path: Path) -> None:
+    run = RunLog.start(tmp_path, "epaper crawl --from 2026-11-26 --to 2026-11-27",
+                       [D("2026-11-26"), D("2026-11-27")])
+    run.date_outcome(D("2026-11-26"), "archived", articles=40, pages=8, duplicates=2)
+    run.date_outcome(D("2026-11-27"), "failed",
+                     failures=[{"url": "http://x/a.html", "reason": "HTTP 500"}])
+    assert run.exit_status() == 1
+    written = run.finish(1)
+    assert read_runs(tmp_path) == [written]
+    assert written["dates"] == ["2026-11-26", "2026-11-27"]
+    assert written["outcomes"]["2026-11-26"] == {
+        "status": "archived", "articles": 40, "pages": 8, "duplicates": 2, "failures": []}
+    assert written["outcomes"]["2026-11-27"]["failures"] == [
+        {"url": "http://x/a.html", "reason": "HTTP 500"}]
+    assert written["exit_status"] == 1
+    assert written["started"].endswith("Z") and written["ended"].endswith("Z")
+    with pytest.raises(RuntimeError):
+        run.finish(0)
+
+
+def test_runlog_latest_outcome_wins(tmp_path: Path) -> None:
+    for status in ("failed", "no_issue", "archived"):
+        with RunLog.start(tmp_path, "epaper crawl", [D("2026-11-27")]) as run:
+            run.date_outcome(D("2026-11-27"), status)
+    runs = read_runs(tmp_path)
+    assert [r["exit_status"] for r in runs] == [1, 0, 0]
+    latest = last_outcomes(tmp_path)[D("2026-11-27")]
+    assert latest["status"] == "archived"
+    assert latest["run_id"] == runs[-1]["run_id"]
+    assert no_issue_dates(tmp_path) == set()
+
+
+def test_runlog_context_manager_logs_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(KeyError):
+        with RunLog.start(tmp_path, "epaper crawl", [D("2026-11-27")]):
+            raise KeyError("boom")
+    assert read_runs(tmp_path)[0]["exit_status"] == 1
+
+
+def test_runlog_rejects_unknown_status(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        RunLog.start(tmp_path, "x", []).date_outcome(D("2026-11-27"), "done")
+
+
+def test_runlog_tolerates_torn_last_line(tmp_path: Path) -> None:
+    RunLog.start(tmp_path, "first", []).finish(0)
+    with runs_path(tmp_path).open("ab") as fh:
+        fh.write(b'{"run_id": "torn", "comm')  # a crash mid-write
+    assert [r["command"] for r in read_runs(tmp_path)] == ["first"]
+    RunLog.start(tmp_path, "after", []).finish(0)  # starts on a fresh line
+    assert [r["command"] for r in read_runs(tmp_path)] == ["first", "after"]
+    assert read_runs(tmp_path / "missing") == []
+
+
+# ---------------------------------------------------------------------------- factory
+
+def test_factory_jobs_as_configured(tmp_path: Path) -> None:
+    config = make_config(**{"schedule.cron": "15 6 * * 1-5", "schedule.misfire_grace_time": 120})
+    scheduler = build_scheduler(config, tmp_path, run=lambda: None)
+    assert scheduler.state == 0  # built, not started
+    assert scheduler.timezone == SHANGHAI
+    job = scheduler.get_job(ARCHIVE_JOB_ID)
+    assert job.coalesce is True
+    assert job.max_instances == 1
+    assert job.misfire_grace_time == 120
+    trigger = job.trigger
+    assert isinstance(trigger, CronTrigger)
+    assert trigger.timezone == SHANGHAI
+    fields = {f.name: str(f) for f in trigger.fields}
+    assert (fields["minute"], fields["hour"], fields["day_of_week"]) == (
+        "15", "6", "mon,tue,wed,thu,fri")
+    # first fire from a Saturday is Monday 06:15 Shanghai time
+    saturday = datetime(2026, 11, 28, 12, 0, tzinfo=SHANGHAI)
+    assert trigger.get_next_fire_time(None, saturday) == datetime(
+        2026, 11, 30, 6, 15, tzinfo=SHANGHAI)
+
+    catchup = scheduler.get_job(CATCHUP_JOB_ID)
+    assert catchup.max_instances == 1
+    assert abs((catchup.next_run_time - datetime.now(SHANGHAI)).total_seconds()) < 5
+
+
+def test_factory_timezone_from_config(tmp_path: Path) -> None:
+    config = make_config(**{"schedule.timezone": "Europe/Paris", "schedule.cron": "0 5 * * * *"})
+    scheduler = build_scheduler(config, tmp_path, run=lambda: None)
+    job = scheduler.get_job(ARCHIVE_JOB_ID)
+    assert job.trigger.timezone == ZoneInfo("Europe/Paris")
+    assert {f.name: str(f) for f in job.trigger.fields}["second"] == "0"
+
+
+class Runs:
+    """A fake ``run`` callable: counts calls, signals each one."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.called = threading.Event()
+
+    def __call__(self) -> None:
+        self.count += 1
+        self.called.set()
+
+
+def start_in_thread(scheduler) -> threading.Thread:
+    thread = threading.Thread(target=scheduler.start, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(("late_by", "grace", "runs"), [
+    (timedelta(days=3), 4 * 86400, 1),  # three missed daily runs, coalesced into one
+    (timedelta(minutes=1), 3600, 1),
+    (timedelta(hours=2), 3600, 0),  # beyond the grace time: skipped
+])
+def test_misfired_run(tmp_path: Path, late_by: timedelta, grace: int, runs: int) -> None:
+    config = make_config(**{"schedule.cron": "0 0 * * *", "schedule.misfire_grace_time": grace})
+    fake = Runs()
+    scheduler = build_scheduler(config, tmp_path, run=fake)
+    assert isinstance(scheduler._jobstores["default"], MemoryJobStore)
+    scheduler.remove_job(CATCHUP_JOB_ID)
+    scheduler.modify_job(ARCHIVE_JOB_ID, next_run_time=datetime.now(SHANGHAI) - late_by)
+    missed = threading.Event()
+    scheduler.add_listener(lambda event: missed.set(), EVENT_JOB_MISSED)
+    thread = start_in_thread(scheduler)
+    try:
+        assert (fake.called if runs else missed).wait(timeout=10)
+        time.sleep(0.3)  # room for a wrong second run
+        assert fake.count == runs
+        # the next run is the next scheduled one, not another catch-up of the past
+        assert scheduler.get_job(ARCHIVE_JOB_ID).next_run_time > datetime.now(SHANGHAI)
+    finally:
+        scheduler.shutdown(wait=True)
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_per_second_cron_runs_and_shuts_down(tmp_path: Path) -> None:
+    config = make_config(**{"schedule.cron": "* * * * * *"})
+    fake = Runs()
+    scheduler = build_scheduler(config, tmp_path, run=fake)
+    scheduler.remove_job(CATCHUP_JOB_ID)
+    thread = start_in_thread(scheduler)
+    try:
+        assert fake.called.wait(timeout=5)
+    finally:
+        scheduler.shutdown(wait=True)
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert fake.count >= 1
+
+
+def test_catchup_job_runs_at_start(tmp_path: Path) -> None:
+    fake = Runs()
+    scheduler = build_scheduler(make_config(), tmp_path, run=fake)  # next cron run: 07:30
+    thread = start_in_thread(scheduler)
+    try:
+        assert fake.called.wait(timeout=5)
+    finally:
+        scheduler.shutdown(wait=True)
+        thread.join(timeout=10)
+    assert scheduler.get_job(CATCHUP_JOB_ID) is None  # one-shot
+
+
+def test_failing_run_does_not_stop_the_schedule(tmp_path: Path, capsys) -> None:
+    calls: list[int] = []
+    done = threading.Event()
+
+    def run() -> None:
+        calls.append(1)
+        if len(calls) >= 2:
+            done.set()
+        raise OSError("archive unreadable")
+
+    scheduler = build_scheduler(make_config(**{"schedule.cron": "* * * * * *"}), tmp_path,
+                                run=run)
+    thread = start_in_thread(scheduler)
+    try:
+        assert done.wait(timeout=5)
+    finally:
+        scheduler.shutdown(wait=True)
+        thread.join(timeout=10)
+    assert "schedule: run failed: OSError: archive unreadable" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- one run
+
+RECORDER = textwrap.dedent("""
+    import json, os, sys
+    with open(os.environ["RECORD"], "a") as fh:
+        fh.write(json.dumps({"argv": sys.argv[1:],
+                             "marker": os.environ.get("EPAPER_LOCK_HELD_BY_PARENT")}) + "\\n")
+    sys.exit(int(os.environ.get("EXIT", "0")))
+""")
+
+
+def recorded(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_run_once_crawls_contiguous_gaps_then_latest(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_run(data, "2026-11-25T02:00:00Z", {"2026-11-24": "no_issue"})
+    record = tmp_path / "record.jsonl"
+    runner = ChildRunner(env={"RECORD": str(record), HELD_BY_PARENT_ENV: "4242"})
+    config = make_config(**{"portal.base_url": "http://127.0.0.1:9/paper/",
+                            "schedule.catchup_days": 7})
+    archived = {D("2026-11-21"): True, D("2026-11-22"): False,
+                D("2026-11-25"): True, D("2026-11-26"): True}
+    status = run_once(config, data, runner=runner, archived=lambda d: archived,
+                      today=D("2026-11-27"), crawl_command=[sys.executable, "-c", RECORDER])
+    assert status == 0
+    calls = recorded(record)
+    tail = ["--data", str(data), "--base-url", "http://127.0.0.1:9/paper/"]
+    assert [c["argv"] for c in calls] == [
+        ["--from", "2026-11-22", "--to", "2026-11-23", *tail],
+        ["--date", "2026-11-27", *tail],
+        # today was just archived: no --latest
+    ]
+    assert {c["marker"] for c in calls} == {"4242"}
+
+
+def test_run_once_latest_when_today_archived_or_failed(tmp_path: Path, capsys) -> None:
+    record = tmp_path / "record.jsonl"
+    config_file = tmp_path / "epaper.toml"
+    config_file.write_text("[schedule]\ncatchup_days = 2\n")
+    config = load_config(config_file, env={})
+    command = [sys.executable, "-c", RECORDER]
+    runner = ChildRunner(env={"RECORD": str(record)})
+    today = D("2026-11-27")
+
+    assert run_once(config, tmp_path, runner=runner, archived=lambda d: {today: True,
+                    today - timedelta(days=1): True}, today=today, crawl_command=command) == 0
+    assert [c["argv"][0] for c in recorded(record)] == ["--latest"]
+    assert recorded(record)[0]["argv"][1:] == ["--data", str(tmp_path),
+                                               "--config", str(config_file)]
+    assert "nothing to catch up; latest exit 0" in capsys.readouterr().out
+
+    record.unlink()
+    runner = ChildRunner(env={"RECORD": str(record), "EXIT": "1"})
+    assert run_once(config, tmp_path, runner=runner, archived=lambda d: {}, today=today,
+                    crawl_command=command) == 1
+    assert [c["argv"][:2] for c in recorded(record)] == [["--from", "2026-11-26"],
+                                                        ["--latest", "--data"]]
+    line = capsys.readouterr().out.strip()
+    assert "\n" not in line
+    assert "2026-11-26..2026-11-27 exit 1; latest exit 1" in line
+
+
+def test_crawl_argv_default_command(tmp_path: Path) -> None:
+    argv = crawl_argv(make_config(), tmp_path, ["--latest"])
+    assert argv == [sys.executable, "-m", "crawler.cli", "crawl", "--latest",
+                    "--data", str(tmp_path)]
+
+
+@pytest.mark.parametrize(("ignore_term", "status"), [(False, -signal.SIGTERM),
+                                                     (True, -signal.SIGKILL)])
+def test_child_timeout(tmp_path: Path, ignore_term: bool, status: int) -> None:
+    code = "import signal, time\n"
+    if ignore_term:
+        code += "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    code += "print('started', flush=True)\ntime.sleep(60)\n"
+    runner = ChildRunner(kill_grace=0.5)
+    start = time.monotonic()
+    assert runner.run([sys.executable, "-c", code], timeout=1) == status
+    assert time.monotonic() - start < 10
+
+
+# ---------------------------------------------------------------------------- run_scheduler
+
+SCHEDULER = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from crawler.config import load_config
+    from crawler.schedule import run_scheduler
+    config = load_config(None, env={}, overrides={"schedule.catchup_days": 1,
+                                                  "schedule.cron": "0 0 1 1 *"})
+    sys.exit(run_scheduler(config, Path(sys.argv[1]), archived=lambda d: {},
+                           crawl_command=json.loads(sys.argv[2]),
+                           kill_grace=float(sys.argv[3])))
+""")
+
+SLEEPER = textwrap.dedent("""
+    import os, signal, sys, time
+    if os.environ.get("IGNORE_TERM"):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with open(os.environ["PIDFILE"], "w") as fh:
+        fh.write(str(os.getpid()))
+    print("child running", sys.argv[1:3], flush=True)
+    time.sleep(60)
+""")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("sig", "ignore_term"), [
+    (signal.SIGTERM, False),
+    (signal.SIGINT, False),
+    (signal.SIGTERM, True),  # a child that ignores SIGTERM is killed after the grace time
+])
+def test_signal_stops_scheduler_and_child(tmp_path: Path, sig: int, ignore_term: bool) -> None:
+    pidfile = tmp_path / "child.pid"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PIDFILE": str(pidfile)}
+    if ignore_term:
+        env["IGNORE_TERM"] = "1"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCHEDULER, str(tmp_path / "data"),
+         json.dumps([sys.executable, "-c", SLEEPER]), "1"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not (pidfile.exists() and pidfile.read_text()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "child crawl never started"
+            time.sleep(0.05)
+        child = int(pidfile.read_text())
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert not pid_alive(child)
+    assert "child running ['--date'" in out  # the child's output reaches ours
+    assert "schedule: stopping" in out
+    assert "stopped" in out.splitlines()[-1]
+    assert "Traceback" not in err
+
+
+def test_run_scheduler_refuses_a_locked_archive(tmp_path: Path, capsys) -> None:
+    with ArchiveLock(tmp_path, command="epaper crawl"):
+        status = run_scheduler(make_config(), tmp_path, archived=lambda d: {},
+                               crawl_command=[sys.executable, "-c", "pass"])
+    assert status == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"epaper schedule: archive {tmp_path} is locked by pid {os.getpid()}")
