@@ -117,7 +117,8 @@ class SnapshotPipeline:
             self.pages.pop(day, None)
 
     def _flush(self, day: dt.date, outcome) -> None:
-        if outcome.status == "no_issue":
+        if outcome.status == "no_issue":  # its WARC keeps the calendar that says so
+            self.crawler.signals.send_catch_log(issue_flushing, date=day, keep=True)
             return
         if outcome.failures:
             outcome.status = "incomplete"

@@ -99,7 +99,7 @@ def archived_dates(root: Path, dataset: str = "articles") -> list[dt.date]:
             day = dt.date.fromisoformat(folder.name.split("=", 1)[1])
         except ValueError:
             continue
-        if (folder / SNAPSHOT_NAME).exists():
+        if (folder / SNAPSHOT_NAME).exists() if dataset != "warc" else any(folder.glob("*.warc.gz")):
             out.append(day)
     return sorted(out)
 
