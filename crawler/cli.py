@@ -341,7 +341,7 @@ def run_schedule(args) -> int:
 
 
 def run_demo(args) -> int:
-    from replica.demo import run_demo as demo
+    from crawler.demo import run_demo as demo
 
     return demo(Path(args.data))
 
