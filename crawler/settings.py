@@ -55,6 +55,8 @@ ITEM_PIPELINES = {
 }
 
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
     # 950: next to the download handler, so the WARC holds the bytes exactly as served.
     "crawler.warc.WarcWriterMiddleware": 950,
     "crawler.warc.WarcReplayMiddleware": 950,
