@@ -234,7 +234,7 @@ def run_once(
         if last_rc is None:
             break
         statuses.append(last_rc)
-        parts.append(f"{label} exit {last_rc}")
+        parts.append(f"{label} {_outcome(last_rc)}")
     if not missing:
         parts.append("nothing to catch up")
     # --latest finds the newest issue whatever its date; skip it only when the catch-up
@@ -244,7 +244,7 @@ def run_once(
                         timeout=timeout)
         if rc is not None:
             statuses.append(rc)
-            parts.append(f"latest exit {rc}")
+            parts.append(f"latest {_outcome(rc)}")
     if runner.stopping:
         parts.append("stopped")
     worst = next((rc for rc in statuses if rc != 0), 0)
@@ -345,6 +345,10 @@ class _Stopper:
         self._thread.start()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
+                # Convention: a SIGINT ignored by whoever started us (a background job of
+                # a script) stays ignored.
+                if sig == signal.SIGINT and signal.getsignal(sig) == signal.SIG_IGN:
+                    continue
                 self._previous[sig] = signal.signal(sig, self._handler)
         try:
             yield
@@ -436,6 +440,13 @@ def run_scheduler(
     finally:
         lock.release()
     return 0
+
+
+def _outcome(rc: int) -> str:
+    if rc < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-rc).name}"
+    return f"exit {rc}"
 
 
 def _emit(line: str, stream: TextIO | None) -> None:

@@ -18,6 +18,8 @@ import pytest
 from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.triggers.cron import CronTrigger
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crawler.config import Config, load_config
 from crawler.lock import HELD_BY_PARENT_ENV, ArchiveLock
@@ -76,6 +78,26 @@ def test_catchup_dates(days: int, archived: dict[str, bool], no_issue: set[str],
     result = catchup_dates(D("2026-11-27"), days, {D(k): v for k, v in archived.items()},
                            {D(d) for d in no_issue})
     assert result == [D(d) for d in expected]
+
+
+@given(
+    today=st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)),
+    days=st.integers(min_value=0, max_value=40),
+    offsets=st.dictionaries(st.integers(0, 45), st.booleans()),
+    no_issue_offsets=st.sets(st.integers(0, 45)),
+)
+def test_catchup_dates_invariants(today: date, days: int, offsets: dict[int, bool],
+                                  no_issue_offsets: set[int]) -> None:
+    archived = {today - timedelta(days=o): v for o, v in offsets.items()}
+    no_issue = {today - timedelta(days=o) for o in no_issue_offsets}
+    result = catchup_dates(today, days, archived, no_issue)
+    window = {today - timedelta(days=o) for o in range(days)}
+    assert result == sorted(result)
+    assert set(result) == {d for d in window if not archived.get(d) and d not in no_issue}
+    # the contiguous runs cover exactly the missing dates
+    covered = {a + timedelta(days=i) for a, b in contiguous_runs(result)
+               for i in range((b - a).days + 1)}
+    assert covered == set(result)
 
 
 def test_catchup_window_crosses_month_and_year() -> None:
