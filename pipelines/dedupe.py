@@ -12,10 +12,11 @@ Settings (defaults):
 
 Index design: each body gets a 64-permutation MinHash over its hashed character shingles.
 In memory each archived article costs one int64 order key (date, page_index, position),
-64 one-byte "b-bit" MinHash values used to estimate Jaccard, 8 LSH band keys of 3 MinHash
-values each (kept as 8 sorted uint32 arrays plus their uint32 row numbers) and its
-article_id in one UTF-8 blob with uint32 offsets: ~140 bytes plus the id. A lookup binary
-searches the 8 bands, so it never scans the archive. Bodies under DEDUPE_MIN_CHARS use their
+the 64 MinHash values cut to 4 bits ("b-bit MinHash", 32 bytes) to estimate Jaccard, 8 LSH
+band keys of 3 full MinHash values each (kept as 8 sorted uint32 arrays plus their uint32
+row numbers) and its article_id in one UTF-8 blob with uint32 offsets: ~109 bytes plus the
+id. A lookup binary searches the 8 bands, so it never scans the archive; candidates are
+kept when their estimated Jaccard reaches the threshold. Bodies under DEDUPE_MIN_CHARS use their
 SHA-256 as signature and band keys, so they only ever match an equal body.
 
 The sidecar is `<data>/index/dedupe.npz` (never `.parquet`, outside `articles/`): the
@@ -43,10 +44,11 @@ from scrapy.exceptions import DropItem
 
 log = logging.getLogger(__name__)
 
-NUM_PERM = 64  # MinHash values per body; the 8-bit estimate has a std error of ~0.05 at J=0.8
+NUM_PERM = 64  # MinHash values per body; the 4-bit estimate has a std error of ~0.05 at J=0.8
 BANDS = 8
 ROWS = 3  # P(candidate) = 1-(1-J^3)^8: 0.997 at J=0.8, 0.2 at J=0.3, 8e-6 at J=0.01
-SIG_BYTES = NUM_PERM
+SIG_BITS = 4  # b-bit MinHash: the low 4 bits of each value, two per byte
+SIG_BYTES = NUM_PERM * SIG_BITS // 8
 FORMAT_VERSION = 1
 SIDECAR = "dedupe.npz"
 SEED = 0x5EED_DED0
@@ -123,16 +125,17 @@ def minhash(body: str, size: int = 5) -> np.ndarray:
 
 
 def signature(body: str, *, shingle_size: int = 5, min_chars: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """(64 uint8 signature bytes, 8 uint32 band keys) of a body.
+    """(32 signature bytes = 64 4-bit MinHash values, 8 uint32 band keys) of a body.
 
-    Short bodies take their SHA-256 (twice) as signature and its 8 words as band keys, so
-    they meet only equal bodies and only all-64-bytes-equal counts for them.
+    Short bodies take their SHA-256 as signature and its 8 words as band keys, so they meet
+    only equal bodies, and only all 64 values equal counts for them.
     """
     if len(body) < min_chars:
         digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).digest()
-        return np.frombuffer(digest * 2, dtype=np.uint8).copy(), np.frombuffer(digest, dtype="<u4").astype(np.uint32)
+        return np.frombuffer(digest, dtype=np.uint8).copy(), np.frombuffer(digest, dtype="<u4").astype(np.uint32)
     mins = minhash(body, shingle_size)
-    sig = (mins & _U64(0xFF)).astype(np.uint8)
+    nib = (mins & _U64(0xF)).astype(np.uint8)
+    sig = nib[0::2] | (nib[1::2] << np.uint8(4))
     m = mins[: BANDS * ROWS].reshape(BANDS, ROWS)
     k = _BAND_SALT.copy()
     for r in range(ROWS):
@@ -141,13 +144,22 @@ def signature(body: str, *, shingle_size: int = 5, min_chars: int = 50) -> tuple
 
 
 def required_matches(threshold: float) -> int:
-    """Equal signature bytes needed for an estimated Jaccard >= threshold.
+    """Equal 4-bit values (of NUM_PERM) needed for an estimated Jaccard >= threshold.
 
-    Two 8-bit MinHash values of different minima still agree 1 time in 256, so
-    P(equal byte) = J + (1 - J) / 256.
+    Two 4-bit MinHash values of different minima still agree 1 time in 16, so
+    P(equal value) = J + (1 - J) / 16.
     """
-    p = threshold + (1.0 - threshold) / 256.0
-    return max(1, min(SIG_BYTES, math.ceil(SIG_BYTES * p - 1e-9)))
+    p = threshold + (1.0 - threshold) / 2**SIG_BITS
+    return max(1, min(NUM_PERM, math.ceil(NUM_PERM * p - 1e-9)))
+
+
+# Number of zero nibbles of each byte value: matches(a, b) = _ZERO_NIBBLES[a ^ b].sum().
+_ZERO_NIBBLES = np.array([((x & 15) == 0) + ((x >> 4) == 0) for x in range(256)], dtype=np.uint8)
+
+
+def matches(sigs: np.ndarray, sig: np.ndarray) -> np.ndarray:
+    """Equal 4-bit values between each row of sigs and sig."""
+    return _ZERO_NIBBLES[sigs ^ sig].sum(axis=-1, dtype=np.int64)
 
 
 def order_key(day: dt.date, page_index: int, position: int) -> int:
@@ -213,7 +225,7 @@ class DuplicateIndex:
     def _params(self) -> dict[str, Any]:
         # threshold is not here: it only changes the verification, not what is stored.
         return {"version": FORMAT_VERSION, "shingle_size": self.shingle_size, "min_chars": self.min_chars,
-                "num_perm": NUM_PERM, "bands": BANDS, "rows": ROWS, "seed": SEED}
+                "num_perm": NUM_PERM, "sig_bits": SIG_BITS, "bands": BANDS, "rows": ROWS, "seed": SEED}
 
     # -- in-memory layout --------------------------------------------------------------------
 
@@ -323,7 +335,7 @@ class DuplicateIndex:
     # -- lookup ------------------------------------------------------------------------------
 
     def _best_match(self, order: int, sig: np.ndarray, keys: np.ndarray, short: bool, article_id: str) -> str | None:
-        need = SIG_BYTES if short else self._need_long
+        need = NUM_PERM if short else self._need_long
         found: list[tuple[int, str]] = []
         parts = []
         for j in range(BANDS):
@@ -336,14 +348,14 @@ class DuplicateIndex:
             cand = np.unique(np.concatenate(parts))
             cand = cand[self._alive[cand] & (self._order[cand] < order)]
             if len(cand):
-                eq = (self._sig[cand] == sig).sum(axis=1)
+                eq = matches(self._sig[cand], sig)
                 for i in cand[eq >= need]:
                     found.append((int(self._order[i]), self._base_id(int(i))))
         d_cand: set[int] = set()
         for j in range(BANDS):
             d_cand.update(self._d_buckets[j].get(int(keys[j]), ()))
         for i in d_cand:
-            if self._d_alive[i] and self._d_order[i] < order and int((self._d_sig[i] == sig).sum()) >= need:
+            if self._d_alive[i] and self._d_order[i] < order and int(matches(self._d_sig[i], sig)) >= need:
                 found.append((self._d_order[i], self._d_ids[i]))
         found = [f for f in found if f[1] != article_id]
         return min(found)[1] if found else None
