@@ -336,7 +336,6 @@ _BLOCK_TAGS = {
 _SKIP_TAGS = {"script", "style", "noscript", "iframe", "object", "embed", "select", "button", "form"}
 _HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "founder-title", "founder-subtitle",
                  "founder-introtitle", "founder-leadtitle"}
-_TITLEISH = re.compile(r"(?i)title|biaoti|yinti|fubiaoti")
 _ENPCONTENT = re.compile(r"<!--\s*enpcontent\s*-->(.*?)<!--\s*/enpcontent\s*-->", re.S | re.I)
 _CAPTION_START = re.compile(r"^(图为|图：|图:|上图|下图|左图|右图|▲|△|图片说明)")
 _CAPTION_END = re.compile(r"(摄|供图|资料图|图片来源[^，。]*)[）)]?$")
@@ -467,35 +466,57 @@ def _body_container(doc: lxml.html.HtmlElement, text: str):
     return best
 
 
-def _headings_before(doc, body) -> list:
-    """Heading-like elements before the body, inside the nearest ancestor that has any."""
+_LINE_TAGS = {"p", "div", "td", "th", "li", "span", "font", "center", "strong", "b", "h1", "h2", "h3",
+              "h4", "h5", "h6", "founder-title", "founder-subtitle", "founder-introtitle",
+              "founder-leadtitle", "founder-author"}
+_BLOCKISH = ".//p|.//div|.//td|.//table|.//h1|.//h2|.//h3|.//h4|.//li|.//founder-title|.//founder-subtitle"
+_DATE_TEXT = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{2}-\d{2}")
+
+
+def _lines_before(doc, body) -> list[tuple[lxml.html.HtmlElement, str]]:
+    """Text lines (leaf blocks and headings) of the article's container, in order, up to the body.
+
+    The container is the nearest ancestor of the body holding a heading-like element, so the
+    lines are the article's own head (引题, 标题, 副题, byline), not the page's chrome.
+    """
     if body is None or body.getroottree().getroot() is not doc:
-        scope = doc
-        stop = None
+        scope, stop = doc, None
     else:
         scope, stop = body.getparent(), body
-        while scope is not None and not _heading_candidates(scope, stop):
+        while scope is not None and not _has_heading(scope, stop):
             scope = scope.getparent()
         if scope is None:
             return []
-    return _heading_candidates(scope, stop)
-
-
-def _heading_candidates(scope, stop) -> list:
-    out = []
+    lines = []
     for el in scope.iter():
         if el is stop:
             break
-        if not isinstance(el.tag, str):
+        if not isinstance(el.tag, str) or el.tag.lower() not in _LINE_TAGS:
             continue
         tag = el.tag.lower()
-        if tag in _HEADING_TAGS or (tag in ("p", "div", "span", "td") and
-                                    _TITLEISH.search((el.get("id") or "") + " " + (el.get("class") or ""))
-                                    and not el.xpath(".//p|.//div|.//h1|.//h2|.//h3|.//table")):
-            if el.xpath("ancestor::a") or el.xpath("ancestor::*[self::h1 or self::h2 or self::h3]"):
-                continue
-            out.append(el)
-    return out
+        if stop is not None and stop in el.iterdescendants():
+            continue
+        if tag not in _HEADING_TAGS and el.xpath(_BLOCKISH):
+            continue
+        if el.xpath("ancestor::a") or any(a.tag in _HEADING_TAGS for a in el.iterancestors()
+                                          if isinstance(a.tag, str)):
+            continue
+        if tag in ("span", "font", "strong", "b") and el.getparent() is not None and \
+                el.getparent().tag.lower() in _LINE_TAGS:
+            continue  # inline inside a line: the line itself counts
+        text = _heading_text(el)
+        if text:
+            lines.append((el, text))
+    return lines
+
+
+def _has_heading(scope, stop) -> bool:
+    for el in scope.iter():
+        if el is stop:
+            return False
+        if isinstance(el.tag, str) and (el.tag.lower() in _HEADING_TAGS or _role(el)):
+            return True
+    return False
 
 
 def _role(el) -> str | None:
@@ -507,6 +528,29 @@ def _role(el) -> str | None:
         return "intro_title"
     if tag == "founder-title":
         return "title"
+    if tag == "founder-author":
+        return "author"
+    return None
+
+
+def _is_head_line(text: str) -> bool:
+    """Could be a 引题 or 副题: not a date, page label, byline or chrome line."""
+    return (len(text) <= 80 and not _DATE_TEXT.search(text) and not _BYLINE.search(text)
+            and parse_page_label(text) is None and "版面" not in text)
+
+
+def _title_index(lines, enp_title: str | None) -> int | None:
+    for i, (el, _) in enumerate(lines):
+        if _role(el) == "title":
+            return i
+    if enp_title:
+        for i, (_, t) in enumerate(lines):
+            if t == enp_title:
+                return i
+    for level in ("h1", "h2", "h3", "h4"):
+        for i, (el, t) in enumerate(lines):
+            if el.tag.lower() == level and not _role(el) and _is_head_line(t):
+                return i
     return None
 
 
@@ -515,42 +559,31 @@ def parse_article(text: str, url: str) -> Article:
     doc = _tree(text)
     enp = parse_enpproperty(text)
     body = _body_container(doc, text)
+    lines = _lines_before(doc, body)
 
-    visible: dict[str, str | None] = {"intro_title": None, "title": None, "subtitle": None}
-    heads = [(el, _heading_text(el)) for el in _headings_before(doc, body)]
-    heads = [(el, t) for el, t in heads if t]
-    idx = None
-    for i, (el, t) in enumerate(heads):
+    visible: dict[str, str | None] = {"intro_title": None, "title": None, "subtitle": None, "author": None}
+    for el, t in lines:
         role = _role(el)
-        if role and not visible[role]:
+        if role and role != "title" and not visible[role]:
             visible[role] = t
-            if role == "title":
-                idx = i
-    if idx is None:
-        enp_title = normalize_ws(enp.get("title"))
-        for level in ("h1", "h2", "h3", "h4"):
-            idx = next((i for i, (el, t) in enumerate(heads)
-                        if (enp_title and t == enp_title) or (not enp_title and el.tag.lower() == level)
-                        and not _role(el)), None)
-            if idx is not None or enp_title:
-                break
-        if idx is None and enp_title:
-            idx = next((i for i, (el, t) in enumerate(heads) if enp_title in t), None)
-        if idx is not None:
-            visible["title"] = heads[idx][1]
+    idx = _title_index(lines, normalize_ws(enp.get("title")))
     if idx is not None:
-        if not visible["intro_title"] and idx > 0 and not _role(heads[idx - 1][0]):
-            visible["intro_title"] = heads[idx - 1][1]
-        if not visible["subtitle"] and idx + 1 < len(heads) and not _role(heads[idx + 1][0]):
-            visible["subtitle"] = heads[idx + 1][1]
+        visible["title"] = lines[idx][1]
+        before = lines[idx - 1] if idx > 0 else None
+        after = lines[idx + 1] if idx + 1 < len(lines) else None
+        if not visible["intro_title"] and before and not _role(before[0]) and _is_head_line(before[1]):
+            visible["intro_title"] = before[1]
+        if not visible["subtitle"] and after and not _role(after[0]) and _is_head_line(after[1]):
+            visible["subtitle"] = after[1]
+        if not visible["author"]:
+            for el, t in lines[idx + 1:]:
+                t = normalize_ws(_DATELINE.sub("", t))
+                if t and len(t) <= 40 and _BYLINE.search(t):
+                    visible["author"] = t
+                    break
 
     def pick(enp_key: str, key: str) -> str | None:
         return normalize_ws(enp.get(enp_key)) or visible[key]
-
-    title = visible["title"] or normalize_ws(enp.get("title"))
-    intro = pick("introtitle", "intro_title")
-    subtitle = pick("subtitle", "subtitle")
-    author = normalize_ws(enp.get("author")) or _visible_author(doc, body)
 
     paragraphs, images = split_body(body_blocks(body, url)) if body is not None else ([], [])
     issue_date = date_from_url(url)
@@ -559,18 +592,5 @@ def parse_article(text: str, url: str) -> Article:
             issue_date = dt.date.fromisoformat(enp["date"].strip()[:10])
         except ValueError:
             pass
-    return Article(url, title, intro, subtitle, author, paragraphs, images, issue_date)
-
-
-def _visible_author(doc, body) -> str | None:
-    for el in doc.iter("p", "div", "span", "td", "founder-author", "h4", "h5", "h6"):
-        if body is not None and (el is body or body in el.iterancestors()):
-            break
-        if el.xpath(".//p|.//div|.//table"):
-            continue
-        if el.tag == "founder-author":
-            return normalize_ws(el.text_content())
-        t = normalize_ws(_DATELINE.sub("", el.text_content()))
-        if t and len(t) <= 40 and _BYLINE.search(t):
-            return t
-    return None
+    return Article(url, visible["title"] or normalize_ws(enp.get("title")), pick("introtitle", "intro_title"),
+                   pick("subtitle", "subtitle"), pick("author", "author"), paragraphs, images, issue_date)
