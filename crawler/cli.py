@@ -190,7 +190,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
-    from crawler.lock import LockHeld, archive_lock
+    from crawler.lock import LockError, archive_lock
     from crawler.runlog import RunLog
     from crawler.spiders.epaper import EpaperSpider
     from storage.parquet import archived_dates
@@ -230,8 +230,8 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     try:
         lock = archive_lock(data, f"epaper {args.command}")
         lock.__enter__()
-    except LockHeld as exc:
-        print(str(exc), file=sys.stderr)
+    except LockError as exc:
+        print(f"epaper: {exc}", file=sys.stderr)
         return 1
     try:
         process = CrawlerProcess(settings)
