@@ -13,8 +13,8 @@ Settings (defaults):
 Index design: each body gets a 64-permutation MinHash over its hashed character shingles.
 In memory each archived article costs one int64 order key (date, page_index, position),
 the 64 MinHash values cut to 4 bits ("b-bit MinHash", 32 bytes) to estimate Jaccard, 8 LSH
-band keys of 3 full MinHash values each (kept as 8 sorted uint32 arrays plus their uint32
-row numbers) and its article_id in one UTF-8 blob with uint32 offsets: ~109 bytes plus the
+band keys of 3 full MinHash values each (band number in the top 3 bits, so all bands share
+one sorted uint32 array, plus a uint32 row number per entry) and its article_id in one UTF-8 blob with uint32 offsets: ~109 bytes plus the
 id. A lookup binary searches the 8 bands, so it never scans the archive; candidates are
 kept when their estimated Jaccard reaches the threshold. Bodies under DEDUPE_MIN_CHARS use their
 SHA-256 as signature and band keys, so they only ever match an equal body.
@@ -45,11 +45,11 @@ from scrapy.exceptions import DropItem
 log = logging.getLogger(__name__)
 
 NUM_PERM = 64  # MinHash values per body; the 4-bit estimate has a std error of ~0.05 at J=0.8
-BANDS = 8
+BANDS = 8  # at most 8: the band number takes the top 3 bits of a band key
 ROWS = 3  # P(candidate) = 1-(1-J^3)^8: 0.997 at J=0.8, 0.2 at J=0.3, 8e-6 at J=0.01
 SIG_BITS = 4  # b-bit MinHash: the low 4 bits of each value, two per byte
 SIG_BYTES = NUM_PERM * SIG_BITS // 8
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SIDECAR = "dedupe.npz"
 SEED = 0x5EED_DED0
 
@@ -132,7 +132,7 @@ def signature(body: str, *, shingle_size: int = 5, min_chars: int = 50) -> tuple
     """
     if len(body) < min_chars:
         digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).digest()
-        return np.frombuffer(digest, dtype=np.uint8).copy(), np.frombuffer(digest, dtype="<u4").astype(np.uint32)
+        return np.frombuffer(digest, dtype=np.uint8).copy(), _band_keys(np.frombuffer(digest, dtype="<u4").astype(np.uint32))
     mins = minhash(body, shingle_size)
     nib = (mins & _U64(0xF)).astype(np.uint8)
     sig = nib[0::2] | (nib[1::2] << np.uint8(4))
@@ -140,7 +140,16 @@ def signature(body: str, *, shingle_size: int = 5, min_chars: int = 50) -> tuple
     k = _BAND_SALT.copy()
     for r in range(ROWS):
         k = _mix64(k ^ m[:, r])
-    return sig, (k >> _U64(32)).astype(np.uint32)
+    return sig, _band_keys((k >> _U64(32)).astype(np.uint32))
+
+
+_BAND_SHIFT = 29  # a band key is the band number in the top 3 bits and 29 hash bits
+_BAND_PREFIX = np.arange(BANDS, dtype=np.uint32) << np.uint32(_BAND_SHIFT)
+
+
+def _band_keys(words: np.ndarray) -> np.ndarray:
+    """Band-prefixed keys, so all bands share one sorted array and one lookup call."""
+    return _BAND_PREFIX | (words >> np.uint32(32 - _BAND_SHIFT))
 
 
 def required_matches(threshold: float) -> int:
@@ -230,32 +239,41 @@ class DuplicateIndex:
     # -- in-memory layout --------------------------------------------------------------------
 
     def _install(self, order: np.ndarray, sig: np.ndarray, keys: np.ndarray, idblob: np.ndarray, idoff: np.ndarray) -> None:
-        """Adopt compacted per-article arrays as the base and build the sorted band arrays."""
+        """Adopt compacted per-article arrays as the base and build the sorted band arrays.
+
+        Rows are kept in order-key order, so a date's rows are one slice (found by bisection).
+        """
+        if len(order) > 1 and bool((order[1:] < order[:-1]).any()):
+            perm = np.argsort(order, kind="stable")
+            order, sig, keys = order[perm], sig[perm], keys[perm]
+            raw, off = idblob.tobytes(), idoff.tolist()
+            parts = [raw[off[i] : off[i + 1]] for i in perm.tolist()]
+            idblob = np.frombuffer(b"".join(parts), np.uint8).copy()
+            idoff = np.zeros(len(order) + 1, np.uint32)
+            np.cumsum([len(b) for b in parts], out=idoff[1:])
         self._order = order
         self._sig = sig
         self._idblob = idblob
         self._idoff = idoff
         self._alive = np.ones(len(order), dtype=bool)
         n = len(order)
-        self._skeys = np.empty((BANDS, n), np.uint32)
-        self._srows = np.empty((BANDS, n), np.uint32)
-        for j in range(BANDS):
-            perm = np.argsort(keys[:, j])
-            self._skeys[j] = keys[perm, j]
-            self._srows[j] = perm
+        flat = np.ascontiguousarray(keys, dtype=np.uint32).ravel()  # entry e is row e // BANDS
+        perm = np.argsort(flat)
+        self._skeys = flat[perm]
+        self._srows = (perm // BANDS).astype(np.uint32)
+        del flat, perm
         # Rows added since the last compaction: plain lists, few (one crawl's worth).
         self._d_order: list[int] = []
         self._d_sig: list[np.ndarray] = []
         self._d_keys: list[np.ndarray] = []
         self._d_ids: list[str] = []
         self._d_alive: list[bool] = []
-        self._d_buckets: list[dict[int, list[int]]] = [{} for _ in range(BANDS)]
+        self._d_buckets: dict[int, list[int]] = {}
 
     def _base_keys(self) -> np.ndarray:
         n = len(self._order)
         keys = np.empty((n, BANDS), np.uint32)
-        for j in range(BANDS):
-            keys[self._srows[j], j] = self._skeys[j]
+        keys[self._srows, self._skeys >> np.uint32(_BAND_SHIFT)] = self._skeys
         return keys
 
     def _base_id(self, i: int) -> str:
@@ -293,11 +311,15 @@ class DuplicateIndex:
 
     # -- adding and forgetting ---------------------------------------------------------------
 
+    def _date_slice(self, day: dt.date) -> slice:
+        lo, hi = day.toordinal() << 32, (day.toordinal() + 1) << 32
+        return slice(int(np.searchsorted(self._order, lo, "left")), int(np.searchsorted(self._order, hi, "left")))
+
     def _forget(self, day: dt.date) -> None:
         lo, hi = day.toordinal() << 32, (day.toordinal() + 1) << 32
-        mask = (self._order >= lo) & (self._order < hi)
-        if mask.any():
-            self._alive[mask] = False
+        part = self._date_slice(day)
+        if self._alive[part].any():
+            self._alive[part] = False
             self._changed = True
         for i, o in enumerate(self._d_order):
             if lo <= o < hi and self._d_alive[i]:
@@ -311,8 +333,8 @@ class DuplicateIndex:
         self._d_keys.append(keys)
         self._d_ids.append(article_id)
         self._d_alive.append(True)
-        for j in range(BANDS):
-            self._d_buckets[j].setdefault(int(keys[j]), []).append(i)
+        for k in keys.tolist():
+            self._d_buckets.setdefault(k, []).append(i)
         self._changed = True
 
     def _index_date_from_disk(self, day: dt.date, folder: Path) -> None:
@@ -337,23 +359,19 @@ class DuplicateIndex:
     def _best_match(self, order: int, sig: np.ndarray, keys: np.ndarray, short: bool, article_id: str) -> str | None:
         need = NUM_PERM if short else self._need_long
         found: list[tuple[int, str]] = []
-        parts = []
-        for j in range(BANDS):
-            k = keys[j]
-            lo = np.searchsorted(self._skeys[j], k, "left")
-            hi = np.searchsorted(self._skeys[j], k, "right")
-            if hi > lo:
-                parts.append(self._srows[j][lo:hi])
+        lo = np.searchsorted(self._skeys, keys, "left").tolist()
+        hi = np.searchsorted(self._skeys, keys, "right").tolist()
+        parts = [self._srows[a:b] for a, b in zip(lo, hi) if b > a]
         if parts:
-            cand = np.unique(np.concatenate(parts))
-            cand = cand[self._alive[cand] & (self._order[cand] < order)]
-            if len(cand):
-                eq = matches(self._sig[cand], sig)
-                for i in cand[eq >= need]:
-                    found.append((int(self._order[i]), self._base_id(int(i))))
+            cand = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            # Most candidates are chance band collisions: verify first, few numpy calls.
+            ok = cand[matches(self._sig[cand], sig) >= need]
+            for i in set(ok.tolist()):
+                if self._alive[i] and self._order[i] < order:
+                    found.append((int(self._order[i]), self._base_id(i)))
         d_cand: set[int] = set()
-        for j in range(BANDS):
-            d_cand.update(self._d_buckets[j].get(int(keys[j]), ()))
+        for k in keys.tolist():
+            d_cand.update(self._d_buckets.get(k, ()))
         for i in d_cand:
             if self._d_alive[i] and self._d_order[i] < order and int(matches(self._d_sig[i], sig)) >= need:
                 found.append((self._d_order[i], self._d_ids[i]))
@@ -369,7 +387,10 @@ class DuplicateIndex:
         self._load()
         self._repair()
         if self._changed:
-            self._save()
+            try:
+                self._save()
+            except OSError as exc:  # e.g. a read-only archive: the in-memory index still works
+                log.warning("dedupe index: could not save %s: %s", self.sidecar_path, exc)
         return self
 
     def resolve(self, issue_date: dt.date, rows: list[dict]) -> None:
@@ -399,8 +420,8 @@ class DuplicateIndex:
 
     def _ids_of_date(self, day: dt.date) -> list[str]:
         lo, hi = day.toordinal() << 32, (day.toordinal() + 1) << 32
-        base = np.nonzero(self._alive & (self._order >= lo) & (self._order < hi))[0]
-        ids = [self._base_id(int(i)) for i in base]
+        part = self._date_slice(day)
+        ids = [self._base_id(i) for i in range(part.start, part.stop) if self._alive[i]]
         ids += [a for a, o, live in zip(self._d_ids, self._d_order, self._d_alive) if live and lo <= o < hi]
         return sorted(ids)
 

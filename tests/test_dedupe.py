@@ -353,3 +353,21 @@ def test_pipeline_reads_its_settings(settings: dict, expected: tuple) -> None:
 def test_pipeline_refuses_bad_settings() -> None:
     with pytest.raises(ValueError):
         make_pipeline({"DEDUPE_THRESHOLD": "2"})
+
+
+def test_lookup_verifies_only_band_candidates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = DuplicateIndex.open(tmp_path)
+    crawl(index, tmp_path, D1, [row(f"a{i}", text(100 + i, 200), i // 50, i % 50) for i in range(600)])
+    index = DuplicateIndex.open(tmp_path)  # everything in the compacted base
+    verified: list[int] = []
+    real = dedupe.matches
+
+    def counting(sigs, sig):
+        verified.append(len(sigs) if sigs.ndim == 2 else 1)
+        return real(sigs, sig)
+
+    monkeypatch.setattr(dedupe, "matches", counting)
+    rows = [row("new", text(99, 200)), row("copy", text(150, 200), 0, 1)]
+    index.resolve(D2, rows)
+    assert [r["duplicate_of"] for r in rows] == [None, "a50"]
+    assert sum(verified) < 20  # of 600 archived
