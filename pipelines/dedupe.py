@@ -383,15 +383,15 @@ class DuplicateIndex:
     @classmethod
     def open(cls, data_dir: Path, *, shingle_size: int = 5, threshold: float = 0.8, min_chars: int = 50) -> "DuplicateIndex":
         """Load the sidecar under data_dir/index/ (create or repair it from data_dir/articles/issue_date=YYYY-MM-DD/part-0.parquet snapshots when missing or stale)."""
-        self = cls(data_dir, shingle_size=shingle_size, threshold=threshold, min_chars=min_chars)
-        self._load()
-        self._repair()
-        if self._changed:
+        index = cls(data_dir, shingle_size=shingle_size, threshold=threshold, min_chars=min_chars)
+        index._load()
+        index._repair()
+        if index._changed:
             try:
-                self._save()
+                index._save()
             except OSError as exc:  # e.g. a read-only archive: the in-memory index still works
-                log.warning("dedupe index: could not save %s: %s", self.sidecar_path, exc)
-        return self
+                log.warning("dedupe index: could not save %s: %s", index.sidecar_path, exc)
+        return index
 
     def resolve(self, issue_date: dt.date, rows: list[dict]) -> None:
         """rows: dicts with at least article_id, body, content_hash, page_index, position (any order). Sets row['duplicate_of'] on each (None or an article_id). Forgets this date's previous entries first (re-crawl), resolves in (page_index, position) order against strictly-earlier entries, then adds the rows to the in-memory index."""
