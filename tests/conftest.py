@@ -1,0 +1,61 @@
+"""Shared fixtures: replica sites built once per session, the replica portal on 127.0.0.1,
+and the real `epaper` command run as a subprocess."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from replica.build import TEMPLATES, build_site
+from replica.server import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false", "-s", "CONCURRENT_REQUESTS=16",
+        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16", "-s", "RETRY_BACKOFF_BASE=0.05"]
+SPAN = (dt.date(2023, 7, 1), dt.date(2023, 8, 31))  # 62 days, the seed article on 2023-08-03
+
+
+@pytest.fixture(scope="session")
+def replica_sites(tmp_path_factory):
+    """build(template, start, end) → folder with site/ and truth.json, built once per session."""
+    cache: dict[tuple, Path] = {}
+
+    def build(template: str = "pc-rmrb", start: dt.date = SPAN[0], end: dt.date = SPAN[1], seed: int = 1) -> Path:
+        key = (template, start, end, seed)
+        if key not in cache:
+            out = tmp_path_factory.mktemp(f"replica-{template}")
+            build_site(out, start=start, end=end, generation=TEMPLATES[template], template=template, seed=seed)
+            cache[key] = out
+        return cache[key]
+
+    return build
+
+
+@pytest.fixture
+def portal(replica_sites):
+    """portal(template, ..., faults=None, delay=0) → a running replica server (stopped after the test)."""
+    servers = []
+
+    def start(template: str = "pc-rmrb", start: dt.date = SPAN[0], end: dt.date = SPAN[1], **options):
+        out = replica_sites(template, start, end)
+        server = serve(out / "site", **options)
+        server.__enter__()
+        server.truth_path = out / "truth.json"
+        server.truth = json.loads(server.truth_path.read_text(encoding="utf-8"))
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+def run_epaper(*args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The real command line, as ops run it."""
+    return subprocess.run([sys.executable, "-m", "crawler.cli", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
