@@ -137,6 +137,9 @@ class SnapshotPipeline:
                 pages = _merge(pages, parquet.read_snapshot(self.root, "pages", day), "page_no")
                 articles.sort(key=lambda r: (r["page_index"], r["position"]))
                 pages.sort(key=lambda r: r["page_index"])
+            if not articles and not pages:  # nothing to keep: no snapshot rather than an empty one
+                self.crawler.signals.send_catch_log(issue_flushing, date=day, keep=False)
+                return
         per_page: dict[int, int] = defaultdict(int)
         for row in articles:
             per_page[row["page_index"]] += 1
