@@ -1,0 +1,181 @@
+"""Build a replica e-paper site and its ground truth (``truth.json``)."""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from datetime import date
+from pathlib import Path
+
+from replica import tpl_html, tpl_pc
+from replica.content import Article
+from replica.dedupe import duplicate_of
+from replica.layout import DEFAULT_TEMPLATE, GB2312_TEMPLATES, TEMPLATES, Layout, rel
+from replica.markup import ArticleView, PageView, esc, label, page_enp
+from replica.plan import Issue, Page, issue_dates, plan_issues
+
+__all__ = ["TEMPLATES", "build_site"]
+
+PAPER = "安徽经济报"
+PDF_BYTES = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+JPG_BYTES = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
+GIF_BYTES = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c"
+                          "00000000010001000002024401003b")
+
+
+def build_site(out_dir: Path, *, start: date, end: date, generation: str = "pc",
+               template: str | None = None, seed: int = 1, root_path: str = "/ahjjb/") -> Path:
+    """Write ``out_dir/site`` (serve it at ``root_path``) and ``out_dir/truth.json``."""
+    template = template or DEFAULT_TEMPLATE[generation]
+    if TEMPLATES.get(template) != generation:
+        raise ValueError(f"template {template!r} is not of generation {generation!r}")
+    if end < start:
+        raise ValueError("end is before start")
+    rng = random.Random(f"{seed}:{template}")
+    lay = Layout(template)
+    dates, no_issue = issue_dates(start, end)
+    issues = plan_issues(rng, dates, generation)
+    files: dict[str, bytes | str] = {}
+    truth_issues, rows = {}, []
+    for issue in issues:
+        truth_issues[f"{issue.date}"], day_rows = _render_issue(rng, lay, issue, files)
+        rows += day_rows
+    dups = duplicate_of([r["body"] for r in rows])
+    for row, j in zip(rows, dups):
+        row["duplicate_of_url"] = None if j is None else rows[j]["url"]
+    _write_calendar(lay, start, end, issues, files)
+    truth = {"generation": generation, "template": template, "seed": seed,
+             "root_path": root_path, "start": f"{start}", "end": f"{end}",
+             "issues": truth_issues, "no_issue_dates": [f"{d}" for d in no_issue],
+             "articles": rows}
+    site = Path(out_dir) / "site"
+    if site.exists():
+        shutil.rmtree(site)
+    encoding = "gb2312" if template in GB2312_TEMPLATES else "utf-8"
+    made: set[Path] = set()
+    for path in sorted(files):
+        data = files[path]
+        target = site / path
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        if isinstance(data, str):
+            enc = encoding if path.endswith((".htm", ".html")) else "utf-8"
+            data = data.encode(enc, errors="xmlcharrefreplace")
+        target.write_bytes(data)
+    (Path(out_dir) / "truth.json").write_text(
+        json.dumps(truth, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return site
+
+
+def _render_issue(rng: random.Random, lay: Layout, issue: Issue,
+                  files: dict[str, bytes | str]) -> tuple[dict, list[dict]]:
+    d, gen = issue.date, lay.generation
+    day = lay.day_dir(d)
+    static = "pc/static" if gen == "pc" else "html/static"
+    paths = [f"{day}/{lay.page_file(p.index, p.node_id)}" for p in issue.pages]
+    aid = rng.randint(10**5, 9 * 10**5) if gen == "html" else rng.randint(10**7, 9 * 10**7)
+    for p in issue.pages:  # ids and URLs first: pages link to articles of other pages
+        for a in p.articles:
+            aid += 1
+            a.aid = aid
+            a.url = lay.article(d, aid, part2=gen == "html" and rng.random() < 0.05)
+            for img in a.images:
+                img.url = lay.article_image(d, rng)
+                files[img.url] = JPG_BYTES
+        aid += rng.randint(20, 300)
+    nav_form, seen = rng.randrange(6), set()
+    pages_truth, rows = [], []
+    for k, p in enumerate(issue.pages):
+        path = paths[k]
+        pdf, scan = lay.page_pdf(d, p.page_no, rng), lay.page_scan(d, p.page_no, rng)
+        files[pdf], files[scan] = PDF_BYTES, JPG_BYTES
+        order = [a for a in _dedupe(p.list_links + p.map_links) if a.url not in seen]
+        seen.update(a.url for a in order)
+        v = PageView(
+            date=d, page_no=p.page_no, page_name=p.page_name, paper=PAPER,
+            nav=[(rel(q, path), label(o.page_no, o.page_name, nav_form))
+                 for q, o in zip(paths, issue.pages)],
+            items=[(rel(a.url, path), esc(a.title_printed)) for a in p.list_links],
+            hotspots=[(rel(a.url, path), _coords(rng, n)) for n, a in enumerate(p.map_links)],
+            pdf=rel(pdf, path), scan=rel(scan, path),
+            prev=rel(paths[k - 1], path) if k else None,
+            next=rel(paths[k + 1], path) if k + 1 < len(paths) else None,
+            home=rel(lay.latest(), path), ban_form=rng.randrange(6), pdf_style=rng.randrange(3),
+            enp=page_enp(d, p.page_no, PAPER), static=rel(static, path))
+        files[path] = (tpl_pc.render_page(lay.template, v) if gen == "pc"
+                       else tpl_html.render_page(lay.template, v))
+        pages_truth.append({"page_no": p.page_no, "page_name": p.page_name, "url": path,
+                            "pdf_url": pdf, "image_url": scan, "articles": [a.url for a in order]})
+        for pos, a in enumerate(order):
+            rows.append(_row(a, d, p, pos, pdf))
+        for a in p.articles:
+            if a.url not in files:
+                files[a.url] = _article_page(rng, lay, a, d, p, path, pdf, static)
+    return {"pages": pages_truth}, rows
+
+
+def _article_page(rng: random.Random, lay: Layout, a: Article, d: date, p: Page,
+                  page_path: str, pdf: str, static: str) -> str:
+    v = ArticleView(art=a, date=d, page_no=p.page_no, page_name=p.page_name, paper=PAPER,
+                    page_href=rel(page_path, a.url), home=rel(lay.latest(), a.url),
+                    pdf=rel(pdf, a.url), img_href=lambda img: rel(img.url, a.url),
+                    static=rel(static, a.url),
+                    siblings=[(rel(s.url, a.url), esc(s.title_printed)) for s in p.articles])
+    if lay.generation == "pc":
+        return tpl_pc.article_page(lay.template, v, rng)
+    return tpl_html.article_page(lay.template, v, rng)
+
+
+def _dedupe(arts: list[Article]) -> list[Article]:
+    first: dict[str, Article] = {}
+    for a in arts:
+        first.setdefault(a.url, a)
+    return list(first.values())
+
+
+def _coords(rng: random.Random, n: int) -> str:
+    col, row = n % 2, n // 2
+    x0, y0 = 3.72 + col * 201.9, 3.74 + row * 95.3
+    x1, y1 = x0 + 190.7, y0 + rng.uniform(60, 90)
+    return ",".join(f"{c:g}" for c in (round(x0, 2), round(y0, 2), round(x1, 2), round(y0, 2),
+                                       round(x1, 2), round(y1, 2), round(x0, 2), round(y1, 2)))
+
+
+def _row(a: Article, d: date, p: Page, pos: int, pdf: str) -> dict:
+    return {"url": a.url, "issue_date": f"{d}", "page_no": p.page_no, "page_index": p.index,
+            "position": pos, "page_name": p.page_name, "page_pdf_url": pdf,
+            "column": a.column, "intro_title": a.intro_title, "title": a.title,
+            "subtitle": a.subtitle, "author": a.author, "body": a.body,
+            "images": [{"url": i.url, "caption": " ".join(i.caption.split())} for i in a.images]}
+
+
+def _write_calendar(lay: Layout, start: date, end: date, issues: list[Issue],
+                    files: dict[str, bytes | str]) -> None:
+    months: dict[str, list[Issue]] = {}
+    m = date(start.year, start.month, 1)
+    while m <= end:
+        months[lay.period(m)] = []
+        m = date(m.year + m.month // 12, m.month % 12 + 1, 1)
+    for issue in issues:
+        months[lay.period(issue.date)].append(issue)
+    for path, month in months.items():
+        periods = "".join(
+            f'<period id="{n + 1}">\n<period_name>{PAPER}</period_name>\n'
+            f"<period_date>{i.date}</period_date>\n<period_id>{i.date:%Y%m%d}01</period_id>\n"
+            f"<front_page>{lay.page_file(0, i.pages[0].node_id)}</front_page>\n</period>\n"
+            for n, i in enumerate(month))
+        files[path] = f'<?xml version="1.0" encoding="UTF-8"?>\n<calendar>\n{periods}</calendar>\n'
+    static = "pc/static" if lay.generation == "pc" else "html/static"
+    files[f"{static}/style.css"] = "body{font-family:'宋体'}\n"
+    files[f"{static}/app.js"] = "function initialize(){}\nfunction showCalendar(){}\n"
+    files[f"{static}/pdf.gif"] = files[f"{static}/dot.gif"] = GIF_BYTES
+    if issues:
+        last = issues[-1]
+        front = f"{lay.day_dir(last.date)}/{lay.page_file(0, last.pages[0].node_id)}"
+        target = rel(front, lay.latest())
+        charset = "gb2312" if lay.template in GB2312_TEMPLATES else "utf-8"
+        files[lay.latest()] = (
+            f'<html><head><meta http-equiv="Content-Type" content="text/html; charset={charset}">'
+            f'<meta http-equiv="refresh" content="0; URL={target}"><title>{PAPER}</title>'
+            "</head><body></body></html>\n")
