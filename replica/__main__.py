@@ -1,0 +1,74 @@
+"""python -m replica build|serve — see replica/README.md."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from datetime import date
+from pathlib import Path
+
+from replica.faults import load_faults
+from replica.layout import TEMPLATES
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m replica", description="Replica Founder e-paper portal")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="generate a site and its truth.json")
+    b.add_argument("--out", type=Path, required=True)
+    b.add_argument("--from", dest="start", type=_date, required=True)
+    b.add_argument("--to", dest="end", type=_date, required=True)
+    b.add_argument("--generation", choices=["pc", "html"], default=None)
+    b.add_argument("--template", choices=sorted(TEMPLATES), default=None)
+    b.add_argument("--seed", type=int, default=1)
+    b.add_argument("--root", default="/ahjjb/")
+    s = sub.add_parser("serve", help="serve a built site on 127.0.0.1")
+    s.add_argument("dir", type=Path, help="the --out folder of build (or its site/ folder)")
+    s.add_argument("--port", type=int, default=0)
+    s.add_argument("--root", default="/ahjjb/")
+    s.add_argument("--delay", type=float, default=0.0)
+    s.add_argument("--faults", type=Path, default=None, help="JSON list of faults")
+    args = p.parse_args(argv)
+    if args.cmd == "build":
+        from replica.build import build_site
+
+        generation = args.generation or (TEMPLATES[args.template] if args.template else "pc")
+        try:
+            site = build_site(args.out, start=args.start, end=args.end, generation=generation,
+                              template=args.template, seed=args.seed, root_path=args.root)
+        except (ValueError, OSError) as exc:
+            print(f"replica build: {exc}", file=sys.stderr)
+            return 2
+        print(site)
+        return 0
+    from replica.server import serve
+
+    site = args.dir / "site" if (args.dir / "site").is_dir() else args.dir
+    if not site.is_dir():
+        print(f"replica serve: no site at {args.dir}", file=sys.stderr)
+        return 2
+    try:
+        faults = load_faults(args.faults) if args.faults else []
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"replica serve: bad faults file: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with serve(site, args.root, delay=args.delay, faults=faults, port=args.port) as server:
+        print(server.base_url, flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Fault modes of the replica server, switchable per run and per URL regex."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+KINDS = ("status", "reset", "slow", "truncate", "not_found", "redirect_offhost", "wrong_type",
+         "oversize", "charset_lie", "empty")
+
+
+@dataclass
+class Fault:
+    """One fault: ``kind`` fires on paths matching ``pattern`` (re.search, path below the
+    host) for the first ``times`` matching hits, or on every hit when ``times`` is None.
+
+    Options by kind: ``status`` (status code, default 503), ``seconds`` (slow),
+    ``size_mb`` (oversize), ``with_length`` (truncate: declare the full Content-Length
+    and close early, else send no Content-Length), ``body`` (wrong_type: "pdf" or "jpg").
+    """
+
+    kind: str
+    pattern: str = ".*"
+    times: int | None = None
+    status: int = 503
+    seconds: float = 5.0
+    size_mb: float = 10.0
+    with_length: bool = True
+    body: str = "pdf"
+    hits: int = field(default=0, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r} (one of {', '.join(KINDS)})")
+        self._re = re.compile(self.pattern)
+        self._lock = threading.Lock()
+
+    def take(self, path: str) -> bool:
+        """True when this fault fires for this request (counts the hit)."""
+        if not self._re.search(path):
+            return False
+        with self._lock:
+            if self.times is not None and self.hits >= self.times:
+                return False
+            self.hits += 1
+            return True
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("hits")
+        return d
+
+
+def load_faults(path: Path | str) -> list[Fault]:
+    """Faults from a JSON file: a list of objects with the Fault fields."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if isinstance(data, dict):
+        data = data.get("faults", [])
+    return [Fault(**{k: v for k, v in item.items() if k != "hits"}) for item in data]
+
+
+def dump_faults(faults: list[Fault], path: Path | str) -> None:
+    Path(path).write_text(json.dumps([f.to_dict() for f in faults], indent=1), encoding="utf-8")

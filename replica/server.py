@@ -1,0 +1,195 @@
+"""The replica portal on 127.0.0.1: serves a built site under a root path, with faults."""
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from replica.build import GIF_BYTES, JPG_BYTES, PDF_BYTES
+from replica.faults import Fault, load_faults
+
+__all__ = ["Fault", "ReplicaServer", "load_faults", "serve"]
+
+TYPES = {".html": "text/html", ".htm": "text/html", ".xml": "application/xml",
+         ".pdf": "application/pdf", ".jpg": "image/jpeg", ".2": "image/jpeg",
+         ".gif": "image/gif", ".css": "text/css", ".js": "application/javascript",
+         ".txt": "text/plain"}
+META_CHARSET = re.compile(rb"charset=[\"']?([A-Za-z0-9_-]+)", re.I)
+ROBOTS = b"User-agent: *\nAllow: /\n"
+
+
+class ReplicaServer:
+    """A running replica; use as a context manager or call ``stop()``."""
+
+    def __init__(self, site_dir: Path, root_path: str = "/ahjjb/", *, delay: float = 0.0,
+                 faults: list[Fault] | None = None, port: int = 0) -> None:
+        self.site_dir = Path(site_dir).resolve()
+        self.root_path = "/" + root_path.strip("/") + "/" if root_path.strip("/") else "/"
+        self.delay = delay
+        self.faults = list(faults or [])
+        self.requests: list[str] = []  # paths requested, in arrival order
+        self._lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"replica": self})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}{self.root_path}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True,
+                                        name="replica-server")
+        self._thread.start()
+
+    def record(self, path: str) -> None:
+        with self._lock:
+            self.requests.append(path)
+
+    def request_count(self, pattern: str = ".*") -> int:
+        with self._lock:
+            return sum(1 for p in self.requests if re.search(pattern, p))
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> ReplicaServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(site_dir: Path, root_path: str = "/ahjjb/", *, delay: float = 0.0,
+          faults: list[Fault] | None = None, port: int = 0) -> ReplicaServer:
+    """Start serving ``site_dir`` at ``http://127.0.0.1:PORT{root_path}``."""
+    return ReplicaServer(site_dir, root_path, delay=delay, faults=faults, port=port)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    replica: ReplicaServer
+    protocol_version = "HTTP/1.1"
+    server_version = "ReplicaEpaper/1.0"
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def do_HEAD(self) -> None:
+        self._handle(head=True)
+
+    def do_GET(self) -> None:
+        self._handle(head=False)
+
+    def _handle(self, head: bool) -> None:
+        rep = self.replica
+        path = urlsplit(self.path).path
+        rep.record(self.path)
+        if rep.delay:
+            time.sleep(rep.delay)
+        if path == "/robots.txt":
+            return self._send(200, "text/plain", ROBOTS, head)
+        fault = next((f for f in rep.faults if f.take(path)), None)
+        if fault is not None and fault.kind != "slow":
+            return self._fault(fault, path, head)
+        if fault is not None:
+            time.sleep(fault.seconds)
+        found = self._resolve(path)
+        if found is None:
+            return self._send(404, "text/html; charset=utf-8", b"<html><body>404 Not Found</body></html>", head)
+        body, ctype = found
+        self._send(200, ctype, body, head)
+
+    def _resolve(self, path: str) -> tuple[bytes, str] | None:
+        rep = self.replica
+        if not path.startswith(rep.root_path):
+            return None
+        rel = unquote(path[len(rep.root_path):])
+        parts = PurePosixPath(rel).parts
+        if any(p in ("..", "") for p in parts) or rel.startswith("/"):
+            return None
+        file = rep.site_dir.joinpath(*parts) if parts else rep.site_dir
+        if not file.is_file():
+            return None
+        body = file.read_bytes()
+        return body, content_type(file.name, body)
+
+    def _send(self, status: int, ctype: str, body: bytes, head: bool,
+              extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _fault(self, f: Fault, path: str, head: bool) -> None:
+        kind = f.kind
+        if kind == "status":
+            return self._send(f.status, "text/html; charset=utf-8",
+                              f"<html><body>{f.status} error</body></html>".encode(), head)
+        if kind == "not_found":
+            return self._send(404, "text/html; charset=utf-8", b"<html><body>404</body></html>", head)
+        if kind == "empty":
+            return self._send(200, "text/html; charset=utf-8", b"", head)
+        if kind == "redirect_offhost":
+            return self._send(302, "text/html", b"", head,
+                              {"Location": f"http://example.invalid{path}"})
+        if kind == "reset":  # RST instead of a response
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if kind == "wrong_type":
+            body, ctype = (JPG_BYTES, "image/jpeg") if f.body == "jpg" else (PDF_BYTES, "application/pdf")
+            return self._send(200, ctype, body, head)
+        if kind == "oversize":
+            pad = b"<!-- " + b"x" * 1018 + b" -->\n"
+            body = b"<html><body>" + pad * int(f.size_mb * 1024) + b"</body></html>"
+            return self._send(200, "text/html; charset=utf-8", body, head)
+        found = self._resolve(path)
+        if found is None:
+            return self._send(404, "text/html; charset=utf-8", b"", head)
+        body, ctype = found
+        if kind == "truncate":
+            return self._truncate(ctype, body, f.with_length, head)
+        if kind == "charset_lie":
+            return self._send(200, *charset_lie(body), head)
+        raise AssertionError(kind)
+
+    def _truncate(self, ctype: str, body: bytes, with_length: bool, head: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        if with_length:
+            self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if not head:
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+        self.close_connection = True
+
+
+def content_type(name: str, body: bytes) -> str:
+    """text/html without a charset when the page declares a non-UTF-8 one in its <meta>."""
+    ctype = TYPES.get(PurePosixPath(name).suffix.lower(), "application/octet-stream")
+    if ctype == "text/html":
+        m = META_CHARSET.search(body[:2048])
+        if m and m.group(1).lower() not in (b"utf-8", b"utf8"):
+            return ctype
+        return "text/html; charset=utf-8"
+    return ctype
+
+
+def charset_lie(body: bytes) -> tuple[str, bytes]:
+    """A page whose declared charset is wrong: UTF-8 bytes claiming gb2312 in <meta> (no
+    header charset), or gb2312 bytes claimed as UTF-8 by the header and the <meta>."""
+    m = META_CHARSET.search(body[:2048])
+    declared = m.group(1).lower() if m else b"utf-8"
+    if declared in (b"utf-8", b"utf8"):
+        return "text/html", META_CHARSET.sub(b"charset=gb2312", body, count=1)
+    return "text/html; charset=utf-8", META_CHARSET.sub(b"charset=utf-8", body, count=1)
