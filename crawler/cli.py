@@ -61,6 +61,8 @@ def build_parser() -> Parser:
                        help="override a Scrapy setting, as scrapy crawl -s does")
         p.add_argument("--verbose", action="store_true", help="also send the Scrapy log to stderr")
         p.add_argument("--quiet", action="store_true", help="print only failures")
+        p.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="json: one JSON object per event on stdout/stderr and in the log file")
 
     p = sub.add_parser("crawl", help="crawl issue dates and write their snapshots")
     dates(p)
@@ -187,12 +189,12 @@ def log_file(data: Path, command: str) -> Path:
 
 
 def run_crawl(args, *, reparse: bool = False) -> int:
-    from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
     from crawler.lock import LockError, archive_lock
     from crawler.runlog import RunLog
     from crawler.spiders.epaper import EpaperSpider
+    from pipelines.snapshot import issue_done
     from storage.parquet import archived_dates
 
     dates = requested_dates(args)
@@ -225,7 +227,6 @@ def run_crawl(args, *, reparse: bool = False) -> int:
                           "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
                           "WARC_ENABLED": False}, priority="cmdline")
     settings.setdict(extra, priority="cmdline")
-    settings.set("LOG_FILE", str(log_file(data, args.command)), priority="cmdline")
 
     try:
         lock = archive_lock(data, f"epaper {args.command}")
@@ -234,13 +235,12 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         print(f"epaper: {exc}", file=sys.stderr)
         return 1
     try:
-        process = CrawlerProcess(settings)
-        if args.verbose:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
-            logging.getLogger().addHandler(handler)
+        process = new_process(settings)
+        setup_logging(settings, log_file(data, args.command), args.verbose, args.log_format == "json")
         crawler = process.create_crawler(EpaperSpider)
         record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [])
+        reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json")
+        crawler.signals.connect(reporter.on_issue_done, issue_done)
         process.crawl(crawler, base_url=base_url, **spider_args)
         process.start()
         spider = crawler.spider
@@ -249,40 +249,126 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         if spider.fatal:
             record.finish(2)
             raise UsageError(spider.fatal)
-        status = report(spider, record, quiet=args.quiet)
+        status = reporter.finish(spider)
         record.finish(status)
         return status
     finally:
         lock.__exit__(None, None, None)
 
 
-def report(spider, record, quiet: bool = False) -> int:
-    """One line per date: stdout for archived / no issue, stderr for the others."""
-    status = 0
-    if spider.error and not spider.dates:
-        print(f"latest: failed: {spider.error}", file=sys.stderr)
-        return 1
-    for day in spider.dates:
-        o = spider.outcomes[day]
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log record, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(),
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            event["exception"] = self.formatException(record.exc_info)
+        return json.dumps(event, ensure_ascii=False)
+
+
+def new_process(settings):
+    """A CrawlerProcess that leaves logging to us (the setting replaced the argument in Scrapy 2.19)."""
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.settings import default_settings
+
+    if hasattr(default_settings, "LOG_INSTALL_ROOT_HANDLER"):
+        settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+        return CrawlerProcess(settings)
+    return CrawlerProcess(settings, install_root_handler=False)
+
+
+def setup_logging(settings, path: Path, verbose: bool, json_lines: bool) -> None:
+    """The Scrapy log to a file per run (and to stderr with --verbose), as text or JSON lines."""
+    formatter = JsonFormatter() if json_lines else logging.Formatter(settings.get("LOG_FORMAT"),
+                                                                    settings.get("LOG_DATEFORMAT"))
+    handlers: list[logging.Handler] = [logging.FileHandler(path, encoding="utf-8")]
+    if verbose:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    root = logging.getLogger()
+    root.setLevel(logging.NOTSET)
+    for handler in handlers:
+        handler.setLevel(settings.get("LOG_LEVEL"))
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+
+
+class Reporter:
+    """Prints each date's line as soon as the date is settled, and records it in the run log.
+
+    On a terminal a progress line (dates done, articles, failures, rate) is kept on stderr;
+    under cron only the per-date lines appear. `json` prints one JSON object per event.
+    """
+
+    def __init__(self, record, total: int, quiet: bool = False, json_lines: bool = False):
+        self.record, self.total, self.quiet, self.json = record, total, quiet, json_lines
+        self.tty = sys.stderr.isatty() and not quiet and not json_lines
+        self.done: set[dt.date] = set()
+        self.articles = self.failed = 0
+        self.status = 0
+        self.started = time.monotonic()
+
+    def on_issue_done(self, date, outcome) -> None:
+        if date in self.done:
+            return
+        self.done.add(date)
+        self._clear()
+        o = outcome
         if o.status == "no_issue":
-            record.date_outcome(day, "no_issue")
-            if not quiet:
-                print(f"{day} no issue")
-            continue
-        if o.status == "archived":
-            record.date_outcome(day, "archived", o.written, o.pages, o.duplicates)
-            if not quiet:
-                print(f"{day} archived: {o.pages} pages, {o.written} articles, {o.duplicates} duplicates")
-            continue
-        status = 1
-        kind = "failed" if not o.written and not o.kept_previous else "incomplete"
-        record.date_outcome(day, kind, o.written, o.pages, o.duplicates, o.failures)
-        shown = "; ".join(f"{f['url']} ({f['reason']})" for f in o.failures[:3])
-        more = f"; and {len(o.failures) - 3} more" if len(o.failures) > 3 else ""
-        kept = " (previous complete snapshot kept)" if o.kept_previous else ""
-        print(f"{day} {kind}{kept}: {o.written} articles archived, {len(o.failures)} failed: {shown}{more}",
-              file=sys.stderr)
-    return status
+            self.record.date_outcome(date, "no_issue")
+            self._out(date, "no_issue", f"{date} no issue", o)
+        elif o.status == "archived":
+            self.articles += o.written
+            self.record.date_outcome(date, "archived", o.written, o.pages, o.duplicates)
+            self._out(date, "archived", f"{date} archived: {o.pages} pages, {o.written} articles, "
+                                        f"{o.duplicates} duplicates", o)
+        else:
+            self.status, self.failed = 1, self.failed + 1
+            self.articles += o.written
+            kind = "failed" if not o.written and not o.kept_previous else "incomplete"
+            self.record.date_outcome(date, kind, o.written, o.pages, o.duplicates, o.failures)
+            shown = "; ".join(f"{f['url']} ({f['reason']})" for f in o.failures[:3])
+            more = f"; and {len(o.failures) - 3} more" if len(o.failures) > 3 else ""
+            kept = " (previous complete snapshot kept)" if o.kept_previous else ""
+            self._out(date, kind, f"{date} {kind}{kept}: {o.written} articles archived, "
+                                  f"{len(o.failures)} failed: {shown}{more}", o, sys.stderr)
+        self._progress()
+
+    def _out(self, date, kind, line, o, stream=None) -> None:
+        stream = stream or sys.stdout
+        if self.json:
+            line = json.dumps({"event": "issue", "date": date.isoformat(), "status": kind, "pages": o.pages,
+                               "articles": o.written, "duplicates": o.duplicates, "failures": o.failures},
+                              ensure_ascii=False)
+        elif self.quiet and stream is sys.stdout:
+            return
+        print(line, file=stream, flush=True)
+
+    def _clear(self) -> None:
+        if self.tty:
+            sys.stderr.write("\r\x1b[2K")
+
+    def _progress(self) -> None:
+        if not self.tty or len(self.done) >= self.total:
+            return
+        width = 24
+        filled = width * len(self.done) // max(self.total, 1)
+        rate = self.articles / max(time.monotonic() - self.started, 1e-6)
+        sys.stderr.write(f"[{'#' * filled}{'.' * (width - filled)}] {len(self.done)}/{self.total} dates, "
+                         f"{self.articles} articles, {self.failed} failed, {rate:.1f} articles/s")
+        sys.stderr.flush()
+
+    def finish(self, spider) -> int:
+        self._clear()
+        if spider.error and not spider.dates:
+            line = f"latest: failed: {spider.error}"
+            print(json.dumps({"event": "error", "message": line}) if self.json else line, file=sys.stderr)
+            return 1
+        for day in spider.dates:  # anything the pipelines never settled
+            if day not in self.done:
+                self.on_issue_done(day, spider.outcomes[day])
+        self._clear()
+        return self.status
 
 
 # ------------------------------------------------------------------ other commands

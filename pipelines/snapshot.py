@@ -31,6 +31,7 @@ from storage import parquet
 log = logging.getLogger(__name__)
 
 issue_flushing = object()  # signal(date, keep: bool): the date's snapshot is (not) about to be written
+issue_done = object()  # signal(date, outcome): the date is settled for this run (written or not)
 
 
 def _merge(new: list[dict], old: pa.Table | None, key: str) -> list[dict]:
@@ -115,6 +116,7 @@ class SnapshotPipeline:
                 outcome.status = "incomplete"
             self.articles.pop(day, None)
             self.pages.pop(day, None)
+            self.crawler.signals.send_catch_log(issue_done, date=day, outcome=outcome)
 
     def _flush(self, day: dt.date, outcome) -> None:
         if outcome.status == "no_issue":  # its WARC keeps the calendar that says so
@@ -174,4 +176,5 @@ class SnapshotPipeline:
                 if not outcome.failures:
                     outcome.fail(self.spider.root, "crawl stopped before the issue was finished")
             self.crawler.signals.send_catch_log(issue_flushing, date=day, keep=False)
+            self.crawler.signals.send_catch_log(issue_done, date=day, outcome=outcome)
 
