@@ -143,7 +143,7 @@ def body_paragraphs(a: Article, img_href, rng: random.Random, *, upper: bool = F
 
 def body_br(a: Article, img_href, rng: random.Random) -> str:
     """Body of the older generation: lines separated by <br>."""
-    out = []
+    out = ["<!--<npm:article-content>-->"] if rng.random() < 0.3 else []
     for kind, block in a.blocks:
         if kind == "p":
             out.append(f"{_indent(rng) or '&nbsp;&nbsp;&nbsp;&nbsp;'}{esc(str(block))}<br>")
@@ -155,6 +155,8 @@ def body_br(a: Article, img_href, rng: random.Random) -> str:
                    else f"{tag}<br>")
         if block.caption_mode == "next":
             out.append(f"{esc(block.caption)}<br>")
+    if rng.random() < 0.2:
+        out.append("<SCRIPT language=javascript>var _wzt = 1;</SCRIPT>")
     return "\n".join(out)
 
 
