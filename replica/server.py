@@ -23,6 +23,13 @@ META_CHARSET = re.compile(rb"charset=[\"']?([A-Za-z0-9_-]+)", re.I)
 ROBOTS = b"User-agent: *\nAllow: /\n"
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        pass  # reset/truncate faults and impatient clients break connections on purpose
+
+
 class ReplicaServer:
     """A running replica; use as a context manager or call ``stop()``."""
 
@@ -35,8 +42,7 @@ class ReplicaServer:
         self.requests: list[str] = []  # paths requested, in arrival order
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"replica": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _QuietServer(("127.0.0.1", port), handler)
         self.port = self.httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}{self.root_path}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True,
