@@ -16,4 +16,5 @@ test: $(BIN)/epaper
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/epaper
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench

@@ -73,6 +73,6 @@ def test_archive_layout_and_types(portal, tmp_path):
     assert sum(pages.column("article_count").to_pylist()) == table.num_rows
     duckdb = pytest.importorskip("duckdb")
     glob = (tmp_path / "articles" / "**" / "*.parquet").as_posix()
-    n, kind = duckdb.sql(f"SELECT count(*), any_value(typeof(issue_date)) FROM "
+    n, kind = duckdb.connect().execute(f"SELECT count(*), any_value(typeof(issue_date)) FROM "
                          f"read_parquet('{glob}', hive_partitioning=true)").fetchone()
     assert (n, kind) == (table.num_rows, "DATE")
