@@ -30,11 +30,13 @@ def run_demo(data: Path) -> int:
     from storage.parquet import load_articles
 
     table = load_articles(data, columns=["issue_date", "duplicate_of"])
-    dups = table.column("duplicate_of").null_count
-    print(f"archive {data}: {table.num_rows} articles, {table.num_rows - dups} duplicates flagged")
+    dups = table.num_rows - table.column("duplicate_of").null_count
+    dates = len(set(table.column("issue_date").to_pylist()))
+    print(f"archive {data}: {table.num_rows} articles from {dates} issues, {dups} flagged as duplicates")
     glob = (data / "articles" / "**" / "*.parquet").as_posix()
-    print("query it with DuckDB:")
-    print(f"  duckdb -c \"SELECT issue_date, page_no, page_name, count(*) AS articles "
-          f"FROM read_parquet('{glob}', hive_partitioning=true) WHERE duplicate_of IS NULL "
-          f"GROUP BY ALL ORDER BY ALL\"")
+    sql = (f"SELECT issue_date, page_no, page_name, count(*) AS articles "
+           f"FROM read_parquet('{glob}', hive_partitioning=true) WHERE duplicate_of IS NULL "
+           f"GROUP BY ALL ORDER BY ALL")
+    print("query it with DuckDB (pip install duckdb):")
+    print(f'  python -c "import duckdb; duckdb.sql(\\"{sql}\\").show()"')
     return status
