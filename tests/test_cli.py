@@ -1,0 +1,128 @@
+"""The commands as users run them: demo, status, reparse offline, latest, lock, validation."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import textwrap
+
+import pytest
+
+from crawler.lock import ArchiveLock
+from replica.server import serve
+from storage.parquet import load_articles
+from tests.conftest import FAST, run_epaper
+from tests.truth import diff_archive
+
+WEEK = (dt.date(2023, 7, 31), dt.date(2023, 8, 6))
+
+
+def crawl(server, data, start=WEEK[0], end=WEEK[1], *extra):
+    return run_epaper("crawl", "--from", start.isoformat(), "--to", end.isoformat(), "--base-url", server.base_url,
+                      "--data", str(data), *FAST, *extra)
+
+
+def test_demo_runs_offline_and_prints_a_query(tmp_path):
+    result = run_epaper("demo", "--data", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    assert "archived:" in result.stdout and "read_parquet(" in result.stdout
+    assert "replica portal stopped" in result.stdout
+    assert load_articles(tmp_path / "demo").num_rows > 100
+
+
+def test_status_lists_dates_and_gaps(portal, tmp_path):
+    server = portal("pc-rmrb", *WEEK)
+    assert crawl(server, tmp_path).returncode == 0
+    result = run_epaper("status", "--data", str(tmp_path), "--json")
+    rows = json.loads(result.stdout)
+    assert [r["date"] for r in rows] == sorted(server.truth["issues"])
+    assert all(r["complete"] and r["articles"] > 0 and r["pages"] > 0 for r in rows)
+    text = run_epaper("status", "--data", str(tmp_path)).stdout
+    assert text.splitlines()[0].split() == ["date", "pages", "articles", "dups", "complete", "last", "crawled"]
+    assert "missing in the last 7 days" in text
+
+
+def test_reparse_restores_the_archive_with_the_portal_down(portal, tmp_path):
+    server = portal("html-gb2312", *WEEK)
+    assert crawl(server, tmp_path).returncode == 0
+    before = load_articles(tmp_path).drop_columns(["crawled_at"]).sort_by("article_id")
+    base_url = server.base_url
+    server.stop()
+    for snapshot in list((tmp_path / "articles").rglob("*.parquet")) + list((tmp_path / "pages").rglob("*.parquet")):
+        snapshot.unlink()
+    result = run_epaper("reparse", "--all", "--data", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    after = load_articles(tmp_path).drop_columns(["crawled_at"]).sort_by("article_id")
+    assert after.equals(before)
+    assert diff_archive(tmp_path, server.truth_path, base_url) == []
+
+
+def test_warc_holds_the_exact_bytes_served(portal, tmp_path):
+    from warcio.archiveiterator import ArchiveIterator
+
+    server = portal("pc-rmrb", dt.date(2023, 8, 3), dt.date(2023, 8, 3))
+    assert crawl(server, tmp_path, dt.date(2023, 8, 3), dt.date(2023, 8, 3)).returncode == 0
+    row = load_articles(tmp_path, columns=["url", "warc_file", "warc_record_id"]).to_pylist()[0]
+    with open(tmp_path / row["warc_file"], "rb") as fh:
+        record = next(r for r in ArchiveIterator(fh)
+                      if r.rec_headers.get_header("WARC-Record-ID") == row["warc_record_id"])
+        body = record.content_stream().read()
+    assert record.rec_headers.get_header("WARC-Target-URI") == row["url"]
+    assert body == (server.site_dir / row["url"][len(server.base_url):]).read_bytes()
+
+
+def test_latest_archives_the_newest_issue(portal, tmp_path):
+    server = portal("html-table", *WEEK)
+    result = run_epaper("crawl", "--latest", "--base-url", server.base_url, "--data", str(tmp_path), *FAST)
+    assert result.returncode == 0, result.stderr
+    newest = max(server.truth["issues"])
+    assert result.stdout.startswith(f"{newest} archived:")
+
+
+def test_second_writer_is_refused_and_changes_nothing(portal, tmp_path):
+    server = portal("pc-rmrb", *WEEK)
+    with ArchiveLock(tmp_path, "test holder"):
+        result = crawl(server, tmp_path)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "locked by pid" in result.stderr
+    assert not (tmp_path / "articles").exists()
+
+
+FOUNDER_PAGE = """<html><head><meta charset="utf-8"></head><body>
+<a id="pageLink" href="node_01.html">01版：要闻</a>
+<ul><li><a href="../../../content/202401/02/content_1.html">好文章</a>
+<li><a href="../../../content/202401/02/content_2.html">坏文章</a></ul></body></html>"""
+GOOD = """<html><body><div class="article"><h1>好文章</h1><founder-content><p>正文第一段。</p></founder-content></div></body></html>"""
+BAD = """<html><body><div class="article"><founder-content><p>　</p></founder-content></div></body></html>"""
+
+
+def test_invalid_article_is_reported_and_makes_the_date_incomplete(tmp_path):
+    site = tmp_path / "site"
+    files = {
+        "pc/layout/202401/period.xml": "<periodlist><period><period_date>2024-01-02</period_date>"
+                                       "<front_page>node_01.html</front_page></period></periodlist>",
+        "pc/layout/202401/02/node_01.html": FOUNDER_PAGE,
+        "pc/content/202401/02/content_1.html": GOOD,
+        "pc/content/202401/02/content_2.html": BAD,
+    }
+    for path, text in files.items():
+        (site / path).parent.mkdir(parents=True, exist_ok=True)
+        (site / path).write_text(textwrap.dedent(text), encoding="utf-8")
+    with serve(site) as server:
+        result = run_epaper("crawl", "--date", "2024-01-02", "--base-url", server.base_url,
+                            "--data", str(tmp_path / "data"), *FAST)
+    assert result.returncode == 1
+    assert "content_2.html (no title, no body or image)" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert load_articles(tmp_path / "data").column("title").to_pylist() == ["好文章"]
+    runs = [json.loads(line) for line in (tmp_path / "data" / "runs" / "runs.jsonl").read_text().splitlines()]
+    outcome = runs[-1]["outcomes"]["2024-01-02"]
+    assert outcome["status"] == "incomplete" and outcome["failures"][0]["url"].endswith("content_2.html")
+    assert runs[-1]["exit_status"] == 1
+
+
+@pytest.mark.parametrize("command", ["schema"])
+def test_schema_lists_every_column(command):
+    result = run_epaper(command)
+    assert result.returncode == 0
+    for column in ("article_id", "duplicate_of", "crawled_at", "article_count"):
+        assert column in result.stdout
