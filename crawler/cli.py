@@ -203,19 +203,20 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     extra = scrapy_overrides(args.settings)
     spider_args: dict[str, str] = {}
     if reparse:
-        from crawler.warc import replay_root
+        from crawler.warc import replay_source
 
         if dates is None:
             dates = archived_dates(data, "warc")
             if not dates:
                 raise UsageError(f"no WARC files under {data / 'warc'}")
-        base_url = replay_root(data, dates)
+        base_url, generation = replay_source(data, dates)
+        spider_args["layout"] = generation
     else:
         base_url = check_base_url(config.portal.base_url)
     if dates:
-        spider_args = {"start": dates[0].isoformat(), "end": dates[-1].isoformat()}
+        spider_args.update(start=dates[0].isoformat(), end=dates[-1].isoformat())
     else:
-        spider_args = {"latest": "1"}
+        spider_args["latest"] = "1"
 
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")

@@ -47,6 +47,8 @@ CLEAN_CHROME_LINES = [  # page chrome that leaks into bodies; removed as whole l
     "安徽主流经济门户",
 ]
 
+CLEAN_DROP_FIELDS: list[str] = []  # e.g. ["author"]: optional fields not to keep
+
 ITEM_PIPELINES = {
     "pipelines.clean.CleanPipeline": 200,
     "pipelines.validate.ValidatePipeline": 400,

@@ -15,6 +15,7 @@ off), SNAPSHOT_DIR (archive root to write to).
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import io
 import json
 import logging
@@ -151,29 +152,40 @@ class WarcWriterMiddleware:
 # ------------------------------------------------------------------ replay
 
 
+def _check_gzip(path: Path) -> None:
+    """Raise EOFError/OSError when a .warc.gz is truncated or corrupt (warcio stops silently)."""
+    with gzip.open(path, "rb") as fh:
+        while fh.read(1 << 20):
+            pass
+
+
 def _records(path: Path):
-    """(url, record, warc-date) of the response records of one file; stops at damage."""
+    """The records of one WARC file; raises on damage."""
+    _check_gzip(path)
     with open(path, "rb") as fh:
-        try:
-            for record in ArchiveIterator(fh):
-                yield record
-        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-            log.warning("WARC file %s is damaged: %s", path, exc)
-            raise
+        yield from ArchiveIterator(fh)
 
 
-def replay_root(root: Path, dates: list[dt.date]) -> str:
-    """The e-paper root the WARC files of these dates were captured from."""
+def replay_source(root: Path, dates: list[dt.date]) -> tuple[str, str]:
+    """(e-paper root, generation) the WARC files of these dates were captured from.
+
+    Replay knows the generation, so no date depends on another date's calendar for detection.
+    """
     from crawler.cli import UsageError
 
     for day in dates:
         for path in warc_files(root, day):
+            base = None
             try:
                 for record in _records(path):
                     if record.rec_type == "warcinfo":
                         fields = dict(line.split(": ", 1) for line in
                                       record.content_stream().read().decode().splitlines() if ": " in line)
-                        return json.loads(fields["json-metadata"])["base_url"]
+                        base = json.loads(fields["json-metadata"])["base_url"]
+                    elif record.rec_type == "response" and base:
+                        rel = record.rec_headers.get_header("WARC-Target-URI")[len(base):]
+                        if rel.startswith(("pc/", "html/")) and record.http_headers.get_statuscode() == "200":
+                            return base, rel.split("/", 1)[0]
             except (ArchiveLoadFailed, OSError, EOFError, ValueError, KeyError):
                 continue
     raise UsageError(f"no readable WARC file under {root / 'warc'} for the dates asked")
@@ -211,7 +223,8 @@ class WarcReplayMiddleware:
                     self.responses[url] = (int(http.get_statuscode()), http.headers,
                                            record.content_stream().read(), date, relative, record_id)
             except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-                self.damaged[day] = f"damaged WARC {relative}: {exc}"
+                log.warning("damaged WARC file %s: %s", path, exc)
+                self.damaged[day] = f"damaged WARC {relative} ({exc})"
 
     def process_request(self, request, spider=None):
         for day in request.meta.get("issue_dates", []):

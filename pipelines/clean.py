@@ -1,7 +1,8 @@
 """Cleaning of article fields to the contract's rules: pure functions and a thin pipeline.
 
 Settings: CLEAN_CHROME_LINES (list of page-chrome strings removed when a body line consists
-of them only; default in crawler/settings.py).
+of them only; default in crawler/settings.py); CLEAN_DROP_FIELDS (optional fields not to
+keep, e.g. `author` where bylines must not be stored; default none).
 """
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ class CleanPipeline:
     def __init__(self, crawler):
         self.crawler = crawler
         self.chrome = tuple(crawler.settings.getlist("CLEAN_CHROME_LINES"))
+        self.drop = [f for f in crawler.settings.getlist("CLEAN_DROP_FIELDS") if f in _WS_FIELDS]
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -88,6 +90,8 @@ class CleanPipeline:
             if adapter.get("page_name") is not None:
                 adapter["page_name"] = normalize_ws(adapter["page_name"])
             return item
+        for name in self.drop:
+            adapter[name] = None
         fields = adapter.asdict()
         for name in clean_article(fields, self.chrome):
             adapter[name] = fields[name]

@@ -126,3 +126,27 @@ def test_schema_lists_every_column(command):
     assert result.returncode == 0
     for column in ("article_id", "duplicate_of", "crawled_at", "article_count"):
         assert column in result.stdout
+
+
+def test_reparse_brings_back_a_field_the_parser_dropped(portal, tmp_path):
+    server = portal("pc-detail", *WEEK)
+    assert crawl(server, tmp_path, WEEK[0], WEEK[1], "-s", "CLEAN_DROP_FIELDS=author").returncode == 0
+    assert load_articles(tmp_path).column("author").null_count == load_articles(tmp_path).num_rows
+    server.stop()
+    assert run_epaper("reparse", "--from", WEEK[0].isoformat(), "--to", WEEK[1].isoformat(),
+                      "--data", str(tmp_path)).returncode == 0
+    assert diff_archive(tmp_path, server.truth_path, server.base_url) == []
+
+
+def test_truncated_warc_is_reported_and_other_dates_reparse(portal, tmp_path):
+    server = portal("pc-rmrb", *WEEK)
+    assert crawl(server, tmp_path).returncode == 0
+    server.stop()
+    days = sorted(server.truth["issues"])
+    broken = next((tmp_path / "warc" / f"issue_date={days[0]}").glob("*.warc.gz"))
+    broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 2])
+    result = run_epaper("reparse", "--all", "--data", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.startswith(days[0]) and "damaged WARC" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert sum(line.endswith("duplicates") for line in result.stdout.splitlines()) == len(days) - 1
