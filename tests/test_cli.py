@@ -150,3 +150,30 @@ def test_truncated_warc_is_reported_and_other_dates_reparse(portal, tmp_path):
     assert result.stderr.startswith(days[0]) and "damaged WARC" in result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert sum(line.endswith("duplicates") for line in result.stdout.splitlines()) == len(days) - 1
+
+
+def test_sigterm_stops_cleanly_and_the_next_run_completes(portal, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    server = portal("pc-rmrb", *WEEK, delay=0.05)
+    args = [sys.executable, "-m", "crawler.cli", "crawl", "--from", WEEK[0].isoformat(), "--to",
+            WEEK[1].isoformat(), "--base-url", server.base_url, "--data", str(tmp_path), *FAST,
+            "-s", "CONCURRENT_REQUESTS=2", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
+    for snapshot in (tmp_path / "articles").rglob("*.parquet"):
+        import pyarrow.parquet as pq
+
+        pq.read_table(snapshot)  # every file there is a whole snapshot
+    assert crawl(server, tmp_path).returncode == 0
+    assert diff_archive(tmp_path, server.truth_path, server.base_url) == []
