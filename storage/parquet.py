@@ -172,3 +172,22 @@ def load_pages(root: str | Path, start: dt.date | None = None, end: dt.date | No
                columns: list[str] | None = None) -> pa.Table:
     """Pages (版面) of [start, end] as a pyarrow Table."""
     return _load(Path(root), "pages", start, end, columns)
+
+
+COMMON_METADATA = "_common_metadata"
+
+
+def write_common_metadata(root: str | Path) -> list[Path]:
+    """Write `<dataset>/_common_metadata` (the schema, no rows) for each dataset present.
+
+    Spark takes a dataset's schema from `_common_metadata` when there is one, else from a
+    single data file: with it, columns added later show up even when that file is older.
+    pyarrow, pandas, DuckDB's and polars' `*.parquet` globs skip the file. Idempotent.
+    """
+    written = []
+    for dataset, schema in DATASETS.items():
+        folder = Path(root) / dataset
+        if folder.is_dir():
+            written.append(atomic_write(folder / COMMON_METADATA,
+                                        lambda tmp, schema=schema: pq.write_metadata(schema, tmp)))
+    return written
