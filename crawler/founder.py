@@ -58,15 +58,16 @@ def _codec(name: str | None) -> str | None:
 def decode_html(body: bytes, header_encoding: str | None = None) -> tuple[str, str]:
     """Decode page bytes; return (text, encoding used).
 
-    Tries, strictly, the HTTP header charset, a BOM, the `<meta>` charset, UTF-8, then
-    GB18030; the first that decodes without error wins. Sites do lie in `<meta>`, and a
-    strict decode is what catches the lie.
+    Bytes that are valid UTF-8 are UTF-8, whatever a header or `<meta>` claims: Chinese text
+    in GBK is practically never valid UTF-8, while GB18030 decodes almost any bytes, so a
+    lying gb2312 declaration can only be caught this way round. Otherwise the header
+    charset, the `<meta>` charset, then GB18030, each strictly.
     """
     if body.startswith(codecs.BOM_UTF8):
         return body[3:].decode("utf-8", "replace"), "utf-8"
     meta = _META_CHARSET.search(body[:4096])
-    candidates = [_codec(header_encoding), _codec(meta.group(1).decode("ascii", "ignore") if meta else None),
-                  "utf-8", "gb18030"]
+    candidates = ["utf-8", _codec(header_encoding),
+                  _codec(meta.group(1).decode("ascii", "ignore") if meta else None), "gb18030"]
     for enc in dict.fromkeys(c for c in candidates if c):
         try:
             return body.decode(enc), enc
@@ -94,10 +95,10 @@ def parse_period_xml(body: bytes) -> list[tuple[dt.date, str]]:
         raise ValueError("period.xml is not XML")
     out = []
     for period in root.iter("period"):
-        date_text = (period.findtext("period_date") or "").strip()
+        date_text = re.sub(r"\D", "", period.findtext("period_date") or "")[:8]  # 2023-08-03 or 20230803
         front = (period.findtext("front_page") or "").strip()
         try:
-            day = dt.date.fromisoformat(date_text[:10])
+            day = dt.date(int(date_text[:4]), int(date_text[4:6]), int(date_text[6:8]))
         except ValueError:
             continue
         out.append((day, front))
@@ -586,6 +587,8 @@ def parse_article(text: str, url: str) -> Article:
         return normalize_ws(enp.get(enp_key)) or visible[key]
 
     paragraphs, images = split_body(body_blocks(body, url)) if body is not None else ([], [])
+    if idx is not None and body is not None:
+        images = _images_between(doc, lines[idx][0], body, url) + images
     issue_date = date_from_url(url)
     if issue_date is None and enp.get("date"):
         try:
@@ -594,3 +597,29 @@ def parse_article(text: str, url: str) -> Article:
             pass
     return Article(url, visible["title"] or normalize_ws(enp.get("title")), pick("introtitle", "intro_title"),
                    pick("subtitle", "subtitle"), pick("author", "author"), paragraphs, images, issue_date)
+
+
+def _images_between(doc, title, body, base: str) -> list[dict[str, str]]:
+    """Article images set between the headings and the body (some templates keep them there,
+    in a table with the caption in the next row); icons and linked images are not the article's."""
+    out: list[dict[str, str]] = []
+    started = False
+    for el in doc.iter():
+        if el is body:
+            break
+        if el is title:
+            started = True
+            continue
+        if not started or el.tag != "img" or title in el.iterancestors() or el.xpath("ancestor::a"):
+            continue
+        url = _abs(base, el.get("src"))
+        small = any((el.get(a) or "").isdigit() and int(el.get(a)) < 60 for a in ("width", "height"))
+        if not url or small or urlsplit(url).path.lower().endswith(".gif"):
+            continue
+        caption = next((normalize_ws(el.get(a)) for a in _CAPTION_ATTRS if normalize_ws(el.get(a))), None)
+        holder = next((a for a in el.iterancestors() if a.tag == "table"), None)
+        if caption is None and holder is not None:
+            text = normalize_ws(holder.text_content())
+            caption = text if text and len(text) <= 100 else None
+        out.append({"url": url, "caption": caption or ""})
+    return out
