@@ -87,6 +87,10 @@ def build_parser() -> Parser:
     p.add_argument("--data", default="demo-data", help="archive root (default ./demo-data)")
 
     sub.add_parser("schema", help="print every column with its type and meaning")
+
+    p = sub.add_parser("report", help="draw the archive: a calendar of its days and articles per page name")
+    common(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="FILE.png, or FILE.html with the PNG embedded")
     return parser
 
 
@@ -433,6 +437,12 @@ def run_demo(args) -> int:
     return demo(Path(args.data))
 
 
+def run_report(args) -> int:
+    from crawler.report import run_report as report
+
+    return report(args)
+
+
 COMMANDS = {
     "crawl": run_crawl,
     "reparse": lambda a: run_crawl(a, reparse=True),
@@ -440,6 +450,7 @@ COMMANDS = {
     "schema": run_schema,
     "schedule": run_schedule,
     "demo": run_demo,
+    "report": run_report,
 }
 
 
