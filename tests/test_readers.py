@@ -1,0 +1,197 @@
+"""Every reader the README shows, on one replica archive: same rows, same types.
+
+The archive (two weeks of the replica portal up to 2023-08-03, with two reprints, and the date
+they first ran) is crawled once for the module by the real command. Each test reads it the way an analyst would, as the
+README's analyst section shows (the snippets there are copied from here).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from replica.server import serve
+from storage.parquet import load_articles, load_pages, write_common_metadata
+from tests.conftest import FAST, SPAN, run_epaper
+
+START, END = dt.date(2023, 7, 20), dt.date(2023, 8, 3)
+ORIGINALS = dt.date(2023, 7, 3)  # the replica's reprints on 07-20 and 08-03 first ran that day
+
+
+@pytest.fixture(scope="module")
+def archive(replica_sites, tmp_path_factory) -> Path:
+    site = replica_sites("pc-rmrb", *SPAN)
+    root = tmp_path_factory.mktemp("readers")
+    with serve(site / "site") as server:
+        for dates in (("--date", ORIGINALS.isoformat()), ("--from", START.isoformat(), "--to", END.isoformat())):
+            result = run_epaper("crawl", *dates, "--base-url", server.base_url, "--data", str(root), *FAST)
+            assert result.returncode == 0, result.stderr
+    write_common_metadata(root)  # idempotent: the snapshot pipeline may have written it already
+    return root
+
+
+@pytest.fixture(scope="module")
+def truth(archive) -> pa.Table:
+    """What every reader must agree with: the files read one by one, no dataset machinery."""
+    tables = []
+    for path in sorted((archive / "articles").glob("issue_date=*/part-0.parquet")):
+        t = pq.read_table(path)
+        day = dt.date.fromisoformat(path.parent.name.split("=", 1)[1])
+        tables.append(t.append_column("issue_date", pa.array([day] * t.num_rows, pa.date32())))
+    return pa.concat_tables(tables)
+
+
+def test_archive_has_rows_duplicates_and_the_seed_date(truth):
+    assert truth.num_rows > 100
+    assert dt.date(2023, 8, 3) in set(truth.column("issue_date").to_pylist())
+    assert truth.column("duplicate_of").null_count < truth.num_rows  # dedupe=True has work to do
+
+
+def test_load_articles(archive, truth):
+    table = load_articles(archive)
+    assert table.num_rows == truth.num_rows
+    assert table.schema.field("issue_date").type == pa.date32()
+    assert table.schema.field("images").type == pa.list_(pa.struct([("url", pa.string()), ("caption", pa.string())]))
+    assert table.schema.field("crawled_at").type == pa.timestamp("us", tz="UTC")
+    assert sorted(table.column("article_id").to_pylist()) == sorted(truth.column("article_id").to_pylist())
+
+
+def test_load_articles_dedupe_against_a_hand_count(archive, truth):
+    by_hand = pc.sum(pc.is_null(truth.column("duplicate_of"))).as_py()
+    deduped = load_articles(archive, dedupe=True)
+    assert deduped.num_rows == by_hand < truth.num_rows
+    assert deduped.column("duplicate_of").null_count == deduped.num_rows
+    one_day = load_articles(archive, start=dt.date(2023, 8, 3), end=dt.date(2023, 8, 3),
+                            columns=["title", "issue_date"], dedupe=True)
+    day_mask = pc.and_(pc.equal(truth.column("issue_date"), pa.scalar(dt.date(2023, 8, 3), pa.date32())),
+                       pc.is_null(truth.column("duplicate_of")))
+    assert one_day.num_rows == pc.sum(day_mask).as_py()
+    assert one_day.column_names == ["title", "issue_date"]
+
+
+def test_load_pages(archive, truth):
+    pages = load_pages(archive)
+    assert pages.schema.field("issue_date").type == pa.date32()
+    assert pc.sum(pages.column("article_count")).as_py() == truth.num_rows
+
+
+def test_pandas(archive, truth):
+    pd = pytest.importorskip("pandas")
+    # README: pandas
+    df = pd.read_parquet(archive / "articles", dtype_backend="pyarrow",
+                         partitioning=ds.partitioning(pa.schema([("issue_date", pa.date32())]), flavor="hive"))
+    assert len(df) == truth.num_rows
+    assert str(df["issue_date"].dtype) == "date32[day][pyarrow]"
+    assert df["images"].dtype.pyarrow_dtype == pa.list_(pa.struct([("url", pa.string()), ("caption", pa.string())]))
+    assert df["crawled_at"].dtype.pyarrow_dtype == pa.timestamp("us", tz="UTC")
+    # Without the partitioning argument pandas sees issue_date as a category of strings.
+    plain = pd.read_parquet(archive / "articles")
+    assert len(plain) == truth.num_rows
+    assert isinstance(plain["issue_date"].dtype, pd.CategoricalDtype)
+    assert str(plain["crawled_at"].dtype) == "datetime64[us, UTC]"
+    # Our loader, then pandas: issue_date holds datetime.date values.
+    ours = load_articles(archive, columns=["article_id", "issue_date", "crawled_at"]).to_pandas()
+    assert len(ours) == truth.num_rows
+    assert isinstance(ours["issue_date"].iloc[0], dt.date)
+    assert str(ours["crawled_at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_duckdb(archive, truth):
+    duckdb = pytest.importorskip("duckdb")
+    root = archive.as_posix()
+    # README: DuckDB
+    con = duckdb.connect()
+    n, issue_date, images, crawled_at = con.execute(f"""
+        SELECT count(*), any_value(typeof(issue_date)), any_value(typeof(images)), any_value(typeof(crawled_at))
+        FROM read_parquet('{root}/articles/**/*.parquet', hive_partitioning=true)""").fetchone()
+    assert n == truth.num_rows
+    assert (issue_date, images, crawled_at) == ("DATE", "STRUCT(url VARCHAR, caption VARCHAR)[]",
+                                                "TIMESTAMP WITH TIME ZONE")
+    unique = con.execute(f"SELECT count(*) FROM read_parquet('{root}/articles/**/*.parquet', hive_partitioning=true) "
+                         "WHERE duplicate_of IS NULL").fetchone()[0]
+    assert unique == load_articles(archive, dedupe=True).num_rows
+    # The instant survives, whatever the session's time zone.
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    micros = con.execute(f"SELECT epoch_us(min(crawled_at)) FROM read_parquet('{root}/articles/**/*.parquet', "
+                         "hive_partitioning=true)").fetchone()[0]
+    assert micros == pc.min(truth.column("crawled_at")).cast(pa.int64()).as_py()
+
+
+def test_polars(archive, truth):
+    pl = pytest.importorskip("polars")
+    # README: polars
+    lf = pl.scan_parquet(f"{archive.as_posix()}/articles/**/*.parquet", hive_partitioning=True)
+    schema = lf.collect_schema()
+    assert schema["issue_date"] == pl.Date
+    assert schema["images"] == pl.List(pl.Struct({"url": pl.String, "caption": pl.String}))
+    assert schema["crawled_at"] == pl.Datetime("us", "UTC")
+    assert lf.select(pl.len()).collect().item() == truth.num_rows
+    assert lf.filter(pl.col("duplicate_of").is_null()).select(pl.len()).collect().item() == \
+        load_articles(archive, dedupe=True).num_rows
+
+
+def test_pyarrow_dataset(archive, truth):
+    # README: pyarrow
+    dataset = ds.dataset(archive / "articles", format="parquet",
+                         partitioning=ds.partitioning(pa.schema([("issue_date", pa.date32())]), flavor="hive"))
+    table = dataset.to_table()
+    assert table.num_rows == truth.num_rows
+    assert table.schema.field("issue_date").type == pa.date32()
+    assert table.schema.field("crawled_at").type == pa.timestamp("us", tz="UTC")
+
+
+def test_common_metadata_is_the_schema_and_skipped_by_globs(archive):
+    for dataset in ("articles", "pages"):
+        meta = archive / dataset / "_common_metadata"
+        assert meta.is_file() and not meta.name.endswith(".parquet")
+        assert pq.read_schema(meta).names == pq.read_schema(next((archive / dataset).glob("*/part-0.parquet"))).names
+        assert pq.read_metadata(meta).num_rows == 0
+    assert write_common_metadata(archive)  # again: replaced in place, nothing else left behind
+    assert not list((archive / "articles").glob(".*"))
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark")
+    if not shutil.which("java"):
+        pytest.skip("Spark needs Java (no java on PATH)")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[1]").appName("epaper-readers")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "1")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+def test_spark(spark, archive, truth):
+    from pyspark.sql import types as T
+
+    # README: Spark (session time zone UTC, so crawled_at prints as the UTC it was stored in)
+    df = spark.read.parquet(str(archive / "articles"))
+    types = {f.name: f.dataType for f in df.schema.fields}
+    assert isinstance(types["issue_date"], T.DateType)
+    assert types["images"] == T.ArrayType(T.StructType([T.StructField("url", T.StringType()),
+                                                        T.StructField("caption", T.StringType())]))
+    # Parquet's UTC-adjusted timestamp is Spark's TimestampType: an instant, shown in the session zone.
+    assert isinstance(types["crawled_at"], T.TimestampType)
+    assert df.count() == truth.num_rows
+    assert df.where("duplicate_of IS NULL").count() == load_articles(archive, dedupe=True).num_rows
+    # Every column of the schema, in the file order, then the partition column.
+    assert df.columns == pq.read_schema(archive / "articles" / "_common_metadata").names + ["issue_date"]
+    row = df.selectExpr("min(issue_date) AS d", "unix_micros(min(crawled_at)) AS us",
+                        "date_format(min(crawled_at), \"yyyy-MM-dd'T'HH:mm:ss.SSSSSS\") AS utc").first()
+    assert row.d == ORIGINALS
+    first = pc.min(truth.column("crawled_at"))
+    assert row.us == first.cast(pa.int64()).as_py()
+    assert row.utc == first.as_py().strftime("%Y-%m-%dT%H:%M:%S.%f")
