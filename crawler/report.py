@@ -260,9 +260,8 @@ def _draw_bars(ax, data: ReportData, font: str | None) -> None:
     ax.set_yticks(list(ys), labels, fontsize=9)
     ax.invert_yaxis()
     ax.set_xlim(0, top * 1.15 or 1)
-    ax.set_xlabel("articles over the span" + ("" if font else "\n(no CJK font here: page names by rank, with their "
-                                                             "page numbers; the HTML report lists the names)"),
-                  fontsize=9)
+    ax.set_xlabel("articles over the span" + ("" if font else "\n(no CJK font: names by rank; the HTML report "
+                                                             "lists them)"), fontsize=9)
     ax.set_title("Articles per page name", loc="left", fontsize=11, fontweight="bold")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -286,7 +285,8 @@ def render_png(data: ReportData, font: str | None, dpi: int = 110) -> bytes:
     n_bars = min(len(data.pages), TOP_NAMES + 1)
     bar_h = 0.8 + 0.3 * max(n_bars, 2)
     head, legend_h, gap = 0.9, 0.5, 0.6
-    height = head + cal_h + legend_h + gap + bar_h + 0.5
+    foot = 0.6 if font else 0.8  # room for the x label (two lines without a CJK font)
+    height = head + cal_h + legend_h + gap + bar_h + foot
 
     # DejaVu first keeps bold Latin text; matplotlib falls back glyph by glyph to the CJK font.
     rc = {"font.family": ["DejaVu Sans", font] if font else ["DejaVu Sans"]}
@@ -318,7 +318,7 @@ def render_png(data: ReportData, font: str | None, dpi: int = 110) -> bytes:
                    bbox_to_anchor=(0.5, (top - cal_h / height) - legend_h / 2 / height))
         bars_top = top - (cal_h + legend_h + gap) / height
         if data.pages:
-            bars = fig.add_axes((0.30, 0.5 / height, 0.62, bars_top - 0.5 / height))
+            bars = fig.add_axes((0.30, foot / height, 0.62, bars_top - foot / height))
             _draw_bars(bars, data, font)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
@@ -406,6 +406,6 @@ def _report(args) -> int:
     print(f"{out}: {data.days[0].date} to {data.days[-1].date}, {data.count(COMPLETE)} complete, "
           f"{data.count(INCOMPLETE)} incomplete, {data.count(NO_ISSUE)} no issue, {data.count(MISSING)} missing")
     if not font and kind == ".png":
-        print("epaper report: no CJK font (fc-list :lang=zh is empty): page names drawn as page numbers; "
-              "an .html report lists the names", file=sys.stderr)
+        print("epaper report: no CJK font (fc-list :lang=zh is empty): page names drawn by rank with their "
+              "page numbers; an .html report lists the names", file=sys.stderr)
     return 0
