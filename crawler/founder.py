@@ -21,6 +21,10 @@ import lxml.html
 _WS = re.compile(r"[\s\u3000\u00a0\u2002-\u200a\u202f\u205f]+")
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 _INDENT = " \t\r\n\u3000\u00a0\u2002\u2003\u2009\u200a\u202f\u205f"
+_LINE_BREAK = re.compile(r"[ \t]*[\r\n]+[ \t]*")
+# Characters clean_paragraph removes entirely (indentation at the ends, zero-width anywhere):
+# a text made of these only is an empty paragraph.
+_BLANK = _INDENT + "\u200b\u200c\u200d\u2060\ufeff"
 
 
 def normalize_ws(text: str | None) -> str | None:
@@ -34,7 +38,8 @@ def normalize_ws(text: str | None) -> str | None:
 def clean_paragraph(text: str) -> str:
     """A body paragraph: no zero-width characters, line breaks inside it joined, no indentation."""
     text = _ZERO_WIDTH.sub("", text)
-    text = re.sub(r"[ \t]*[\r\n]+[ \t]*", " ", text)
+    if "\n" in text or "\r" in text:
+        text = _LINE_BREAK.sub(" ", text)
     return text.strip(_INDENT)
 
 
@@ -76,12 +81,23 @@ def decode_html(body: bytes, header_encoding: str | None = None) -> tuple[str, s
     return body.decode("utf-8", "replace"), "utf-8"
 
 
+_XML_DECL = re.compile(r"\s*<\?xml[^>]*\?>")
+# lxml.html's own parser picks each element's Python class in Python code (a call for every
+# element touched); the same HtmlElement class for all, chosen in C, is all the parser needs.
+_HTML_PARSER = lxml.html.HTMLParser()
+_HTML_PARSER.set_element_class_lookup(lxml.etree.ElementDefaultClassLookup(
+    element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment,
+    pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity))
+
+
 def _tree(text: str) -> lxml.html.HtmlElement:
     # lxml refuses str input carrying an XML encoding declaration; strip it.
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
-    if not text.strip():
+    m = _XML_DECL.match(text)  # match, not a search: only the start can hold it
+    if m:
+        text = text[m.end():]
+    if not text or text.isspace():
         raise ValueError("empty page")
-    return lxml.html.document_fromstring(text)
+    return lxml.html.document_fromstring(text, parser=_HTML_PARSER)
 
 
 # ---------------------------------------------------------------- period.xml
@@ -157,9 +173,20 @@ _ENP_FIELD = re.compile(r"<([a-z_-]+)>(.*?)</\1>", re.S | re.I)
 _TAG = re.compile(r"<[^>]+>")
 
 
+def _search_comment(pattern: re.Pattern, text: str) -> re.Match | None:
+    """pattern.search(text) for a pattern that starts with `<!--`: tried only where comments start."""
+    at = text.find("<!--")
+    while at >= 0:
+        m = pattern.match(text, at)
+        if m:
+            return m
+        at = text.find("<!--", at + 4)
+    return None
+
+
 def parse_enpproperty(text: str) -> dict[str, str]:
     """Fields of the `<!--enpproperty ... /enpproperty-->` comment; inner tags and entities removed."""
-    m = _ENP.search(text)
+    m = _search_comment(_ENP, text)
     if not m:
         return {}
     out: dict[str, str] = {}
@@ -228,11 +255,32 @@ def parse_page(text: str, url: str, root: str | None = None) -> Page:
     root = root or url.rsplit("/", 1)[0] + "/"
     base_el = doc.find(".//base[@href]")
     base = urljoin(url, base_el.get("href")) if base_el is not None else url
+    # Every href is resolved once (urljoin is most of this function's time otherwise).
+    resolved: dict[str | None, str | None] = {}
+
+    def absolute(href: str | None) -> str | None:
+        try:
+            return resolved[href]
+        except KeyError:
+            link = resolved[href] = _abs(base, href)
+            return link
+
+    content: dict[str, bool] = {}
+
+    def is_content(link: str) -> bool:
+        try:
+            return content[link]
+        except KeyError:
+            found = content[link] = is_content_url(link)
+            return found
+
+    anchors = [(a, absolute(a.get("href"))) for a in doc.xpath("//a[@href]")]
+    areas = [absolute(area.get("href")) for area in doc.xpath("//map//area[@href]")]
 
     pages: list[PageLink] = []
     seen_pages: set[str] = set()
     for a in doc.xpath("//a[@id='pageLink' or @id='pagelink' or @id='PageLink']"):
-        link = _abs(base, a.get("href"))
+        link = absolute(a.get("href"))
         if not link or link in seen_pages:
             continue
         seen_pages.add(link)
@@ -240,8 +288,7 @@ def parse_page(text: str, url: str, root: str | None = None) -> Page:
         pages.append(PageLink(link, *(label or (None, None))))
     if not pages:  # fallback: node links of the same day folder, in document order
         folder = url.rsplit("/", 1)[0] + "/"
-        for a in doc.xpath("//a[@href]"):
-            link = _abs(base, a.get("href"))
+        for a, link in anchors:
             if link and link.startswith(folder) and is_page_url(link) and link not in seen_pages:
                 seen_pages.add(link)
                 label = parse_page_label(a.text_content())
@@ -263,24 +310,20 @@ def parse_page(text: str, url: str, root: str | None = None) -> Page:
     articles: list[str] = []
     titles: dict[str, str] = {}
     in_map: set[str] = set()
-    for area in doc.xpath("//map//area[@href]"):
-        link = _abs(base, area.get("href"))
-        if link and is_content_url(link):
+    for link in areas:
+        if link and is_content(link):
             in_map.add(link)
-    for a in doc.xpath("//a[@href]"):
-        link = _abs(base, a.get("href"))
-        if link and is_content_url(link) and _same_site(link, root) and link not in titles:
+    for a, link in anchors:
+        if link and is_content(link) and _same_site(link, root) and link not in titles:
             titles[link] = normalize_ws(a.text_content()) or ""
             articles.append(link)
-    for area in doc.xpath("//map//area[@href]"):
-        link = _abs(base, area.get("href"))
-        if link and is_content_url(link) and _same_site(link, root) and link not in titles:
+    for link in areas:
+        if link and is_content(link) and _same_site(link, root) and link not in titles:
             titles[link] = ""
             articles.append(link)
 
     pdf_url = image_url = None
-    for a in doc.xpath("//a[@href]"):
-        link = _abs(base, a.get("href"))
+    for a, link in anchors:
         if link and urlsplit(link).path.lower().endswith(".pdf"):
             pdf_url = link
             break
@@ -365,6 +408,8 @@ def _heading_text(el: lxml.html.HtmlElement) -> str | None:
 
 
 def _is_centered(el) -> bool:
+    if not el.attrib:
+        return False
     style = (el.get("style") or "").replace(" ", "").lower()
     return (el.get("align") or "").lower() == "center" or "text-align:center" in style
 
@@ -373,50 +418,53 @@ def body_blocks(container: lxml.html.HtmlElement, base: str) -> list[tuple[str, 
     """The body as a flat list of ("text", str, centered) and ("img", {url, caption}, False)."""
     blocks: list[tuple[str, object, bool]] = []
     buf: list[str] = []
+    push = buf.append
     centered = [False]
 
-    def flush():
-        if buf:
-            blocks.append(("text", "".join(buf), centered[0]))
-            buf.clear()
-
     def walk(node, in_center: bool):
-        tag = node.tag if isinstance(node.tag, str) else None
-        if tag is None:  # comment or processing instruction: its tail still counts
-            buf.append(node.tail or "")
+        tag = node.tag
+        if not isinstance(tag, str):  # comment or processing instruction: its tail still counts
+            push(node.tail or "")
             return
         tag = tag.lower()
         if tag in _SKIP_TAGS:
-            buf.append(node.tail or "")
+            push(node.tail or "")
             return
         here = in_center or _is_centered(node)
         if tag == "img":
-            flush()
+            if buf:
+                blocks.append(("text", "".join(buf), centered[0]))
+                buf.clear()
             url = _abs(base, node.get("src") or node.get("data-src"))
             if url:
                 caption = next((normalize_ws(node.get(a)) for a in _CAPTION_ATTRS
                                 if normalize_ws(node.get(a))), None)
                 blocks.append(("img", {"url": url, "caption": caption or ""}, False))
-            buf.append(node.tail or "")
+            push(node.tail or "")
             return
         block = tag in _BLOCK_TAGS
         if block:
-            flush()
+            if buf:
+                blocks.append(("text", "".join(buf), centered[0]))
+                buf.clear()
             centered[0] = here
         elif not buf:
             centered[0] = here
-        buf.append(node.text or "")
+        push(node.text or "")
         for child in node:
             walk(child, here)
         if block:
-            flush()
+            if buf:
+                blocks.append(("text", "".join(buf), centered[0]))
+                buf.clear()
             centered[0] = in_center
-        buf.append(node.tail or "")
+        push(node.tail or "")
 
-    buf.append(container.text or "")
+    push(container.text or "")
     for child in container:
         walk(child, False)
-    flush()
+    if buf:
+        blocks.append(("text", "".join(buf), centered[0]))
     return blocks
 
 
@@ -430,6 +478,8 @@ def split_body(blocks: list[tuple[str, object, bool]]) -> tuple[list[str], list[
             images.append(dict(value))  # type: ignore[arg-type]
             pending = images[-1] if not images[-1]["caption"] else None
             continue
+        if not value.strip(_BLANK):  # type: ignore[union-attr]
+            continue  # clean_paragraph would make it "" (fast path for the text between blocks)
         text = clean_paragraph(value)  # type: ignore[arg-type]
         if not text:
             continue
@@ -448,10 +498,10 @@ def _is_caption(text: str, centered: bool) -> bool:
 
 
 def _body_container(doc: lxml.html.HtmlElement, text: str):
-    found = doc.xpath("//founder-content")
-    if found:
-        return found[0]
-    m = _ENPCONTENT.search(text)
+    found = next(doc.iter("founder-content"), None)
+    if found is not None:
+        return found
+    m = _search_comment(_ENPCONTENT, text)
     if m and m.group(1).strip():
         return lxml.html.fragment_fromstring(m.group(1), create_parent="div")
     for xp in ("//*[@id='ozoom']", "//*[@id='articleContent']", "//*[@id='content']"):
@@ -470,7 +520,7 @@ def _body_container(doc: lxml.html.HtmlElement, text: str):
 _LINE_TAGS = {"p", "div", "td", "th", "li", "span", "font", "center", "strong", "b", "h1", "h2", "h3",
               "h4", "h5", "h6", "founder-title", "founder-subtitle", "founder-introtitle",
               "founder-leadtitle", "founder-author"}
-_BLOCKISH = ".//p|.//div|.//td|.//table|.//h1|.//h2|.//h3|.//h4|.//li|.//founder-title|.//founder-subtitle"
+_BLOCKISH = ("p", "div", "td", "table", "h1", "h2", "h3", "h4", "li", "founder-title", "founder-subtitle")
 _DATE_TEXT = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{2}-\d{2}")
 
 
@@ -489,18 +539,19 @@ def _lines_before(doc, body) -> list[tuple[lxml.html.HtmlElement, str]]:
         if scope is None:
             return []
     lines = []
+    holds_stop = set(stop.iterancestors()) if stop is not None else set()
     for el in scope.iter():
         if el is stop:
             break
-        if not isinstance(el.tag, str) or el.tag.lower() not in _LINE_TAGS:
+        tag = el.tag
+        if not isinstance(tag, str):
             continue
-        tag = el.tag.lower()
-        if stop is not None and stop in el.iterdescendants():
+        tag = tag.lower()
+        if tag not in _LINE_TAGS or el in holds_stop:
             continue
-        if tag not in _HEADING_TAGS and el.xpath(_BLOCKISH):
+        if tag not in _HEADING_TAGS and next(el.iterdescendants(*_BLOCKISH), None) is not None:
             continue
-        if el.xpath("ancestor::a") or any(a.tag in _HEADING_TAGS for a in el.iterancestors()
-                                          if isinstance(a.tag, str)):
+        if any(a.tag == "a" or a.tag in _HEADING_TAGS for a in el.iterancestors()):
             continue
         if tag in ("span", "font", "strong", "b") and el.getparent() is not None and \
                 el.getparent().tag.lower() in _LINE_TAGS:
@@ -604,7 +655,7 @@ def _images_between(doc, title, body, base: str) -> list[dict[str, str]]:
     in a table with the caption in the next row); icons and linked images are not the article's."""
     out: list[dict[str, str]] = []
     started = False
-    for el in doc.iter():
+    for el in doc.iter("img", title.tag, body.tag):  # document order, only the tags that matter
         if el is body:
             break
         if el is title:
