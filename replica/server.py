@@ -77,6 +77,9 @@ def serve(site_dir: Path, root_path: str = "/ahjjb/", *, delay: float = 0.0,
 class _Handler(BaseHTTPRequestHandler):
     replica: ReplicaServer
     protocol_version = "HTTP/1.1"
+    # http.server writes headers and body separately; with Nagle's algorithm the body would
+    # wait for the client's delayed ACK (~40 ms a response on Linux), unlike real servers.
+    disable_nagle_algorithm = True
     server_version = "ReplicaEpaper/1.0"
 
     def log_message(self, format: str, *args: object) -> None:  # quiet
