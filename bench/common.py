@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,17 +133,50 @@ class Context:
         return CrawlRun(start, end, data, status, wall, cpu, rss, list(server.requests[first:]), out, err)
 
 
+class PeakRss(threading.Thread):
+    """Polls a process's VmHWM (peak resident set of its own memory since exec) until it exits.
+
+    Not `ru_maxrss` (os.wait4, getrusage(RUSAGE_CHILDREN)): on Linux that survives exec, so a
+    child started by a 700 MB bench process reports at least 700 MB whatever it used itself.
+    VmHWM only rises, so the last reading before the process ends is its peak.
+    """
+
+    def __init__(self, pid: int, every: float = 0.005) -> None:
+        super().__init__(daemon=True)
+        self.path, self.every, self.kb = f"/proc/{pid}/status", every, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                with open(self.path, "rb") as fh:
+                    for line in fh:
+                        if line.startswith(b"VmHWM:"):
+                            self.kb = max(self.kb, int(line.split()[1]))
+                            break
+                    else:
+                        return  # a zombie: no memory any more
+            except (OSError, ValueError):
+                return
+            time.sleep(self.every)
+
+
 def run_child(cmd: list[str], cwd: Path = REPO) -> tuple[int, float, float, float, str, str]:
     """Run cmd; return (exit status, wall s, CPU s, peak RSS MB, stdout, stderr) of that child alone."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        _, wait_status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, exact peak RSS
+        peak = PeakRss(proc.pid)
+        peak.start()
+        _, wait_status, usage = os.wait4(proc.pid, 0)  # this child's own CPU time
         wall = time.perf_counter() - t0
+        peak.done.set()
+        peak.join()
         proc.returncode = os.waitstatus_to_exitcode(wait_status)
+        rss_mb = peak.kb / 1024 if peak.kb else usage.ru_maxrss / 1024  # no /proc: the upper bound
         out.seek(0)
         err.seek(0)
-        return (proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+        return (proc.returncode, wall, usage.ru_utime + usage.ru_stime, rss_mb,
                 out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
 
 
