@@ -3,23 +3,100 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
+from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.http import Request
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+
+_ROOT_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)[\s/>]")
+_PROLOG = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<![^>]*>|\s)*", re.S)
+
+
+def truncation(response: Response) -> str | None:
+    """Why a 200 page or calendar looks cut short (None when it looks whole).
+
+    A connection closed early without a Content-Length leaves no other trace: the page
+    parses (lxml recovers) and simply lacks its end, or a calendar lacks its last dates.
+    Every Founder page ends with `</html>` and every period.xml closes its root element,
+    so a missing end tag is taken as a truncated transfer.
+    """
+    if response.status != 200:
+        return None
+    ctype = response.headers.get("Content-Type", b"").decode("latin-1").lower()
+    path = urlsplit(response.url).path.lower()
+    if ctype:  # the declared type decides; a PDF served for an .html URL is not a cut page
+        is_xml, is_html = "xml" in ctype, "html" in ctype and "xml" not in ctype
+    else:
+        is_xml, is_html = path.endswith(".xml"), path.endswith((".html", ".htm"))
+    if not (is_xml or is_html):
+        return None
+    body = response.body
+    if not body.strip():
+        return "empty response"
+    tail = body[-4096:].lower()
+    if is_html:
+        return None if b"</html" in tail else "truncated page (no </html>)"
+    m = _ROOT_TAG.match(body, _PROLOG.match(body).end())
+    if m and b"</" + m.group(1).lower() in tail:
+        return None
+    return "truncated XML (root element not closed)"
+
+
+def _port(parts) -> int | None:
+    try:
+        return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return None
+
+
+class PortalOnlyMiddleware:
+    """Refuses every request to a host other than the portal's, redirects included.
+
+    The spider's requests bypass Scrapy's OffsiteMiddleware (they carry dont_filter, which
+    the redirect middleware copies onto the redirected request), so a portal answering
+    302 to another host would be followed. The failure names the redirect. http → https on
+    the same host stays allowed.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        o = cls()
+        o.crawler = crawler
+        return o
+
+    def process_request(self, request: Request, spider=None):
+        spider = self.crawler.spider
+        root = getattr(spider, "root", None)
+        if not root:
+            return None
+        want, got = urlsplit(root), urlsplit(request.url)
+        same_host = (got.hostname or "").lower() == (want.hostname or "").lower()
+        same_port = _port(got) == _port(want) or {_port(got), _port(want)} == {80, 443}
+        if same_host and same_port:
+            return None
+        self.crawler.stats.inc_value("epaper/offhost_refused")
+        if request.meta.get("redirect_urls"):
+            raise IgnoreRequest(f"redirected off the portal's host to {request.url} (not followed)")
+        raise IgnoreRequest(f"off the portal's host: {request.url} (not fetched)")
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's RetryMiddleware, waiting before each retry: base × 2^(n-1), jittered, capped.
 
-    A portal answering 503 is overloaded; retrying at once only adds to it.
+    A portal answering 503 is overloaded; retrying at once only adds to it. A 200 page that
+    is empty or truncated (see `truncation`) is retried like a 503; when the retries are
+    used up the request fails with that reason rather than handing a cut page to the parser.
     Settings: RETRY_BACKOFF_BASE (seconds, default 1.0), RETRY_BACKOFF_MAX (default 30.0),
-    and Scrapy's RETRY_* settings.
+    RETRY_TRUNCATED (default True), and Scrapy's RETRY_* settings.
     """
 
     def __init__(self, settings):
         super().__init__(settings)
         self.base = settings.getfloat("RETRY_BACKOFF_BASE", 1.0)
         self.cap = settings.getfloat("RETRY_BACKOFF_MAX", 30.0)
+        self.check_truncated = settings.getbool("RETRY_TRUNCATED", True)
 
     async def _wait(self, result):
         if isinstance(result, Request) and self.base > 0:
@@ -29,6 +106,14 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return result
 
     async def process_response(self, request, response, spider=None):
+        why = truncation(response) if self.check_truncated and not request.meta.get("dont_retry") else None
+        if why is not None:
+            self.crawler.stats.inc_value(f"epaper/truncated/{why.split(' (')[0].replace(' ', '_')}")
+            retry = self._retry(request, why)
+            if retry is None:
+                tries = request.meta.get("retry_times", 0) + 1
+                raise IgnoreRequest(f"{why}, {tries} tries")
+            return await self._wait(retry)
         return await self._wait(super().process_response(request, response))
 
     async def process_exception(self, request, exception, spider=None):

@@ -28,6 +28,7 @@ RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 RETRY_BACKOFF_BASE = 1.0  # seconds; doubled per retry (see crawler.middlewares.BackoffRetryMiddleware)
 RETRY_BACKOFF_MAX = 30.0
+RETRY_TRUNCATED = True  # retry a 200 page without </html> (or a calendar without its end), then fail it
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REDIRECT_MAX_TIMES = 5
@@ -40,6 +41,8 @@ LOG_LEVEL = "INFO"
 EPAPER_SOURCE = os.environ.get("EPAPER_PORTAL_ID", "ahjjb")  # the `source` column
 EPAPER_LAYOUT = "auto"  # auto | pc | html
 SNAPSHOT_DIR = os.environ.get("EPAPER_STORAGE_DATA_DIR", "data")  # the archive root
+SNAPSHOT_PAUSE_AT = ""  # crash tests only: "write:N", "rename:N" or "renamed:N" holds the Nth snapshot file there
+SNAPSHOT_PAUSE_SECONDS = 120.0
 WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/
 WARC_REPLAY_DIR = ""  # when set (epaper reparse): answer every request from the WARC files there
 CLEAN_CHROME_LINES = [  # page chrome that leaks into bodies; removed as whole lines
@@ -57,6 +60,8 @@ ITEM_PIPELINES = {
 }
 
 DOWNLOADER_MIDDLEWARES = {
+    # 50: before robots.txt and everything else, so an off-host redirect is never fetched.
+    "crawler.middlewares.PortalOnlyMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     # 950: next to the download handler, so the WARC holds the bytes exactly as served.

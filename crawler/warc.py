@@ -3,8 +3,10 @@
 WarcWriterMiddleware writes every response the crawl uses (calendar, pages, articles; not
 retried 5xx) as request + response records, exact bytes, into one WARC per issue date:
 `warc/issue_date=YYYY-MM-DD/<stamp>-<pid>.warc.gz`. The file is written under a temporary
-name and renamed into place just before the date's snapshot is written; a complete re-crawl
-replaces the older WARC files of the date.
+name and renamed into place just before the date's snapshot is written; once a complete
+re-crawl's snapshot is written, the older WARC files of the date are removed (not before: a
+crash in between leaves the previous snapshot with the WARC its rows point to). Responses
+that are retried (5xx, truncated or empty pages) are not kept.
 
 WarcReplayMiddleware answers every request from those files, so no request reaches the
 network: the spider and pipelines run exactly as in a crawl.
@@ -30,6 +32,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawler.middlewares import truncation
 from storage.parquet import fsync_dir, partition_dir, remove_stale_temps
 
 log = logging.getLogger(__name__)
@@ -110,10 +113,13 @@ class WarcWriterMiddleware:
         self.crawler = crawler
         self.root = Path(settings.get("SNAPSHOT_DIR", "data"))
         self.retry_codes = set(settings.getlist("RETRY_HTTP_CODES"))
+        self.check_truncated = settings.getbool("RETRY_TRUNCATED", True)
         self.open: dict[dt.date, _DateWarc] = {}
-        from pipelines.snapshot import issue_flushing
+        self.committed: dict[dt.date, Path] = {}
+        from pipelines.snapshot import issue_done, issue_flushing
 
         crawler.signals.connect(self.on_flushing, issue_flushing)
+        crawler.signals.connect(self.on_done, issue_done)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -122,7 +128,7 @@ class WarcWriterMiddleware:
     def process_response(self, request, response, spider=None):
         fetched = dt.datetime.now(dt.timezone.utc)
         request.meta["fetched_at"] = fetched
-        if response.status in self.retry_codes:
+        if response.status in self.retry_codes or (self.check_truncated and truncation(response)):
             return response
         for day in request.meta.get("issue_dates", []):
             warc = self.open.get(day)
@@ -142,11 +148,16 @@ class WarcWriterMiddleware:
             warc.discard()
             return
         warc.commit()
-        outcome = self.crawler.spider.outcomes.get(date)
-        if outcome is not None and outcome.status == "archived":
-            for old in warc_files(self.root, date):
-                if old != warc.path:
-                    old.unlink(missing_ok=True)
+        self.committed[date] = warc.path
+
+    def on_done(self, date, outcome):
+        """The date's snapshot is written: a complete crawl's WARC supersedes the older ones."""
+        path = self.committed.pop(date, None)
+        if path is None or outcome.status != "archived":
+            return
+        for old in warc_files(self.root, date):
+            if old != path:
+                old.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------ replay

@@ -40,6 +40,11 @@ def parse_date_arg(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
+def plausible_issue_date(day: dt.date) -> bool:
+    """A date read from a page (the latest issue's URL) is only used when it could be real."""
+    return dt.date(1900, 1, 1) <= day <= dt.date.today() + dt.timedelta(days=2)
+
+
 @dataclass
 class Outcome:
     status: str = "pending"  # pending | archived | no_issue | incomplete
@@ -58,16 +63,33 @@ class Outcome:
         self.failures.append({"url": url, "reason": reason})
 
 
+_MAXSIZE = re.compile(r"(\d+) bytes which is larger than download max size \((\d+)\)")
+
+
 def failure_reason(failure) -> str:
+    """One readable phrase for why a request failed (the URL is reported next to it)."""
     exc = failure.value
+    name = type(exc).__name__
     if isinstance(exc, HttpError):
         return f"HTTP {exc.response.status}"
     if isinstance(exc, IgnoreRequest):
         return str(exc) or "request ignored"
-    if isinstance(exc, TxTimeoutError) or "Timeout" in type(exc).__name__:
+    if isinstance(exc, TxTimeoutError) or "Timeout" in name:
         return "timeout"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    text = str(exc)
+    if name == "ResponseDataLossError" or "DataLoss" in text:
+        return "truncated response (connection closed before the announced length)"
+    if name == "DownloadCancelledError" and _MAXSIZE.search(text):
+        size, limit = _MAXSIZE.search(text).groups()
+        return f"response too large ({int(size):,} bytes, limit {int(limit):,})"
+    if "ConnectionLost" in text or "ConnectionLost" in name or "ConnectionDone" in name:
+        return "connection lost before a complete response"
+    if name in ("DownloadConnectionRefusedError", "ConnectionRefusedError"):
+        return "connection refused"
+    if name in ("CannotResolveHostError", "DNSLookupError"):
+        return "host name not found"
+    lines = text.strip().splitlines()
+    return f"{name}: {lines[0][:200]}" if lines else name
 
 
 class EpaperSpider(scrapy.Spider):
@@ -231,6 +253,9 @@ class EpaperSpider(scrapy.Spider):
             if day is None:
                 self.error = f"cannot find the latest issue at {response.url}"
                 return
+            if not plausible_issue_date(day):  # the date names the snapshot's folder: check it first
+                self.error = f"the latest issue at {response.url} claims an impossible date {day} ({target})"
+                return
             self.dates = [day]
             self.outcomes = {day: Outcome()}
             yield self._request(target, self.parse_front, [day], guess=None, stage=1)
@@ -362,9 +387,10 @@ class EpaperSpider(scrapy.Spider):
         request = failure.request
         dates = request.meta.get("issue_dates", [])
         reason = failure_reason(failure)
-        self.logger.warning("%s failed: %s", request.url, reason)
+        url = (request.meta.get("redirect_urls") or [request.url])[0]  # the URL we asked for
+        self.logger.warning("%s failed: %s", url, reason)
         if request.callback == self.parse_latest:
-            self.error = f"cannot reach {request.url}: {reason}"
+            self.error = f"cannot reach {url}: {reason}"
         if request.callback in (self.parse_calendar, self.parse_latest) and self.generation == "auto":
             extra = [d for d in self.dates if d not in dates]  # the generation is unknown: no date can go on
             for d in extra:
@@ -375,7 +401,7 @@ class EpaperSpider(scrapy.Spider):
                 what = "calendar" if request.callback == self.parse_calendar else "page"
                 if request.callback == self.parse_article:
                     what = "article"
-                self.outcomes[d].fail(request.url, f"{what}: {reason}")
+                self.outcomes[d].fail(url, f"{what}: {reason}")
         if request.callback == self.parse_page:
             d = dates[0]
             yield from self._page_done(None, d, request.meta["page_index"], None)  # type: ignore[arg-type]
