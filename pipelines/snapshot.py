@@ -9,13 +9,19 @@ that duplicates resolve against every earlier date whatever order responses arri
   (nothing archived before is lost) and the date is marked incomplete; a previous complete
   snapshot is never replaced by an incomplete crawl.
 
+A previous snapshot that is damaged (not valid Parquet) is replaced, never merged; every
+failed URL of an unfinished date is logged with its reason.
+
 Settings: SNAPSHOT_DIR (archive root), DEDUPE_SHINGLE_SIZE, DEDUPE_THRESHOLD,
-DEDUPE_MIN_CHARS (near-duplicate rule, see pipelines.dedupe).
+DEDUPE_MIN_CHARS (near-duplicate rule, see pipelines.dedupe), SNAPSHOT_PAUSE_AT and
+SNAPSHOT_PAUSE_SECONDS (crash tests only: "write:N", "rename:N" or "renamed:N" holds the
+Nth snapshot file of the run at that point, so that a test can kill the process there).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -52,6 +58,12 @@ class SnapshotPipeline:
             min_chars=settings.getint("DEDUPE_MIN_CHARS", 50),
         )
         self.index: DuplicateIndex | None = None
+        stage, _, nth = settings.get("SNAPSHOT_PAUSE_AT", "").partition(":")
+        if stage not in ("", "write", "rename", "renamed") or (nth and not nth.isdigit()):
+            raise ValueError(f"SNAPSHOT_PAUSE_AT must be write:N, rename:N or renamed:N, got {stage}:{nth}")
+        self.pause_stage, self.pause_nth = stage, int(nth or 1)
+        self.pause_seconds = settings.getfloat("SNAPSHOT_PAUSE_SECONDS", 120.0)
+        self.files_started = 0
         self.articles: dict[dt.date, list[dict]] = defaultdict(list)
         self.pages: dict[dt.date, list[dict]] = defaultdict(list)
         self.seen: dict[dt.date, int] = defaultdict(int)  # articles through the pipelines, kept or dropped
@@ -68,6 +80,15 @@ class SnapshotPipeline:
     @property
     def spider(self):
         return self.crawler.spider
+
+    def _pause(self, stage: str, path: Path) -> None:
+        if stage == "write":
+            self.files_started += 1
+        if stage == self.pause_stage and self.files_started == self.pause_nth:
+            log.warning("SNAPSHOT_PAUSE_AT: holding snapshot file %d (%s) at %s", self.files_started, path, stage)
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            time.sleep(self.pause_seconds)
 
     def process_item(self, item):
         adapter = ItemAdapter(item)
@@ -116,6 +137,8 @@ class SnapshotPipeline:
                 outcome.status = "incomplete"
             self.articles.pop(day, None)
             self.pages.pop(day, None)
+            for failure in outcome.failures:
+                log.error("%s %s: %s failed: %s", day, outcome.status, failure["url"], failure["reason"])
             self.crawler.signals.send_catch_log(issue_done, date=day, outcome=outcome)
 
     def _flush(self, day: dt.date, outcome) -> None:
@@ -134,9 +157,9 @@ class SnapshotPipeline:
                 self.crawler.signals.send_catch_log(issue_flushing, date=day, keep=False)
                 outcome.kept_previous = True
                 return
-            if previous is not None and previous.error is None:
-                articles = _merge(articles, parquet.read_snapshot(self.root, "articles", day), "article_id")
-                pages = _merge(pages, parquet.read_snapshot(self.root, "pages", day), "page_no")
+            if previous is not None:
+                articles = _merge(articles, self._previous("articles", day), "article_id")
+                pages = _merge(pages, self._previous("pages", day), "page_no")
                 articles.sort(key=lambda r: (r["page_index"], r["position"]))
                 pages.sort(key=lambda r: r["page_index"])
             if not articles and not pages:  # nothing to keep: no snapshot rather than an empty one
@@ -162,10 +185,18 @@ class SnapshotPipeline:
             "crawled_at": crawled.isoformat() if crawled else dt.datetime.now(dt.timezone.utc).isoformat(),
             "source": self.spider.source,
         }
-        parquet.write_snapshot(self.root, "pages", day, pages, info)
-        parquet.write_snapshot(self.root, "articles", day, articles, info)
+        parquet.write_snapshot(self.root, "pages", day, pages, info, pause=self._pause)
+        parquet.write_snapshot(self.root, "articles", day, articles, info, pause=self._pause)
         self.index.commit()
         self.crawler.stats.inc_value("epaper/snapshots_written")
+
+    def _previous(self, dataset: str, day: dt.date) -> pa.Table | None:
+        """The date's previous snapshot to merge with, or None when absent or damaged (then replaced)."""
+        try:
+            return parquet.read_snapshot(self.root, dataset, day)
+        except (OSError, pa.ArrowException) as exc:
+            log.warning("%s: the previous %s snapshot is damaged and will be replaced: %s", day, dataset, exc)
+            return None
 
     def close_spider(self):
         pending = [d for d in self.spider.dates if d not in self.written]
@@ -176,5 +207,6 @@ class SnapshotPipeline:
                 if not outcome.failures:
                     outcome.fail(self.spider.root, "crawl stopped before the issue was finished")
             self.crawler.signals.send_catch_log(issue_flushing, date=day, keep=False)
-            self.crawler.signals.send_catch_log(issue_done, date=day, outcome=outcome)
+            if not self.spider.fatal:  # no e-paper there: one usage error, not a line per date
+                self.crawler.signals.send_catch_log(issue_done, date=day, outcome=outcome)
 

@@ -52,8 +52,16 @@ def remove_stale_temps(folder: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def atomic_write(path: Path, write) -> Path:
-    """Call write(tmp_path), fsync it, rename it onto path. The tmp name never ends in .parquet."""
+def _no_pause(stage: str, path: Path) -> None:
+    pass
+
+
+def atomic_write(path: Path, write, pause=_no_pause) -> Path:
+    """Call write(tmp_path), fsync it, rename it onto path. The tmp name never ends in .parquet.
+
+    `pause(stage, path)` is called before the rename ("rename") and right after it
+    ("renamed"): crash tests hold the writer there to kill it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -61,24 +69,33 @@ def atomic_write(path: Path, write) -> Path:
         write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        pause("rename", path)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    pause("renamed", path)
     fsync_dir(path.parent)
     return path
 
 
 def write_snapshot(root: Path, dataset: str, day: dt.date, rows: list[dict],
-                   info: dict | None = None) -> Path:
-    """Write the whole snapshot of one date atomically; `info` goes into the file's metadata."""
+                   info: dict | None = None, pause=_no_pause) -> Path:
+    """Write the whole snapshot of one date atomically; `info` goes into the file's metadata.
+
+    `pause` as for `atomic_write`, plus "write": the rows are written, the footer is not.
+    """
     schema = DATASETS[dataset]
     if info is not None:
         schema = schema.with_metadata({**(schema.metadata or {}), META_KEY: json.dumps(info).encode()})
     table = pa.Table.from_pylist(rows, schema=schema)
-    return atomic_write(
-        snapshot_path(root, dataset, day),
-        lambda tmp: pq.write_table(table, tmp, compression="zstd"),
-    )
+    path = snapshot_path(root, dataset, day)
+
+    def write(tmp: Path) -> None:
+        with pq.ParquetWriter(tmp, table.schema, compression="zstd") as writer:
+            writer.write_table(table)
+            pause("write", path)
+
+    return atomic_write(path, write, pause)
 
 
 def read_snapshot(root: Path, dataset: str, day: dt.date) -> pa.Table | None:
@@ -123,8 +140,17 @@ def snapshot_info(root: Path, day: dt.date) -> SnapshotInfo:
         meta = pq.read_metadata(path)
     except (OSError, pa.ArrowException) as exc:
         return SnapshotInfo(day, False, 0, 0, 0, None, [], error=f"damaged snapshot: {exc}")
+    pages = snapshot_path(root, "pages", day)
+    if pages.exists():
+        try:
+            pq.read_metadata(pages)
+        except (OSError, pa.ArrowException) as exc:
+            return SnapshotInfo(day, False, 0, meta.num_rows, 0, None, [], error=f"damaged pages snapshot: {exc}")
     kv = meta.metadata or {}
-    info = json.loads(kv.get(META_KEY, b"{}"))
+    try:
+        info = json.loads(kv.get(META_KEY, b"{}"))
+    except ValueError as exc:
+        return SnapshotInfo(day, False, 0, meta.num_rows, 0, None, [], error=f"damaged snapshot metadata: {exc}")
     return SnapshotInfo(day, bool(info.get("complete")), int(info.get("pages", 0)), meta.num_rows,
                         int(info.get("duplicates", 0)), info.get("crawled_at"), info.get("failures", []))
 
