@@ -124,6 +124,8 @@ def load_config(args, base_url: str | None = None):
     overrides: dict[str, object] = {}
     if base_url:
         overrides["portal.base_url"] = base_url
+    if getattr(args, "data", None) is not None and not args.data.strip():
+        raise UsageError("--data must name a directory, got an empty string")
     if getattr(args, "data", None):
         overrides["storage.data_dir"] = args.data
     try:
@@ -135,8 +137,13 @@ def load_config(args, base_url: str | None = None):
 def check_base_url(url: str | None) -> str:
     if not url:
         raise UsageError("no base URL: pass --base-url or set portal.base_url in epaper.toml")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or any(c.isspace() or ord(c) < 32 for c in url)):
         raise UsageError(f"base URL must be an http(s) URL, got {url!r}")
     return url if url.endswith("/") else url + "/"
 
@@ -156,6 +163,8 @@ def check_data_dir(path: Path) -> Path:
 
 def scrapy_overrides(pairs: list[str]) -> dict[str, object]:
     """`-s NAME=VALUE` pairs, checked against the type of the setting's default."""
+    if not pairs:
+        return {}
     from scrapy.settings import Settings
 
     known = Settings()
@@ -179,8 +188,43 @@ def scrapy_overrides(pairs: list[str]) -> dict[str, object]:
                 float(value)
         except ValueError:
             raise UsageError(f"-s {name}={value}: expected {type(default).__name__}") from None
+        _check_setting_value(name, value, default)
         out[name] = value
     return out
+
+
+# -s settings that must come from their own flag: they name the archive the lock protects.
+NOT_FROM_S = {"SNAPSHOT_DIR": "use --data", "WARC_REPLAY_DIR": "use epaper reparse",
+              "ITEM_PIPELINES": "the archive's pipelines are fixed"}
+# Numeric settings where 0 means "never" or "nothing": refused.
+POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DOWNLOAD_TIMEOUT",
+            "AUTOTHROTTLE_TARGET_CONCURRENCY", "AUTOTHROTTLE_MAX_DELAY", "REACTOR_THREADPOOL_MAXSIZE"}
+
+
+def _check_setting_value(name: str, value: str, default: object) -> None:
+    """Values a crawl cannot run with (or would hang on): one line, before anything starts."""
+    import math
+
+    from scrapy.settings import BaseSettings
+
+    if name in NOT_FROM_S:
+        raise UsageError(f"-s {name}: not settable with -s ({NOT_FROM_S[name]})")
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        number = float(value)
+        if not math.isfinite(number):
+            raise UsageError(f"-s {name}={value}: expected a finite number")
+        if name in POSITIVE and number <= 0:
+            raise UsageError(f"-s {name}={value}: must be greater than 0")
+        if number < 0 and "PRIORITY" not in name and not default < 0:
+            raise UsageError(f"-s {name}={value}: must not be negative")
+    if name == "LOG_LEVEL" and value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise UsageError(f"-s LOG_LEVEL={value}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    if isinstance(default, (dict, BaseSettings)):
+        try:
+            if not isinstance(json.loads(value), dict):
+                raise ValueError
+        except ValueError:
+            raise UsageError(f"-s {name}={value}: expected a JSON object") from None
 
 
 def log_file(data: Path, command: str) -> Path:
@@ -193,6 +237,13 @@ def log_file(data: Path, command: str) -> Path:
 
 
 def run_crawl(args, *, reparse: bool = False) -> int:
+    dates = requested_dates(args)  # every usage error before the archive is touched, and before heavy imports
+    config = load_config(args, None if reparse else args.base_url)
+    if not reparse:
+        check_base_url(config.portal.base_url)
+    extra = scrapy_overrides(args.settings)
+    data = check_data_dir(Path(config.storage.data_dir))
+
     from scrapy.settings import Settings
 
     from crawler.lock import LockError, archive_lock
@@ -200,11 +251,6 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     from crawler.spiders.epaper import EpaperSpider
     from pipelines.snapshot import issue_done
     from storage.parquet import archived_dates
-
-    dates = requested_dates(args)
-    config = load_config(args, None if reparse else args.base_url)
-    data = check_data_dir(Path(config.storage.data_dir))
-    extra = scrapy_overrides(args.settings)
     spider_args: dict[str, str] = {}
     if reparse:
         from crawler.warc import replay_source
@@ -240,14 +286,22 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         print(f"epaper: {exc}", file=sys.stderr)
         return 1
     try:
-        process = new_process(settings)
-        setup_logging(settings, log_file(data, args.command), args.verbose, args.log_format == "json")
-        crawler = process.create_crawler(EpaperSpider)
+        try:  # a -s value Scrapy cannot use (a component path, a reactor) fails here or in crawl()
+            process = new_process(settings)
+            setup_logging(settings, log_file(data, args.command), args.verbose, args.log_format == "json")
+            crawler = process.create_crawler(EpaperSpider)
+        except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
+            raise UsageError(f"cannot set up the crawl: {exc}") from None
         record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [])
         reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json")
         crawler.signals.connect(reporter.on_issue_done, issue_done)
-        process.crawl(crawler, base_url=base_url, **spider_args)
+        failed: list = []
+        process.crawl(crawler, base_url=base_url, **spider_args).addErrback(failed.append)
         process.start()
+        if failed:
+            logging.getLogger(__name__).error("the crawl could not run: %s", failed[0].getTraceback())
+            record.finish(2)
+            raise UsageError(f"the crawl could not run: {failed[0].getErrorMessage()}")
         spider = crawler.spider
         if spider is None:
             raise UsageError("the crawl did not start; see the log")
@@ -332,11 +386,10 @@ class Reporter:
             self.articles += o.written
             kind = "failed" if not o.written and not o.kept_previous else "incomplete"
             self.record.date_outcome(date, kind, o.written, o.pages, o.duplicates, o.failures)
-            shown = "; ".join(f"{f['url']} ({f['reason']})" for f in o.failures[:3])
-            more = f"; and {len(o.failures) - 3} more" if len(o.failures) > 3 else ""
+            shown = "; ".join(f"{f['url']} ({f['reason']})" for f in o.failures)  # every one: nothing silent
             kept = " (previous complete snapshot kept)" if o.kept_previous else ""
             self._out(date, kind, f"{date} {kind}{kept}: {o.written} articles archived, "
-                                  f"{len(o.failures)} failed: {shown}{more}", o, sys.stderr)
+                                  f"{len(o.failures)} failed: {shown}", o, sys.stderr)
         self._progress()
 
     def _out(self, date, kind, line, o, stream=None) -> None:
@@ -385,6 +438,8 @@ def run_status(args) -> int:
 
     config = load_config(args)
     data = Path(config.storage.data_dir)
+    if data.exists() and not data.is_dir():
+        raise UsageError(f"data directory {data} is not a directory")
     rows = []
     for day in archived_dates(data):
         info = snapshot_info(data, day)
@@ -468,4 +523,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module under its package name, so that its exception classes are the ones
+    # the other modules import (python -m would otherwise load it twice, as __main__ too).
+    from crawler.cli import main as _main
+
+    sys.exit(_main())
