@@ -1,0 +1,234 @@
+"""Crash safety: `epaper crawl` killed with SIGKILL at chosen and at random moments.
+
+Phases: during the fetch (random times over a slowed portal), while a snapshot file is being
+written (rows written, footer not: `SNAPSHOT_PAUSE_AT=write:N`), just before its rename onto
+`part-0.parquet` (`rename:N`) and just after it (`renamed:N`). The crawl holds there until
+killed. After every kill: no `.parquet` a reader sees as broken or partial, no date's earlier
+snapshot gone or shrunk, a stale lock naming the dead process that does not block the next run;
+every few kills a healthy run completes the archive and it equals the replica's truth.
+
+The last test takes one archive through faults, kills and damage, re-crawls it once with the
+portal healthy and compares it with the archive of a clean run.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from crawler.lock import read_holder
+from replica.server import Fault, serve
+from storage.parquet import DATASETS, archived_dates, load_articles, load_pages, snapshot_info, snapshot_path
+from tests.conftest import FAST, ROOT, run_epaper
+from tests.truth import diff_archive
+
+START, END = dt.date(2023, 8, 1), dt.date(2023, 8, 3)  # three issues: six snapshot files per run
+DAYS = [START + dt.timedelta(i) for i in range(3)]
+DATES = ("--from", START.isoformat(), "--to", END.isoformat())
+SLOW = [*FAST, "-s", "CONCURRENT_REQUESTS=4", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4", "-s", "DOWNLOAD_TIMEOUT=5"]
+
+# 24 kills: 9 at random times, 15 at chosen points of the snapshot write (N: the Nth file of the run)
+TRIALS = ["random", "write:1", "rename:2", "random", "renamed:1", "write:4", "random", "rename:5",
+          "write:6", "random", "renamed:3", "rename:1", "random", "write:3", "rename:6", "random",
+          "renamed:5", "write:2", "random", "rename:4", "write:5", "random", "rename:3", "renamed:6"]
+RECOVER_EVERY = 6
+COUNTS: Counter = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tally(request):
+    yield
+    if getattr(request.config, "cache", None) is not None:
+        request.config.cache.set("epaper/counts/kill", dict(COUNTS))
+
+
+@pytest.fixture(scope="module")
+def server(replica_sites):
+    site = replica_sites("pc-rmrb", START, dt.date(2023, 8, 4))  # the build test_faults uses
+    with serve(site / "site") as server:
+        server.truth_path = site / "truth.json"
+        yield server
+
+
+def spawn(server, data: Path, *extra: str) -> subprocess.Popen:
+    """The real command line, in its own process group (so the kill reaches only what we started)."""
+    return subprocess.Popen([sys.executable, "-m", "crawler.cli", "crawl", *DATES, "--base-url", server.base_url,
+                             "--data", str(data), *SLOW, *extra], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def kill(proc: subprocess.Popen) -> bool:
+    """SIGKILL the crawl's process group; False when it had already finished."""
+    if proc.poll() is not None:
+        return False
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    return proc.returncode == -signal.SIGKILL
+
+
+def wait_for_pause(proc: subprocess.Popen, data: Path, timeout: float = 60) -> None:
+    """Until the crawl's log says it holds at the chosen point of the snapshot write."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for log in (data / "logs").glob(f"*-crawl-{proc.pid}.log"):
+            if "SNAPSHOT_PAUSE_AT: holding" in log.read_text(encoding="utf-8", errors="replace"):
+                return
+        assert proc.poll() is None, f"the crawl ended (status {proc.returncode}) before reaching the pause"
+        time.sleep(0.05)
+    kill(proc)
+    pytest.fail("the crawl never reached the pause")
+
+
+def state(data: Path) -> dict[dt.date, set[str]]:
+    """Archived date → article URLs, reading every snapshot whole (a partial file would raise)."""
+    out = {}
+    for day in archived_dates(data):
+        table = pq.read_table(snapshot_path(data, "articles", day), schema=DATASETS["articles"])
+        out[day] = set(table.column("url").to_pylist())
+    return out
+
+
+def assert_readers_see_no_broken_file(data: Path) -> None:
+    for dataset, schema in DATASETS.items():
+        for path in (data / dataset).rglob("*.parquet") if (data / dataset).is_dir() else []:
+            assert path.name == "part-0.parquet", f"a file readers would pick up: {path}"
+            pq.read_table(path, schema=schema)  # whole: a partial file has no footer and raises
+    duckdb = pytest.importorskip("duckdb")
+    if list((data / "articles").glob("*/*.parquet")):
+        glob = (data / "articles" / "**" / "*.parquet").as_posix()
+        duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning=true)").fetchone()
+
+
+def assert_complete_and_true(server, data: Path) -> None:
+    problems = diff_archive(data, server.truth_path, server.base_url, dates=DAYS)
+    COUNTS["rows lost"] += sum(p.endswith(": missing") for p in problems)
+    assert problems == []
+    assert all(snapshot_info(data, d).complete for d in DAYS)
+    leftovers = [p for p in data.rglob("*.tmp-*")]
+    assert leftovers == []  # a healthy run clears what killed writers left behind
+
+
+def recover(server, data: Path) -> None:
+    delay, server.delay = server.delay, 0.0
+    try:
+        result = run_epaper("crawl", *DATES, "--base-url", server.base_url, "--data", str(data), *FAST)
+    finally:
+        server.delay = delay
+    assert result.returncode == 0, result.stderr  # the stale lock did not block it
+    assert result.stderr == ""
+    COUNTS["recoveries"] += 1
+    assert_complete_and_true(server, data)
+
+
+def test_sigkill_at_random_moments_never_breaks_the_archive(server, tmp_path):
+    data = tmp_path / "data"
+    rng = random.Random(20231127)
+    server.delay = 0.02  # a slow portal spreads the fetch over a second or two
+    kills = Counter()
+    try:
+        for n, trial in enumerate(TRIALS, 1):
+            before = state(data)
+            if trial == "random":
+                proc = spawn(server, data)
+                time.sleep(rng.uniform(0.6, 3.0))
+            else:
+                proc = spawn(server, data, "-s", f"SNAPSHOT_PAUSE_AT={trial}")
+                wait_for_pause(proc, data)
+            if not kill(proc):
+                kills["finished before the kill"] += 1
+                continue
+            kills[trial.split(":")[0]] += 1
+
+            assert_readers_see_no_broken_file(data)
+            after = state(data)
+            for day, urls in before.items():  # never removed, never shrunk
+                assert day in after, f"{trial}: the snapshot of {day} disappeared"
+                assert urls <= after[day], f"{trial}: {day} lost {len(urls - after[day])} articles"
+            if list((data / "logs").glob(f"*-crawl-{proc.pid}.log")):  # it got as far as taking the lock
+                assert read_holder(data).get("pid") == proc.pid  # the dead holder is still named there ...
+            if n % RECOVER_EVERY == 0:
+                recover(server, data)  # ... and does not block the next run
+    finally:
+        server.delay = 0.0
+        COUNTS["kills survived"] += sum(v for k, v in kills.items() if k != "finished before the kill")
+    recover(server, data)
+    assert sum(v for k, v in kills.items() if k != "finished before the kill") >= 20, kills
+    assert {"random", "write", "rename", "renamed"} <= set(kills), kills
+
+
+def test_a_killed_write_keeps_the_previous_snapshot_byte_for_byte(server, tmp_path):
+    """Killed after the new file is written but before the rename: the old file is untouched."""
+    data = tmp_path / "data"
+    recover(server, data)
+    path = snapshot_path(data, "articles", START)
+    old = path.read_bytes()
+    proc = spawn(server, data, "-s", "SNAPSHOT_PAUSE_AT=rename:2")  # file 2: the first date's articles
+    wait_for_pause(proc, data)
+    tmp = list(path.parent.glob(".part-0.parquet.tmp-*"))
+    assert len(tmp) == 1 and tmp[0].stat().st_size > 0  # the new snapshot, complete, under its hidden name
+    assert kill(proc)
+    COUNTS["kills survived"] += 1
+    assert path.read_bytes() == old
+    recover(server, data)
+    assert not list(path.parent.glob(".*.tmp-*"))
+
+
+# ------------------------------------------------------------------ everything at once, then one healthy run
+
+
+def rows(table, drop: tuple[str, ...]) -> list[dict]:
+    keep = [c for c in table.column_names if c not in drop]
+    return sorted(table.select(keep).to_pylist(), key=lambda r: json.dumps(r, default=str, sort_keys=True))
+
+
+def test_an_archive_through_faults_kills_and_damage_equals_a_clean_run(server, tmp_path):
+    clean, tried = tmp_path / "clean", tmp_path / "tried"
+    recover(server, clean)
+
+    # faults: a page, an article, a truncated calendar retried; the run ends incomplete
+    server.faults[:] = [Fault("status", r"202308/02/node_02\.html$"), Fault("truncate", r"202308/01/content_\d+1\.html$",
+                                                                          with_length=False),
+                        Fault("status", r"/period\.xml$", times=1)]
+    result = run_epaper("crawl", *DATES, "--base-url", server.base_url, "--data", str(tried), *FAST)
+    COUNTS["faults injected"] += sum(f.hits for f in server.faults)
+    server.faults.clear()
+    assert result.returncode == 1
+    # kills: in the fetch, in a write, before and after a rename
+    server.delay = 0.02
+    try:
+        for trial in ("write:2", "rename:3", "renamed:5", "random"):
+            proc = spawn(server, tried, *(["-s", f"SNAPSHOT_PAUSE_AT={trial}"] if trial != "random" else []))
+            if trial == "random":
+                time.sleep(1.2)
+            else:
+                wait_for_pause(proc, tried)
+            COUNTS["kills survived"] += kill(proc)
+            assert_readers_see_no_broken_file(tried)
+    finally:
+        server.delay = 0.0
+    # damage: one snapshot garbage, one cut short
+    for day, dataset in ((DAYS[0], "articles"), (DAYS[2], "pages")):
+        path = snapshot_path(tried, dataset, day)
+        if path.exists():
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+
+    # one healthy re-crawl
+    result = run_epaper("crawl", *DATES, "--base-url", server.base_url, "--data", str(tried), *FAST)
+    assert result.returncode == 0, result.stderr
+    assert_complete_and_true(server, tried)
+    # the same rows as the clean run; only when they were fetched (and into which WARC file) differ
+    volatile = ("crawled_at", "warc_file", "warc_record_id")
+    assert rows(load_articles(tried), volatile) == rows(load_articles(clean), volatile)
+    assert rows(load_pages(tried), volatile) == rows(load_pages(clean), volatile)
+    assert re.fullmatch(r"\d{8}T\d{6}-\d+\.warc\.gz", Path(load_articles(tried).column("warc_file")[0].as_py()).name)
