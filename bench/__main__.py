@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import subprocess
 import sys
 import time
 import traceback
@@ -34,6 +35,18 @@ BENCHES = [
     ("dedupe", "bench.dedupe_bench", 6),
 ]
 BUDGET_S = 15 * 60
+
+
+def commit() -> str:
+    """The commit measured (with "+changes" when the working tree differs from it)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "an unknown commit"
+    return f"commit {head}{' +changes' if dirty else ''}"
 
 
 def table(rows: list[dict]) -> str:
@@ -97,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - started
     rows = [r for order in sorted(results) for r in results[order]]
     rows.append(row("bench: total wall time (s)", round(total), f"< {BUDGET_S}", total < BUDGET_S))
-    header = (f"Run of {when:%Y-%m-%d %H:%M %Z}{' (--quick)' if args.quick else ''} on {machine()}; "
-              f"replica {ctx.span.start}..{ctx.span.end}.")
+    header = (f"Run of {when:%Y-%m-%d %H:%M %Z}{' (--quick)' if args.quick else ''} at {commit()} on "
+              f"{machine()}; replica {ctx.span.start}..{ctx.span.end}.")
     print()
     print(header)
     print(table(rows))
