@@ -16,6 +16,10 @@ USER_AGENT = "epaper-archiver/0.1 (+archive of the digital edition)"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 4
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
+# Items per response processed in parallel. The pipelines are synchronous, so parallelism
+# buys nothing, while Scrapy's default (100) starts 100 asyncio tasks for every response:
+# the crawl was CPU-bound on that (bench: 136 → 206 articles/s, 37% less CPU).
+CONCURRENT_ITEMS = 16
 DOWNLOAD_DELAY = 0.5
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.5
