@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -44,7 +44,7 @@ def truncation(response: Response) -> str | None:
     return "truncated XML (root element not closed)"
 
 
-def _port(parts) -> int | None:
+def _port(parts: SplitResult) -> int | None:
     try:
         return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     except ValueError:

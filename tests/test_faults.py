@@ -416,3 +416,34 @@ def test_a_damaged_snapshot_is_replaced_even_by_an_incomplete_crawl(server, clea
     heal(server)
     assert crawl(server, data, dates=one).returncode == 0
     assert_complete_and_true(server, data)
+
+
+# ------------------------------------------------------------------ a parser bug fails the page, not silently
+
+
+@pytest.mark.parametrize("error", [IndexError("list index out of range"), RecursionError("maximum recursion depth"),
+                                   ValueError("empty page")])
+def test_a_page_the_parser_chokes_on_fails_that_page_and_says_why(monkeypatch, error):
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from crawler import founder
+    from crawler.spiders.epaper import EpaperSpider
+
+    crawler = get_crawler(EpaperSpider)
+    spider = crawler.spider = EpaperSpider.from_crawler(crawler, base_url="http://127.0.0.1:9/ahjjb/",
+                                                        date=START.isoformat())
+
+    def choke(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(founder, "parse_article", choke)
+    url = "http://127.0.0.1:9/ahjjb/pc/content/202308/01/content_1.html"
+    request = spider._request(url, spider.parse_article, [START], page_index=0, position=0, page_no="01",
+                              page_name=None, pdf_url=None, stage=3)
+    items = list(spider.parse_article(HtmlResponse(url, body=b"<html><body>x</body></html>", request=request,
+                                                   headers={"Content-Type": "text/html; charset=utf-8"})))
+    outcome = spider.outcomes[START]
+    assert items == [] and outcome.status == "incomplete"
+    assert outcome.failures == [{"url": url, "reason": str(error) if isinstance(error, ValueError)
+                                 else f"cannot parse: {type(error).__name__}: {error}"}]

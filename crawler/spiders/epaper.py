@@ -281,6 +281,15 @@ class EpaperSpider(scrapy.Spider):
         header = re.search(r"charset=([\w-]+)", ctype)
         return founder.decode_html(response.body, header.group(1) if header else None)[0]
 
+    def _unreadable(self, response: Response, exc: Exception) -> str:
+        """Why a page cannot be used. ValueError is the parser's "not a page"; anything else is a
+        parser bug meeting odd markup: logged with its traceback, and the page fails (the date
+        stays incomplete) instead of the article vanishing without a trace."""
+        if isinstance(exc, ValueError):
+            return str(exc)
+        self.logger.error("cannot parse %s", response.url, exc_info=exc)
+        return f"cannot parse: {type(exc).__name__}: {str(exc)[:200]}"
+
     def parse_front(self, response: Response):
         d = response.meta["issue_dates"][0]
         outcome = self.outcomes[d]
@@ -296,8 +305,8 @@ class EpaperSpider(scrapy.Spider):
                 return
             try:
                 page = founder.parse_page(self._html(response), response.url, self.root)
-            except ValueError as exc:
-                outcome.fail(response.url, str(exc))
+            except Exception as exc:  # a page the parser cannot read fails that page, never the crawl
+                outcome.fail(response.url, self._unreadable(response, exc))
                 return
             links = [p.url for p in page.pages] or [response.url]
             if response.url not in links:
@@ -319,8 +328,8 @@ class EpaperSpider(scrapy.Spider):
                 if response.status == 404:
                     raise ValueError("HTTP 404")
                 page = founder.parse_page(self._html(response), response.url, self.root)
-            except ValueError as exc:
-                self.outcomes[d].fail(response.url, str(exc))
+            except Exception as exc:
+                self.outcomes[d].fail(response.url, self._unreadable(response, exc))
                 page = None
             yield from self._page_done(response, d, index, page)
         finally:
@@ -367,8 +376,8 @@ class EpaperSpider(scrapy.Spider):
                 return
             try:
                 art = founder.parse_article(self._html(response), response.url)
-            except ValueError as exc:
-                self.outcomes[d].fail(response.url, str(exc))
+            except Exception as exc:
+                self.outcomes[d].fail(response.url, self._unreadable(response, exc))
                 return
             self.outcomes[d].articles += 1
             yield ArticleItem(
