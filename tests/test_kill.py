@@ -38,7 +38,7 @@ DAYS = [START + dt.timedelta(i) for i in range(3)]
 DATES = ("--from", START.isoformat(), "--to", END.isoformat())
 SLOW = [*FAST, "-s", "CONCURRENT_REQUESTS=4", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4", "-s", "DOWNLOAD_TIMEOUT=5"]
 
-# 24 kills: 9 at random times, 15 at chosen points of the snapshot write (N: the Nth file of the run)
+# 24 kills: 8 at random times, 16 at chosen points of the snapshot write (N: the Nth file of the run)
 TRIALS = ["random", "write:1", "rename:2", "random", "renamed:1", "write:4", "random", "rename:5",
           "write:6", "random", "renamed:3", "rename:1", "random", "write:3", "rename:6", "random",
           "renamed:5", "write:2", "random", "rename:4", "write:5", "random", "rename:3", "renamed:6"]
