@@ -44,6 +44,7 @@ LOG_LEVEL = "INFO"
 # Own settings
 EPAPER_SOURCE = os.environ.get("EPAPER_PORTAL_ID", "ahjjb")  # the `source` column
 EPAPER_LAYOUT = "auto"  # auto | pc | html
+SNAPSHOT_INDEX_COMMIT_EVERY = 30  # dates between saves of the dedupe index (and at the end)
 SNAPSHOT_DIR = os.environ.get("EPAPER_STORAGE_DATA_DIR", "data")  # the archive root
 SNAPSHOT_PAUSE_AT = ""  # crash tests only: "write:N", "rename:N" or "renamed:N" holds the Nth snapshot file there
 SNAPSHOT_PAUSE_SECONDS = 120.0
