@@ -489,7 +489,7 @@ def run_schedule(args) -> int:
 def run_demo(args) -> int:
     from crawler.demo import run_demo as demo
 
-    return demo(Path(args.data))
+    return demo(check_data_dir(Path(args.data)))
 
 
 def run_report(args) -> int:

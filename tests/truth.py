@@ -31,16 +31,15 @@ def diff_archive(data: Path, truth_path: Path, base_url: str, dates=None) -> lis
     if dates is not None:
         keep = {d.isoformat() for d in dates}
         expected = {u: r for u, r in expected.items() if r["issue_date"] in keep}
-    rows = load_articles(data).to_pylist()
-    if dates is not None:
-        rows = [r for r in rows if r["issue_date"].isoformat() in keep]
+    all_rows = load_articles(data).to_pylist()
+    by_id = {r["article_id"]: r["url"] for r in all_rows}  # duplicate_of may point before the dates
+    rows = all_rows if dates is None else [r for r in all_rows if r["issue_date"].isoformat() in keep]
     problems = []
     got = {}
     for r in rows:
         if r["url"] in got:
             problems.append(f"{r['url']}: archived twice")
         got[r["url"]] = r
-    by_id = {r["article_id"]: r["url"] for r in rows}
     for url in sorted(set(expected) - set(got)):
         problems.append(f"{url}: missing")
     for url in sorted(set(got) - set(expected)):
