@@ -331,13 +331,19 @@ def parse_page(text: str, url: str, root: str | None = None) -> Page:
     if img:
         image_url = _abs(base, img[0].get("src"))
 
-    issue_date = date_from_url(url)
-    if issue_date is None and enp.get("founder-date"):
+    issue_date = _issue_date(url, enp.get("founder-date"))
+    return Page(url, page_no, page_name, pdf_url, image_url, pages, articles, issue_date, titles)
+
+
+def _issue_date(url: str, enp_date: str | None) -> dt.date | None:
+    """The date in the URL, else the one in the `enpproperty` comment."""
+    day = date_from_url(url)
+    if day is None and enp_date:
         try:
-            issue_date = dt.date.fromisoformat(enp["founder-date"].strip()[:10])
+            day = dt.date.fromisoformat(enp_date.strip()[:10])
         except ValueError:
             pass
-    return Page(url, page_no, page_name, pdf_url, image_url, pages, articles, issue_date, titles)
+    return day
 
 
 def _find_own_label(doc: lxml.html.HtmlElement, page_links: set[str], base: str):
@@ -640,14 +646,9 @@ def parse_article(text: str, url: str) -> Article:
     paragraphs, images = split_body(body_blocks(body, url)) if body is not None else ([], [])
     if idx is not None and body is not None:
         images = _images_between(doc, lines[idx][0], body, url) + images
-    issue_date = date_from_url(url)
-    if issue_date is None and enp.get("date"):
-        try:
-            issue_date = dt.date.fromisoformat(enp["date"].strip()[:10])
-        except ValueError:
-            pass
     return Article(url, visible["title"] or normalize_ws(enp.get("title")), pick("introtitle", "intro_title"),
-                   pick("subtitle", "subtitle"), pick("author", "author"), paragraphs, images, issue_date)
+                   pick("subtitle", "subtitle"), pick("author", "author"), paragraphs, images,
+                   _issue_date(url, enp.get("date")))
 
 
 def _images_between(doc, title, body, base: str) -> list[dict[str, str]]:
