@@ -177,3 +177,45 @@ def test_sigterm_stops_cleanly_and_the_next_run_completes(portal, tmp_path):
         pq.read_table(snapshot)  # every file there is a whole snapshot
     assert crawl(server, tmp_path).returncode == 0
     assert diff_archive(tmp_path, server.truth_path, server.base_url) == []
+
+
+def test_json_log_format_parses_line_by_line(portal, tmp_path):
+    server = portal("pc-rmrb", *WEEK)
+    result = crawl(server, tmp_path, WEEK[0], WEEK[1], "--log-format", "json")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["date"] for e in events] == [(WEEK[0] + dt.timedelta(i)).isoformat() for i in range(7)]
+    assert {e["status"] for e in events} == {"archived", "no_issue"}
+    (log,) = (tmp_path / "logs").glob("*.log")
+    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
+
+
+def test_progress_line_on_a_terminal_only(portal, tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    server = portal("pc-rmrb", *WEEK)
+    leader, follower = pty.openpty()
+    args = [sys.executable, "-m", "crawler.cli", "crawl", "--from", WEEK[0].isoformat(), "--to",
+            WEEK[1].isoformat(), "--base-url", server.base_url, "--data", str(tmp_path), *FAST]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    out, _ = proc.communicate(timeout=120)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    terminal = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert "dates," in terminal and "articles/s" in terminal  # the progress line, on the terminal
+    assert len(out.decode().splitlines()) == 7  # stdout (not a terminal) keeps one line per date
