@@ -44,7 +44,8 @@ def test_seed_article_exact(portal, tmp_path):
 
 def test_recrawl_keeps_ids_and_duplicates(portal, tmp_path):
     server = portal()
-    args = ("crawl", "--from", "2023-07-01", "--to", "2023-08-31", "--base-url", server.base_url,
+    # 07-03 holds the originals of the replica's reprint (07-20) and near-duplicate (08-03)
+    args = ("crawl", "--from", "2023-07-03", "--to", "2023-07-21", "--base-url", server.base_url,
             "--data", str(tmp_path), *FAST)
     assert run_epaper(*args).returncode == 0
     cols = ["article_id", "url", "duplicate_of", "content_hash", "body", "title"]
