@@ -59,3 +59,16 @@ def run_epaper(*args: str, timeout: float = 240, env: dict | None = None) -> sub
     """The real command line, as ops run it."""
     return subprocess.run([sys.executable, "-m", "crawler.cli", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def tally_fixture(name: str, counts):
+    """A module fixture saving `counts` (faults injected, kills survived…) in pytest's cache,
+    under epaper/counts/<name>, for the issue reports."""
+
+    @pytest.fixture(scope="module", autouse=True)
+    def _tally(request):
+        yield
+        if getattr(request.config, "cache", None) is not None:
+            request.config.cache.set(f"epaper/counts/{name}", dict(counts))
+
+    return _tally

@@ -17,17 +17,13 @@ from pathlib import Path
 import pytest
 
 from replica.server import serve
-from tests.conftest import FAST, run_epaper
+from tests.conftest import tally_fixture, FAST, run_epaper
 
 DAY = dt.date(2023, 8, 1)
 COUNTS: Counter = Counter()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _tally(request):
-    yield
-    if getattr(request.config, "cache", None) is not None:
-        request.config.cache.set("epaper/counts/bad_input", dict(COUNTS))
+_tally = tally_fixture("bad_input", COUNTS)
 
 
 @pytest.fixture(scope="module")

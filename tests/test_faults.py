@@ -25,7 +25,7 @@ import pytest
 from pipelines.dedupe import DuplicateIndex
 from replica.server import Fault, serve
 from storage.parquet import archived_dates, load_articles, snapshot_info, snapshot_path
-from tests.conftest import FAST, run_epaper
+from tests.conftest import tally_fixture, FAST, run_epaper
 from tests.truth import diff_archive
 
 START, END = dt.date(2023, 8, 1), dt.date(2023, 8, 4)  # four issues, about 200 articles
@@ -36,11 +36,7 @@ SETTINGS = [*FAST, "-s", "DOWNLOAD_TIMEOUT=2"]
 COUNTS: Counter = Counter()  # faults injected, rows lost: kept in the pytest cache for the report
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _tally(request):
-    yield
-    if getattr(request.config, "cache", None) is not None:
-        request.config.cache.set("epaper/counts/faults", dict(COUNTS))
+_tally = tally_fixture("faults", COUNTS)
 
 
 @pytest.fixture(scope="module")

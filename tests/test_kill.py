@@ -30,7 +30,7 @@ import pytest
 from crawler.lock import read_holder
 from replica.server import Fault, serve
 from storage.parquet import DATASETS, archived_dates, load_articles, load_pages, snapshot_info, snapshot_path
-from tests.conftest import FAST, ROOT, run_epaper
+from tests.conftest import tally_fixture, FAST, ROOT, run_epaper
 from tests.truth import diff_archive
 
 START, END = dt.date(2023, 8, 1), dt.date(2023, 8, 3)  # three issues: six snapshot files per run
@@ -46,11 +46,7 @@ RECOVER_EVERY = 6
 COUNTS: Counter = Counter()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _tally(request):
-    yield
-    if getattr(request.config, "cache", None) is not None:
-        request.config.cache.set("epaper/counts/kill", dict(COUNTS))
+_tally = tally_fixture("kill", COUNTS)
 
 
 @pytest.fixture(scope="module")
