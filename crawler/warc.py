@@ -163,17 +163,13 @@ class WarcWriterMiddleware:
 # ------------------------------------------------------------------ replay
 
 
-def _check_gzip(path: Path) -> None:
-    """Raise EOFError/OSError when a .warc.gz is truncated or corrupt (warcio stops silently)."""
-    with gzip.open(path, "rb") as fh:
-        while fh.read(1 << 20):
-            pass
-
-
 def _records(path: Path):
-    """The records of one WARC file; raises on damage."""
-    _check_gzip(path)
-    with open(path, "rb") as fh:
+    """The records of one WARC file, in one pass; raises EOFError/OSError on damage.
+
+    Read through gzip rather than warcio's own decompression: warcio stops silently at a
+    truncated member, gzip raises.
+    """
+    with gzip.open(path, "rb") as fh:
         yield from ArchiveIterator(fh)
 
 
