@@ -247,10 +247,8 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     from scrapy.settings import Settings
 
     from crawler.lock import LockError, archive_lock
-    from crawler.runlog import RunLog
-    from crawler.spiders.epaper import EpaperSpider
-    from pipelines.snapshot import issue_done
     from storage.parquet import archived_dates
+
     spider_args: dict[str, str] = {}
     if reparse:
         from crawler.warc import replay_source
@@ -280,39 +278,44 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     settings.setdict(extra, priority="cmdline")
 
     try:
-        lock = archive_lock(data, f"epaper {args.command}")
-        lock.__enter__()
+        with archive_lock(data, f"epaper {args.command}"):  # only taking it raises LockError
+            return _run_spider(args, data, settings, base_url, spider_args, dates)
     except LockError as exc:
         print(f"epaper: {exc}", file=sys.stderr)
         return 1
-    try:
-        try:  # a -s value Scrapy cannot use (a component path, a reactor) fails here or in crawl()
-            process = new_process(settings)
-            setup_logging(settings, log_file(data, args.command), args.verbose, args.log_format == "json")
-            crawler = process.create_crawler(EpaperSpider)
-        except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
-            raise UsageError(f"cannot set up the crawl: {exc}") from None
-        record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [])
-        reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json")
-        crawler.signals.connect(reporter.on_issue_done, issue_done)
-        failed: list = []
-        process.crawl(crawler, base_url=base_url, **spider_args).addErrback(failed.append)
-        process.start()
-        if failed:
-            logging.getLogger(__name__).error("the crawl could not run: %s", failed[0].getTraceback())
-            record.finish(2)
-            raise UsageError(f"the crawl could not run: {failed[0].getErrorMessage()}")
-        spider = crawler.spider
-        if spider is None:
-            raise UsageError("the crawl did not start; see the log")
-        if spider.fatal:
-            record.finish(2)
-            raise UsageError(spider.fatal)
-        status = reporter.finish(spider)
-        record.finish(status)
-        return status
-    finally:
-        lock.__exit__(None, None, None)
+
+
+def _run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates) -> int:
+    """Run the spider in this process, one line per date as it settles; the exit status."""
+    from crawler.runlog import RunLog
+    from crawler.spiders.epaper import EpaperSpider
+    from pipelines.snapshot import issue_done
+
+    try:  # a -s value Scrapy cannot use (a component path, a reactor) fails here or in crawl()
+        process = new_process(settings)
+        setup_logging(settings, log_file(data, args.command), args.verbose, args.log_format == "json")
+        crawler = process.create_crawler(EpaperSpider)
+    except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
+        raise UsageError(f"cannot set up the crawl: {exc}") from None
+    record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [])
+    reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json")
+    crawler.signals.connect(reporter.on_issue_done, issue_done)
+    failed: list = []
+    process.crawl(crawler, base_url=base_url, **spider_args).addErrback(failed.append)
+    process.start()
+    if failed:
+        logging.getLogger(__name__).error("the crawl could not run: %s", failed[0].getTraceback())
+        record.finish(2)
+        raise UsageError(f"the crawl could not run: {failed[0].getErrorMessage()}")
+    spider = crawler.spider
+    if spider is None:
+        raise UsageError("the crawl did not start; see the log")
+    if spider.fatal:
+        record.finish(2)
+        raise UsageError(spider.fatal)
+    status = reporter.finish(spider)
+    record.finish(status)
+    return status
 
 
 class JsonFormatter(logging.Formatter):

@@ -18,7 +18,8 @@ class InvalidArticle(DropItem):
         self.url, self.reason = url, reason
 
 
-def article_problems(fields: dict, required=REQUIRED) -> list[str]:
+def article_problems(fields, required=REQUIRED) -> list[str]:
+    """What makes an article invalid; `fields` is any mapping (a dict or an ItemAdapter)."""
     problems = [f"no {name}" for name in required if not fields.get(name)]
     if not fields.get("body") and not fields.get("images"):
         problems.append("no body or image")
@@ -38,7 +39,7 @@ class ValidatePipeline:
         adapter = ItemAdapter(item)
         if "body" not in adapter:
             return item
-        problems = article_problems(adapter.asdict(), self.required)
+        problems = article_problems(adapter, self.required)  # reads a few fields: no copy of the item
         if problems:
             self.crawler.stats.inc_value(f"epaper/dropped/invalid_{problems[0].split()[-1]}")
             raise InvalidArticle(adapter.get("url") or "?", ", ".join(problems))
