@@ -32,7 +32,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,8 @@ import numpy as np
 import pyarrow.parquet as pq
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
+
+from storage.parquet import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -489,19 +490,14 @@ class DuplicateIndex:
 
     def _save(self) -> None:
         keys = self._compact()
-        folder = self.sidecar_path.parent
-        folder.mkdir(parents=True, exist_ok=True)
         meta = json.dumps({"params": self._params(), "manifest": self._manifest}, sort_keys=True).encode("utf-8")
-        tmp = folder / f".{SIDECAR}.tmp-{os.getpid()}"
-        try:
+
+        def write(tmp: Path) -> None:
             with open(tmp, "wb") as f:
                 np.savez(f, meta=np.frombuffer(meta, np.uint8), order=self._order, sig=self._sig, keys=keys,
                          idblob=self._idblob, idoff=self._idoff)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.sidecar_path)
-        finally:
-            tmp.unlink(missing_ok=True)
+
+        atomic_write(self.sidecar_path, write)
         self._changed = False
 
 
