@@ -96,17 +96,10 @@ class Context:
         return self._truth
 
     def serve(self, delay: float = DELAY):
-        """The replica on 127.0.0.1, answering after `delay` seconds.
-
-        TCP_NODELAY on its sockets: http.server sends the headers and the body in two writes,
-        and with Nagle's algorithm the body then waits for the client's delayed ACK (~40 ms on
-        Linux), so each keep-alive response would take the delay plus ~40 ms.
-        """
+        """The replica on 127.0.0.1, answering after `delay` seconds."""
         from replica.server import serve
 
-        server = serve(self.build_replica(), delay=delay)
-        server.httpd.RequestHandlerClass.disable_nagle_algorithm = True
-        return server
+        return serve(self.build_replica(), delay=delay)
 
     def fresh_dir(self, name: str) -> Path:
         path = self.work / name
