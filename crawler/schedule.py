@@ -41,6 +41,7 @@ from apscheduler.triggers.date import DateTrigger
 from crawler.config import Config, parse_cron
 from crawler.lock import HELD_BY_PARENT_ENV, ArchiveLock, LockError
 from crawler.runlog import last_outcomes
+from storage.parquet import snapshot_status
 
 logger = logging.getLogger(__name__)
 
@@ -94,13 +95,6 @@ def confirmed_no_issue(data_dir: Path, tz: tzinfo) -> set[date]:
         if ended >= datetime.combine(day + timedelta(days=1), time(), tz):
             confirmed.add(day)
     return confirmed
-
-
-def snapshot_status(data_dir: Path) -> Mapping[date, bool]:
-    """Default ``archived`` source: ``storage.parquet.snapshot_status`` (date -> complete)."""
-    from storage.parquet import snapshot_status as status  # lazy: storage is optional here
-
-    return status(data_dir)
 
 
 # ---------------------------------------------------------------------------- children
