@@ -164,13 +164,14 @@ class WarcWriterMiddleware:
 
 
 def _records(path: Path):
-    """The records of one WARC file, in one pass; raises EOFError/OSError on damage.
+    """The records of one WARC file; raises EOFError/OSError on damage.
 
-    Read through gzip rather than warcio's own decompression: warcio stops silently at a
-    truncated member, gzip raises.
+    The file is decompressed whole by gzip first: warcio's iterator swallows an EOFError
+    met while it parses a record's headers, so a cut file could pass for a short one.
     """
     with gzip.open(path, "rb") as fh:
-        yield from ArchiveIterator(fh)
+        data = fh.read()
+    return ArchiveIterator(io.BytesIO(data))
 
 
 def replay_source(root: Path, dates: list[dt.date]) -> tuple[str, str]:
