@@ -42,6 +42,7 @@ class PortalConfig:
 class StorageConfig:
     data_dir: Path = Path("./data")
     warc: bool = True
+    compact: bool = True
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Config:
             "EPAPER_SOURCE": self.portal.id,
             "EPAPER_LAYOUT": self.portal.layout,
             "WARC_ENABLED": self.storage.warc,
+            "SNAPSHOT_COMPACT": self.storage.compact,
         }
 
 

@@ -15,7 +15,8 @@ failed URL of an unfinished date is logged with its reason.
 Settings: SNAPSHOT_DIR (archive root), DEDUPE_SHINGLE_SIZE, DEDUPE_THRESHOLD,
 DEDUPE_MIN_CHARS (near-duplicate rule, see pipelines.dedupe), SNAPSHOT_INDEX_COMMIT_EVERY
 (dates between saves of the dedupe index, default 30; it is also saved at the end of the run
-and repaired from the snapshots after a crash), SNAPSHOT_PAUSE_AT and
+and repaired from the snapshots after a crash), SNAPSHOT_COMPACT (default true: refresh the
+per-year copy of `storage.compact` at the end of the run), SNAPSHOT_PAUSE_AT and
 SNAPSHOT_PAUSE_SECONDS (crash tests only: "write:N", "rename:N" or "renamed:N" holds the
 Nth snapshot file of the run at that point, so that a test can kill the process there).
 """
@@ -34,7 +35,7 @@ from scrapy import signals
 from crawler.spiders.epaper import issue_finished
 from pipelines.dedupe import DuplicateIndex
 from pipelines.validate import InvalidArticle
-from storage import parquet
+from storage import compact, parquet
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class SnapshotPipeline:
         # The index file is rewritten whole on commit (0.8 s at 500,000 articles), so not per date.
         self.commit_every = settings.getint("SNAPSHOT_INDEX_COMMIT_EVERY", 30)
         self.uncommitted = 0
+        self.compact = settings.getbool("SNAPSHOT_COMPACT", True)
         stage, _, nth = settings.get("SNAPSHOT_PAUSE_AT", "").partition(":")
         if stage not in ("", "write", "rename", "renamed") or (nth and not nth.isdigit()):
             raise ValueError(f"SNAPSHOT_PAUSE_AT must be write:N, rename:N or renamed:N, got {stage}:{nth}")
@@ -224,4 +226,9 @@ class SnapshotPipeline:
             self.crawler.signals.send_catch_log(issue_flushing, date=day, keep=False)
             if not self.spider.fatal:  # no e-paper there: one usage error, not a line per date
                 self.crawler.signals.send_catch_log(issue_done, date=day, outcome=outcome)
+        if self.compact and not self.spider.fatal:
+            try:
+                compact.refresh(self.root)
+            except (OSError, pa.ArrowException) as exc:  # derived data: the next run retries
+                log.error("the compacted copy under %s was not refreshed: %s", self.root / compact.COMPACT, exc)
 

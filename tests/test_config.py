@@ -51,6 +51,7 @@ layout = "html"
 [storage]
 data_dir = "/srv/epaper"
 warc = false
+compact = false
 [schedule]
 cron = "0 6 * * 1-5"
 timezone = "UTC"
@@ -64,6 +65,7 @@ autothrottle = false
     assert config.portal.layout == "html"
     assert config.storage.data_dir == Path("/srv/epaper")
     assert config.storage.warc is False
+    assert config.scrapy_settings()["SNAPSHOT_COMPACT"] is False
     assert config.schedule.cron == "0 6 * * 1-5"
     assert config.schedule.catchup_days == 3
     assert config.crawl.download_delay == 2.0  # an integer is fine for a float key
@@ -137,6 +139,7 @@ def test_scrapy_settings() -> None:
         "EPAPER_SOURCE": "ahjjb",
         "EPAPER_LAYOUT": "pc",
         "WARC_ENABLED": True,
+        "SNAPSHOT_COMPACT": True,
     }
 
 

@@ -123,6 +123,22 @@ def test_duckdb(archive, truth):
     assert micros == pc.min(truth.column("crawled_at")).cast(pa.int64()).as_py()
 
 
+def test_duckdb_over_the_compacted_copy(archive, truth):
+    duckdb = pytest.importorskip("duckdb")
+    root = archive.as_posix()
+    # README: the compacted copy
+    query = """SELECT strftime(issue_date, '%Y-%m') AS month, page_name, count(*) AS articles
+               FROM {} WHERE duplicate_of IS NULL GROUP BY ALL ORDER BY ALL"""
+    compacted = duckdb.sql(query.format(f"read_parquet('{root}/compact/articles/*/*.parquet')")).fetchall()
+    per_date = duckdb.sql(query.format(
+        f"read_parquet('{root}/articles/**/*.parquet', hive_partitioning=true)")).fetchall()
+    assert compacted == per_date
+    assert sum(n for *_, n in compacted) == load_articles(archive, dedupe=True).num_rows
+    rows = pq.read_table(archive / "compact" / "articles" / "year=2023" / "part-0.parquet")
+    assert rows.drop_columns(["issue_date"]).equals(truth.drop_columns(["issue_date"]))
+    assert rows.column("issue_date").equals(truth.column("issue_date"))
+
+
 def test_polars(archive, truth):
     pl = pytest.importorskip("polars")
     # README: polars

@@ -1,0 +1,82 @@
+"""A compacted copy of the archive for whole-archive queries: one file per dataset and year.
+
+`compact/<dataset>/year=YYYY/part-0.parquet` holds every row of that year's snapshots in
+archive order (issue date, then page, then position), with `issue_date` as a date column in
+the file. A query over years of the archive then opens a few files instead of one per issue
+date, which is what makes DuckDB, polars or Spark fast over it.
+
+It is derived: the per-date snapshots stay the source of truth. Each compacted file records
+the size and modification time of every snapshot it was built from; `refresh` rebuilds a year
+whose snapshots changed (replaced, added or removed) and removes a year that has none left,
+each file written atomically like a snapshot.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from storage import schema as S
+from storage.parquet import (DATASETS, SNAPSHOT_NAME, archived_dates, atomic_write, load_articles, load_pages,
+                             snapshot_path)
+
+COMPACT = "compact"
+SOURCES_KEY = b"epaper_sources"
+ROW_GROUP = 65_536
+
+
+def compact_schema(dataset: str) -> pa.Schema:
+    return pa.unify_schemas([S.PARTITION, DATASETS[dataset]])
+
+
+def compact_path(root: Path, dataset: str, year: int) -> Path:
+    return Path(root) / COMPACT / dataset / f"year={year:04d}" / SNAPSHOT_NAME
+
+
+def _sources(root: Path, dataset: str) -> dict[int, dict[str, list[int]]]:
+    """Year → {issue date: [size, mtime_ns]} of the dataset's snapshots."""
+    years: dict[int, dict[str, list[int]]] = defaultdict(dict)
+    for day in archived_dates(root, dataset):
+        stat = snapshot_path(root, dataset, day).stat()
+        years[day.year][day.isoformat()] = [stat.st_size, stat.st_mtime_ns]
+    return years
+
+
+def _recorded(path: Path) -> dict | None:
+    try:
+        return json.loads((pq.read_metadata(path).metadata or {})[SOURCES_KEY])
+    except (OSError, pa.ArrowException, KeyError, ValueError):
+        return None
+
+
+def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int]]) -> Path:
+    schema = compact_schema(dataset)
+    schema = schema.with_metadata({**(schema.metadata or {}), SOURCES_KEY: json.dumps(sources).encode()})
+    load = load_articles if dataset == "articles" else load_pages
+    table = load(root, dt.date(year, 1, 1), dt.date(year, 12, 31)).select(schema.names).cast(schema)
+    return atomic_write(compact_path(root, dataset, year),
+                        lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP))
+
+
+def refresh(root: str | Path) -> list[Path]:
+    """Bring the compacted copy up to date with the snapshots; the files (re)written.
+
+    Cheap when nothing changed: one stat per snapshot and one footer read per year.
+    """
+    root = Path(root)
+    written = []
+    for dataset in DATASETS:
+        years = _sources(root, dataset)
+        for year, sources in sorted(years.items()):
+            if _recorded(compact_path(root, dataset, year)) != sources:
+                written.append(_write_year(root, dataset, year, sources))
+        kept = {compact_path(root, dataset, year).parent for year in years}
+        for folder in (root / COMPACT / dataset).glob("year=*"):
+            if folder not in kept:
+                shutil.rmtree(folder)
+    return written

@@ -1,0 +1,117 @@
+"""The compacted per-year copy follows the snapshots: rebuilt when they change, never otherwise."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+
+import pyarrow.parquet as pq
+
+from storage.compact import compact_path, refresh
+from storage.parquet import load_articles, partition_dir, write_snapshot
+
+DAYS = [dt.date(2022, 12, 30), dt.date(2022, 12, 31), dt.date(2023, 1, 2), dt.date(2023, 1, 3)]
+UTC = dt.timezone.utc
+
+
+def article(day: dt.date, n: int, title: str = "标题") -> dict:
+    return {"article_id": f"ahjjb:{day}/{n}", "page_no": "01", "page_name": "要闻", "page_pdf_url": None,
+            "url": f"http://127.0.0.1/{day}/{n}.html", "column": None, "intro_title": None,
+            "title": f"{title}{n}", "subtitle": None, "author": None, "body": f"{day} 第{n}篇。",
+            "images": [], "content_hash": f"{n:064x}", "duplicate_of": None,
+            "crawled_at": dt.datetime(2023, 1, 4, tzinfo=UTC), "source": "ahjjb", "page_index": 0,
+            "position": n, "warc_file": None, "warc_record_id": None}
+
+
+def page(day: dt.date) -> dict:
+    return {"page_no": "01", "page_name": "要闻", "page_index": 0, "url": f"http://127.0.0.1/{day}/p.html",
+            "pdf_url": None, "image_url": None, "article_count": 2,
+            "crawled_at": dt.datetime(2023, 1, 4, tzinfo=UTC), "source": "ahjjb"}
+
+
+def archive(root, days=DAYS) -> None:
+    for day in days:
+        write_snapshot(root, "articles", day, [article(day, 0), article(day, 1)], {"complete": True})
+        write_snapshot(root, "pages", day, [page(day)], {"complete": True})
+
+
+def compacted(root, year: int):
+    return pq.read_table(compact_path(root, "articles", year))
+
+
+def assert_matches_snapshots(root) -> None:
+    for year in {d.year for d in load_articles(root, columns=["issue_date"]).column(0).to_pylist()}:
+        expected = load_articles(root, dt.date(year, 1, 1), dt.date(year, 12, 31))
+        got = compacted(root, year)
+        assert got.column_names == ["issue_date", *[c for c in expected.column_names if c != "issue_date"]]
+        assert got.select(expected.column_names).equals(expected)
+
+
+def test_one_file_per_dataset_and_year_equal_to_the_snapshots(tmp_path):
+    archive(tmp_path)
+    written = refresh(tmp_path)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == [
+        f"compact/{ds}/year={y}/part-0.parquet" for ds in ("articles", "pages") for y in (2022, 2023)]
+    assert_matches_snapshots(tmp_path)
+    assert pq.read_table(compact_path(tmp_path, "pages", 2023)).num_rows == 2
+    assert not [p for p in (tmp_path / "compact").rglob("*") if p.is_file() and p.name != "part-0.parquet"]
+
+
+def test_nothing_is_rewritten_when_nothing_changed(tmp_path):
+    archive(tmp_path)
+    refresh(tmp_path)
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "compact").rglob("*.parquet")}
+    assert refresh(tmp_path) == []
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "compact").rglob("*.parquet")} == before
+
+
+def test_a_replaced_snapshot_rebuilds_only_its_year(tmp_path):
+    archive(tmp_path)
+    refresh(tmp_path)
+    day = DAYS[2]
+    write_snapshot(tmp_path, "articles", day, [article(day, n, "新标题") for n in range(3)], {"complete": True})
+    assert refresh(tmp_path) == [compact_path(tmp_path, "articles", 2023)]
+    assert_matches_snapshots(tmp_path)
+    assert "新标题2" in compacted(tmp_path, 2023).column("title").to_pylist()
+
+
+def test_a_snapshot_touched_in_place_is_noticed(tmp_path):
+    archive(tmp_path)
+    refresh(tmp_path)
+    path = partition_dir(tmp_path, "articles", DAYS[0]) / "part-0.parquet"
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    assert refresh(tmp_path) == [compact_path(tmp_path, "articles", 2022)]
+
+
+def test_removed_dates_and_years_leave_the_copy(tmp_path):
+    archive(tmp_path)
+    refresh(tmp_path)
+    shutil.rmtree(partition_dir(tmp_path, "articles", DAYS[3]))
+    for day in DAYS[:2]:
+        shutil.rmtree(partition_dir(tmp_path, "articles", day))
+    refresh(tmp_path)
+    assert not (tmp_path / "compact" / "articles" / "year=2022").exists()
+    assert (tmp_path / "compact" / "pages" / "year=2022").exists()
+    assert compacted(tmp_path, 2023).column("issue_date").to_pylist() == [DAYS[2]] * 2
+    assert_matches_snapshots(tmp_path)
+
+
+def test_a_damaged_snapshot_is_left_out_until_it_is_replaced(tmp_path):
+    archive(tmp_path)
+    path = partition_dir(tmp_path, "articles", DAYS[2]) / "part-0.parquet"
+    path.write_bytes(path.read_bytes()[:100])
+    refresh(tmp_path)
+    assert compacted(tmp_path, 2023).column("issue_date").to_pylist() == [DAYS[3]] * 2
+    archive(tmp_path, [DAYS[2]])
+    refresh(tmp_path)
+    assert compacted(tmp_path, 2023).column("issue_date").to_pylist() == [DAYS[2]] * 2 + [DAYS[3]] * 2
+
+
+def test_a_damaged_compacted_file_is_rebuilt(tmp_path):
+    archive(tmp_path)
+    refresh(tmp_path)
+    path = compact_path(tmp_path, "articles", 2023)
+    path.write_bytes(b"PAR1 not parquet")
+    assert refresh(tmp_path) == [path]
+    assert_matches_snapshots(tmp_path)
