@@ -98,10 +98,9 @@ class SnapshotPipeline:
             time.sleep(self.pause_seconds)
 
     def process_item(self, item):
-        adapter = ItemAdapter(item)
-        row = adapter.asdict()
+        row = dict(ItemAdapter(item).items())  # shallow: asdict() walks every value for nested items
         day = row.pop("issue_date")
-        if "body" in adapter:
+        if "body" in row:
             self.articles[day].append(row)
             self.seen[day] += 1
             self._flush_ready()
