@@ -33,23 +33,31 @@ def clean_subtitle(subtitle: str | None) -> str | None:
 
 
 def _strip_markup(text: str) -> str:
-    text = _TAG.sub("", text)
-    return html.unescape(text) if _ENTITY.search(text) else text
+    if "<" in text:  # every _TAG match starts with "<"
+        text = _TAG.sub("", text)
+    return html.unescape(text) if "&" in text and _ENTITY.search(text) else text
 
 
 def is_chrome(line: str, chrome: Iterable[str]) -> bool:
     """A line made only of page-chrome strings (`安徽经济网首页 数字版首页 往期回顾`)."""
+    return _is_chrome(line, sorted(chrome, key=len, reverse=True))
+
+
+def _is_chrome(line: str, longest_first: list[str]) -> bool:
     rest = line
-    for c in sorted(chrome, key=len, reverse=True):
+    for c in longest_first:
         rest = rest.replace(c, " ")
     return rest != line and not rest.strip(" \u3000\u00a0|｜·•-—/")
 
 
 def clean_body(body: str, chrome: Iterable[str] = ()) -> str:
     """Paragraphs joined by \\n: no markup or entities, no indentation, no empty or chrome lines."""
-    chrome = tuple(chrome)
-    lines = (clean_paragraph(_strip_markup(line)) for line in body.split("\n"))
-    return "\n".join(line for line in lines if line and not is_chrome(line, chrome))
+    chrome = sorted(chrome, key=len, reverse=True)  # once, not once a line
+    lines = [line for line in map(clean_paragraph, map(_strip_markup, body.split("\n"))) if line]
+    out = "\n".join(lines)
+    if any(c in out for c in chrome):  # a chrome string in none of the lines: no chrome line
+        out = "\n".join(line for line in lines if not _is_chrome(line, chrome))
+    return out
 
 
 def clean_article(fields: dict, chrome: Iterable[str] = ()) -> list[str]:
