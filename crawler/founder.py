@@ -31,12 +31,21 @@ def normalize_ws(text: str | None) -> str | None:
     """Every whitespace run becomes one ASCII space, ends trimmed; '' becomes None."""
     if text is None:
         return None
+    # Fast path: a printable text holds no whitespace but ASCII spaces and no zero-width
+    # character (all of those are non-printable), so only doubled or end spaces could change.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text or None
     text = _WS.sub(" ", _ZERO_WIDTH.sub("", text)).strip()
     return text or None
 
 
 def clean_paragraph(text: str) -> str:
     """A body paragraph: no zero-width characters, line breaks inside it joined, no indentation."""
+    stripped = text.strip(_INDENT)
+    # Printable once stripped: no zero-width character anywhere (strip cannot remove one) and
+    # line breaks at the ends only, where the join below would leave indentation, stripped too.
+    if stripped.isprintable():
+        return stripped
     text = _ZERO_WIDTH.sub("", text)
     if "\n" in text or "\r" in text:
         text = _LINE_BREAK.sub(" ", text)
@@ -70,10 +79,15 @@ def decode_html(body: bytes, header_encoding: str | None = None) -> tuple[str, s
     """
     if body.startswith(codecs.BOM_UTF8):
         return body[3:].decode("utf-8", "replace"), "utf-8"
+    header = _codec(header_encoding)  # before UTF-8 is tried: a bad name raises as it always did
+    try:
+        return body.decode("utf-8"), "utf-8"  # first of the candidates below: no <meta> search needed
+    except UnicodeDecodeError:
+        pass
     meta = _META_CHARSET.search(body[:4096])
-    candidates = ["utf-8", _codec(header_encoding),
-                  _codec(meta.group(1).decode("ascii", "ignore") if meta else None), "gb18030"]
-    for enc in dict.fromkeys(c for c in candidates if c):
+    candidates = ["utf-8", header, _codec(meta.group(1).decode("ascii", "ignore") if meta else None),
+                  "gb18030"]
+    for enc in dict.fromkeys(c for c in candidates if c and c != "utf-8"):
         try:
             return body.decode(enc), enc
         except UnicodeDecodeError:
@@ -129,11 +143,14 @@ _CONTENT = re.compile(r"/(?:content_[\w-]+|c\d+)\.html?$", re.I)
 _NODE = re.compile(r"/node_[\w-]+\.html?$", re.I)
 
 
+_PC_DATE = re.compile(r"/(\d{4})(\d{2})/(\d{2})/[^/]+$")
+_HTML_DATE = re.compile(r"/(\d{4})-(\d{2})/(\d{2})/[^/]+$")
+
+
 def date_from_url(url: str) -> dt.date | None:
     """Issue date of a page or article URL of either generation."""
     path = urlsplit(url).path
-    m = re.search(r"/(\d{4})(\d{2})/(\d{2})/[^/]+$", path) or re.search(
-        r"/(\d{4})-(\d{2})/(\d{2})/[^/]+$", path)
+    m = _PC_DATE.search(path) or _HTML_DATE.search(path)
     if not m:
         return None
     try:
@@ -169,6 +186,10 @@ FRONT_PAGE_GUESSES = {"pc": ("node_01.html", "node_1.html"), "html": ("node_2.ht
 # ---------------------------------------------------------------- enpproperty
 
 _ENP = re.compile(r"<!--\s*enpproperty(.*?)/enpproperty\s*-->", re.S | re.I)
+# _ENP in two parts: its start where a comment starts, then the first end after it (what the
+# lazy group finds, without the regex engine stepping through the comment a character at a time).
+_ENP_START = re.compile(r"<!--\s*enpproperty", re.I)
+_ENP_END = re.compile(r"/enpproperty\s*-->", re.I)
 _ENP_FIELD = re.compile(r"<([a-z_-]+)>(.*?)</\1>", re.S | re.I)
 _TAG = re.compile(r"<[^>]+>")
 
@@ -186,19 +207,29 @@ def _search_comment(pattern: re.Pattern, text: str) -> re.Match | None:
 
 def parse_enpproperty(text: str) -> dict[str, str]:
     """Fields of the `<!--enpproperty ... /enpproperty-->` comment; inner tags and entities removed."""
-    m = _search_comment(_ENP, text)
-    if not m:
+    at = text.find("<!--")
+    while at >= 0:  # _search_comment(_ENP, text), the group as text[start:end]
+        m = _ENP_START.match(text, at)
+        if m:
+            end = _ENP_END.search(text, m.end())
+            if end is None:  # no end after this start: none after a later one either
+                return {}
+            break
+        at = text.find("<!--", at + 4)
+    else:
         return {}
     out: dict[str, str] = {}
-    for name, value in _ENP_FIELD.findall(m.group(1)):
-        value = html.unescape(_TAG.sub(" ", value))
-        out.setdefault(name.lower(), value)
+    for name, value in _ENP_FIELD.findall(text[m.end():end.start()]):
+        if "<" in value:
+            value = _TAG.sub(" ", value)
+        out.setdefault(name.lower(), html.unescape(value))
     return out
 
 
 # ---------------------------------------------------------------- page labels
 
 _LABEL = re.compile(r"第?\s*([A-Za-z]?\d{1,3})\s*版?\s*[:：]\s*(.*)", re.S)
+_LABEL_BARE = re.compile(r"第?\s*([A-Za-z]?\d{1,3})\s*版")
 
 
 def parse_page_label(text: str | None) -> tuple[str, str | None] | None:
@@ -208,7 +239,7 @@ def parse_page_label(text: str | None) -> tuple[str, str | None] | None:
         return None
     m = _LABEL.search(text)
     if not m:
-        m2 = re.fullmatch(r"第?\s*([A-Za-z]?\d{1,3})\s*版", text)
+        m2 = _LABEL_BARE.fullmatch(text)
         return (m2[1].upper(), None) if m2 else None
     return m[1].upper(), normalize_ws(m[2])
 
@@ -236,13 +267,39 @@ class Page:
     list_titles: dict[str, str] = field(default_factory=dict)
 
 
+# urljoin costs ~8 µs. For a plain base (scheme://host/path, no query, fragment, parameters,
+# spaces or control characters) and a plain relative href (no scheme, host, query, fragment,
+# parameters, spaces or control characters), urljoin depends only on the base's folder and the
+# href's folder, and ends with the href's last segment as given: join each folder pair once,
+# with a placeholder segment "x", then put the real segment in its place.
+_JOIN_BASE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\x00-\x20?#;]*/[^\x00-\x20?#;]*\Z")
+_JOIN_HREF = re.compile(r"(?!//)[^\x00-\x20?#;:]*\Z")
+_joined: dict[tuple[str, str], str] = {}
+
+
+def _join(base: str, href: str) -> str:
+    """urljoin(base, href)."""
+    cut = href.rfind("/") + 1
+    name = href[cut:]
+    if name in ("", ".", "..") or not _JOIN_HREF.match(href) or not _JOIN_BASE.match(base):
+        return urljoin(base, href)
+    key = (base[:base.rfind("/") + 1], href[:cut])
+    try:
+        joined = _joined[key]
+    except KeyError:
+        if len(_joined) >= 4096:
+            _joined.clear()
+        joined = _joined[key] = urljoin(base, href[:cut] + "x")
+    return joined[:-1] + name
+
+
 def _abs(base: str, href: str | None) -> str | None:
     if not href:
         return None
     href = href.strip()
     if not href or href.startswith(("javascript:", "#", "mailto:")):
         return None
-    return urljoin(base, href).split("#", 1)[0]
+    return _join(base, href).split("#", 1)[0]
 
 
 def _same_site(url: str, root: str) -> bool:
@@ -397,20 +454,27 @@ _CAPTION_ATTRS = ("data-original-title", "title", "alt")
 
 
 def _heading_text(el: lxml.html.HtmlElement) -> str | None:
+    if not len(el):  # no children: what the walk below gives for a leaf
+        tag = el.tag
+        if isinstance(tag, str) and tag != "br" and tag not in _SKIP_TAGS:
+            return normalize_ws(el.text or "")
+        return None
     parts: list[str] = []
-
-    def walk(node):
-        if node.tag == "br":
-            parts.append(" ")
-        elif isinstance(node.tag, str) and node.tag not in _SKIP_TAGS:
-            parts.append(node.text or "")
-            for child in node:
-                walk(child)
-        if node is not el:
-            parts.append(node.tail or "")
-
-    walk(el)
+    _heading_walk(el, el, parts)
     return normalize_ws("".join(parts))
+
+
+def _heading_walk(node, top, parts: list[str]) -> None:
+    # Not a closure: a recursive closure is a reference cycle, which would keep the whole
+    # tree alive until the garbage collector runs.
+    if node.tag == "br":
+        parts.append(" ")
+    elif isinstance(node.tag, str) and node.tag not in _SKIP_TAGS:
+        parts.append(node.text or "")
+        for child in node:
+            _heading_walk(child, top, parts)
+    if node is not top:
+        parts.append(node.tail or "")
 
 
 def _is_centered(el) -> bool:
@@ -420,14 +484,40 @@ def _is_centered(el) -> bool:
     return (el.get("align") or "").lower() == "center" or "text-align:center" in style
 
 
-def body_blocks(container: lxml.html.HtmlElement, base: str) -> list[tuple[str, object, bool]]:
-    """The body as a flat list of ("text", str, centered) and ("img", {url, caption}, False)."""
-    blocks: list[tuple[str, object, bool]] = []
-    buf: list[str] = []
-    push = buf.append
-    centered = [False]
+def body_parts(container: lxml.html.HtmlElement, base: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The body's paragraphs and images, in order.
 
-    def walk(node, in_center: bool):
+    The text between block boundaries (block elements, images) is a paragraph, cleaned; a
+    short caption-like paragraph right after a captionless image is that image's caption.
+    """
+    paragraphs: list[str] = []
+    images: list[dict[str, str]] = []
+    pending: dict[str, str] | None = None  # last image, still waiting for a caption
+    buf: list[str] = []  # the text of the paragraph being collected
+    push = buf.append
+    centered = False  # whether that paragraph is centred
+
+    def text_block(value: str, centered: bool, el=None) -> None:
+        """One paragraph's text; `el` given: the paragraph is that element's, its centring unread yet."""
+        nonlocal pending
+        if not value.strip(_BLANK):
+            return  # clean_paragraph would make it "" (fast path for the text between blocks)
+        text = clean_paragraph(value)
+        if not text:
+            return
+        if pending is not None and _is_caption(text, centered if el is None else _is_centered(el)):
+            pending["caption"] = normalize_ws(text) or ""
+        else:
+            paragraphs.append(text)
+        pending = None
+
+    def flush() -> None:
+        if buf:
+            text_block("".join(buf), centered)
+            buf.clear()
+
+    def walk(node, in_center: bool) -> None:
+        nonlocal centered, pending
         tag = node.tag
         if not isinstance(tag, str):  # comment or processing instruction: its tail still counts
             push(node.tail or "")
@@ -438,62 +528,60 @@ def body_blocks(container: lxml.html.HtmlElement, base: str) -> list[tuple[str, 
             return
         here = in_center or _is_centered(node)
         if tag == "img":
-            if buf:
-                blocks.append(("text", "".join(buf), centered[0]))
-                buf.clear()
+            flush()
             url = _abs(base, node.get("src") or node.get("data-src"))
             if url:
                 caption = next((normalize_ws(node.get(a)) for a in _CAPTION_ATTRS
                                 if normalize_ws(node.get(a))), None)
-                blocks.append(("img", {"url": url, "caption": caption or ""}, False))
+                image = {"url": url, "caption": caption or ""}
+                images.append(image)
+                pending = image if not image["caption"] else None
             push(node.tail or "")
             return
         block = tag in _BLOCK_TAGS
         if block:
-            if buf:
-                blocks.append(("text", "".join(buf), centered[0]))
-                buf.clear()
-            centered[0] = here
+            flush()
+            centered = here
         elif not buf:
-            centered[0] = here
+            centered = here
         push(node.text or "")
         for child in node:
             walk(child, here)
         if block:
-            if buf:
-                blocks.append(("text", "".join(buf), centered[0]))
-                buf.clear()
-            centered[0] = in_center
+            flush()
+            centered = in_center
         push(node.tail or "")
 
     push(container.text or "")
-    for child in container:
-        walk(child, False)
-    if buf:
-        blocks.append(("text", "".join(buf), centered[0]))
-    return blocks
-
-
-def split_body(blocks: list[tuple[str, object, bool]]) -> tuple[list[str], list[dict[str, str]]]:
-    """Paragraphs and images; a short caption-like paragraph right after a captionless image is its caption."""
-    paragraphs: list[str] = []
-    images: list[dict[str, str]] = []
-    pending: dict[str, str] | None = None  # last image, still waiting for a caption
-    for kind, value, centered in blocks:
-        if kind == "img":
-            images.append(dict(value))  # type: ignore[arg-type]
-            pending = images[-1] if not images[-1]["caption"] else None
-            continue
-        if not value.strip(_BLANK):  # type: ignore[union-attr]
-            continue  # clean_paragraph would make it "" (fast path for the text between blocks)
-        text = clean_paragraph(value)  # type: ignore[arg-type]
-        if not text:
-            continue
-        if pending is not None and _is_caption(text, centered):
-            pending["caption"] = normalize_ws(text) or ""
-        else:
-            paragraphs.append(text)
-        pending = None
+    try:
+        for child in container:
+            if child.tag in _BLOCK_TAGS and not len(child):
+                # The common shape (a <p> with text only): what walk(child, False) does for it,
+                # with flush() and text_block() inlined for their usual cases.
+                if buf:
+                    value = buf[0] if len(buf) == 1 else "".join(buf)
+                    buf.clear()
+                    if value.strip(_BLANK):  # the text between blocks is mostly blank
+                        text_block(value, centered)
+                value = child.text
+                if value:
+                    text = value.strip(_INDENT)
+                    if text.isprintable():  # clean_paragraph's own fast path
+                        if text:
+                            if pending is not None and _is_caption(text, _is_centered(child)):
+                                pending["caption"] = normalize_ws(text) or ""
+                            else:
+                                paragraphs.append(text)
+                            pending = None
+                    else:
+                        text_block(value, False, child)
+                centered = False
+                push(child.tail or "")
+            else:
+                walk(child, False)
+        flush()
+    finally:
+        del walk  # a recursive closure is a reference cycle: the tree would live until the next GC
     return paragraphs, images
 
 
@@ -503,10 +591,13 @@ def _is_caption(text: str, centered: bool) -> bool:
     return bool(_CAPTION_START.search(text) or _CAPTION_END.search(text) or (centered and len(text) <= 60))
 
 
+_FIRST_FOUNDER_CONTENT = lxml.etree.XPath("descendant-or-self::founder-content[1]")
+
+
 def _body_container(doc: lxml.html.HtmlElement, text: str):
-    found = next(doc.iter("founder-content"), None)
-    if found is not None:
-        return found
+    found = _FIRST_FOUNDER_CONTENT(doc)  # the first in document order, as next(doc.iter(...))
+    if found:
+        return found[0]
     m = _search_comment(_ENPCONTENT, text)
     if m and m.group(1).strip():
         return lxml.html.fragment_fromstring(m.group(1), create_parent="div")
@@ -643,7 +734,7 @@ def parse_article(text: str, url: str) -> Article:
     def pick(enp_key: str, key: str) -> str | None:
         return normalize_ws(enp.get(enp_key)) or visible[key]
 
-    paragraphs, images = split_body(body_blocks(body, url)) if body is not None else ([], [])
+    paragraphs, images = body_parts(body, url) if body is not None else ([], [])
     if idx is not None and body is not None:
         images = _images_between(doc, lines[idx][0], body, url) + images
     return Article(url, visible["title"] or normalize_ws(enp.get("title")), pick("introtitle", "intro_title"),
