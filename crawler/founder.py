@@ -147,9 +147,15 @@ _PC_DATE = re.compile(r"/(\d{4})(\d{2})/(\d{2})/[^/]+$")
 _HTML_DATE = re.compile(r"/(\d{4})-(\d{2})/(\d{2})/[^/]+$")
 
 
+# A URL whose path urlsplit would return as is: scheme://host/path, nothing it strips, no
+# query, fragment or bracket (urlsplit checks those); the path is what follows the host.
+_PLAIN_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\[\]\x00-\x20\x7f-\U0010ffff]*(/[^\x00-\x20?#]*)?\Z")
+
+
 def date_from_url(url: str) -> dt.date | None:
     """Issue date of a page or article URL of either generation."""
-    path = urlsplit(url).path
+    plain = _PLAIN_URL.match(url)
+    path = plain[1] or "" if plain else urlsplit(url).path
     m = _PC_DATE.search(path) or _HTML_DATE.search(path)
     if not m:
         return None
@@ -621,8 +627,9 @@ _BLOCKISH = ("p", "div", "td", "table", "h1", "h2", "h3", "h4", "li", "founder-t
 _DATE_TEXT = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{2}-\d{2}")
 
 
-def _lines_before(doc, body) -> list[tuple[lxml.html.HtmlElement, str]]:
-    """Text lines (leaf blocks and headings) of the article's container, in order, up to the body.
+def _lines_before(doc, body) -> tuple[list[tuple[lxml.html.HtmlElement, str]], lxml.html.HtmlElement | None]:
+    """Text lines (leaf blocks and headings) of the article's container, in order, up to the
+    body; and that container.
 
     The container is the nearest ancestor of the body holding a heading-like element, so the
     lines are the article's own head (引题, 标题, 副题, byline), not the page's chrome.
@@ -634,9 +641,10 @@ def _lines_before(doc, body) -> list[tuple[lxml.html.HtmlElement, str]]:
         while scope is not None and not _has_heading(scope, stop):
             scope = scope.getparent()
         if scope is None:
-            return []
+            return [], None
     lines = []
     holds_stop = set(stop.iterancestors()) if stop is not None else set()
+    covered: dict = {}  # element -> whether it or an ancestor is a link or a heading
     for el in scope.iter():
         if el is stop:
             break
@@ -646,9 +654,9 @@ def _lines_before(doc, body) -> list[tuple[lxml.html.HtmlElement, str]]:
         tag = tag.lower()
         if tag not in _LINE_TAGS or el in holds_stop:
             continue
-        if tag not in _HEADING_TAGS and next(el.iterdescendants(*_BLOCKISH), None) is not None:
+        if tag not in _HEADING_TAGS and len(el) and next(el.iterdescendants(*_BLOCKISH), None) is not None:
             continue
-        if any(a.tag == "a" or a.tag in _HEADING_TAGS for a in el.iterancestors()):
+        if _in_link_or_heading(el, covered):
             continue
         if tag in ("span", "font", "strong", "b") and el.getparent() is not None and \
                 el.getparent().tag.lower() in _LINE_TAGS:
@@ -656,7 +664,27 @@ def _lines_before(doc, body) -> list[tuple[lxml.html.HtmlElement, str]]:
         text = _heading_text(el)
         if text:
             lines.append((el, text))
-    return lines
+    return lines, scope
+
+
+def _in_link_or_heading(el, covered: dict) -> bool:
+    """Whether an ancestor of el is an <a> or a heading; `covered` remembers it per ancestor."""
+    chain = []
+    node = el.getparent()
+    found = False
+    while node is not None:
+        known = covered.get(node)
+        if known is not None:
+            found = known
+            break
+        chain.append(node)
+        if node.tag == "a" or node.tag in _HEADING_TAGS:
+            found = True
+            break
+        node = node.getparent()
+    for node in chain:  # each is below the one that decided, none a link or heading but that one
+        covered[node] = found
+    return found
 
 
 def _has_heading(scope, stop) -> bool:
@@ -688,17 +716,17 @@ def _is_head_line(text: str) -> bool:
             and parse_page_label(text) is None and "版面" not in text)
 
 
-def _title_index(lines, enp_title: str | None) -> int | None:
-    for i, (el, _) in enumerate(lines):
-        if _role(el) == "title":
-            return i
+def _title_index(lines, enp_title: str | None, roles: list[str | None]) -> int | None:
+    """The title's line; `roles` are the lines' _role()."""
+    if "title" in roles:
+        return roles.index("title")
     if enp_title:
         for i, (_, t) in enumerate(lines):
             if t == enp_title:
                 return i
     for level in ("h1", "h2", "h3", "h4"):
         for i, (el, t) in enumerate(lines):
-            if el.tag.lower() == level and not _role(el) and _is_head_line(t):
+            if el.tag.lower() == level and not roles[i] and _is_head_line(t):
                 return i
     return None
 
@@ -708,21 +736,21 @@ def parse_article(text: str, url: str) -> Article:
     doc = _tree(text)
     enp = parse_enpproperty(text)
     body = _body_container(doc, text)
-    lines = _lines_before(doc, body)
+    lines, scope = _lines_before(doc, body)
+    roles = [_role(el) for el, _ in lines]
 
     visible: dict[str, str | None] = {"intro_title": None, "title": None, "subtitle": None, "author": None}
-    for el, t in lines:
-        role = _role(el)
+    for role, (_, t) in zip(roles, lines):
         if role and role != "title" and not visible[role]:
             visible[role] = t
-    idx = _title_index(lines, normalize_ws(enp.get("title")))
+    idx = _title_index(lines, normalize_ws(enp.get("title")), roles)
     if idx is not None:
         visible["title"] = lines[idx][1]
         before = lines[idx - 1] if idx > 0 else None
         after = lines[idx + 1] if idx + 1 < len(lines) else None
-        if not visible["intro_title"] and before and not _role(before[0]) and _is_head_line(before[1]):
+        if not visible["intro_title"] and before and not roles[idx - 1] and _is_head_line(before[1]):
             visible["intro_title"] = before[1]
-        if not visible["subtitle"] and after and not _role(after[0]) and _is_head_line(after[1]):
+        if not visible["subtitle"] and after and not roles[idx + 1] and _is_head_line(after[1]):
             visible["subtitle"] = after[1]
         if not visible["author"]:
             for el, t in lines[idx + 1:]:
@@ -736,24 +764,30 @@ def parse_article(text: str, url: str) -> Article:
 
     paragraphs, images = body_parts(body, url) if body is not None else ([], [])
     if idx is not None and body is not None:
-        images = _images_between(doc, lines[idx][0], body, url) + images
+        images = _images_between(scope, lines[idx][0], body, url) + images
     return Article(url, visible["title"] or normalize_ws(enp.get("title")), pick("introtitle", "intro_title"),
                    pick("subtitle", "subtitle"), pick("author", "author"), paragraphs, images,
                    _issue_date(url, enp.get("date")))
 
 
-def _images_between(doc, title, body, base: str) -> list[dict[str, str]]:
+_IN_LINK = lxml.etree.XPath("ancestor::a")
+
+
+def _images_between(scope, title, body, base: str) -> list[dict[str, str]]:
     """Article images set between the headings and the body (some templates keep them there,
-    in a table with the caption in the next row); icons and linked images are not the article's."""
+    in a table with the caption in the next row); icons and linked images are not the article's.
+
+    `scope` holds the title (and the body, if in the same tree): what lies between two of its
+    descendants in document order lies inside it."""
     out: list[dict[str, str]] = []
     started = False
-    for el in doc.iter("img", title.tag, body.tag):  # document order, only the tags that matter
+    for el in scope.iter("img", title.tag, body.tag):  # document order, only the tags that matter
         if el is body:
             break
         if el is title:
             started = True
             continue
-        if not started or el.tag != "img" or title in el.iterancestors() or el.xpath("ancestor::a"):
+        if not started or el.tag != "img" or title in el.iterancestors() or _IN_LINK(el):
             continue
         url = _abs(base, el.get("src"))
         small = any((el.get(a) or "").isdigit() and int(el.get(a)) < 60 for a in ("width", "height"))

@@ -53,7 +53,10 @@ def _is_chrome(line: str, longest_first: list[str]) -> bool:
 def clean_body(body: str, chrome: Iterable[str] = ()) -> str:
     """Paragraphs joined by \\n: no markup or entities, no indentation, no empty or chrome lines."""
     chrome = sorted(chrome, key=len, reverse=True)  # once, not once a line
-    lines = [line for line in map(clean_paragraph, map(_strip_markup, body.split("\n"))) if line]
+    lines = body.split("\n")
+    if "<" in body or "&" in body:  # else _strip_markup has nothing to do in any line
+        lines = map(_strip_markup, lines)
+    lines = [line for line in map(clean_paragraph, lines) if line]
     out = "\n".join(lines)
     if any(c in out for c in chrome):  # a chrome string in none of the lines: no chrome line
         out = "\n".join(line for line in lines if not _is_chrome(line, chrome))
