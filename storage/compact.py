@@ -54,6 +54,16 @@ def _recorded(path: Path) -> dict | None:
         return None
 
 
+def fresh_copy(root: Path, dataset: str, start: dt.date | None, end: dt.date | None) -> list[Path] | None:
+    """The compacted files of the years of [start, end] when each is up to date, else None."""
+    years = {year: sources for year, sources in _sources(root, dataset).items()
+             if (start is None or year >= start.year) and (end is None or year <= end.year)}
+    paths = {year: compact_path(root, dataset, year) for year in sorted(years)}
+    if years and all(_recorded(paths[year]) == sources for year, sources in years.items()):
+        return list(paths.values())
+    return None
+
+
 def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int]]) -> Path:
     schema = compact_schema(dataset)
     schema = schema.with_metadata({**(schema.metadata or {}), SOURCES_KEY: json.dumps(sources).encode()})

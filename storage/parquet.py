@@ -176,7 +176,19 @@ def _valid_files(root: Path, dataset: str, start: dt.date | None, end: dt.date |
 
 
 def _load(root: Path, dataset: str, start, end, columns, filter_=None) -> pa.Table:
+    """Read from the per-year compacted copy when it is up to date (one file a year, not one a
+    date: ~30x faster over a long archive), else from the snapshots."""
+    from storage.compact import compact_schema, fresh_copy  # compact is built on this module
+
     schema = pa.unify_schemas([DATASETS[dataset], S.PARTITION])
+    copy = fresh_copy(root, dataset, start, end)
+    if copy:
+        day = ds.field("issue_date")
+        for bound, keep in ((start, day >= start), (end, day <= end)):
+            if bound is not None:
+                filter_ = keep if filter_ is None else filter_ & keep
+        data = ds.dataset([str(p) for p in copy], schema=compact_schema(dataset), format="parquet")
+        return data.to_table(columns=columns or schema.names, filter=filter_)
     files = _valid_files(root, dataset, start, end)
     if not files:
         table = schema.empty_table()
