@@ -28,6 +28,7 @@ import hashlib
 import json
 import random
 import uuid
+from unittest import mock
 from pathlib import Path
 
 from bench.common import Context, best_of, row
@@ -106,7 +107,7 @@ def run(ctx: Context) -> list[dict]:
     import duckdb
 
     from storage.compact import COMPACT, refresh
-    from storage.parquet import archived_dates, read_snapshot, write_snapshot
+    from storage.parquet import archived_dates, load_articles, read_snapshot, write_snapshot
 
     target = QUICK_ROWS if ctx.quick else ROWS
     root = ctx.fresh_dir("storage")
@@ -135,6 +136,10 @@ def run(ctx: Context) -> list[dict]:
     reps = 2 if ctx.quick else 3
     got = {k: con.sql(QUERY.format(source=v)).fetchall() for k, v in sources.items()}
     took = {k: best_of(lambda v=v: con.sql(QUERY.format(source=v)).fetchall(), reps) for k, v in sources.items()}
+    load = lambda: load_articles(root, columns=["issue_date", "page_name"])  # noqa: E731
+    t_load = best_of(load, reps)
+    with mock.patch("storage.compact.fresh_copy", return_value=None):
+        t_load_daily = best_of(load, reps)
     size_ratio = parquet_bytes / json_bytes
     speed = took["jsonl"] / took["compact"]
     same = got["compact"] == got["daily"] == got["jsonl"] and sum(r[2] for r in got["jsonl"]) == n
@@ -154,5 +159,7 @@ def run(ctx: Context) -> list[dict]:
             speed >= SPEED_GOAL),
         row("storage: same query over the daily snapshots (s; speed-up vs JSON lines)",
             f"{took['daily']:.3f} ({took['jsonl'] / took['daily']:.1f}x)"),
+        row("storage: load_articles, two columns, from compact/ / from the daily files (s)",
+            f"{t_load:.3f} / {t_load_daily:.3f}"),
         row("storage: the three queries give the same result", "yes" if same else "no", "yes", same),
     ]
