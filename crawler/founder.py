@@ -33,7 +33,8 @@ def normalize_ws(text: str | None) -> str | None:
         return None
     # Fast path: a printable text holds no whitespace but ASCII spaces and no zero-width
     # character (all of those are non-printable), so only doubled or end spaces could change.
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+    # (A str subclass takes the long way, which returns a plain str.)
+    if type(text) is str and text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
         return text or None
     text = _WS.sub(" ", _ZERO_WIDTH.sub("", text)).strip()
     return text or None
