@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -22,12 +23,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from storage import schema as S
-from storage.parquet import (DATASETS, SNAPSHOT_NAME, archived_dates, atomic_write, load_articles, load_pages,
-                             snapshot_path)
+from storage.parquet import DATASETS, SNAPSHOT_NAME, archived_dates, atomic_write, snapshot_path
+
+log = logging.getLogger(__name__)
 
 COMPACT = "compact"
 SOURCES_KEY = b"epaper_sources"
-ROW_GROUP = 65_536
+ROW_GROUP_BYTES = 4 << 20  # uncompressed data per row group: memory stays ~3x this
 
 
 def compact_schema(dataset: str) -> pa.Schema:
@@ -64,13 +66,39 @@ def fresh_copy(root: Path, dataset: str, start: dt.date | None, end: dt.date | N
     return None
 
 
+def _read(path: Path, schema: pa.Schema) -> pa.Table:
+    """One snapshot in `schema` (a column it predates comes back null). Read without the
+    dataset layer and its threads, whose buffers pile up over thousands of files."""
+    with pq.ParquetFile(path) as file:
+        table = file.read(use_threads=False)
+    return pa.Table.from_arrays([table.column(f.name) if f.name in table.column_names
+                                 else pa.nulls(table.num_rows, f.type) for f in schema], schema=schema)
+
+
 def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int]]) -> Path:
+    """Stream the year's snapshots into one file, a row group at a time (memory stays flat)."""
     schema = compact_schema(dataset)
     schema = schema.with_metadata({**(schema.metadata or {}), SOURCES_KEY: json.dumps(sources).encode()})
-    load = load_articles if dataset == "articles" else load_pages
-    table = load(root, dt.date(year, 1, 1), dt.date(year, 12, 31)).select(schema.names).cast(schema)
-    return atomic_write(compact_path(root, dataset, year),
-                        lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP))
+
+    def write(tmp: Path) -> None:
+        pending: list[pa.Table] = []
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for iso in sorted(sources):
+                day = dt.date.fromisoformat(iso)
+                try:
+                    table = _read(snapshot_path(root, dataset, day), DATASETS[dataset])
+                except (OSError, pa.ArrowException) as exc:
+                    log.warning("compact: leaving out the damaged %s snapshot of %s: %s", dataset, iso, exc)
+                    continue
+                dates = pa.array([day] * table.num_rows, pa.date32())
+                pending.append(table.add_column(0, "issue_date", dates))
+                if sum(t.nbytes for t in pending) >= ROW_GROUP_BYTES:
+                    writer.write_table(pa.concat_tables(pending).cast(schema))
+                    pending.clear()
+            if pending:
+                writer.write_table(pa.concat_tables(pending).cast(schema))
+
+    return atomic_write(compact_path(root, dataset, year), write)
 
 
 def refresh(root: str | Path) -> list[Path]:
