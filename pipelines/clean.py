@@ -103,7 +103,7 @@ class CleanPipeline:
             return item
         for name in self.drop:
             adapter[name] = None
-        fields = adapter.asdict()
+        fields = dict(adapter.items())  # shallow: clean_article replaces values, never edits them
         for name in clean_article(fields, self.chrome):
             adapter[name] = fields[name]
             if name != "column":
