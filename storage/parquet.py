@@ -188,7 +188,7 @@ def _load(root: Path, dataset: str, start, end, columns, filter_=None) -> pa.Tab
             if bound is not None:
                 filter_ = keep if filter_ is None else filter_ & keep
         data = ds.dataset([str(p) for p in copy], schema=compact_schema(dataset), format="parquet")
-        return data.to_table(columns=columns or schema.names, filter=filter_)
+        return data.to_table(columns=schema.names if columns is None else columns, filter=filter_)
     files = _valid_files(root, dataset, start, end)
     if not files:
         table = schema.empty_table()
