@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import textwrap
 
+import pyarrow.parquet as pq
 import pytest
 
 from crawler.lock import ArchiveLock
@@ -219,3 +220,21 @@ def test_progress_line_on_a_terminal_only(portal, tmp_path):
     assert proc.returncode == 0
     assert "dates," in terminal and "articles/s" in terminal  # the progress line, on the terminal
     assert len(out.decode().splitlines()) == 7  # stdout (not a terminal) keeps one line per date
+
+
+def test_scrapy_crawl_from_the_repository_root_goes_through_the_same_storage(portal, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    server = portal("html-table", *WEEK)
+    day = dt.date.fromisoformat(sorted(server.truth["issues"])[0])
+    result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "epaper", "-a", f"date={day}",
+                             "-a", f"base_url={server.base_url}", "-s", f"SNAPSHOT_DIR={tmp_path}", *FAST],
+                            cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert diff_archive(tmp_path, server.truth_path, server.base_url, dates=[day]) == []
+    assert list((tmp_path / "warc" / f"issue_date={day}").glob("*.warc.gz"))
+    compacted = (tmp_path / "compact" / "articles" / f"year={day.year}" / "part-0.parquet")
+    assert load_articles(tmp_path).num_rows == pq.read_metadata(compacted).num_rows > 0
