@@ -1,7 +1,7 @@
 """CPU per article over the replica's saved article pages, no network.
 
 - ours: what the spider and the clean and dedupe pipelines do to one article page: decode
-  (`founder.decode_html` with the server's charset), `founder.parse_article`, the clean
+  (`founder.decode_html` with the server's charset), `founder_article.parse_article`, the clean
   pipeline's `clean_article` with the configured chrome lines, `content_hash` of the body;
 - floor: bare `lxml.html.fromstring` of the same bytes;
 - trafilatura: `trafilatura.extract` of the same bytes, default options (text only: its
@@ -28,7 +28,8 @@ TITLE_SAMPLE = 300
 def ours_parser():
     """One article page's bytes → the cleaned fields the pipelines would archive."""
     from crawler import settings
-    from crawler.founder import decode_html, parse_article
+    from crawler.founder import decode_html
+    from crawler.founder_article import parse_article
     from pipelines.clean import clean_article
     from pipelines.dedupe import content_hash
 

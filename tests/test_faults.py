@@ -424,7 +424,7 @@ def test_a_page_the_parser_chokes_on_fails_that_page_and_says_why(monkeypatch, e
     from scrapy.http import HtmlResponse
     from scrapy.utils.test import get_crawler
 
-    from crawler import founder
+    from crawler import founder_article
     from crawler.spiders.epaper import EpaperSpider
 
     crawler = get_crawler(EpaperSpider)
@@ -434,7 +434,7 @@ def test_a_page_the_parser_chokes_on_fails_that_page_and_says_why(monkeypatch, e
     def choke(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(founder, "parse_article", choke)
+    monkeypatch.setattr(founder_article, "parse_article", choke)
     url = "http://127.0.0.1:9/ahjjb/pc/content/202308/01/content_1.html"
     request = spider._request(url, spider.parse_article, [START], page_index=0, position=0, page_no="01",
                               page_name=None, pdf_url=None, stage=3)

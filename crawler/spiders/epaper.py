@@ -22,7 +22,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import TimeoutError as TxTimeoutError
 
-from crawler import founder
+from crawler import founder, founder_article
 from crawler.items import ArticleItem, PageItem
 
 issue_finished = object()  # signal(date, outcome)
@@ -375,7 +375,7 @@ class EpaperSpider(scrapy.Spider):
                 self.outcomes[d].fail(response.url, "HTTP 404")
                 return
             try:
-                art = founder.parse_article(self._html(response), response.url)
+                art = founder_article.parse_article(self._html(response), response.url)
             except Exception as exc:
                 self.outcomes[d].fail(response.url, self._unreadable(response, exc))
                 return
