@@ -7,8 +7,10 @@ fixed name, so a reader sees the old snapshot or the new one, never a partial fi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
+import operator
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,9 +186,10 @@ def _load(root: Path, dataset: str, start, end, columns, filter_=None) -> pa.Tab
     copy = fresh_copy(root, dataset, start, end)
     if copy:
         day = ds.field("issue_date")
-        for bound, keep in ((start, day >= start), (end, day <= end)):
-            if bound is not None:
-                filter_ = keep if filter_ is None else filter_ & keep
+        keep = [] if filter_ is None else [filter_]
+        keep += [day >= start] if start is not None else []
+        keep += [day <= end] if end is not None else []
+        filter_ = functools.reduce(operator.and_, keep) if keep else None
         data = ds.dataset([str(p) for p in copy], schema=compact_schema(dataset), format="parquet")
         return data.to_table(columns=schema.names if columns is None else columns, filter=filter_)
     files = _valid_files(root, dataset, start, end)
