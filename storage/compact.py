@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from storage import schema as S
-from storage.parquet import DATASETS, SNAPSHOT_NAME, archived_dates, atomic_write, snapshot_path
+from storage.parquet import DATASETS, SNAPSHOT_NAME, archived_dates, atomic_write, read_snapshot, snapshot_path
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +66,6 @@ def fresh_copy(root: Path, dataset: str, start: dt.date | None, end: dt.date | N
     return None
 
 
-def _read(path: Path, schema: pa.Schema) -> pa.Table:
-    """One snapshot in `schema` (a column it predates comes back null). Read without the
-    dataset layer and its threads, whose buffers pile up over thousands of files."""
-    with pq.ParquetFile(path) as file:
-        table = file.read(use_threads=False)
-    return pa.Table.from_arrays([table.column(f.name) if f.name in table.column_names
-                                 else pa.nulls(table.num_rows, f.type) for f in schema], schema=schema)
-
-
 def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int]]) -> Path:
     """Stream the year's snapshots into one file, a row group at a time (memory stays flat)."""
     schema = compact_schema(dataset)
@@ -86,7 +77,7 @@ def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int
             for iso in sorted(sources):
                 day = dt.date.fromisoformat(iso)
                 try:
-                    table = _read(snapshot_path(root, dataset, day), DATASETS[dataset])
+                    table = read_snapshot(root, dataset, day)
                 except (OSError, pa.ArrowException) as exc:
                     log.warning("compact: leaving out the damaged %s snapshot of %s: %s", dataset, iso, exc)
                     continue

@@ -101,11 +101,19 @@ def write_snapshot(root: Path, dataset: str, day: dt.date, rows: list[dict],
 
 
 def read_snapshot(root: Path, dataset: str, day: dt.date) -> pa.Table | None:
-    """The date's snapshot, or None when absent; raises on a damaged file."""
+    """The date's snapshot in the dataset's schema (a column it predates comes back null), or
+    None when absent; raises on a damaged file.
+
+    Read without the dataset layer and its threads, whose buffers pile up when thousands of
+    snapshots are read in a row (as `storage.compact` does)."""
     path = snapshot_path(root, dataset, day)
     if not path.exists():
         return None
-    return pq.read_table(path, schema=DATASETS[dataset])
+    schema = DATASETS[dataset]
+    with pq.ParquetFile(path) as file:
+        table = file.read(use_threads=False)
+    return pa.Table.from_arrays([table.column(f.name) if f.name in table.column_names
+                                 else pa.nulls(table.num_rows, f.type) for f in schema], schema=schema)
 
 
 def archived_dates(root: Path, dataset: str = "articles") -> list[dt.date]:
