@@ -5,14 +5,13 @@ import datetime as dt
 import os
 import shutil
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from storage import parquet
 from storage.compact import compact_path, refresh
-from storage.parquet import archived_dates, load_articles, partition_dir, snapshot_path, write_snapshot
-from storage.schema import ARTICLES
+from storage.parquet import archived_dates, load_articles, partition_dir, write_snapshot
+from tests.truth import read_snapshots
 
 DAYS = [dt.date(2022, 12, 30), dt.date(2022, 12, 31), dt.date(2023, 1, 2), dt.date(2023, 1, 3)]
 UTC = dt.timezone.utc
@@ -43,19 +42,9 @@ def compacted(root, year: int):
     return pq.read_table(compact_path(root, "articles", year))
 
 
-def snapshots(root, start=dt.date.min, end=dt.date.max) -> pa.Table:
-    """The articles snapshots of [start, end] read file by file, as the loader returns them."""
-    tables = []
-    for day in archived_dates(root):
-        if start <= day <= end:
-            table = pq.read_table(snapshot_path(root, "articles", day), schema=ARTICLES)
-            tables.append(table.append_column("issue_date", pa.array([day] * table.num_rows, pa.date32())))
-    return pa.concat_tables(tables)
-
-
 def assert_matches_snapshots(root) -> None:
     for year in {day.year for day in archived_dates(root)}:
-        expected = snapshots(root, dt.date(year, 1, 1), dt.date(year, 12, 31))
+        expected = read_snapshots(root, start=dt.date(year, 1, 1), end=dt.date(year, 12, 31))
         got = compacted(root, year)
         assert got.column_names == ["issue_date", *expected.column_names[:-1]]
         assert got.select(expected.column_names).equals(expected)
@@ -134,11 +123,11 @@ def test_a_damaged_compacted_file_is_rebuilt(tmp_path):
 def test_the_loader_reads_an_up_to_date_copy_instead_of_every_snapshot(tmp_path, monkeypatch):
     archive(tmp_path)
     refresh(tmp_path)
-    expected = snapshots(tmp_path)
+    expected = read_snapshots(tmp_path)
     with monkeypatch.context() as m:
         m.setattr(parquet, "_valid_files", lambda *a: pytest.fail("read the daily snapshots"))
         assert load_articles(tmp_path).equals(expected)
-        assert load_articles(tmp_path, DAYS[1], DAYS[2]).equals(snapshots(tmp_path, DAYS[1], DAYS[2]))
+        assert load_articles(tmp_path, DAYS[1], DAYS[2]).equals(read_snapshots(tmp_path, start=DAYS[1], end=DAYS[2]))
         assert load_articles(tmp_path, columns=["title"]).column(0).equals(expected.column("title"))
         assert load_articles(tmp_path, dedupe=True).num_rows == expected.num_rows
 
@@ -148,5 +137,5 @@ def test_the_loader_reads_the_snapshots_while_the_copy_is_behind(tmp_path):
     refresh(tmp_path)
     day = DAYS[3]
     write_snapshot(tmp_path, "articles", day, [article(day, 0, "新标题")], {"complete": True})
-    assert load_articles(tmp_path).equals(snapshots(tmp_path))
+    assert load_articles(tmp_path).equals(read_snapshots(tmp_path))
     assert "新标题0" in load_articles(tmp_path, DAYS[3], DAYS[3]).column("title").to_pylist()

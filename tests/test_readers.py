@@ -19,6 +19,7 @@ import pytest
 from replica.server import serve
 from storage.parquet import load_articles, load_pages, write_common_metadata
 from tests.conftest import FAST, SPAN, run_epaper
+from tests.truth import read_snapshots
 
 START, END = dt.date(2023, 7, 20), dt.date(2023, 8, 3)
 ORIGINALS = dt.date(2023, 7, 3)  # the replica's reprints on 07-20 and 08-03 first ran that day
@@ -39,12 +40,7 @@ def archive(replica_sites, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def truth(archive) -> pa.Table:
     """What every reader must agree with: the files read one by one, no dataset machinery."""
-    tables = []
-    for path in sorted((archive / "articles").glob("issue_date=*/part-0.parquet")):
-        t = pq.read_table(path)
-        day = dt.date.fromisoformat(path.parent.name.split("=", 1)[1])
-        tables.append(t.append_column("issue_date", pa.array([day] * t.num_rows, pa.date32())))
-    return pa.concat_tables(tables)
+    return read_snapshots(archive)
 
 
 def test_archive_has_rows_duplicates_and_the_seed_date(truth):

@@ -1,11 +1,15 @@
 """Compare an archive with a replica's ground truth (truth.json): used by the end-to-end tests."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from urllib.parse import urljoin
 
-from storage.parquet import load_articles, load_pages
+import pyarrow as pa
+
+from storage.parquet import DATASETS, archived_dates, load_articles, load_pages, read_snapshot
+from storage.schema import PARTITION
 
 FIELDS = ("page_no", "page_name", "page_pdf_url", "column", "intro_title", "title", "subtitle",
           "author", "body", "images", "page_index", "position")
@@ -24,6 +28,21 @@ def expected_articles(truth: dict, base_url: str) -> dict[str, dict]:
     return out
 
 
+def read_snapshots(root: Path, dataset: str = "articles", start: dt.date = dt.date.min,
+                   end: dt.date = dt.date.max) -> pa.Table:
+    """The daily snapshots of [start, end] read one by one, the source of truth, in the loaders'
+    column order; a damaged file is left out, as the loaders leave it out."""
+    tables = []
+    for day in archived_dates(root, dataset):
+        if start <= day <= end:
+            try:
+                table = read_snapshot(root, dataset, day)
+            except (OSError, pa.ArrowException):
+                continue
+            tables.append(table.append_column("issue_date", pa.array([day] * table.num_rows, pa.date32())))
+    return pa.concat_tables(tables) if tables else pa.unify_schemas([DATASETS[dataset], PARTITION]).empty_table()
+
+
 def diff_archive(data: Path, truth_path: Path, base_url: str, dates=None) -> list[str]:
     """Every difference between the archive and the truth, as readable lines (empty: equal)."""
     truth = json.loads(Path(truth_path).read_text(encoding="utf-8"))
@@ -31,7 +50,10 @@ def diff_archive(data: Path, truth_path: Path, base_url: str, dates=None) -> lis
     if dates is not None:
         keep = {d.isoformat() for d in dates}
         expected = {u: r for u, r in expected.items() if r["issue_date"] in keep}
-    all_rows = load_articles(data).to_pylist()
+    snapshots = read_snapshots(data)
+    if not load_articles(data).equals(snapshots):  # what readers get, from compact/ when fresh
+        return ["load_articles differs from the daily snapshots"]
+    all_rows = snapshots.to_pylist()
     by_id = {r["article_id"]: r["url"] for r in all_rows}  # duplicate_of may point before the dates
     rows = all_rows if dates is None else [r for r in all_rows if r["issue_date"].isoformat() in keep]
     problems = []
@@ -54,7 +76,10 @@ def diff_archive(data: Path, truth_path: Path, base_url: str, dates=None) -> lis
         dup = by_id.get(g["duplicate_of"]) if g["duplicate_of"] else None
         if dup != e["duplicate_of_url"]:
             problems.append(f"{url}: duplicate_of {dup} != {e['duplicate_of_url']}")
-    pages = load_pages(data).to_pylist()
+    pages = read_snapshots(data, "pages")
+    if not load_pages(data).equals(pages):
+        return ["load_pages differs from the daily snapshots"]
+    pages = pages.to_pylist()
     want_pages = {(d, p["page_no"]): p for d, issue in truth["issues"].items() for p in issue["pages"]
                   if dates is None or d in keep}
     got_pages = {(p["issue_date"].isoformat(), p["page_no"]): p for p in pages
