@@ -79,7 +79,7 @@ class Context:
 
     def build_replica(self) -> Path:
         """The pc-rmrb replica of the span (6-8 pages a day, 5-10 articles a page), built once."""
-        from replica.build import build_site
+        from epaper.replica.build import build_site
 
         stamp = self.replica / "span.json"
         want = {"start": self.span.start.isoformat(), "end": self.span.end.isoformat(), "seed": 1}
@@ -97,7 +97,7 @@ class Context:
 
     def serve(self, delay: float = DELAY):
         """The replica on 127.0.0.1, answering after `delay` seconds."""
-        from replica.server import serve
+        from epaper.replica.server import serve
 
         return serve(self.build_replica(), delay=delay)
 
@@ -115,9 +115,9 @@ class Context:
 
     def crawl(self, server, start: dt.date, end: dt.date, data: Path,
               settings: dict[str, str] | None = None) -> CrawlRun:
-        """`python -m crawler.cli crawl` as a child process, with the benchmark settings."""
+        """`python -m epaper crawl` as a child process, with the benchmark settings."""
         overrides = {**BENCH_SETTINGS, **(settings or {})}
-        cmd = [sys.executable, "-m", "crawler.cli", "crawl", "--from", start.isoformat(),
+        cmd = [sys.executable, "-m", "epaper", "crawl", "--from", start.isoformat(),
                "--to", end.isoformat(), "--base-url", server.base_url, "--data", str(data)]
         for name, value in overrides.items():
             cmd += ["-s", f"{name}={value}"]

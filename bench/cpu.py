@@ -27,11 +27,11 @@ TITLE_SAMPLE = 300
 
 def ours_parser():
     """One article page's bytes → the cleaned fields the pipelines would archive."""
-    from crawler import settings
-    from crawler.founder import decode_html
-    from crawler.founder_article import parse_article
-    from pipelines.clean import clean_article
-    from pipelines.dedupe import content_hash
+    from epaper.crawler import settings
+    from epaper.crawler.founder import decode_html
+    from epaper.crawler.founder_article import parse_article
+    from epaper.pipelines.clean import clean_article
+    from epaper.pipelines.dedupe import content_hash
 
     chrome = tuple(settings.CLEAN_CHROME_LINES)
 

@@ -23,7 +23,7 @@ def needed(truth: dict, dates: set[str]) -> int:
 
 
 def _rows_of(data, day: dt.date) -> list[tuple]:
-    from storage.parquet import read_snapshot
+    from epaper.storage.parquet import read_snapshot
 
     table = read_snapshot(data, "articles", day)
     return sorted(zip(table.column("article_id").to_pylist(), table.column("duplicate_of").to_pylist()))

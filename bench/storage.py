@@ -44,8 +44,8 @@ def synthesize(ctx: Context, root: Path, jsonl: Path, target: int) -> tuple[int,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from storage import schema as S
-    from storage.parquet import snapshot_path
+    from epaper.storage import schema as S
+    from epaper.storage.parquet import snapshot_path
 
     truth = ctx.truth
     rnd = random.Random(2023)
@@ -107,7 +107,7 @@ def run(ctx: Context) -> list[dict]:
     import duckdb
 
     from storage.compact import COMPACT, refresh
-    from storage.parquet import archived_dates, load_articles, read_snapshot, write_snapshot
+    from epaper.storage.parquet import archived_dates, load_articles, read_snapshot, write_snapshot
 
     target = QUICK_ROWS if ctx.quick else ROWS
     root = ctx.fresh_dir("storage")

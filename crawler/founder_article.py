@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import lxml.etree
 import lxml.html
 
-from crawler.founder import (_BLANK, _INDENT, _abs, _issue_date, _search_comment, _tree, clean_paragraph,
+from epaper.crawler.founder import (_BLANK, _INDENT, _abs, _issue_date, _search_comment, _tree, clean_paragraph,
                              normalize_ws, parse_enpproperty, parse_page_label)
 
 

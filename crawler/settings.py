@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 
 BOT_NAME = "epaper"
-SPIDER_MODULES = ["crawler.spiders"]
-NEWSPIDER_MODULE = "crawler.spiders"
+SPIDER_MODULES = ["epaper.crawler.spiders"]
+NEWSPIDER_MODULE = "epaper.crawler.spiders"
 
 USER_AGENT = "epaper-archiver/0.1 (+archive of the digital edition)"
 ROBOTSTXT_OBEY = True
@@ -58,18 +58,18 @@ CLEAN_CHROME_LINES = [  # page chrome that leaks into bodies; removed as whole l
 CLEAN_DROP_FIELDS: list[str] = []  # e.g. ["author"]: optional fields not to keep
 
 ITEM_PIPELINES = {
-    "pipelines.clean.CleanPipeline": 200,
-    "pipelines.validate.ValidatePipeline": 400,
-    "pipelines.dedupe.DedupePipeline": 600,
-    "pipelines.snapshot.SnapshotPipeline": 900,
+    "epaper.pipelines.clean.CleanPipeline": 200,
+    "epaper.pipelines.validate.ValidatePipeline": 400,
+    "epaper.pipelines.dedupe.DedupePipeline": 600,
+    "epaper.pipelines.snapshot.SnapshotPipeline": 900,
 }
 
 DOWNLOADER_MIDDLEWARES = {
     # 50: before robots.txt and everything else, so an off-host redirect is never fetched.
-    "crawler.middlewares.PortalOnlyMiddleware": 50,
+    "epaper.crawler.middlewares.PortalOnlyMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "epaper.crawler.middlewares.BackoffRetryMiddleware": 550,
     # 950: next to the download handler, so the WARC holds the bytes exactly as served.
-    "crawler.warc.WarcWriterMiddleware": 950,
-    "crawler.warc.WarcReplayMiddleware": 950,
+    "epaper.crawler.warc.WarcWriterMiddleware": 950,
+    "epaper.crawler.warc.WarcReplayMiddleware": 950,
 }

@@ -32,8 +32,8 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from crawler.middlewares import truncation
-from storage.parquet import fsync_dir, partition_dir, remove_stale_temps
+from epaper.crawler.middlewares import truncation
+from epaper.storage.parquet import fsync_dir, partition_dir, remove_stale_temps
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class WarcWriterMiddleware:
         self.check_truncated = settings.getbool("RETRY_TRUNCATED", True)
         self.open: dict[dt.date, _DateWarc] = {}
         self.committed: dict[dt.date, Path] = {}
-        from pipelines.snapshot import issue_done, issue_flushing
+        from epaper.pipelines.snapshot import issue_done, issue_flushing
 
         crawler.signals.connect(self.on_flushing, issue_flushing)
         crawler.signals.connect(self.on_done, issue_done)
@@ -179,8 +179,6 @@ def replay_source(root: Path, dates: list[dt.date]) -> tuple[str, str]:
 
     Replay knows the generation, so no date depends on another date's calendar for detection.
     """
-    from crawler.cli import UsageError
-
     for day in dates:
         for path in warc_files(root, day):
             base = None
@@ -196,7 +194,7 @@ def replay_source(root: Path, dates: list[dt.date]) -> tuple[str, str]:
                             return base, rel.split("/", 1)[0]
             except (ArchiveLoadFailed, OSError, EOFError, ValueError, KeyError):
                 continue
-    raise UsageError(f"no readable WARC file under {root / 'warc'} for the dates asked")
+    raise FileNotFoundError(f"no readable WARC file under {root / 'warc'} for the dates asked")
 
 
 class WarcReplayMiddleware:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from itemadapter import ItemAdapter
 
-from crawler.founder import clean_paragraph, normalize_ws
+from epaper.crawler.founder import clean_paragraph, normalize_ws
 
 _COLUMN = re.compile(r"^【([^【】]+)】")
 _DASHES = re.compile(r"^(?:——|—|--|－－|―|–)+\s*")

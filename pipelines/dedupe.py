@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
-from storage.parquet import atomic_write
+from epaper.storage.parquet import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ import pyarrow as pa
 from itemadapter import ItemAdapter
 from scrapy import signals
 
-from crawler.spiders.epaper import issue_finished
-from pipelines.dedupe import DuplicateIndex
-from pipelines.validate import InvalidArticle
-from storage import compact, parquet
+from epaper.crawler.spiders.epaper import issue_finished
+from epaper.pipelines.dedupe import DuplicateIndex
+from epaper.pipelines.validate import InvalidArticle
+from epaper.storage import compact, parquet
 
 log = logging.getLogger(__name__)
 

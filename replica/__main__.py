@@ -1,4 +1,4 @@
-"""python -m replica build|serve — see replica/README.md."""
+"""python -m epaper.replica build|serve — see replica/README.md."""
 from __future__ import annotations
 
 import argparse
@@ -8,8 +8,8 @@ import threading
 from datetime import date
 from pathlib import Path
 
-from replica.faults import load_faults
-from replica.layout import TEMPLATES
+from epaper.replica.faults import load_faults
+from epaper.replica.layout import TEMPLATES
 
 
 def _date(text: str) -> date:
@@ -20,7 +20,7 @@ def _date(text: str) -> date:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m replica", description="Replica Founder e-paper portal")
+    p = argparse.ArgumentParser(prog="python -m epaper.replica", description="Replica Founder e-paper portal")
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="generate a site and its truth.json")
     b.add_argument("--out", type=Path, required=True)
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--faults", type=Path, default=None, help="JSON list of faults")
     args = p.parse_args(argv)
     if args.cmd == "build":
-        from replica.build import build_site
+        from epaper.replica.build import build_site
 
         generation = args.generation or (TEMPLATES[args.template] if args.template else "pc")
         try:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(site)
         return 0
-    from replica.server import serve
+    from epaper.replica.server import serve
 
     site = args.dir / "site" if (args.dir / "site").is_dir() else args.dir
     if not site.is_dir():

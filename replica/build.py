@@ -7,12 +7,12 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from replica import tpl_html, tpl_pc
-from replica.content import Article
-from replica.dedupe import duplicate_of
-from replica.layout import DEFAULT_TEMPLATE, GB2312_TEMPLATES, TEMPLATES, Layout, rel
-from replica.markup import ArticleView, PageView, esc, label, page_enp
-from replica.plan import Issue, Page, issue_dates, plan_issues
+from epaper.replica import tpl_html, tpl_pc
+from epaper.replica.content import Article
+from epaper.replica.dedupe import duplicate_of
+from epaper.replica.layout import DEFAULT_TEMPLATE, GB2312_TEMPLATES, TEMPLATES, Layout, rel
+from epaper.replica.markup import ArticleView, PageView, esc, label, page_enp
+from epaper.replica.plan import Issue, Page, issue_dates, plan_issues
 
 __all__ = ["TEMPLATES", "build_site"]
 

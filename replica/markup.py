@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
-from replica.content import Article, Image
+from epaper.replica.content import Article, Image
 
 PORTAL = "http://www.ahjjw.example/"  # the portal lives on another host
 CHROME_TOP = "安徽主流经济门户"

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from replica.content import Article, Image, TextGen, load_seed
+from epaper.replica.content import Article, Image, TextGen, load_seed
 
 SEED_DATE = date(2023, 8, 3)
 #: Real public holidays on which the paper takes a break (weekdays only matter).

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from replica.build import GIF_BYTES, JPG_BYTES, PDF_BYTES
-from replica.faults import Fault, load_faults
+from epaper.replica.build import GIF_BYTES, JPG_BYTES, PDF_BYTES
+from epaper.replica.faults import Fault, load_faults
 
 __all__ = ["Fault", "ReplicaServer", "load_faults", "serve"]
 

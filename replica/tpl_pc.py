@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from replica.markup import (CHROME_MAIL, CHROME_TOP, PORTAL, ArticleView, PageView, article_enp,
+from epaper.replica.markup import (CHROME_MAIL, CHROME_TOP, PORTAL, ArticleView, PageView, article_enp,
                             body_paragraphs, esc, heading_block_date, label)
 
 HEAD = """<!DOCTYPE html>

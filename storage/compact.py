@@ -22,8 +22,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from storage import schema as S
-from storage.parquet import DATASETS, SNAPSHOT_NAME, archived_dates, atomic_write, read_snapshot, snapshot_path
+from epaper.storage import schema as S
+from epaper.storage.parquet import DATASETS, SNAPSHOT_NAME, archived_dates, atomic_write, read_snapshot, snapshot_path
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from storage import schema as S
+from epaper.storage import schema as S
 
 log = logging.getLogger(__name__)
 

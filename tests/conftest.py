@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from replica.build import TEMPLATES, build_site
-from replica.server import serve
+from epaper.replica.build import TEMPLATES, build_site
+from epaper.replica.server import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false", "-s", "CONCURRENT_REQUESTS=16",
@@ -57,7 +57,7 @@ def portal(replica_sites):
 
 def run_epaper(*args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
     """The real command line, as ops run it."""
-    return subprocess.run([sys.executable, "-m", "crawler.cli", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "epaper", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from replica.server import serve
+from epaper.replica.server import serve
 from tests.conftest import tally_fixture, FAST, run_epaper
 
 DAY = dt.date(2023, 8, 1)

@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scrapy.utils.test import get_crawler
 
-from crawler.items import ArticleItem
-from crawler.settings import CLEAN_CHROME_LINES
-from pipelines.clean import CleanPipeline, clean_article, clean_body, clean_subtitle, column_of
-from pipelines.dedupe import content_hash
+from epaper.crawler.items import ArticleItem
+from epaper.crawler.settings import CLEAN_CHROME_LINES
+from epaper.pipelines.clean import CleanPipeline, clean_article, clean_body, clean_subtitle, column_of
+from epaper.pipelines.dedupe import content_hash
 
 SEED = json.loads((Path(__file__).parent.parent / "replica" / "seed-article.json").read_text(encoding="utf-8"))
 

@@ -8,9 +8,9 @@ import textwrap
 import pyarrow.parquet as pq
 import pytest
 
-from crawler.lock import ArchiveLock
-from replica.server import serve
-from storage.parquet import load_articles
+from epaper.lock import ArchiveLock
+from epaper.replica.server import serve
+from epaper.storage.parquet import load_articles
 from tests.conftest import FAST, run_epaper
 from tests.truth import diff_archive
 
@@ -162,7 +162,7 @@ def test_sigterm_stops_cleanly_and_the_next_run_completes(portal, tmp_path):
     from tests.conftest import ROOT
 
     server = portal("pc-rmrb", *WEEK, delay=0.05)
-    args = [sys.executable, "-m", "crawler.cli", "crawl", "--from", WEEK[0].isoformat(), "--to",
+    args = [sys.executable, "-m", "epaper", "crawl", "--from", WEEK[0].isoformat(), "--to",
             WEEK[1].isoformat(), "--base-url", server.base_url, "--data", str(tmp_path), *FAST,
             "-s", "CONCURRENT_REQUESTS=2", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -202,7 +202,7 @@ def test_progress_line_on_a_terminal_only(portal, tmp_path):
 
     server = portal("pc-rmrb", *WEEK)
     leader, follower = pty.openpty()
-    args = [sys.executable, "-m", "crawler.cli", "crawl", "--from", WEEK[0].isoformat(), "--to",
+    args = [sys.executable, "-m", "epaper", "crawl", "--from", WEEK[0].isoformat(), "--to",
             WEEK[1].isoformat(), "--base-url", server.base_url, "--data", str(tmp_path), *FAST]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=follower)
     os.close(follower)

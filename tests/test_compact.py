@@ -8,9 +8,9 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from storage import parquet
+from epaper.storage import parquet
 from storage.compact import compact_path, refresh
-from storage.parquet import archived_dates, load_articles, partition_dir, write_snapshot
+from epaper.storage.parquet import archived_dates, load_articles, partition_dir, write_snapshot
 from tests.truth import read_snapshots
 
 DAYS = [dt.date(2022, 12, 30), dt.date(2022, 12, 31), dt.date(2023, 1, 2), dt.date(2023, 1, 3)]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import Config, ConfigError, load_config, parse_cron
+from epaper.config import Config, ConfigError, load_config, parse_cron
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "epaper.example.toml"
 

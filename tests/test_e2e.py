@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from replica.build import TEMPLATES
-from storage.parquet import load_articles, load_pages
+from epaper.replica.build import TEMPLATES
+from epaper.storage.parquet import load_articles, load_pages
 from tests.conftest import FAST, SPAN, run_epaper
 from tests.truth import diff_archive
 

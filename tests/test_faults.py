@@ -22,9 +22,9 @@ from urllib.parse import urljoin
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.dedupe import DuplicateIndex
-from replica.server import Fault, serve
-from storage.parquet import archived_dates, load_articles, snapshot_info, snapshot_path
+from epaper.pipelines.dedupe import DuplicateIndex
+from epaper.replica.server import Fault, serve
+from epaper.storage.parquet import archived_dates, load_articles, snapshot_info, snapshot_path
 from tests.conftest import tally_fixture, FAST, run_epaper
 from tests.truth import diff_archive
 
@@ -424,8 +424,8 @@ def test_a_page_the_parser_chokes_on_fails_that_page_and_says_why(monkeypatch, e
     from scrapy.http import HtmlResponse
     from scrapy.utils.test import get_crawler
 
-    from crawler import founder_article
-    from crawler.spiders.epaper import EpaperSpider
+    from epaper.crawler import founder_article
+    from epaper.crawler.spiders.epaper import EpaperSpider
 
     crawler = get_crawler(EpaperSpider)
     spider = crawler.spider = EpaperSpider.from_crawler(crawler, base_url="http://127.0.0.1:9/ahjjb/",

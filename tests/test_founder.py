@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from crawler.founder import decode_html, parse_enpproperty, parse_page, parse_page_label, parse_period_xml
-from crawler.founder_article import parse_article
+from epaper.crawler.founder import decode_html, parse_enpproperty, parse_page, parse_page_label, parse_period_xml
+from epaper.crawler.founder_article import parse_article
 
 
 @pytest.mark.parametrize("text, expected", [

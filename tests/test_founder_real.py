@@ -6,7 +6,7 @@ from pathlib import Path
 
 from scrapy.http import HtmlResponse
 
-from crawler.founder import parse_page
+from epaper.crawler.founder import parse_page
 
 DATA = Path(__file__).parent / "data"
 RMRB_URL = "http://paper.people.com.cn/rmrb/pc/layout/202412/25/node_01.html"

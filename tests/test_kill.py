@@ -27,9 +27,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from crawler.lock import read_holder
-from replica.server import Fault, serve
-from storage.parquet import DATASETS, archived_dates, load_articles, load_pages, snapshot_info, snapshot_path
+from epaper.lock import read_holder
+from epaper.replica.server import Fault, serve
+from epaper.storage.parquet import DATASETS, archived_dates, load_articles, load_pages, snapshot_info, snapshot_path
 from tests.conftest import tally_fixture, FAST, ROOT, run_epaper
 from tests.truth import diff_archive
 
@@ -59,7 +59,7 @@ def server(replica_sites):
 
 def spawn(server, data: Path, *extra: str) -> subprocess.Popen:
     """The real command line, in its own process group (so the kill reaches only what we started)."""
-    return subprocess.Popen([sys.executable, "-m", "crawler.cli", "crawl", *DATES, "--base-url", server.base_url,
+    return subprocess.Popen([sys.executable, "-m", "epaper", "crawl", *DATES, "--base-url", server.base_url,
                              "--data", str(data), *SLOW, *extra], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.lock import (
+from epaper.lock import (
     HELD_BY_PARENT_ENV,
     ArchiveLock,
     LockError,
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Takes the lock, says so on stdout, then sleeps until killed.
 HOLDER = textwrap.dedent("""
     import sys, time
-    from crawler.lock import ArchiveLock
+    from epaper.lock import ArchiveLock
     lock = ArchiveLock(sys.argv[1], command="epaper crawl").acquire()
     print("locked", flush=True)
     time.sleep(120)
@@ -34,7 +34,7 @@ HOLDER = textwrap.dedent("""
 # Tries the lock once; prints "taken" or the LockHeld message.
 TRIER = textwrap.dedent("""
     import sys
-    from crawler.lock import ArchiveLock, LockHeld
+    from epaper.lock import ArchiveLock, LockHeld
     try:
         with ArchiveLock(sys.argv[1], command="epaper status"):
             print("taken")
@@ -150,7 +150,7 @@ def test_archive_lock_honours_parent_marker(tmp_path: Path) -> None:
 def test_child_started_with_marker_skips_lock(tmp_path: Path) -> None:
     code = textwrap.dedent("""
         import sys
-        from crawler.lock import archive_lock
+        from epaper.lock import archive_lock
         with archive_lock(sys.argv[1], "epaper crawl"):
             print("ran")
     """)

@@ -16,8 +16,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from replica.server import serve
-from storage.parquet import load_articles, load_pages, write_common_metadata
+from epaper.replica.server import serve
+from epaper.storage.parquet import load_articles, load_pages, write_common_metadata
 from tests.conftest import FAST, SPAN, run_epaper
 from tests.truth import read_snapshots
 

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replica.build import TEMPLATES, build_site
-from replica.content import STOCK_OPENING, looks_like_caption, normalize
-from replica.dedupe import duplicate_of, is_near, shingles
-from replica.faults import Fault, dump_faults, load_faults
-from replica.server import serve
+from epaper.replica.build import TEMPLATES, build_site
+from epaper.replica.content import STOCK_OPENING, looks_like_caption, normalize
+from epaper.replica.dedupe import duplicate_of, is_near, shingles
+from epaper.replica.faults import Fault, dump_faults, load_faults
+from epaper.replica.server import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = json.loads((ROOT / "replica" / "seed-article.json").read_text(encoding="utf-8"))
@@ -376,7 +376,7 @@ def test_delay_and_faults_file_for_a_subprocess(rmrb, tmp_path):
     path = tmp_path / "faults.json"
     dump_faults([Fault("status", r"index\.html", times=1, status=502)], path)
     assert load_faults(path) == [Fault("status", r"index\.html", times=1, status=502)]
-    proc = subprocess.Popen([sys.executable, "-m", "replica", "serve", str(rmrb), "--faults", str(path)],
+    proc = subprocess.Popen([sys.executable, "-m", "epaper.replica", "serve", str(rmrb), "--faults", str(path)],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         base = proc.stdout.readline().strip()

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from replica.server import Fault, serve
-from storage.parquet import load_articles
+from epaper.replica.server import Fault, serve
+from epaper.storage.parquet import load_articles
 from tests.conftest import FAST, SPAN, run_epaper
 
 pytest.importorskip("matplotlib")
 
-from crawler import report  # noqa: E402  (needs matplotlib only when drawing)
+from epaper import report  # noqa: E402  (needs matplotlib only when drawing)
 
 INCOMPLETE = dt.date(2023, 8, 3)
 RANGES = [(dt.date(2023, 7, 29), dt.date(2023, 8, 4)), (dt.date(2023, 8, 8), dt.date(2023, 8, 10))]

@@ -21,10 +21,10 @@ from apscheduler.triggers.cron import CronTrigger
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.config import Config, load_config
-from crawler.lock import HELD_BY_PARENT_ENV, ArchiveLock
-from crawler.runlog import RunLog, last_outcomes, no_issue_dates, read_runs, runs_path
-from crawler.schedule import (
+from epaper.config import Config, load_config
+from epaper.lock import HELD_BY_PARENT_ENV, ArchiveLock
+from epaper.runlog import RunLog, last_outcomes, no_issue_dates, read_runs, runs_path
+from epaper.schedule import (
     ARCHIVE_JOB_ID,
     CATCHUP_JOB_ID,
     ChildRunner,
@@ -398,7 +398,7 @@ def test_run_once_latest_when_today_archived_or_failed(tmp_path: Path, capsys) -
 
 def test_crawl_argv_default_command(tmp_path: Path) -> None:
     argv = crawl_argv(make_config(), tmp_path, ["--latest"])
-    assert argv == [sys.executable, "-m", "crawler.cli", "crawl", "--latest",
+    assert argv == [sys.executable, "-m", "epaper", "crawl", "--latest",
                     "--data", str(tmp_path)]
 
 
@@ -420,8 +420,8 @@ def test_child_timeout(tmp_path: Path, ignore_term: bool, status: int) -> None:
 SCHEDULER = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    from crawler.config import load_config
-    from crawler.schedule import run_scheduler
+    from epaper.config import load_config
+    from epaper.schedule import run_scheduler
     config = load_config(None, env={}, overrides={"schedule.catchup_days": 1,
                                                   "schedule.cron": "0 0 1 1 *"})
     sys.exit(run_scheduler(config, Path(sys.argv[1]), archived=lambda d: {},

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from replica.build import build_site
-from replica.server import serve
-from storage.parquet import snapshot_path, snapshot_status
+from epaper.replica.build import build_site
+from epaper.replica.server import serve
+from epaper.storage.parquet import snapshot_path, snapshot_status
 from tests.conftest import ROOT
 
 TODAY = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
@@ -51,7 +51,7 @@ concurrency = 16
 download_delay = 0.0
 autothrottle = false
 """, encoding="utf-8")
-        proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", "schedule", "--config", str(config)],
+        proc = subprocess.Popen([sys.executable, "-m", "epaper", "schedule", "--config", str(config)],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:

@@ -7,7 +7,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from crawler.warc import _records
+from epaper.crawler.warc import _records
 
 
 def _read_all(path):

@@ -8,8 +8,8 @@ from urllib.parse import urljoin
 
 import pyarrow as pa
 
-from storage.parquet import DATASETS, archived_dates, load_articles, load_pages, read_snapshot
-from storage.schema import PARTITION
+from epaper.storage.parquet import DATASETS, archived_dates, load_articles, load_pages, read_snapshot
+from epaper.storage.schema import PARTITION
 
 FIELDS = ("page_no", "page_name", "page_pdf_url", "column", "intro_title", "title", "subtitle",
           "author", "body", "images", "page_index", "position")

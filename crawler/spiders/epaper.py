@@ -22,8 +22,8 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import TimeoutError as TxTimeoutError
 
-from crawler import founder, founder_article
-from crawler.items import ArticleItem, PageItem
+from epaper.crawler import founder, founder_article
+from epaper.crawler.items import ArticleItem, PageItem
 
 issue_finished = object()  # signal(date, outcome)
 

@@ -11,6 +11,7 @@ line naming the key and where it came from; nothing here prints or exits.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import tomllib
@@ -25,7 +26,11 @@ ENV_PREFIX = "EPAPER_"
 LAYOUTS = ("auto", "pc", "html")
 
 
-class ConfigError(Exception):
+class UsageError(Exception):
+    """A mistake the user can fix; printed as one line, exit status 2."""
+
+
+class ConfigError(UsageError):
     """A configuration problem; ``str()`` is one line naming the key."""
 
 
@@ -395,3 +400,72 @@ def _dow_value(token: str, field: str) -> int:
     if token[:3] in _DOW_NAMES and len(token) == 3:
         return _DOW_NAMES.index(token)
     raise ValueError(f"bad day_of_week {field!r}")
+
+
+# ------------------------------------------------------------------ -s NAME=VALUE
+
+
+def scrapy_overrides(pairs: list[str]) -> dict[str, object]:
+    """`-s NAME=VALUE` pairs, checked against the type of the setting's default."""
+    if not pairs:
+        return {}
+    from scrapy.settings import Settings
+
+    known = Settings()
+    known.setmodule("epaper.crawler.settings", priority="project")
+    out: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"-s expects NAME=VALUE, got {pair!r}")
+        if name not in known:
+            raise UsageError(f"-s {name}: unknown Scrapy setting")
+        default = known[name]
+        try:
+            if isinstance(default, bool):
+                if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                    raise ValueError
+            elif isinstance(default, int):
+                int(value)
+            elif isinstance(default, float):
+                float(value)
+        except ValueError:
+            raise UsageError(f"-s {name}={value}: expected {type(default).__name__}") from None
+        _check_setting_value(name, value, default)
+        out[name] = value
+    return out
+
+
+# -s settings that must come from their own flag: they name the archive the lock protects.
+NOT_FROM_S = {"SNAPSHOT_DIR": "use --data", "WARC_REPLAY_DIR": "use epaper reparse",
+              "ITEM_PIPELINES": "the archive's pipelines are fixed"}
+# Numeric settings where 0 means "never" or "nothing": refused.
+POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DOWNLOAD_TIMEOUT",
+            "AUTOTHROTTLE_TARGET_CONCURRENCY", "AUTOTHROTTLE_MAX_DELAY", "REACTOR_THREADPOOL_MAXSIZE"}
+
+
+def _check_setting_value(name: str, value: str, default: object) -> None:
+    """Values a crawl cannot run with (or would hang on): one line, before anything starts."""
+    import math
+
+    from scrapy.settings import BaseSettings
+
+    if name in NOT_FROM_S:
+        raise UsageError(f"-s {name}: not settable with -s ({NOT_FROM_S[name]})")
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        number = float(value)
+        if not math.isfinite(number):
+            raise UsageError(f"-s {name}={value}: expected a finite number")
+        if name in POSITIVE and number <= 0:
+            raise UsageError(f"-s {name}={value}: must be greater than 0")
+        if number < 0 and "PRIORITY" not in name and not default < 0:
+            raise UsageError(f"-s {name}={value}: must not be negative")
+    if name == "LOG_LEVEL" and value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise UsageError(f"-s LOG_LEVEL={value}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    if isinstance(default, (dict, BaseSettings)):
+        try:
+            if not isinstance(json.loads(value), dict):
+                raise ValueError
+        except ValueError:
+            raise UsageError(f"-s {name}={value}: expected a JSON object") from None

@@ -7,7 +7,7 @@ to look at and why). matplotlib (Agg backend) is imported only here, only for th
 
 Where the states come from: archived and incomplete from the snapshots' own metadata
 (`storage.parquet.snapshot_info`), no issue from the latest run-log outcome of a date
-(`crawler.runlog.last_outcomes`); a date of the span that is neither is missing. The span runs
+(`epaper.runlog.last_outcomes`); a date of the span that is neither is missing. The span runs
 from the first to the last date either source knows.
 """
 from __future__ import annotations
@@ -73,8 +73,8 @@ class ReportData:
 
 def day_states(root: Path) -> list[Day]:
     """One Day per date of the archive's span, oldest first; [] when nothing is known."""
-    from crawler.runlog import last_outcomes
-    from storage.parquet import archived_dates, snapshot_info
+    from epaper.runlog import last_outcomes
+    from epaper.storage.parquet import archived_dates, snapshot_info
 
     days: dict[dt.date, Day] = {}
     for day in archived_dates(root):
@@ -113,7 +113,7 @@ def page_names(root: Path, start: dt.date, end: dt.date) -> list[PageName]:
     """Articles and duplicates per page name over [start, end], most articles first."""
     import pyarrow.compute as pc
 
-    from storage.parquet import load_articles
+    from epaper.storage.parquet import load_articles
 
     table = load_articles(root, start, end, columns=["page_no", "page_name", "duplicate_of"])
     table = table.append_column("dup", pc.is_valid(table.column("duplicate_of")).cast("int64"))
@@ -363,7 +363,7 @@ class ReportError(Exception):
 
 def run_report(args) -> int:
     # Errors are printed here rather than raised as the CLI's UsageError: under
-    # `python -m crawler.cli` that class lives in __main__, not in crawler.cli.
+    # `python -m epaper` that class lives in __main__, not in epaper.cli.
     try:
         return _report(args)
     except ReportError as exc:
@@ -372,7 +372,7 @@ def run_report(args) -> int:
 
 
 def _report(args) -> int:
-    from crawler.config import ConfigError, load_config
+    from epaper.config import ConfigError, load_config
 
     out = Path(args.out)
     kind = out.suffix.lower()

@@ -10,7 +10,7 @@ Twisted's reactor, which cannot be restarted, lives once per crawl.
 
 The scheduler holds the archive lock for its lifetime; children get
 ``EPAPER_LOCK_HELD_BY_PARENT=<scheduler pid>`` and must not take it again (see
-:func:`crawler.lock.archive_lock`). SIGINT/SIGTERM stop the scheduler, end the crawl in
+:func:`epaper.lock.archive_lock`). SIGINT/SIGTERM stop the scheduler, end the crawl in
 flight (SIGTERM, then SIGKILL) and return 0; a second signal kills the crawl at once.
 """
 
@@ -38,10 +38,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
-from crawler.config import Config, parse_cron
-from crawler.lock import HELD_BY_PARENT_ENV, ArchiveLock, LockError
-from crawler.runlog import last_outcomes
-from storage.parquet import snapshot_status
+from epaper.config import Config, parse_cron
+from epaper.lock import HELD_BY_PARENT_ENV, ArchiveLock, LockError
+from epaper.runlog import last_outcomes
+from epaper.storage.parquet import snapshot_status
 
 logger = logging.getLogger(__name__)
 
@@ -182,9 +182,9 @@ def crawl_argv(
     *,
     crawl_command: Sequence[str] | None = None,
 ) -> list[str]:
-    """The child command: ``crawl_command`` (default ``python -m crawler.cli crawl``) +
+    """The child command: ``crawl_command`` (default ``python -m epaper crawl``) +
     ``args`` + ``--data``, and ``--config`` / ``--base-url`` as the scheduler got them."""
-    base = list(crawl_command) if crawl_command else [sys.executable, "-m", "crawler.cli", "crawl"]
+    base = list(crawl_command) if crawl_command else [sys.executable, "-m", "epaper", "crawl"]
     argv = [*base, *args, "--data", str(data_dir)]
     if config.path is not None:
         argv += ["--config", str(config.path)]
@@ -398,7 +398,7 @@ def run_scheduler(
     """``epaper schedule``: run in the foreground until SIGINT/SIGTERM, then return 0.
 
     Holds the archive lock throughout; returns 1 (after one line on stderr) when another
-    process holds it. ``crawl_command`` replaces ``python -m crawler.cli crawl`` (tests).
+    process holds it. ``crawl_command`` replaces ``python -m epaper crawl`` (tests).
     """
     data_dir = Path(data_dir)
     try:

@@ -11,15 +11,15 @@ DEMO_START, DEMO_END = dt.date(2023, 7, 24), dt.date(2023, 8, 6)  # two weeks ar
 
 
 def run_demo(data: Path) -> int:
-    from replica.build import build_site
-    from replica.server import serve
+    from epaper.replica.build import build_site
+    from epaper.replica.server import serve
 
     with tempfile.TemporaryDirectory(prefix="epaper-replica-") as tmp:
         site = build_site(Path(tmp), start=DEMO_START, end=DEMO_END, generation="pc", seed=1)
         with serve(site) as portal:
             print(f"replica portal of 安徽经济报 at {portal.base_url} ({DEMO_START} to {DEMO_END})", flush=True)
             status = subprocess.call([
-                sys.executable, "-m", "crawler.cli", "crawl", "--from", DEMO_START.isoformat(),
+                sys.executable, "-m", "epaper", "crawl", "--from", DEMO_START.isoformat(),
                 "--to", DEMO_END.isoformat(), "--base-url", portal.base_url, "--data", str(data),
                 "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false", "-s", "CONCURRENT_REQUESTS=8",
                 "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
@@ -27,7 +27,7 @@ def run_demo(data: Path) -> int:
     print("replica portal stopped")
     if status not in (0, 1):
         return status
-    from storage.parquet import load_articles
+    from epaper.storage.parquet import load_articles
 
     table = load_articles(data, columns=["issue_date", "duplicate_of"])
     dups = table.num_rows - table.column("duplicate_of").null_count

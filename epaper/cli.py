@@ -1,0 +1,275 @@
+"""The `epaper` command line: crawl, reparse, status, schedule, demo, schema.
+
+Exit status: 0 every requested date archived completely or confirmed without an issue;
+1 any date incomplete or failed (one stderr line per date), or the archive locked;
+2 a usage or configuration error (one short line, never a traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from epaper.config import UsageError, scrapy_overrides
+
+MAX_DAYS_WITHOUT_YES = 366
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own errors: one line, status 2
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a valid date (YYYY-MM-DD): {text!r}") from None
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="epaper", description="Archive a Founder e-paper to Parquet.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def dates(p, allow_all=False, allow_latest=True):
+        g = p.add_mutually_exclusive_group(required=True)
+        g.add_argument("--date", type=_date, help="one issue date, YYYY-MM-DD")
+        g.add_argument("--from", dest="start", type=_date, help="first date of a range (with --to)")
+        if allow_latest:
+            g.add_argument("--latest", action="store_true", help="the newest issue on the portal")
+        if allow_all:
+            g.add_argument("--all", action="store_true", help="every archived date")
+        p.add_argument("--to", dest="end", type=_date, help="last date of the range (inclusive)")
+        p.add_argument("--yes", action="store_true", help=f"allow a range over {MAX_DAYS_WITHOUT_YES} days")
+
+    def common(p):
+        p.add_argument("--data", help="archive root (default ./data or the config's storage.data_dir)")
+        p.add_argument("--config", help="config file (default ./epaper.toml when present)")
+
+    def crawl_flags(p):
+        p.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a Scrapy setting, as scrapy crawl -s does")
+        p.add_argument("--verbose", action="store_true", help="also send the Scrapy log to stderr")
+        p.add_argument("--quiet", action="store_true", help="print only failures")
+        p.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="json: one JSON object per event on stdout/stderr and in the log file")
+
+    p = sub.add_parser("crawl", help="crawl issue dates and write their snapshots")
+    dates(p)
+    common(p)
+    p.add_argument("--base-url", help="the e-paper root (the folder holding pc/layout/ or html/)")
+    crawl_flags(p)
+
+    p = sub.add_parser("reparse", help="rebuild snapshots from the raw pages in warc/, offline")
+    dates(p, allow_all=True, allow_latest=False)
+    common(p)
+    crawl_flags(p)
+
+    p = sub.add_parser("status", help="one row per archived issue date")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+
+    p = sub.add_parser("schedule", help="archive on the configured cron schedule, in the foreground")
+    common(p)
+    p.add_argument("--base-url", help="the e-paper root")
+
+    p = sub.add_parser("demo", help="archive the bundled replica portal, offline")
+    p.add_argument("--data", default="demo-data", help="archive root (default ./demo-data)")
+
+    sub.add_parser("schema", help="print every column with its type and meaning")
+
+    p = sub.add_parser("report", help="draw the archive: a calendar of its days and articles per page name")
+    common(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="FILE.png, or FILE.html with the PNG embedded")
+    return parser
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def requested_dates(args) -> list[dt.date] | None:
+    """The dates asked for; None for --latest / --all."""
+    if getattr(args, "latest", False) or getattr(args, "all", False):
+        if args.end:
+            raise UsageError("--to goes with --from only")
+        return None
+    if args.date:
+        if args.end:
+            raise UsageError("--to goes with --from, not with --date")
+        return [args.date]
+    if not args.end:
+        raise UsageError("--from needs --to")
+    if args.start > args.end:
+        raise UsageError(f"--from {args.start} is after --to {args.end}")
+    days = (args.end - args.start).days + 1
+    if days > MAX_DAYS_WITHOUT_YES and not args.yes:
+        raise UsageError(f"{days} days requested; add --yes to crawl more than {MAX_DAYS_WITHOUT_YES} days")
+    return [args.start + dt.timedelta(i) for i in range(days)]
+
+
+def load_config(args, base_url: str | None = None):
+    from epaper.config import ConfigError
+    from epaper.config import load_config as _load
+
+    overrides: dict[str, object] = {}
+    if base_url:
+        overrides["portal.base_url"] = base_url
+    if getattr(args, "data", None) is not None and not args.data.strip():
+        raise UsageError("--data must name a directory, got an empty string")
+    if getattr(args, "data", None):
+        overrides["storage.data_dir"] = args.data
+    try:
+        return _load(args.config, overrides=overrides)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_base_url(url: str | None) -> str:
+    if not url:
+        raise UsageError("no base URL: pass --base-url or set portal.base_url in epaper.toml")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or any(c.isspace() or ord(c) < 32 for c in url)):
+        raise UsageError(f"base URL must be an http(s) URL, got {url!r}")
+    return url if url.endswith("/") else url + "/"
+
+
+def check_data_dir(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"data directory {path} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"data directory {path} is not writable: {exc.strerror or exc}") from None
+    return path
+
+
+# ------------------------------------------------------------------ commands
+
+
+def run_crawl(args, *, reparse: bool = False) -> int:
+    dates = requested_dates(args)  # every usage error before the archive is touched, and before heavy imports
+    config = load_config(args, None if reparse else args.base_url)
+    if not reparse:
+        check_base_url(config.portal.base_url)
+    extra = scrapy_overrides(args.settings)
+    data = check_data_dir(Path(config.storage.data_dir))
+
+    from scrapy.settings import Settings
+
+    from epaper.crawl import run_spider
+    from epaper.lock import LockError, archive_lock
+    from epaper.storage.parquet import archived_dates
+
+    spider_args: dict[str, str] = {}
+    if reparse:
+        from epaper.crawler.warc import replay_source
+
+        if dates is None:
+            dates = archived_dates(data, "warc")
+            if not dates:
+                raise UsageError(f"no WARC files under {data / 'warc'}")
+        try:
+            base_url, generation = replay_source(data, dates)
+        except FileNotFoundError as exc:
+            raise UsageError(str(exc)) from None
+        spider_args["layout"] = generation
+    else:
+        base_url = check_base_url(config.portal.base_url)
+    if dates:
+        spider_args.update(start=dates[0].isoformat(), end=dates[-1].isoformat())
+    else:
+        spider_args["latest"] = "1"
+
+    settings = Settings()
+    settings.setmodule("epaper.crawler.settings", priority="project")
+    settings.setdict(config.scrapy_settings(), priority="project")
+    settings.set("SNAPSHOT_DIR", str(data), priority="cmdline")
+    if reparse:
+        settings.set("WARC_REPLAY_DIR", str(data), priority="cmdline")
+        settings.setdict({"ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False,
+                          "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+                          "WARC_ENABLED": False}, priority="cmdline")
+    settings.setdict(extra, priority="cmdline")
+
+    try:
+        with archive_lock(data, f"epaper {args.command}"):  # only taking it raises LockError
+            return run_spider(args, data, settings, base_url, spider_args, dates)
+    except LockError as exc:
+        print(f"epaper: {exc}", file=sys.stderr)
+        return 1
+
+
+def run_status(args) -> int:
+    from epaper.status import run_status as status
+
+    return status(load_config(args), args.json)
+
+
+
+def run_schema(args) -> int:
+    from epaper.storage.schema import ARTICLE_COLUMNS, PAGE_COLUMNS
+
+    for name, columns in (("articles", ARTICLE_COLUMNS), ("pages", PAGE_COLUMNS)):
+        print(f"{name} (partitioned by issue_date: date)")
+        for col, typ, nullable, meaning in columns:
+            print(f"  {col:<15} {str(typ) + (', null' if nullable else ''):<42} {meaning}")
+    return 0
+
+
+def run_schedule(args) -> int:
+    from epaper.schedule import run_scheduler
+
+    config = load_config(args, args.base_url)
+    check_base_url(config.portal.base_url)
+    data = check_data_dir(Path(config.storage.data_dir))
+    return run_scheduler(config, data)
+
+
+def run_demo(args) -> int:
+    from epaper.demo import run_demo as demo
+
+    return demo(check_data_dir(Path(args.data)))
+
+
+def run_report(args) -> int:
+    from epaper.report import run_report as report
+
+    return report(args)
+
+
+COMMANDS = {
+    "crawl": run_crawl,
+    "reparse": lambda a: run_crawl(a, reparse=True),
+    "status": run_status,
+    "schema": run_schema,
+    "schedule": run_schedule,
+    "demo": run_demo,
+    "report": run_report,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"epaper: {exc}" if not str(exc).startswith("epaper") else str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"epaper: interrupted after {time.monotonic() - started:.0f}s", file=sys.stderr)
+        return 130

@@ -1,0 +1,166 @@
+"""Running the spider in this process for `epaper crawl` and `epaper reparse`: logging, the
+per-date lines as dates settle, the run log, the exit status."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from epaper.config import UsageError
+
+
+def log_file(data: Path, command: str) -> Path:
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return logs / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{command}-{os.getpid()}.log"
+
+
+def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates) -> int:
+    """Run the spider in this process, one line per date as it settles; the exit status."""
+    from epaper.runlog import RunLog
+    from epaper.crawler.spiders.epaper import EpaperSpider
+    from epaper.pipelines.snapshot import issue_done
+
+    try:  # a -s value Scrapy cannot use (a component path, a reactor) fails here or in crawl()
+        process = new_process(settings)
+        setup_logging(settings, log_file(data, args.command), args.verbose, args.log_format == "json")
+        crawler = process.create_crawler(EpaperSpider)
+    except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
+        raise UsageError(f"cannot set up the crawl: {exc}") from None
+    record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [])
+    reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json")
+    crawler.signals.connect(reporter.on_issue_done, issue_done)
+    failed: list = []
+    process.crawl(crawler, base_url=base_url, **spider_args).addErrback(failed.append)
+    process.start()
+    if failed:
+        logging.getLogger(__name__).error("the crawl could not run: %s", failed[0].getTraceback())
+        record.finish(2)
+        raise UsageError(f"the crawl could not run: {failed[0].getErrorMessage()}")
+    spider = crawler.spider
+    if spider is None:
+        raise UsageError("the crawl did not start; see the log")
+    if spider.fatal:
+        record.finish(2)
+        raise UsageError(spider.fatal)
+    status = reporter.finish(spider)
+    record.finish(status)
+    return status
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log record, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(),
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            event["exception"] = self.formatException(record.exc_info)
+        return json.dumps(event, ensure_ascii=False)
+
+
+def new_process(settings):
+    """A CrawlerProcess that leaves logging to us (the setting replaced the argument in Scrapy 2.19)."""
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.settings import default_settings
+
+    if hasattr(default_settings, "LOG_INSTALL_ROOT_HANDLER"):
+        settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+        return CrawlerProcess(settings)
+    return CrawlerProcess(settings, install_root_handler=False)
+
+
+def setup_logging(settings, path: Path, verbose: bool, json_lines: bool) -> None:
+    """The Scrapy log to a file per run (and to stderr with --verbose), as text or JSON lines."""
+    formatter = JsonFormatter() if json_lines else logging.Formatter(settings.get("LOG_FORMAT"),
+                                                                    settings.get("LOG_DATEFORMAT"))
+    handlers: list[logging.Handler] = [logging.FileHandler(path, encoding="utf-8")]
+    if verbose:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    root = logging.getLogger()
+    root.setLevel(logging.NOTSET)
+    for handler in handlers:
+        handler.setLevel(settings.get("LOG_LEVEL"))
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+
+
+class Reporter:
+    """Prints each date's line as soon as the date is settled, and records it in the run log.
+
+    On a terminal a progress line (dates done, articles, failures, rate) is kept on stderr;
+    under cron only the per-date lines appear. `json` prints one JSON object per event.
+    """
+
+    def __init__(self, record, total: int, quiet: bool = False, json_lines: bool = False):
+        self.record, self.total, self.quiet, self.json = record, total, quiet, json_lines
+        self.tty = sys.stderr.isatty() and not quiet and not json_lines
+        self.done: set[dt.date] = set()
+        self.articles = self.failed = 0
+        self.status = 0
+        self.started = time.monotonic()
+
+    def on_issue_done(self, date, outcome) -> None:
+        if date in self.done:
+            return
+        self.done.add(date)
+        self._clear()
+        o = outcome
+        if o.status == "no_issue":
+            self.record.date_outcome(date, "no_issue")
+            self._out(date, "no_issue", f"{date} no issue", o)
+        elif o.status == "archived":
+            self.articles += o.written
+            self.record.date_outcome(date, "archived", o.written, o.pages, o.duplicates)
+            self._out(date, "archived", f"{date} archived: {o.pages} pages, {o.written} articles, "
+                                        f"{o.duplicates} duplicates", o)
+        else:
+            self.status, self.failed = 1, self.failed + 1
+            self.articles += o.written
+            kind = "failed" if not o.written and not o.kept_previous else "incomplete"
+            self.record.date_outcome(date, kind, o.written, o.pages, o.duplicates, o.failures)
+            shown = "; ".join(f"{f['url']} ({f['reason']})" for f in o.failures)  # every one: nothing silent
+            kept = " (previous complete snapshot kept)" if o.kept_previous else ""
+            self._out(date, kind, f"{date} {kind}{kept}: {o.written} articles archived, "
+                                  f"{len(o.failures)} failed: {shown}", o, sys.stderr)
+        self._progress()
+
+    def _out(self, date, kind, line, o, stream=None) -> None:
+        stream = stream or sys.stdout
+        if self.json:
+            line = json.dumps({"event": "issue", "date": date.isoformat(), "status": kind, "pages": o.pages,
+                               "articles": o.written, "duplicates": o.duplicates, "failures": o.failures},
+                              ensure_ascii=False)
+        elif self.quiet and stream is sys.stdout:
+            return
+        print(line, file=stream, flush=True)
+
+    def _clear(self) -> None:
+        if self.tty:
+            sys.stderr.write("\r\x1b[2K")
+
+    def _progress(self) -> None:
+        if not self.tty or len(self.done) >= self.total:
+            return
+        width = 24
+        filled = width * len(self.done) // max(self.total, 1)
+        rate = self.articles / max(time.monotonic() - self.started, 1e-6)
+        sys.stderr.write(f"[{'#' * filled}{'.' * (width - filled)}] {len(self.done)}/{self.total} dates, "
+                         f"{self.articles} articles, {self.failed} failed, {rate:.1f} articles/s")
+        sys.stderr.flush()
+
+    def finish(self, spider) -> int:
+        self._clear()
+        if spider.error and not spider.dates:
+            line = f"latest: failed: {spider.error}"
+            print(json.dumps({"event": "error", "message": line}) if self.json else line, file=sys.stderr)
+            return 1
+        for day in spider.dates:  # anything the pipelines never settled
+            if day not in self.done:
+                self.on_issue_done(day, spider.outcomes[day])
+        self._clear()
+        return self.status
