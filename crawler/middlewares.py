@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import re
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
-from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware as ScrapyOffsiteMiddleware
+from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 
@@ -44,39 +46,31 @@ def truncation(response: Response) -> str | None:
     return "truncated XML (root element not closed)"
 
 
-def _port(parts: SplitResult) -> int | None:
-    try:
-        return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    except ValueError:
-        return None
+class FetchedAtMiddleware:
+    """Stamps `fetched_at` (UTC) in the request's meta when its response arrives: the row's
+    `crawled_at` and the WARC record's date. A response replayed from a WARC file keeps the
+    capture time the replay put there. Next to the download handler (960)."""
+
+    def process_response(self, request: Request, response: Response, spider=None) -> Response:
+        if "warc" not in response.flags:
+            request.meta["fetched_at"] = dt.datetime.now(dt.timezone.utc)
+        return response
 
 
-class PortalOnlyMiddleware:
-    """Refuses every request to a host other than the portal's, redirects included.
-
-    The spider's requests bypass Scrapy's OffsiteMiddleware (they carry dont_filter, which
-    the redirect middleware copies onto the redirected request), so a portal answering
-    302 to another host would be followed. The failure names the redirect. http → https on
-    the same host stays allowed.
+class OffsiteMiddleware(ScrapyOffsiteMiddleware):
+    """Scrapy's offsite filter over the spider's `allowed_domains` (the portal's host), strict
+    and named: it also holds for requests that carry `dont_filter` (retries do, and a redirect
+    copies the flag), and it refuses in the downloader, so the request's errback reports the
+    URL, instead of dropping the request silently when it is scheduled.
     """
 
-    @classmethod
-    def from_crawler(cls, crawler):
-        o = cls()
-        o.crawler = crawler
-        return o
+    def request_scheduled(self, request: Request, spider=None) -> None:
+        return None
 
     def process_request(self, request: Request, spider=None):
-        spider = self.crawler.spider
-        root = getattr(spider, "root", None)
-        if not root:
+        if self.should_follow(request, self.crawler.spider):
             return None
-        want, got = urlsplit(root), urlsplit(request.url)
-        same_host = (got.hostname or "").lower() == (want.hostname or "").lower()
-        same_port = _port(got) == _port(want) or {_port(got), _port(want)} == {80, 443}
-        if same_host and same_port:
-            return None
-        self.crawler.stats.inc_value("epaper/offhost_refused")
+        self.stats.inc_value("offsite/filtered")
         if request.meta.get("redirect_urls"):
             raise IgnoreRequest(f"redirected off the portal's host to {request.url} (not followed)")
         raise IgnoreRequest(f"off the portal's host: {request.url} (not fetched)")
@@ -90,6 +84,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
     used up the request fails with that reason rather than handing a cut page to the parser.
     Settings: RETRY_BACKOFF_BASE (seconds, default 1.0), RETRY_BACKOFF_MAX (default 30.0),
     RETRY_TRUNCATED (default True), and Scrapy's RETRY_* settings.
+
+    What a wait costs: it runs after the download, so the portal's download slot is free and
+    other requests to it go on at the configured pace; the retry holds one of the
+    CONCURRENT_REQUESTS places of the whole crawl until it is sent again. While the portal
+    fails, at most CONCURRENT_REQUESTS retries wait at once, which is the point of backing off.
     """
 
     def __init__(self, settings):
@@ -109,7 +108,10 @@ class BackoffRetryMiddleware(RetryMiddleware):
         why = truncation(response) if self.check_truncated and not request.meta.get("dont_retry") else None
         if why is not None:
             self.crawler.stats.inc_value(f"epaper/truncated/{why.split(' (')[0].replace(' ', '_')}")
-            retry = self._retry(request, why)
+            retry = get_retry_request(
+                request, spider=self.crawler.spider, reason=why,
+                max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
+                priority_adjust=request.meta.get("priority_adjust", self.priority_adjust))
             if retry is None:
                 tries = request.meta.get("retry_times", 0) + 1
                 raise IgnoreRequest(f"{why}, {tries} tries")

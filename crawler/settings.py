@@ -65,10 +65,12 @@ ITEM_PIPELINES = {
 }
 
 DOWNLOADER_MIDDLEWARES = {
-    # 50: before robots.txt and everything else, so an off-host redirect is never fetched.
-    "epaper.crawler.middlewares.PortalOnlyMiddleware": 50,
+    # 50, in place of Scrapy's: before robots.txt and everything else, so an off-host redirect is never fetched.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "epaper.crawler.middlewares.OffsiteMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "epaper.crawler.middlewares.BackoffRetryMiddleware": 550,
+    "epaper.crawler.middlewares.FetchedAtMiddleware": 960,
     # 950: next to the download handler, so the WARC holds the bytes exactly as served.
     "epaper.crawler.warc.WarcWriterMiddleware": 950,
     "epaper.crawler.warc.WarcReplayMiddleware": 950,

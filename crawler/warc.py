@@ -24,6 +24,7 @@ import logging
 import os
 from pathlib import Path
 
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
@@ -32,7 +33,9 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from epaper.crawler.ledger import Ledger
 from epaper.crawler.middlewares import truncation
+from epaper.crawler.signals import issue_done, issue_writing
 from epaper.storage.parquet import fsync_dir, partition_dir, remove_stale_temps
 
 log = logging.getLogger(__name__)
@@ -114,33 +117,31 @@ class WarcWriterMiddleware:
         self.root = Path(settings.get("SNAPSHOT_DIR", "data"))
         self.retry_codes = set(settings.getlist("RETRY_HTTP_CODES"))
         self.check_truncated = settings.getbool("RETRY_TRUNCATED", True)
+        self.ledger = Ledger.from_crawler(crawler)
         self.open: dict[dt.date, _DateWarc] = {}
         self.committed: dict[dt.date, Path] = {}
-        from epaper.pipelines.snapshot import issue_done, issue_flushing
-
-        crawler.signals.connect(self.on_flushing, issue_flushing)
+        crawler.signals.connect(self.on_writing, issue_writing)
         crawler.signals.connect(self.on_done, issue_done)
+        crawler.signals.connect(self.on_closed, signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
     def process_response(self, request, response, spider=None):
-        fetched = dt.datetime.now(dt.timezone.utc)
-        request.meta["fetched_at"] = fetched
+        fetched = request.meta["fetched_at"]
         if response.status in self.retry_codes or (self.check_truncated and truncation(response)):
             return response
         for day in request.meta.get("issue_dates", []):
             warc = self.open.get(day)
             if warc is None:
-                spider = self.crawler.spider
-                warc = self.open[day] = _DateWarc(self.root, day, spider.root, spider.source)
+                warc = self.open[day] = _DateWarc(self.root, day, self.ledger.root, self.ledger.source)
             record_id = warc.write(request, response, fetched)
             request.meta["warc_file"], request.meta["warc_record_id"] = warc.relative, record_id
         self.crawler.stats.inc_value("epaper/warc/records")
         return response
 
-    def on_flushing(self, date, keep):
+    def on_writing(self, date, keep):
         warc = self.open.pop(date, None)
         if warc is None:
             return
@@ -150,14 +151,19 @@ class WarcWriterMiddleware:
         warc.commit()
         self.committed[date] = warc.path
 
-    def on_done(self, date, outcome):
+    def on_done(self, date, result):
         """The date's snapshot is written: a complete crawl's WARC supersedes the older ones."""
         path = self.committed.pop(date, None)
-        if path is None or outcome.status != "archived":
+        if path is None or result.status != "archived":
             return
         for old in warc_files(self.root, date):
             if old != path:
                 old.unlink(missing_ok=True)
+
+    def on_closed(self, spider=None, reason=None):
+        for warc in self.open.values():  # dates the crawl did not finish: their snapshot was not written
+            warc.discard()
+        self.open.clear()
 
 
 # ------------------------------------------------------------------ replay

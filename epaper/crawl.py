@@ -22,8 +22,9 @@ def log_file(data: Path, command: str) -> Path:
 def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates) -> int:
     """Run the spider in this process, one line per date as it settles; the exit status."""
     from epaper.runlog import RunLog
+    from epaper.crawler.ledger import Ledger
+    from epaper.crawler.signals import issue_done
     from epaper.crawler.spiders.epaper import EpaperSpider
-    from epaper.pipelines.snapshot import issue_done
 
     try:  # a -s value Scrapy cannot use (a component path, a reactor) fails here or in crawl()
         process = new_process(settings)
@@ -33,6 +34,7 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
         raise UsageError(f"cannot set up the crawl: {exc}") from None
     record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [])
     reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json")
+    ledger = Ledger.from_crawler(crawler)
     crawler.signals.connect(reporter.on_issue_done, issue_done)
     failed: list = []
     process.crawl(crawler, base_url=base_url, **spider_args).addErrback(failed.append)
@@ -41,13 +43,12 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
         logging.getLogger(__name__).error("the crawl could not run: %s", failed[0].getTraceback())
         record.finish(2)
         raise UsageError(f"the crawl could not run: {failed[0].getErrorMessage()}")
-    spider = crawler.spider
-    if spider is None:
+    if crawler.spider is None:
         raise UsageError("the crawl did not start; see the log")
-    if spider.fatal:
+    if ledger.fatal:
         record.finish(2)
-        raise UsageError(spider.fatal)
-    status = reporter.finish(spider)
+        raise UsageError(ledger.fatal)
+    status = reporter.finish(ledger)
     record.finish(status)
     return status
 
@@ -104,28 +105,28 @@ class Reporter:
         self.status = 0
         self.started = time.monotonic()
 
-    def on_issue_done(self, date, outcome) -> None:
+    def on_issue_done(self, date, result) -> None:
         if date in self.done:
             return
         self.done.add(date)
         self._clear()
-        o = outcome
+        o = result
         if o.status == "no_issue":
             self.record.date_outcome(date, "no_issue")
             self._out(date, "no_issue", f"{date} no issue", o)
         elif o.status == "archived":
-            self.articles += o.written
-            self.record.date_outcome(date, "archived", o.written, o.pages, o.duplicates)
-            self._out(date, "archived", f"{date} archived: {o.pages} pages, {o.written} articles, "
+            self.articles += o.articles
+            self.record.date_outcome(date, "archived", o.articles, o.pages, o.duplicates)
+            self._out(date, "archived", f"{date} archived: {o.pages} pages, {o.articles} articles, "
                                         f"{o.duplicates} duplicates", o)
         else:
             self.status, self.failed = 1, self.failed + 1
-            self.articles += o.written
-            kind = "failed" if not o.written and not o.kept_previous else "incomplete"
-            self.record.date_outcome(date, kind, o.written, o.pages, o.duplicates, o.failures)
+            self.articles += o.articles
+            kind = "failed" if not o.articles and not o.kept_previous else "incomplete"
+            self.record.date_outcome(date, kind, o.articles, o.pages, o.duplicates, o.failures)
             shown = "; ".join(f"{f['url']} ({f['reason']})" for f in o.failures)  # every one: nothing silent
             kept = " (previous complete snapshot kept)" if o.kept_previous else ""
-            self._out(date, kind, f"{date} {kind}{kept}: {o.written} articles archived, "
+            self._out(date, kind, f"{date} {kind}{kept}: {o.articles} articles archived, "
                                   f"{len(o.failures)} failed: {shown}", o, sys.stderr)
         self._progress()
 
@@ -133,7 +134,7 @@ class Reporter:
         stream = stream or sys.stdout
         if self.json:
             line = json.dumps({"event": "issue", "date": date.isoformat(), "status": kind, "pages": o.pages,
-                               "articles": o.written, "duplicates": o.duplicates, "failures": o.failures},
+                               "articles": o.articles, "duplicates": o.duplicates, "failures": o.failures},
                               ensure_ascii=False)
         elif self.quiet and stream is sys.stdout:
             return
@@ -153,14 +154,14 @@ class Reporter:
                          f"{self.articles} articles, {self.failed} failed, {rate:.1f} articles/s")
         sys.stderr.flush()
 
-    def finish(self, spider) -> int:
+    def finish(self, ledger) -> int:
         self._clear()
-        if spider.error and not spider.dates:
-            line = f"latest: failed: {spider.error}"
+        if ledger.error and not ledger.dates:
+            line = f"latest: failed: {ledger.error}"
             print(json.dumps({"event": "error", "message": line}) if self.json else line, file=sys.stderr)
             return 1
-        for day in spider.dates:  # anything the pipelines never settled
+        for day in ledger.dates:  # anything never settled (the ledger closes every date at the end)
             if day not in self.done:
-                self.on_issue_done(day, spider.outcomes[day])
+                self.on_issue_done(day, ledger.results[day])
         self._clear()
         return self.status

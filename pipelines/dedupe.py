@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
+from epaper.crawler.items import ArticleItem
 from epaper.storage.parquet import atomic_write
 
 log = logging.getLogger(__name__)
@@ -533,9 +534,9 @@ class DedupePipeline:
         )
 
     def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
         adapter = ItemAdapter(item)
-        if "body" not in adapter.field_names():
-            return item  # pages pass through
         adapter["content_hash"] = content_hash(adapter.get("body") or "")
         article_id = adapter.get("article_id")
         if article_id in self._seen:

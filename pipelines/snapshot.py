@@ -1,8 +1,8 @@
 """Snapshot pipeline: buffers each issue date's rows and writes its Parquet snapshots.
 
-A date is written once the spider reports it finished (`issue_finished`) and every article
-it yielded has come through the pipelines (kept or dropped), in ascending date order, so
-that duplicates resolve against every earlier date whatever order responses arrived in.
+A date is written when the crawl's ledger releases it (`issue_ready`: every request and item
+of the date settled, dates in ascending order), and the pipeline then settles it in the
+ledger with what was written.
 
 - complete date: pages and articles snapshots replaced atomically;
 - incomplete date: the rows that could be archived are merged with the previous snapshot's
@@ -30,17 +30,14 @@ from pathlib import Path
 
 import pyarrow as pa
 from itemadapter import ItemAdapter
-from scrapy import signals
 
-from epaper.crawler.spiders.epaper import issue_finished
+from epaper.crawler.items import ArticleItem
+from epaper.crawler.ledger import NO_ISSUE, DateResult, Ledger
+from epaper.crawler.signals import issue_ready, issue_writing
 from epaper.pipelines.dedupe import DuplicateIndex
-from epaper.pipelines.validate import InvalidArticle
 from epaper.storage import compact, parquet
 
 log = logging.getLogger(__name__)
-
-issue_flushing = object()  # signal(date, keep: bool): the date's snapshot is (not) about to be written
-issue_done = object()  # signal(date, outcome): the date is settled for this run (written or not)
 
 
 def _merge(new: list[dict], old: pa.Table | None, key: str) -> list[dict]:
@@ -73,20 +70,12 @@ class SnapshotPipeline:
         self.files_started = 0
         self.articles: dict[dt.date, list[dict]] = defaultdict(list)
         self.pages: dict[dt.date, list[dict]] = defaultdict(list)
-        self.seen: dict[dt.date, int] = defaultdict(int)  # articles through the pipelines, kept or dropped
-        self.finished: set[dt.date] = set()
-        self.written: set[dt.date] = set()
-        crawler.signals.connect(self.on_issue_finished, issue_finished)
-        crawler.signals.connect(self.on_item_dropped, signals.item_dropped)
-        crawler.signals.connect(self.on_item_dropped, signals.item_error)
+        self.ledger = Ledger.from_crawler(crawler)
+        crawler.signals.connect(self.on_issue_ready, issue_ready)
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
-
-    @property
-    def spider(self):
-        return self.crawler.spider
 
     def _pause(self, stage: str, path: Path) -> None:
         if stage == "write":
@@ -100,77 +89,48 @@ class SnapshotPipeline:
     def process_item(self, item):
         row = dict(ItemAdapter(item).items())  # shallow: asdict() walks every value for nested items
         day = row.pop("issue_date")
-        if "body" in row:
-            self.articles[day].append(row)
-            self.seen[day] += 1
-            self._flush_ready()
-        else:
-            self.pages[day].append(row)
+        (self.articles if isinstance(item, ArticleItem) else self.pages)[day].append(row)
         return item
 
-    def on_item_dropped(self, item, response=None, exception=None, spider=None, failure=None):
-        adapter = ItemAdapter(item)
-        if "body" not in adapter:
-            return
-        day = adapter["issue_date"]
-        error = exception if exception is not None else getattr(failure, "value", None)
-        outcome = self.spider.outcomes.get(day)
-        if outcome is not None and isinstance(error, InvalidArticle):
-            outcome.fail(adapter["url"], error.reason)
-        elif outcome is not None and failure is not None:
-            outcome.fail(adapter["url"], f"pipeline error: {error!r}")
-        # other drops (a second link to an archived article) are not failures
-        self.seen[day] += 1
-        self._flush_ready()
+    def on_issue_ready(self, date):
+        result = self.ledger.results[date]
+        written = {}
+        try:
+            written = self._flush(date, result)
+        except OSError as exc:
+            log.error("cannot write the snapshot of %s: %s", date, exc)
+            self.ledger.fail(date, str(self.root), f"write failed: {exc}")
+        self.articles.pop(date, None)
+        self.pages.pop(date, None)
+        result = self.ledger.settle(date, **written)
+        for failure in result.failures:
+            log.error("%s %s: %s failed: %s", date, result.status, failure["url"], failure["reason"])
 
-    def on_issue_finished(self, date, outcome):
-        self.finished.add(date)
-        self._flush_ready()
+    def _writing(self, day: dt.date, keep: bool) -> None:
+        self.crawler.signals.send_catch_log(issue_writing, date=day, keep=keep)
 
-    def _flush_ready(self) -> None:
-        for day in self.spider.dates:
-            if day in self.written:
-                continue
-            outcome = self.spider.outcomes[day]
-            if day not in self.finished or self.seen[day] < outcome.articles:
-                return
-            self.written.add(day)
-            try:
-                self._flush(day, outcome)
-            except OSError as exc:
-                log.error("cannot write the snapshot of %s: %s", day, exc)
-                outcome.fail(str(self.root), f"write failed: {exc}")
-                outcome.status = "incomplete"
-            self.articles.pop(day, None)
-            self.pages.pop(day, None)
-            for failure in outcome.failures:
-                log.error("%s %s: %s failed: %s", day, outcome.status, failure["url"], failure["reason"])
-            self.crawler.signals.send_catch_log(issue_done, date=day, outcome=outcome)
-
-    def _flush(self, day: dt.date, outcome) -> None:
-        if outcome.status == "no_issue":  # its WARC keeps the calendar that says so
-            self.crawler.signals.send_catch_log(issue_flushing, date=day, keep=True)
-            return
-        if outcome.failures:
-            outcome.status = "incomplete"
+    def _flush(self, day: dt.date, result: DateResult) -> dict:
+        """Write the date's snapshots; what was written, as `Ledger.settle` takes it."""
+        if result.status == NO_ISSUE:  # its WARC keeps the calendar that says so
+            self._writing(day, True)
+            return {}
         articles = sorted(self.articles.get(day, []), key=lambda r: (r["page_index"], r["position"]))
         pages = sorted(self.pages.get(day, []), key=lambda r: r["page_index"])
-        complete = outcome.status == "archived"
+        complete = not result.failures
         if not complete:
             previous = parquet.snapshot_info(self.root, day) if day in parquet.archived_dates(self.root) else None
             if previous is not None and previous.complete and previous.error is None:
                 log.warning("%s: incomplete crawl, keeping the previous complete snapshot", day)
-                self.crawler.signals.send_catch_log(issue_flushing, date=day, keep=False)
-                outcome.kept_previous = True
-                return
+                self._writing(day, False)
+                return {"kept_previous": True}
             if previous is not None:
                 articles = _merge(articles, self._previous("articles", day), "article_id")
                 pages = _merge(pages, self._previous("pages", day), "page_no")
                 articles.sort(key=lambda r: (r["page_index"], r["position"]))
                 pages.sort(key=lambda r: r["page_index"])
             if not articles and not pages:  # nothing to keep: no snapshot rather than an empty one
-                self.crawler.signals.send_catch_log(issue_flushing, date=day, keep=False)
-                return
+                self._writing(day, False)
+                return {}
         per_page: dict[int, int] = defaultdict(int)
         for row in articles:
             per_page[row["page_index"]] += 1
@@ -179,17 +139,16 @@ class SnapshotPipeline:
         if self.index is None:
             self.index = DuplicateIndex.open(self.root, **self.index_options)
         self.index.resolve(day, articles)
-        outcome.duplicates = sum(1 for r in articles if r.get("duplicate_of"))
-        outcome.pages, outcome.written = len(pages), len(articles)
-        self.crawler.signals.send_catch_log(issue_flushing, date=day, keep=True)
+        duplicates = sum(1 for r in articles if r.get("duplicate_of"))
+        self._writing(day, True)
         crawled = max((r["crawled_at"] for r in articles), default=None)
         info = {
             "complete": complete,
-            "failures": outcome.failures,
+            "failures": result.failures,
             "pages": len(pages),
-            "duplicates": outcome.duplicates,
+            "duplicates": duplicates,
             "crawled_at": crawled.isoformat() if crawled else dt.datetime.now(dt.timezone.utc).isoformat(),
-            "source": self.spider.source,
+            "source": self.ledger.source,
         }
         parquet.write_snapshot(self.root, "pages", day, pages, info, pause=self._pause)
         parquet.write_snapshot(self.root, "articles", day, articles, info, pause=self._pause)
@@ -197,6 +156,7 @@ class SnapshotPipeline:
         self.uncommitted += 1
         if self.uncommitted >= self.commit_every:
             self._commit()
+        return {"pages": len(pages), "articles": len(articles), "duplicates": duplicates}
 
     def _commit(self) -> None:
         """Persist the dedupe index; a crash before this only costs a repair at the next open."""
@@ -215,19 +175,8 @@ class SnapshotPipeline:
 
     def close_spider(self):
         self._commit()
-        pending = [d for d in self.spider.dates if d not in self.written]
-        for day in pending:
-            outcome = self.spider.outcomes[day]
-            if outcome.status == "pending":
-                outcome.status = "incomplete"
-                if not outcome.failures:
-                    outcome.fail(self.spider.root, "crawl stopped before the issue was finished")
-            self.crawler.signals.send_catch_log(issue_flushing, date=day, keep=False)
-            if not self.spider.fatal:  # no e-paper there: one usage error, not a line per date
-                self.crawler.signals.send_catch_log(issue_done, date=day, outcome=outcome)
-        if self.compact and not self.spider.fatal:
+        if self.compact and not self.ledger.fatal:
             try:
                 compact.refresh(self.root)
             except (OSError, pa.ArrowException) as exc:  # derived data: the next run retries
                 log.error("the compacted copy under %s was not refreshed: %s", self.root / compact.COMPACT, exc)
-

@@ -1,13 +1,16 @@
 """Validation: an article needs a URL, issue date, page number, title, and a body or an image.
 
 An invalid article is dropped (InvalidArticle, a DropItem), counted under
-`epaper/dropped/invalid_<field>`, and reported by the spider as a failure of its date, so the
-date is incomplete and a later run retries it. Settings: VALIDATE_REQUIRED (field list).
+`epaper/dropped/invalid_<field>`, and recorded in the crawl's ledger as a failure of its date,
+so the date is incomplete and a later run retries it. Settings: VALIDATE_REQUIRED (field list).
 """
 from __future__ import annotations
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
+
+from epaper.crawler.items import ArticleItem
+from epaper.crawler.ledger import Ledger
 
 REQUIRED = ("url", "issue_date", "page_no", "title")
 
@@ -29,6 +32,7 @@ def article_problems(fields, required=REQUIRED) -> list[str]:
 class ValidatePipeline:
     def __init__(self, crawler):
         self.crawler = crawler
+        self.ledger = Ledger.from_crawler(crawler)
         self.required = tuple(crawler.settings.getlist("VALIDATE_REQUIRED", REQUIRED))
 
     @classmethod
@@ -36,11 +40,13 @@ class ValidatePipeline:
         return cls(crawler)
 
     def process_item(self, item):
-        adapter = ItemAdapter(item)
-        if "body" not in adapter:
+        if not isinstance(item, ArticleItem):
             return item
+        adapter = ItemAdapter(item)
         problems = article_problems(adapter, self.required)  # reads a few fields: no copy of the item
         if problems:
             self.crawler.stats.inc_value(f"epaper/dropped/invalid_{problems[0].split()[-1]}")
-            raise InvalidArticle(adapter.get("url") or "?", ", ".join(problems))
+            error = InvalidArticle(adapter.get("url") or "?", ", ".join(problems))
+            self.ledger.fail(item.issue_date, error.url, error.reason)
+            raise error
         return item

@@ -1,5 +1,5 @@
 """Shared fixtures: replica sites built once per session, the replica portal on 127.0.0.1,
-and the real `epaper` command run as a subprocess."""
+crawls in this process (`crawl_in_process`), and the real `epaper` command as a subprocess."""
 from __future__ import annotations
 
 import datetime as dt
@@ -18,6 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false", "-s", "CONCURRENT_REQUESTS=16",
         "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16", "-s", "RETRY_BACKOFF_BASE=0.05"]
 SPAN = (dt.date(2023, 7, 1), dt.date(2023, 8, 31))  # 62 days, the seed article on 2023-08-03
+# Two weeks over a month's end, dense in the replica's quirks: the seed article (08-03), a reprint
+# and a near-duplicate of the first issue's articles, pages reached by list or hotspot only, an
+# article linked twice and from the next page, letter-numbered pages, an advertisement page,
+# weekends without an issue, and two calendars.
+SHORT_SPAN = (dt.date(2023, 7, 27), dt.date(2023, 8, 9))
+FAST_SETTINGS = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS": 16,
+                 "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "RETRY_BACKOFF_BASE": 0.05}
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +60,38 @@ def portal(replica_sites):
     yield start
     for server in servers:
         server.__exit__(None, None, None)
+
+
+def project_settings(**overrides) -> dict:
+    """The project's settings (crawler/settings.py) as a dict, for `get_crawler(settings_dict=…)`."""
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("epaper.crawler.settings", priority="project")
+    return {**settings.copy_to_dict(), **overrides}
+
+
+def crawl_in_process(data: Path, base_url: str, settings: dict | None = None, **spider_args):
+    """Run the epaper spider in this process (the reactor is pytest-twisted's), as `epaper crawl`
+    would with FAST settings; returns the crawl's ledger (each date's result)."""
+    import pytest_twisted
+    from scrapy.crawler import CrawlerRunner
+    from scrapy.settings import Settings
+
+    from epaper.crawler.ledger import Ledger
+    from epaper.crawler.spiders.epaper import EpaperSpider
+
+    options = Settings()
+    options.setmodule("epaper.crawler.settings", priority="project")
+    options.setdict({**FAST_SETTINGS, "SNAPSHOT_DIR": str(data), "LOG_LEVEL": "WARNING", **(settings or {})},
+                    priority="cmdline")
+    runner = CrawlerRunner(options)
+    crawler = runner.create_crawler(EpaperSpider)
+    ledger = Ledger.from_crawler(crawler)
+    pytest_twisted.blockon(runner.crawl(crawler, base_url=base_url,
+                                        **{k: v.isoformat() if isinstance(v, dt.date) else v
+                                           for k, v in spider_args.items()}))
+    return ledger
 
 
 def run_epaper(*args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:

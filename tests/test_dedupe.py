@@ -333,12 +333,15 @@ def test_pipeline_sets_content_hash_and_drops_repeated_ids() -> None:
     assert pipe.crawler.stats.get_value("epaper/dropped/duplicate_id") == 1
 
 
-def test_pipeline_passes_pages_and_dicts() -> None:
+def test_pipeline_passes_pages_and_hashes_articles() -> None:
     pipe = make_pipeline()
+    stamp = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
     page = PageItem(issue_date=D1, page_no="01", page_index=0, url="http://127.0.0.1/p.htm", source="t",
-                    crawled_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
-    assert pipe.process_item(page) is page
-    assert pipe.process_item({"article_id": "d", "body": SHORT})["content_hash"] == content_hash(SHORT)
+                    crawled_at=stamp)
+    assert pipe.process_item(page) is page and not hasattr(page, "content_hash")
+    article = ArticleItem(issue_date=D1, url="http://127.0.0.1/a.htm", page_no="01", page_index=0, position=0,
+                          source="t", crawled_at=stamp, article_id="d", body=SHORT)
+    assert pipe.process_item(article).content_hash == content_hash(SHORT)
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ import pytest
 from epaper.pipelines.dedupe import DuplicateIndex
 from epaper.replica.server import Fault, serve
 from epaper.storage.parquet import archived_dates, load_articles, snapshot_info, snapshot_path
-from tests.conftest import tally_fixture, FAST, run_epaper
+from tests.conftest import FAST, project_settings, run_epaper, tally_fixture
 from tests.truth import diff_archive
 
 START, END = dt.date(2023, 8, 1), dt.date(2023, 8, 4)  # four issues, about 200 articles
@@ -427,7 +427,7 @@ def test_a_page_the_parser_chokes_on_fails_that_page_and_says_why(monkeypatch, e
     from epaper.crawler import founder_article
     from epaper.crawler.spiders.epaper import EpaperSpider
 
-    crawler = get_crawler(EpaperSpider)
+    crawler = get_crawler(EpaperSpider, settings_dict=project_settings())
     spider = crawler.spider = EpaperSpider.from_crawler(crawler, base_url="http://127.0.0.1:9/ahjjb/",
                                                         date=START.isoformat())
 
@@ -438,9 +438,10 @@ def test_a_page_the_parser_chokes_on_fails_that_page_and_says_why(monkeypatch, e
     url = "http://127.0.0.1:9/ahjjb/pc/content/202308/01/content_1.html"
     request = spider._request(url, spider.parse_article, [START], page_index=0, position=0, page_no="01",
                               page_name=None, pdf_url=None, stage=3)
-    items = list(spider.parse_article(HtmlResponse(url, body=b"<html><body>x</body></html>", request=request,
-                                                   headers={"Content-Type": "text/html; charset=utf-8"})))
-    outcome = spider.outcomes[START]
-    assert items == [] and outcome.status == "incomplete"
-    assert outcome.failures == [{"url": url, "reason": str(error) if isinstance(error, ValueError)
+    request.meta["fetched_at"] = dt.datetime.now(dt.timezone.utc)
+    items = list(spider._answer(HtmlResponse(url, body=b"<html><body>x</body></html>", request=request,
+                                             headers={"Content-Type": "text/html; charset=utf-8"})))
+    result = spider.ledger.results[START]
+    assert items == []
+    assert result.failures == [{"url": url, "reason": str(error) if isinstance(error, ValueError)
                                  else f"cannot parse: {type(error).__name__}: {error}"}]

@@ -152,7 +152,8 @@ def test_sigkill_at_random_moments_never_breaks_the_archive(server, tmp_path):
                 assert day in after, f"{trial}: the snapshot of {day} disappeared"
                 assert urls <= after[day], f"{trial}: {day} lost {len(urls - after[day])} articles"
             if list((data / "logs").glob(f"*-crawl-{proc.pid}.log")):  # it got as far as taking the lock
-                assert read_holder(data).get("pid") == proc.pid  # the dead holder is still named there ...
+                # the dead holder is still named there (or the lock was released just before the kill) ...
+                assert read_holder(data).get("pid") in (proc.pid, None)
             if n % RECOVER_EVERY == 0:
                 recover(server, data)  # ... and does not block the next run
     finally:

@@ -1,0 +1,69 @@
+"""The spider's arguments, checked once: the spider and the command line both use these.
+
+Every function raises ValueError with a one-line message naming the bad value.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+LAYOUTS = ("auto", "pc", "html")
+
+
+def parse_date(text: str | None) -> dt.date:
+    """A date written YYYY-MM-DD."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
+        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a valid date (YYYY-MM-DD): {text!r}") from None
+
+
+def check_base_url(url: str | None) -> str:
+    """The e-paper root as an http(s) URL ending in "/"."""
+    if not url:
+        raise ValueError("no base URL: pass --base-url or set portal.base_url in epaper.toml")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or any(c.isspace() or ord(c) < 32 for c in url)):
+        raise ValueError(f"base URL must be an http(s) URL, got {url!r}")
+    return url if url.endswith("/") else url + "/"
+
+
+def date_range(first: dt.date, last: dt.date) -> list[dt.date]:
+    if first > last:
+        raise ValueError(f"start {first} is after end {last}")
+    return [first + dt.timedelta(d) for d in range((last - first).days + 1)]
+
+
+@dataclass(frozen=True)
+class CrawlArguments:
+    root: str  # the e-paper root, ending in "/"
+    dates: tuple[dt.date, ...]  # empty with latest
+    latest: bool
+    layout: str | None  # None: the EPAPER_LAYOUT setting decides
+
+
+def crawl_arguments(base_url: str | None, date: str | None = None, start: str | None = None,
+                    end: str | None = None, latest: str | None = None, layout: str | None = None) -> CrawlArguments:
+    """The spider's `-a` arguments: `base_url`, and `date`, or `start`/`end`, or `latest=1`."""
+    root = check_base_url(base_url)
+    wants_latest = bool(latest) and latest not in ("0", "false", "no")
+    if date:
+        dates = [parse_date(date)]
+    elif start or end:
+        dates = date_range(parse_date(start or end), parse_date(end or start))
+    elif wants_latest:
+        dates = []
+    else:
+        raise ValueError("give date=, start=/end= or latest=1")
+    if layout is not None and layout not in LAYOUTS:
+        raise ValueError(f"layout must be auto, pc or html, got {layout!r}")
+    return CrawlArguments(root, tuple(dates), wants_latest and not dates, layout)
