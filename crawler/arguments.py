@@ -15,7 +15,7 @@ LAYOUTS = ("auto", "pc", "html")
 def parse_date(text: str | None) -> dt.date:
     """A date written YYYY-MM-DD."""
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
-        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}")
+        raise ValueError(f"not a valid date (YYYY-MM-DD): {text!r}")
     try:
         return dt.date.fromisoformat(text)
     except ValueError:

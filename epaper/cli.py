@@ -12,9 +12,9 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from epaper.config import UsageError, scrapy_overrides
+from epaper.crawler import arguments
 
 MAX_DAYS_WITHOUT_YES = 366
 
@@ -26,11 +26,9 @@ class Parser(argparse.ArgumentParser):
 
 def _date(text: str) -> dt.date:
     try:
-        if len(text) != 10:
-            raise ValueError
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a valid date (YYYY-MM-DD): {text!r}") from None
+        return arguments.parse_date(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> Parser:
@@ -131,17 +129,10 @@ def load_config(args, base_url: str | None = None):
 
 
 def check_base_url(url: str | None) -> str:
-    if not url:
-        raise UsageError("no base URL: pass --base-url or set portal.base_url in epaper.toml")
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        parts = None
-    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
-            or any(c.isspace() or ord(c) < 32 for c in url)):
-        raise UsageError(f"base URL must be an http(s) URL, got {url!r}")
-    return url if url.endswith("/") else url + "/"
+        return arguments.check_base_url(url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def check_data_dir(path: Path) -> Path:
