@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from epaper.config import load_config
 from epaper.runlog import runs_path
 from epaper.state import (
     ARCHIVED,
@@ -21,6 +22,7 @@ from epaper.state import (
     date_states,
     no_issue_confirmed,
 )
+from epaper.status import run_status
 from epaper.storage.parquet import snapshot_path, write_snapshot
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -205,3 +207,24 @@ def test_catchup_window(tmp_path: Path, days: int, snapshots: dict[str, bool], n
     today = D("2026-11-27")
     states = date_states(tmp_path, tz=SHANGHAI, start=today - dt.timedelta(days - 1), end=today)
     assert [s.date for s in states if s.needs_crawl] == [D(d) for d in expected]
+
+
+# ---------------------------------------------------------------------------- the commands
+
+def test_status_lists_what_the_scheduler_would_crawl(tmp_path: Path, capsys) -> None:
+    write_day(tmp_path, D("2026-11-23"))
+    write_day(tmp_path, D("2026-11-24"), complete=False, failures=[FAIL])
+    write_run(tmp_path, "2026-11-26T00:00:00Z", {"2026-11-25": "no_issue"})
+    write_run(tmp_path, "2026-11-26T23:30:00Z", {"2026-11-27": "no_issue"})  # 07:30 the same day
+    config = load_config(None, env={}, overrides={"storage.data_dir": str(tmp_path),
+                                                  "schedule.catchup_days": 5})
+    assert run_status(config, False, today=D("2026-11-27")) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:5] for line in lines[1:3]] == [["2026-11-23", "1", "3", "0", "yes"],
+                                                         ["2026-11-24", "1", "3", "0", "no"]]
+    assert lines[3] == ("2 dates archived, 1 incomplete (2026-11-24); missing in the last 5 days: "
+                        "2026-11-26, 2026-11-27 (no issue so far)")
+    assert run_status(config, True, today=D("2026-11-27")) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["date"], r["complete"], r["articles"], r["error"]) for r in rows] == [
+        ("2026-11-23", True, 3, None), ("2026-11-24", False, 3, None)]
