@@ -1,5 +1,5 @@
 """`epaper.state.date_states`: each state of a date and the one "no issue" rule, over small
-archives written with the storage writers and run-log lines."""
+archives written with the storage writers and run-log lines, and the commands that use it."""
 from __future__ import annotations
 
 import datetime as dt
@@ -228,3 +228,19 @@ def test_status_lists_what_the_scheduler_would_crawl(tmp_path: Path, capsys) -> 
     rows = json.loads(capsys.readouterr().out)
     assert [(r["date"], r["complete"], r["articles"], r["error"]) for r in rows] == [
         ("2026-11-23", True, 3, None), ("2026-11-24", False, 3, None)]
+
+
+def test_report_draws_the_same_states(tmp_path: Path) -> None:
+    from epaper import report
+
+    write_day(tmp_path, D("2026-11-23"), articles=4)
+    write_day(tmp_path, D("2026-11-24"), damaged="articles")
+    write_run(tmp_path, "2026-11-26T00:00:00Z", {"2026-11-25": "no_issue"})
+    write_run(tmp_path, "2026-11-26T23:30:00Z", {"2026-11-27": "no_issue"})
+    days = report.days_of(date_states(tmp_path, tz=SHANGHAI))
+    assert [(str(d.date), d.state, d.articles) for d in days] == [
+        ("2026-11-23", report.COMPLETE, 4), ("2026-11-24", report.INCOMPLETE, 0),
+        ("2026-11-25", report.NO_ISSUE, 0), ("2026-11-26", report.MISSING, 0),
+        ("2026-11-27", report.MISSING, 0)]
+    assert days[1].note.startswith("damaged snapshot")
+    assert days[3].note == "never crawled" and "not confirmed" in days[4].note
