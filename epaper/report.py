@@ -5,10 +5,10 @@ and incomplete days drawn distinctly) and the articles per page name over the sp
 or as HTML with the PNG embedded plus the tables a picture cannot hold (page names, the dates
 to look at and why). matplotlib (Agg backend) is imported only here, only for this command.
 
-Where the states come from: archived and incomplete from the snapshots' own metadata
-(`storage.parquet.snapshot_info`), no issue from the latest run-log outcome of a date
-(`epaper.runlog.last_outcomes`); a date of the span that is neither is missing. The span runs
-from the first to the last date either source knows.
+The states are `epaper.state.date_states` over the span from the first to the last date the
+snapshots or the run log know, drawn as four kinds: complete (archived), incomplete (incomplete
+or damaged), no issue (confirmed: found after the day was over) and missing (missing, or a
+"no issue" not confirmed yet).
 """
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from epaper import state as st
 
 COMPLETE, INCOMPLETE, NO_ISSUE, MISSING = "complete", "incomplete", "no issue", "missing"
 TOP_NAMES = 24  # page names drawn one bar each; the rest share one bar
@@ -71,42 +73,14 @@ class ReportData:
 # ------------------------------------------------------------------ data
 
 
-def day_states(root: Path) -> list[Day]:
-    """One Day per date of the archive's span, oldest first; [] when nothing is known."""
-    from epaper.runlog import last_outcomes
-    from epaper.storage.parquet import archived_dates, snapshot_info
+# The report's four kinds, from the archive's states (`epaper.state`).
+KINDS = {st.ARCHIVED: COMPLETE, st.INCOMPLETE: INCOMPLETE, st.DAMAGED: INCOMPLETE,
+         st.NO_ISSUE: NO_ISSUE, st.PENDING: MISSING, st.MISSING: MISSING}
 
-    days: dict[dt.date, Day] = {}
-    for day in archived_dates(root):
-        info = snapshot_info(root, day)
-        if info.error:
-            days[day] = Day(day, INCOMPLETE, 0, info.error)
-        elif info.complete:
-            days[day] = Day(day, COMPLETE, info.articles)
-        else:
-            reasons = Counter(f.get("reason") or "?" for f in info.failures)
-            note = f"{len(info.failures)} failed: " + ", ".join(f"{r} ×{n}" for r, n in reasons.most_common(3))
-            days[day] = Day(day, INCOMPLETE, info.articles, note)
-    outcomes = last_outcomes(root)
-    for day, outcome in outcomes.items():
-        if day not in days and outcome.get("status") == "no_issue":
-            days[day] = Day(day, NO_ISSUE)
-    known = set(days) | set(outcomes)
-    if not known:
-        return []
-    first, last = min(known), max(known)
-    out = []
-    for i in range((last - first).days + 1):
-        day = first + dt.timedelta(i)
-        if day not in days:
-            outcome = outcomes.get(day)
-            note = f"last run: {outcome.get('status')}" if outcome else "never crawled"
-            if outcome and outcome.get("failures"):
-                f = outcome["failures"][0]
-                note += f" ({f.get('url')}: {f.get('reason')})"
-            days[day] = Day(day, MISSING, 0, note)
-        out.append(days[day])
-    return out
+
+def days_of(states: list[st.DateState]) -> list[Day]:
+    """The report's view of the archive's date states, in the same order."""
+    return [Day(s.date, KINDS[s.state], s.articles, s.note) for s in states]
 
 
 def page_names(root: Path, start: dt.date, end: dt.date) -> list[PageName]:
@@ -133,8 +107,9 @@ def page_names(root: Path, start: dt.date, end: dt.date) -> list[PageName]:
     return names
 
 
-def collect(root: Path, title: str) -> ReportData:
-    days = day_states(root)
+def collect(root: Path, title: str, tz: dt.tzinfo) -> ReportData:
+    """The report's data; `tz` is the portal's time zone, where a day ends."""
+    days = days_of(st.date_states(root, tz=tz))
     data = ReportData(root, title, days)
     if days:
         data.pages = page_names(root, days[0].date, days[-1].date)
@@ -389,7 +364,7 @@ def _report(args) -> int:
         import matplotlib  # noqa: F401
     except ImportError:
         raise ReportError(MATPLOTLIB_MISSING) from None
-    data = collect(root, "")
+    data = collect(root, "", config.schedule.tzinfo)
     if not data.days:
         raise ReportError(f"nothing archived under {root} (no snapshots, no run log)")
     font = cjk_font()

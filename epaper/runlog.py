@@ -199,8 +199,3 @@ def last_outcomes(data_dir: str | Path) -> dict[date, dict[str, Any]]:
             if isinstance(outcome, dict):
                 latest[day] = {**outcome, "run_id": run.get("run_id"), "ended": run.get("ended")}
     return latest
-
-
-def no_issue_dates(data_dir: str | Path) -> set[date]:
-    """Dates whose latest outcome is ``no_issue``."""
-    return {d for d, o in last_outcomes(data_dir).items() if o.get("status") == "no_issue"}

@@ -2,7 +2,8 @@
 
 Each run (once at start, then on every cron tick) works out which of the last
 ``schedule.catchup_days`` issue dates (today included, in ``schedule.timezone``) are
-neither archived completely nor confirmed to have no issue, crawls each contiguous run of
+neither archived completely nor confirmed to have no issue (:mod:`epaper.state`: a "no
+issue" found before the day was over is not confirmed), crawls each contiguous run of
 them in a child ``epaper crawl --from D1 --to D2`` (``--date D`` for a single day), then a
 child ``epaper crawl --latest``. Crawls run in child processes so that a hung or leaking
 crawl can be timed out (``schedule.run_timeout``: SIGTERM, then SIGKILL after 30 s) and
@@ -25,8 +26,8 @@ import subprocess
 import sys
 import threading
 import time as _time
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
-from datetime import date, datetime, time, timedelta, tzinfo
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -40,8 +41,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from epaper.config import Config, parse_cron
 from epaper.lock import HELD_BY_PARENT_ENV, ArchiveLock, LockError
-from epaper.runlog import last_outcomes
-from epaper.storage.parquet import snapshot_status
+from epaper.state import date_states
 
 logger = logging.getLogger(__name__)
 
@@ -49,23 +49,8 @@ KILL_GRACE = 30.0  # seconds between SIGTERM and SIGKILL for a child crawl
 ARCHIVE_JOB_ID = "archive"
 CATCHUP_JOB_ID = "catchup"
 
-ArchivedFn = Callable[[Path], Mapping[date, bool]]
-
 
 # ---------------------------------------------------------------------------- dates
-
-def catchup_dates(
-    today: date,
-    days: int,
-    archived: Mapping[date, bool],
-    no_issue: Container[date],
-) -> list[date]:
-    """The last ``days`` dates up to ``today`` (included), oldest first, that still need a
-    crawl: not archived completely (``archived[d]`` is the completeness of ``d``'s
-    snapshot) and not confirmed to have no issue."""
-    window = [today - timedelta(days=back) for back in range(days - 1, -1, -1)]
-    return [d for d in window if not archived.get(d, False) and d not in no_issue]
-
 
 def contiguous_runs(dates: Sequence[date]) -> list[tuple[date, date]]:
     """Sorted dates grouped into inclusive (first, last) runs of consecutive days."""
@@ -76,25 +61,6 @@ def contiguous_runs(dates: Sequence[date]) -> list[tuple[date, date]]:
         else:
             runs.append((d, d))
     return runs
-
-
-def confirmed_no_issue(data_dir: Path, tz: tzinfo) -> set[date]:
-    """Dates whose latest run-log outcome is ``no_issue`` *and* was recorded after that
-    day was over (in ``tz``): at 07:30 today's issue may just not be published yet, so a
-    same-day "no issue" is checked again on the next run."""
-    confirmed: set[date] = set()
-    for day, outcome in last_outcomes(data_dir).items():
-        if outcome.get("status") != "no_issue":
-            continue
-        try:
-            ended = datetime.fromisoformat(str(outcome.get("ended")).replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        if ended.tzinfo is None:
-            continue
-        if ended >= datetime.combine(day + timedelta(days=1), time(), tz):
-            confirmed.add(day)
-    return confirmed
 
 
 # ---------------------------------------------------------------------------- children
@@ -199,7 +165,6 @@ def run_once(
     data_dir: Path,
     *,
     runner: ChildRunner,
-    archived: ArchivedFn | None = None,
     today: date | None = None,
     crawl_command: Sequence[str] | None = None,
     out: TextIO | None = None,
@@ -209,10 +174,9 @@ def run_once(
     started = _time.monotonic()
     tz = config.schedule.tzinfo
     today = today or datetime.now(tz).date()
-    status = (archived or snapshot_status)(data_dir)
-    missing = catchup_dates(
-        today, config.schedule.catchup_days, status, confirmed_no_issue(data_dir, tz)
-    )
+    start = today - timedelta(days=config.schedule.catchup_days - 1)
+    missing = [s.date for s in date_states(data_dir, tz=tz, start=start, end=today)
+               if s.needs_crawl]
     timeout = config.schedule.run_timeout
     parts: list[str] = []
     statuses: list[int] = []
@@ -258,7 +222,6 @@ def build_scheduler(
     *,
     run: Callable[[], object] | None = None,
     runner: ChildRunner | None = None,
-    archived: ArchivedFn | None = None,
     crawl_command: Sequence[str] | None = None,
 ) -> BlockingScheduler:
     """A configured, not yet started scheduler with two jobs: ``"archive"`` on the cron
@@ -269,7 +232,7 @@ def build_scheduler(
     if run is None:
         run = functools.partial(
             run_once, config, data_dir, runner=runner or ChildRunner(),
-            archived=archived, crawl_command=crawl_command,
+            crawl_command=crawl_command,
         )
     job = _guarded(run)
     job_defaults: dict[str, Any] = {
@@ -390,7 +353,6 @@ def run_scheduler(
     config: Config,
     data_dir: Path,
     *,
-    archived: ArchivedFn | None = None,
     crawl_command: Sequence[str] | None = None,
     kill_grace: float = KILL_GRACE,
     out: TextIO | None = None,
@@ -410,8 +372,7 @@ def run_scheduler(
         runner = ChildRunner(kill_grace=kill_grace, env={HELD_BY_PARENT_ENV: str(os.getpid())})
         busy = threading.Lock()
         run = functools.partial(
-            run_once, config, data_dir, runner=runner, archived=archived,
-            crawl_command=crawl_command, out=out,
+            run_once, config, data_dir, runner=runner, crawl_command=crawl_command, out=out,
         )
 
         def serialized_run() -> int:

@@ -1,4 +1,5 @@
-"""`epaper status`: one row per archived issue date, and the missing dates of the window."""
+"""`epaper status`: one row per archived issue date, and the dates of the scheduler's window
+that still need a crawl (`epaper.state`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,35 +9,33 @@ from pathlib import Path
 from epaper.config import Config, UsageError
 
 
-def run_status(config: Config, as_json: bool) -> int:
-    from epaper.runlog import last_outcomes
-    from epaper.storage.parquet import archived_dates, snapshot_info
+def run_status(config: Config, as_json: bool, today: dt.date | None = None) -> int:
+    from epaper.state import ARCHIVED, DAMAGED, MISSING, PENDING, date_states
 
     data = Path(config.storage.data_dir)
     if data.exists() and not data.is_dir():
         raise UsageError(f"data directory {data} is not a directory")
-    rows = []
-    for day in archived_dates(data):
-        info = snapshot_info(data, day)
-        rows.append({"date": day.isoformat(), "pages": info.pages, "articles": info.articles,
-                     "duplicates": info.duplicates, "complete": info.complete,
-                     "last_crawled": info.crawled_at, "error": info.error})
-    archived = {r["date"] for r in rows}
-    today = dt.datetime.now(config.schedule.tzinfo).date()
-    window = [today - dt.timedelta(i) for i in range(config.schedule.catchup_days - 1, -1, -1)]
-    outcomes = last_outcomes(data) if data.is_dir() else {}
-    no_issue = {d for d, o in outcomes.items() if o.get("status") == "no_issue"}
-    gaps = [d.isoformat() for d in window if d.isoformat() not in archived and d not in no_issue]
-    incomplete = [r["date"] for r in rows if not r["complete"]]
+    tz = config.schedule.tzinfo
+    archived = [s for s in date_states(data, tz=tz) if s.has_snapshot]
+    today = today or dt.datetime.now(tz).date()
+    days = config.schedule.catchup_days
+    window = date_states(data, tz=tz, start=today - dt.timedelta(days - 1), end=today)
+    # Incomplete and damaged dates need a crawl too, but are listed as incomplete.
+    gaps = [s.date.isoformat() + (" (no issue so far)" if s.state == PENDING else "")
+            for s in window if s.state in (MISSING, PENDING)]
+    incomplete = [s.date.isoformat() for s in archived if s.state != ARCHIVED]
     if as_json:
+        rows = [{"date": s.date.isoformat(), "pages": s.pages, "articles": s.articles,
+                 "duplicates": s.duplicates, "complete": s.state == ARCHIVED,
+                 "last_crawled": s.last_crawled, "error": s.error} for s in archived]
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0
     print(f"{'date':<10}  {'pages':>5}  {'articles':>8}  {'dups':>4}  {'complete':<8}  last crawled")
-    for r in rows:
-        flag = "yes" if r["complete"] else ("DAMAGED" if r["error"] else "no")
-        print(f"{r['date']:<10}  {r['pages']:>5}  {r['articles']:>8}  {r['duplicates']:>4}  {flag:<8}  "
-              f"{(r['last_crawled'] or '-')[:19]}")
-    print(f"{len(rows)} dates archived, {len(incomplete)} incomplete"
+    for s in archived:
+        flag = {ARCHIVED: "yes", DAMAGED: "DAMAGED"}.get(s.state, "no")
+        print(f"{s.date.isoformat():<10}  {s.pages:>5}  {s.articles:>8}  {s.duplicates:>4}  {flag:<8}  "
+              f"{(s.last_crawled or '-')[:19]}")
+    print(f"{len(archived)} dates archived, {len(incomplete)} incomplete"
           + (f" ({', '.join(incomplete[:10])})" if incomplete else "")
-          + f"; missing in the last {config.schedule.catchup_days} days: {', '.join(gaps) or 'none'}")
+          + f"; missing in the last {days} days: {', '.join(gaps) or 'none'}")
     return 0

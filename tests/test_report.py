@@ -7,6 +7,7 @@ import datetime as dt
 import re
 import struct
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,6 +22,7 @@ from epaper import report  # noqa: E402  (needs matplotlib only when drawing)
 INCOMPLETE = dt.date(2023, 8, 3)
 RANGES = [(dt.date(2023, 7, 29), dt.date(2023, 8, 4)), (dt.date(2023, 8, 8), dt.date(2023, 8, 10))]
 NEVER_CRAWLED = [dt.date(2023, 8, 5), dt.date(2023, 8, 6), dt.date(2023, 8, 7)]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +44,9 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_day_states(archive):
+def test_days_of_the_span(archive):
     root, truth = archive
-    days = report.day_states(root)
+    days = report.collect(root, "t", SHANGHAI).days
     assert (days[0].date, days[-1].date) == (RANGES[0][0], RANGES[-1][1])
     assert [d.date for d in days] == [RANGES[0][0] + dt.timedelta(i) for i in range(len(days))]
     state = {d.date: d.state for d in days}
@@ -106,7 +108,7 @@ def test_render_with_and_without_a_cjk_font(archive, font):
     chosen = report.cjk_font() if font == "cjk" else None
     if font == "cjk" and chosen is None:
         pytest.skip("no CJK font on this machine (fc-list :lang=zh)")
-    data = report.collect(root, "test archive")
+    data = report.collect(root, "test archive", SHANGHAI)
     width, height = png_size(report.render_png(data, chosen))
     assert width >= 800 and height >= 800
 

@@ -1,4 +1,5 @@
-"""The scheduler (crawler/schedule.py) and the run log it reads (crawler/runlog.py)."""
+"""The scheduler (epaper/schedule.py) and the run log it reads (epaper/runlog.py); which dates it
+crawls is epaper.state's decision (tests/test_state.py)."""
 
 from __future__ import annotations
 
@@ -23,19 +24,18 @@ from hypothesis import strategies as st
 
 from epaper.config import Config, load_config
 from epaper.lock import HELD_BY_PARENT_ENV, ArchiveLock
-from epaper.runlog import RunLog, last_outcomes, no_issue_dates, read_runs, runs_path
+from epaper.runlog import RunLog, last_outcomes, read_runs, runs_path
 from epaper.schedule import (
     ARCHIVE_JOB_ID,
     CATCHUP_JOB_ID,
     ChildRunner,
     build_scheduler,
-    catchup_dates,
-    confirmed_no_issue,
     contiguous_runs,
     crawl_argv,
     run_once,
     run_scheduler,
 )
+from tests.test_state import write_day, write_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -52,60 +52,6 @@ def make_config(**overrides: object) -> Config:
 # ---------------------------------------------------------------------------- dates
 
 @pytest.mark.parametrize(
-    ("days", "archived", "no_issue", "expected"),
-    [
-        # nothing archived: the whole window, oldest first, today included
-        (3, {}, set(), ["2026-11-25", "2026-11-26", "2026-11-27"]),
-        # gaps
-        (5, {"2026-11-23": True, "2026-11-25": True}, set(),
-         ["2026-11-24", "2026-11-26", "2026-11-27"]),
-        # an incomplete snapshot is crawled again
-        (3, {"2026-11-25": True, "2026-11-26": False, "2026-11-27": True}, set(),
-         ["2026-11-26"]),
-        # confirmed no-issue dates are skipped
-        (3, {}, {"2026-11-26"}, ["2026-11-25", "2026-11-27"]),
-        # window edge: a gap just outside the window is left alone
-        (2, {"2026-11-26": True}, set(), ["2026-11-27"]),
-        (1, {}, set(), ["2026-11-27"]),
-        (0, {}, set(), []),
-        # everything done
-        (2, {"2026-11-26": True, "2026-11-27": True}, set(), []),
-        (2, {"2026-11-26": True}, {"2026-11-27"}, []),
-    ],
-)
-def test_catchup_dates(days: int, archived: dict[str, bool], no_issue: set[str],
-                       expected: list[str]) -> None:
-    result = catchup_dates(D("2026-11-27"), days, {D(k): v for k, v in archived.items()},
-                           {D(d) for d in no_issue})
-    assert result == [D(d) for d in expected]
-
-
-@given(
-    today=st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)),
-    days=st.integers(min_value=0, max_value=40),
-    offsets=st.dictionaries(st.integers(0, 45), st.booleans()),
-    no_issue_offsets=st.sets(st.integers(0, 45)),
-)
-def test_catchup_dates_invariants(today: date, days: int, offsets: dict[int, bool],
-                                  no_issue_offsets: set[int]) -> None:
-    archived = {today - timedelta(days=o): v for o, v in offsets.items()}
-    no_issue = {today - timedelta(days=o) for o in no_issue_offsets}
-    result = catchup_dates(today, days, archived, no_issue)
-    window = {today - timedelta(days=o) for o in range(days)}
-    assert result == sorted(result)
-    assert set(result) == {d for d in window if not archived.get(d) and d not in no_issue}
-    # the contiguous runs cover exactly the missing dates
-    covered = {a + timedelta(days=i) for a, b in contiguous_runs(result)
-               for i in range((b - a).days + 1)}
-    assert covered == set(result)
-
-
-def test_catchup_window_crosses_month_and_year() -> None:
-    assert catchup_dates(D("2027-01-01"), 3, {}, set()) == [
-        D("2026-12-30"), D("2026-12-31"), D("2027-01-01")]
-
-
-@pytest.mark.parametrize(
     ("dates", "runs"),
     [
         ([], []),
@@ -120,27 +66,12 @@ def test_contiguous_runs(dates: list[str], runs: list[tuple[str, str]]) -> None:
     assert contiguous_runs([D(d) for d in dates]) == [(D(a), D(b)) for a, b in runs]
 
 
-def write_run(data_dir: Path, ended: str, outcomes: dict[str, str]) -> None:
-    path = runs_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"run_id": ended, "command": "epaper crawl", "started": ended, "ended": ended,
-              "dates": sorted(outcomes), "exit_status": 0,
-              "outcomes": {d: {"status": s, "articles": 0, "pages": 0, "duplicates": 0,
-                               "failures": []} for d, s in outcomes.items()}}
-    with path.open("a") as fh:
-        fh.write(json.dumps(record) + "\n")
-
-
-def test_confirmed_no_issue_needs_a_check_after_the_day(tmp_path: Path) -> None:
-    # 11-24: "no issue" seen on 11-25 (Shanghai): confirmed.
-    write_run(tmp_path, "2026-11-25T00:00:00Z", {"2026-11-24": "no_issue"})
-    # 11-26: "no issue" seen at 07:30 the same day: maybe just not published yet.
-    write_run(tmp_path, "2026-11-25T23:30:00Z", {"2026-11-26": "no_issue"})
-    # 11-23: was "no issue", later archived: the latest outcome counts.
-    write_run(tmp_path, "2026-11-24T01:00:00Z", {"2026-11-23": "no_issue"})
-    write_run(tmp_path, "2026-11-25T01:00:00Z", {"2026-11-23": "archived"})
-    assert confirmed_no_issue(tmp_path, SHANGHAI) == {D("2026-11-24")}
-    assert no_issue_dates(tmp_path) == {D("2026-11-24"), D("2026-11-26")}
+@given(st.sets(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)), max_size=40))
+def test_contiguous_runs_cover_exactly_the_dates(dates: set[date]) -> None:
+    runs = contiguous_runs(sorted(dates, reverse=True))
+    covered = [a + timedelta(days=i) for a, b in runs for i in range((b - a).days + 1)]
+    assert covered == sorted(dates)
+    assert all(b + timedelta(days=1) < c for (_, b), (c, _) in zip(runs, runs[1:]))
 
 
 # ---------------------------------------------------------------------------- run log
@@ -174,7 +105,6 @@ def test_runlog_latest_outcome_wins(tmp_path: Path) -> None:
     latest = last_outcomes(tmp_path)[D("2026-11-27")]
     assert latest["status"] == "archived"
     assert latest["run_id"] == runs[-1]["run_id"]
-    assert no_issue_dates(tmp_path) == set()
 
 
 def test_runlog_context_manager_logs_a_crash(tmp_path: Path) -> None:
@@ -349,15 +279,17 @@ def recorded(path: Path) -> list[dict]:
 
 def test_run_once_crawls_contiguous_gaps_then_latest(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    write_run(data, "2026-11-25T02:00:00Z", {"2026-11-24": "no_issue"})
+    for day in ("2026-11-21", "2026-11-25", "2026-11-26"):
+        write_day(data, D(day))
+    write_day(data, D("2026-11-22"), complete=False)
+    write_run(data, "2026-11-25T02:00:00Z", {"2026-11-24": "no_issue"})  # confirmed
+    write_run(data, "2026-11-23T02:00:00Z", {"2026-11-23": "no_issue"})  # 10:00 that day: not yet
     record = tmp_path / "record.jsonl"
     runner = ChildRunner(env={"RECORD": str(record), HELD_BY_PARENT_ENV: "4242"})
     config = make_config(**{"portal.base_url": "http://127.0.0.1:9/paper/",
                             "schedule.catchup_days": 7})
-    archived = {D("2026-11-21"): True, D("2026-11-22"): False,
-                D("2026-11-25"): True, D("2026-11-26"): True}
-    status = run_once(config, data, runner=runner, archived=lambda d: archived,
-                      today=D("2026-11-27"), crawl_command=[sys.executable, "-c", RECORDER])
+    status = run_once(config, data, runner=runner, today=D("2026-11-27"),
+                      crawl_command=[sys.executable, "-c", RECORDER])
     assert status == 0
     calls = recorded(record)
     tail = ["--data", str(data), "--base-url", "http://127.0.0.1:9/paper/"]
@@ -378,16 +310,18 @@ def test_run_once_latest_when_today_archived_or_failed(tmp_path: Path, capsys) -
     runner = ChildRunner(env={"RECORD": str(record)})
     today = D("2026-11-27")
 
-    assert run_once(config, tmp_path, runner=runner, archived=lambda d: {today: True,
-                    today - timedelta(days=1): True}, today=today, crawl_command=command) == 0
+    data = tmp_path / "data"
+    write_day(data, today)
+    write_day(data, today - timedelta(days=1))
+    assert run_once(config, data, runner=runner, today=today, crawl_command=command) == 0
     assert [c["argv"][0] for c in recorded(record)] == ["--latest"]
-    assert recorded(record)[0]["argv"][1:] == ["--data", str(tmp_path),
+    assert recorded(record)[0]["argv"][1:] == ["--data", str(data),
                                                "--config", str(config_file)]
     assert "nothing to catch up; latest exit 0" in capsys.readouterr().out
 
     record.unlink()
     runner = ChildRunner(env={"RECORD": str(record), "EXIT": "1"})
-    assert run_once(config, tmp_path, runner=runner, archived=lambda d: {}, today=today,
+    assert run_once(config, tmp_path / "empty", runner=runner, today=today,
                     crawl_command=command) == 1
     assert [c["argv"][:2] for c in recorded(record)] == [["--from", "2026-11-26"],
                                                         ["--latest", "--data"]]
@@ -424,8 +358,7 @@ SCHEDULER = textwrap.dedent("""
     from epaper.schedule import run_scheduler
     config = load_config(None, env={}, overrides={"schedule.catchup_days": 1,
                                                   "schedule.cron": "0 0 1 1 *"})
-    sys.exit(run_scheduler(config, Path(sys.argv[1]), archived=lambda d: {},
-                           crawl_command=json.loads(sys.argv[2]),
+    sys.exit(run_scheduler(config, Path(sys.argv[1]), crawl_command=json.loads(sys.argv[2]),
                            kill_grace=float(sys.argv[3])))
 """)
 
@@ -486,8 +419,7 @@ def test_signal_stops_scheduler_and_child(tmp_path: Path, sig: int, ignore_term:
 
 def test_run_scheduler_refuses_a_locked_archive(tmp_path: Path, capsys) -> None:
     with ArchiveLock(tmp_path, command="epaper crawl"):
-        status = run_scheduler(make_config(), tmp_path, archived=lambda d: {},
-                               crawl_command=[sys.executable, "-c", "pass"])
+        status = run_scheduler(make_config(), tmp_path, crawl_command=[sys.executable, "-c", "pass"])
     assert status == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"epaper schedule: archive {tmp_path} is locked by pid {os.getpid()}")

@@ -1,0 +1,140 @@
+"""The state of each issue date of an archive: the one decision `status`, `report` and
+`schedule` share.
+
+Two sources: a date's snapshot, through its footer (`storage.parquet.snapshot_info`), and the
+latest run-log outcome of the date (`runlog.last_outcomes`). A snapshot wins over the run
+log: it is what the archive holds, and a crawl never replaces it with less.
+
+- ``archived``: a complete snapshot.
+- ``incomplete``: a snapshot whose crawl had failures (it holds what could be archived).
+- ``damaged``: a snapshot (articles or pages) that is not valid Parquet.
+- ``no_issue``: no snapshot, and the latest outcome is "no issue" from a run that ended after
+  the day was over in the portal's time zone.
+- ``pending``: no snapshot, and the latest outcome is "no issue" from a run that ended before
+  the day was over: the issue may just not be published yet (the 07:30 run), so it is not
+  confirmed and the date is crawled again.
+- ``missing``: no snapshot and no "no issue": never crawled, or the latest run failed (or
+  archived it, and the snapshot is gone since).
+
+Only ``archived`` and ``no_issue`` need no further crawl.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from epaper.runlog import last_outcomes
+from epaper.storage.parquet import archived_dates, snapshot_info
+
+ARCHIVED, INCOMPLETE, DAMAGED = "archived", "incomplete", "damaged"
+NO_ISSUE, PENDING, MISSING = "no_issue", "pending", "missing"
+STATES = (ARCHIVED, INCOMPLETE, DAMAGED, NO_ISSUE, PENDING, MISSING)
+SNAPSHOT_STATES = (ARCHIVED, INCOMPLETE, DAMAGED)
+DONE_STATES = (ARCHIVED, NO_ISSUE)
+
+Failure = tuple[str | None, str | None]  # (url, reason)
+
+
+@dataclass(frozen=True)
+class DateState:
+    date: dt.date
+    state: str  # one of STATES
+    pages: int = 0
+    articles: int = 0
+    duplicates: int = 0
+    # The snapshot's crawl time; without a snapshot, when the date's latest run ended.
+    last_crawled: str | None = None
+    last_run: str | None = None  # the latest run-log status of the date, None if never run
+    failures: tuple[Failure, ...] = ()  # the snapshot's, or else the latest outcome's
+    error: str | None = None  # why a damaged snapshot is unreadable
+
+    @property
+    def has_snapshot(self) -> bool:
+        return self.state in SNAPSHOT_STATES
+
+    @property
+    def needs_crawl(self) -> bool:
+        """Not archived completely and not confirmed to have no issue."""
+        return self.state not in DONE_STATES
+
+    @property
+    def note(self) -> str:
+        """One line saying why a date needs a crawl; "" when it does not."""
+        if self.state == DAMAGED:
+            return self.error or "damaged snapshot"
+        if self.state == INCOMPLETE:
+            if not self.failures:
+                return "incomplete (no failure recorded)"
+            reasons = Counter(reason or "?" for _, reason in self.failures)
+            return f"{len(self.failures)} failed: " + ", ".join(
+                f"{r} ×{n}" for r, n in reasons.most_common(3))
+        if self.state == PENDING:
+            return "last run: no_issue, before the day was over (not confirmed)"
+        if self.state == MISSING:
+            if self.last_run is None:
+                return "never crawled"
+            note = f"last run: {self.last_run}"
+            if self.failures:
+                url, reason = self.failures[0]
+                note += f" ({url}: {reason or '?'})"
+            return note
+        return ""
+
+
+def no_issue_confirmed(day: dt.date, ended: object, tz: dt.tzinfo) -> bool:
+    """Whether a "no issue" for `day` from a run that ended at `ended` (ISO text, UTC) is
+    final: the run ended once `day` was over in `tz`. An unreadable time confirms nothing."""
+    try:
+        when = dt.datetime.fromisoformat(str(ended).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if when.tzinfo is None:
+        return False
+    return when >= dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
+
+
+def date_states(data_dir: str | Path, *, tz: dt.tzinfo, start: dt.date | None = None,
+                end: dt.date | None = None) -> list[DateState]:
+    """One DateState per date from `start` to `end` (inclusive), oldest first.
+
+    A bound left out is the first (last) date the snapshots or the run log know; [] when one is
+    left out and nothing is known, or when start > end. `tz` is the portal's time zone, where
+    a day ends (`schedule.timezone`).
+    """
+    root = Path(data_dir)
+    snapshots = set(archived_dates(root))
+    outcomes = last_outcomes(root)
+    known = snapshots | set(outcomes)
+    if (start is None or end is None) and not known:
+        return []
+    first = start if start is not None else min(known)
+    last = end if end is not None else max(known)
+    days = [first + dt.timedelta(i) for i in range((last - first).days + 1)]
+    return [_state(root, day, day in snapshots, outcomes.get(day), tz) for day in days]
+
+
+def _state(root: Path, day: dt.date, has_snapshot: bool, outcome: Mapping[str, Any] | None,
+           tz: dt.tzinfo) -> DateState:
+    run = outcome or {}
+    last_run = run.get("status")
+    if has_snapshot:
+        info = snapshot_info(root, day)
+        state = DAMAGED if info.error else ARCHIVED if info.complete else INCOMPLETE
+        return DateState(day, state, info.pages, info.articles, info.duplicates, info.crawled_at,
+                         last_run, _failures(info.failures), info.error)
+    if last_run == "no_issue":
+        state = NO_ISSUE if no_issue_confirmed(day, run.get("ended"), tz) else PENDING
+    else:
+        state = MISSING
+    return DateState(day, state, last_crawled=run.get("ended"), last_run=last_run,
+                     failures=_failures(run.get("failures")))
+
+
+def _failures(raw: object) -> tuple[Failure, ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple((f.get("url"), f.get("reason")) for f in raw if isinstance(f, dict))
