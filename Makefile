@@ -8,11 +8,14 @@ $(BIN)/epaper: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: demo test bench
+.PHONY: demo test test-all bench
 demo: $(BIN)/epaper
 	$(BIN)/epaper demo
 
 test: $(BIN)/epaper
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(BIN)/epaper
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/epaper

@@ -71,10 +71,10 @@ def project_settings(**overrides) -> dict:
     return {**settings.copy_to_dict(), **overrides}
 
 
-def crawl_in_process(data: Path, base_url: str, settings: dict | None = None, **spider_args):
-    """Run the epaper spider in this process (the reactor is pytest-twisted's), as `epaper crawl`
-    would with FAST settings; returns the crawl's ledger (each date's result)."""
-    import pytest_twisted
+async def crawl_in_process(data: Path, base_url: str, settings: dict | None = None, **spider_args):
+    """Run the epaper spider in this process, as `epaper crawl` would with FAST settings; the
+    crawl's ledger (each date's result). pytest-twisted runs the reactor: a test that awaits
+    this is `@pytest_twisted.ensureDeferred async def`."""
     from scrapy.crawler import CrawlerRunner
     from scrapy.settings import Settings
 
@@ -88,9 +88,8 @@ def crawl_in_process(data: Path, base_url: str, settings: dict | None = None, **
     runner = CrawlerRunner(options)
     crawler = runner.create_crawler(EpaperSpider)
     ledger = Ledger.from_crawler(crawler)
-    pytest_twisted.blockon(runner.crawl(crawler, base_url=base_url,
-                                        **{k: v.isoformat() if isinstance(v, dt.date) else v
-                                           for k, v in spider_args.items()}))
+    await runner.crawl(crawler, base_url=base_url,
+                       **{k: v.isoformat() if isinstance(v, dt.date) else v for k, v in spider_args.items()})
     return ledger
 
 

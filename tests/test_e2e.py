@@ -1,4 +1,7 @@
-"""End to end: the real `epaper crawl` over the replica portal, every field against its truth."""
+"""End to end: the spider and pipelines over the replica portal, every field against its truth.
+
+The crawls run in this process (the CLI's own contract is tests/test_cli.py's), over a short
+span dense in the replica's quirks."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,24 +10,37 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import pytest_twisted
 
 from epaper.replica.build import TEMPLATES
 from epaper.storage.parquet import load_articles, load_pages
-from tests.conftest import FAST, SPAN, run_epaper
+from tests.conftest import FAST, SHORT_SPAN, SPAN, crawl_in_process, run_epaper
 from tests.truth import diff_archive
 
 SEED = json.loads((Path(__file__).parent.parent / "replica" / "seed-article.json").read_text(encoding="utf-8"))
 
 
+@pytest.mark.parametrize("span", [SHORT_SPAN, pytest.param(SPAN, marks=pytest.mark.slow, id="62-days")])
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
-def test_crawl_matches_truth_for_every_template(portal, tmp_path, template):
-    server = portal(template)
-    result = run_epaper("crawl", "--from", SPAN[0].isoformat(), "--to", SPAN[1].isoformat(),
+@pytest_twisted.ensureDeferred
+async def test_crawl_matches_truth_for_every_template(portal, tmp_path, template, span):
+    server = portal(template, *span)
+    ledger = await crawl_in_process(tmp_path, server.base_url, start=span[0], end=span[1])
+    statuses = {d.isoformat(): r.status for d, r in ledger.results.items()}
+    assert statuses == {**{d: "archived" for d in server.truth["issues"]},
+                        **{d: "no_issue" for d in server.truth["no_issue_dates"]}}
+    assert all(not r.failures for r in ledger.results.values())
+    assert diff_archive(tmp_path, server.truth_path, server.base_url) == []
+
+
+def test_the_command_line_prints_one_line_per_date(portal, tmp_path):
+    server = portal("pc-rmrb", *SHORT_SPAN)
+    result = run_epaper("crawl", "--from", SHORT_SPAN[0].isoformat(), "--to", SHORT_SPAN[1].isoformat(),
                         "--base-url", server.base_url, "--data", str(tmp_path), *FAST)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
-    assert len(lines) == (SPAN[1] - SPAN[0]).days + 1  # one summary line per date, nothing else
+    assert len(lines) == (SHORT_SPAN[1] - SHORT_SPAN[0]).days + 1  # one summary line per date, nothing else
     assert sum(line.endswith("no issue") for line in lines) == len(server.truth["no_issue_dates"])
     assert diff_archive(tmp_path, server.truth_path, server.base_url) == []
 
@@ -42,24 +58,24 @@ def test_seed_article_exact(portal, tmp_path):
     assert seed["issue_date"] == dt.date(2023, 8, 3)
 
 
-def test_recrawl_keeps_ids_and_duplicates(portal, tmp_path):
-    server = portal()
-    # 07-03 holds the originals of the replica's reprint (07-20) and near-duplicate (08-03)
-    args = ("crawl", "--from", "2023-07-03", "--to", "2023-07-21", "--base-url", server.base_url,
-            "--data", str(tmp_path), *FAST)
-    assert run_epaper(*args).returncode == 0
+@pytest_twisted.ensureDeferred
+async def test_recrawl_keeps_ids_and_duplicates(portal, tmp_path):
+    server = portal("pc-rmrb", *SHORT_SPAN)
+    # the first issue holds the originals of the replica's reprint and near-duplicate
+    span = {"start": SHORT_SPAN[0], "end": SHORT_SPAN[1]}
+    await crawl_in_process(tmp_path, server.base_url, **span)
     cols = ["article_id", "url", "duplicate_of", "content_hash", "body", "title"]
     first = load_articles(tmp_path, columns=cols).sort_by("article_id")
-    assert run_epaper(*args).returncode == 0
+    await crawl_in_process(tmp_path, server.base_url, **span)
     second = load_articles(tmp_path, columns=cols).sort_by("article_id")
     assert first.equals(second)
     assert first.column("duplicate_of").null_count < first.num_rows  # the reprints are flagged
 
 
-def test_archive_layout_and_types(portal, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_archive_layout_and_types(portal, tmp_path):
     server = portal("pc-rmrb", dt.date(2023, 8, 1), dt.date(2023, 8, 7))
-    assert run_epaper("crawl", "--from", "2023-08-01", "--to", "2023-08-07", "--base-url", server.base_url,
-                      "--data", str(tmp_path), *FAST).returncode == 0
+    await crawl_in_process(tmp_path, server.base_url, start=dt.date(2023, 8, 1), end=dt.date(2023, 8, 7))
     files = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "articles").rglob("*") if p.is_file())
     issue_dates = sorted(server.truth["issues"])
     assert files == ["articles/_common_metadata"] + [f"articles/issue_date={d}/part-0.parquet" for d in issue_dates]
