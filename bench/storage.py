@@ -106,8 +106,9 @@ def run(ctx: Context) -> list[dict]:
 
     import duckdb
 
-    from storage.compact import COMPACT, refresh
-    from epaper.storage.parquet import archived_dates, load_articles, read_snapshot, write_snapshot
+    from epaper.storage.compact import COMPACT, refresh
+    from epaper.storage.parquet import archived_dates, read_snapshot, write_snapshot
+    from epaper.storage.load import load_articles
 
     target = QUICK_ROWS if ctx.quick else ROWS
     root = ctx.fresh_dir("storage")

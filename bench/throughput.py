@@ -35,7 +35,7 @@ def _truth_rows(ctx: Context, base_url: str) -> dict[str, dict]:
 
 
 def run(ctx: Context) -> list[dict]:
-    from epaper.storage.parquet import load_articles
+    from epaper.storage.load import load_articles
     from tests.truth import diff_archive
 
     ours, base_url = span_crawl(ctx)

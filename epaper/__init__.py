@@ -12,7 +12,7 @@ __all__ = ["load_articles", "load_pages"]
 def __getattr__(name: str):
     # The loaders import pyarrow; the command line should not pay for that on every start.
     if name in __all__:
-        from epaper.storage import parquet
+        from epaper.storage import load
 
-        return getattr(parquet, name)
+        return getattr(load, name)
     raise AttributeError(f"module 'epaper' has no attribute {name!r}")

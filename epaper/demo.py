@@ -27,7 +27,7 @@ def run_demo(data: Path) -> int:
     print("replica portal stopped")
     if status not in (0, 1):
         return status
-    from epaper.storage.parquet import load_articles
+    from epaper.storage.load import load_articles
 
     table = load_articles(data, columns=["issue_date", "duplicate_of"])
     dups = table.num_rows - table.column("duplicate_of").null_count

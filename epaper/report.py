@@ -87,7 +87,7 @@ def page_names(root: Path, start: dt.date, end: dt.date) -> list[PageName]:
     """Articles and duplicates per page name over [start, end], most articles first."""
     import pyarrow.compute as pc
 
-    from epaper.storage.parquet import load_articles
+    from epaper.storage.load import load_articles
 
     table = load_articles(root, start, end, columns=["page_no", "page_name", "duplicate_of"])
     table = table.append_column("dup", pc.is_valid(table.column("duplicate_of")).cast("int64"))

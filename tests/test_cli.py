@@ -10,7 +10,7 @@ import pytest
 
 from epaper.lock import ArchiveLock
 from epaper.replica.server import serve
-from epaper.storage.parquet import load_articles
+from epaper.storage.load import load_articles
 from tests.conftest import FAST, run_epaper
 from tests.truth import diff_archive
 

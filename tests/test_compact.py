@@ -8,9 +8,10 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from epaper.storage import parquet
-from storage.compact import compact_path, refresh
-from epaper.storage.parquet import archived_dates, load_articles, partition_dir, write_snapshot
+from epaper.storage import load, parquet
+from epaper.storage.compact import compact_path, refresh
+from epaper.storage.parquet import archived_dates, partition_dir, write_snapshot
+from epaper.storage.load import load_articles
 from tests.truth import read_snapshots
 
 DAYS = [dt.date(2022, 12, 30), dt.date(2022, 12, 31), dt.date(2023, 1, 2), dt.date(2023, 1, 3)]
@@ -125,7 +126,7 @@ def test_the_loader_reads_an_up_to_date_copy_instead_of_every_snapshot(tmp_path,
     refresh(tmp_path)
     expected = read_snapshots(tmp_path)
     with monkeypatch.context() as m:
-        m.setattr(parquet, "_valid_files", lambda *a: pytest.fail("read the daily snapshots"))
+        m.setattr(load, "_valid_files", lambda *a: pytest.fail("read the daily snapshots"))
         assert load_articles(tmp_path).equals(expected)
         assert load_articles(tmp_path, DAYS[1], DAYS[2]).equals(read_snapshots(tmp_path, start=DAYS[1], end=DAYS[2]))
         assert load_articles(tmp_path, columns=["title"]).column(0).equals(expected.column("title"))

@@ -13,7 +13,7 @@ import pytest
 import pytest_twisted
 
 from epaper.replica.build import TEMPLATES
-from epaper.storage.parquet import load_articles, load_pages
+from epaper.storage.load import load_articles, load_pages
 from tests.conftest import FAST, SHORT_SPAN, SPAN, crawl_in_process, run_epaper
 from tests.truth import diff_archive
 

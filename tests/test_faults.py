@@ -24,7 +24,8 @@ import pytest
 
 from epaper.pipelines.dedupe import DuplicateIndex
 from epaper.replica.server import Fault, serve
-from epaper.storage.parquet import archived_dates, load_articles, snapshot_info, snapshot_path
+from epaper.storage.parquet import archived_dates, snapshot_info, snapshot_path
+from epaper.storage.load import load_articles
 from tests.conftest import FAST, project_settings, run_epaper, tally_fixture
 from tests.truth import diff_archive
 

@@ -29,7 +29,8 @@ import pytest
 
 from epaper.lock import read_holder
 from epaper.replica.server import Fault, serve
-from epaper.storage.parquet import DATASETS, archived_dates, load_articles, load_pages, snapshot_info, snapshot_path
+from epaper.storage.parquet import DATASETS, archived_dates, snapshot_info, snapshot_path
+from epaper.storage.load import load_articles, load_pages
 from tests.conftest import tally_fixture, FAST, ROOT, run_epaper
 from tests.truth import diff_archive
 

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from epaper.replica.server import serve
-from epaper.storage.parquet import load_articles, load_pages, write_common_metadata
+from epaper.storage.parquet import write_common_metadata
+from epaper.storage.load import load_articles, load_pages
 from tests.conftest import FAST, SPAN, run_epaper
 from tests.truth import read_snapshots
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from epaper.replica.server import Fault, serve
-from epaper.storage.parquet import load_articles
+from epaper.storage.load import load_articles
 from tests.conftest import FAST, SPAN, run_epaper
 
 pytest.importorskip("matplotlib")

@@ -8,7 +8,8 @@ from urllib.parse import urljoin
 
 import pyarrow as pa
 
-from epaper.storage.parquet import DATASETS, archived_dates, load_articles, load_pages, read_snapshot
+from epaper.storage.parquet import DATASETS, archived_dates, read_snapshot
+from epaper.storage.load import load_articles, load_pages
 from epaper.storage.schema import PARTITION
 
 FIELDS = ("page_no", "page_name", "page_pdf_url", "column", "intro_title", "title", "subtitle",
