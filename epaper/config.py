@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_CONFIG_FILE = "epaper.toml"
@@ -241,7 +242,14 @@ def _check_type(section: str, key: str, raw: object, where: str) -> Any:
         raise ConfigError(
             f'config: "{section}.{key}" must be {_TYPE_NAMES[typ]}, not {_describe(raw)} {where}'
         )
-    return raw
+    return _finite(section, key, raw, where)
+
+
+def _finite(section: str, key: str, value: Any, where: str) -> Any:
+    # TOML has nan and inf, float() reads them: a delay of inf would hang the crawl.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f'config: "{section}.{key}" must be a finite number, not {value} {where}')
+    return value
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -265,7 +273,7 @@ def _parse_text(section: str, key: str, text: str, where: str) -> Any:
         if typ is int:
             return int(stripped)
         if typ is float:
-            return float(stripped)
+            return _finite(section, key, float(stripped), where)
     except ValueError:
         raise ConfigError(
             f'config: "{section}.{key}" must be {_TYPE_NAMES[typ]}, not {text!r} {where}'
@@ -291,6 +299,17 @@ def _describe(raw: object) -> str:
 
 # ---------------------------------------------------------------------------- values
 
+def is_http_url(url: str) -> bool:
+    """An http(s) URL with a host, a numeric port if any, and no whitespace or control chars."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname)
+            and not any(c.isspace() or ord(c) < 32 for c in url))
+
+
 def _validate(config: Config, origins: _Origins) -> None:
     def fail(section: str, key: str, problem: str) -> None:
         where = origins.get((section, key), "(default)")
@@ -301,7 +320,7 @@ def _validate(config: Config, origins: _Origins) -> None:
         fail("portal", "id", "must not be empty")
     if p.layout not in LAYOUTS:
         fail("portal", "layout", f"must be one of {', '.join(LAYOUTS)}, not {p.layout!r}")
-    if p.base_url is not None and not re.match(r"^https?://[^/\s]+", p.base_url):
+    if p.base_url is not None and not is_http_url(p.base_url):
         fail("portal", "base_url", f"must be an http(s) URL, not {p.base_url!r}")
 
     s = config.schedule
@@ -447,8 +466,6 @@ POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT
 
 def _check_setting_value(name: str, value: str, default: object) -> None:
     """Values a crawl cannot run with (or would hang on): one line, before anything starts."""
-    import math
-
     from scrapy.settings import BaseSettings
 
     if name in NOT_FROM_S:
