@@ -31,30 +31,32 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 RETRY_BACKOFF_BASE = 1.0  # seconds; doubled per retry (see crawler.middlewares.BackoffRetryMiddleware)
-RETRY_BACKOFF_MAX = 30.0
+RETRY_BACKOFF_MAX = 30.0  # seconds: the longest wait between retries
 RETRY_TRUNCATED = True  # retry a 200 page without </html> (or a calendar without its end), then fail it
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REDIRECT_MAX_TIMES = 5
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
 # Own settings
-EPAPER_SOURCE = os.environ.get("EPAPER_PORTAL_ID", "ahjjb")  # the `source` column
-EPAPER_LAYOUT = "auto"  # auto | pc | html
+EPAPER_SOURCE = os.environ.get("EPAPER_PORTAL_ID", "ahjjb")  # the `source` column ([portal] id)
+EPAPER_LAYOUT = "auto"  # auto | pc | html: which Founder generation to crawl ([portal] layout)
+VALIDATE_REQUIRED = ["url", "issue_date", "page_no", "title"]  # fields an article cannot lack
+DEDUPE_SHINGLE_SIZE = 5  # character n-gram size of the shingles
+DEDUPE_THRESHOLD = 0.8  # Jaccard similarity from which a body is "nearly the same" (0 < t <= 1)
+DEDUPE_MIN_CHARS = 50  # bodies shorter than this are duplicates only when equal
+SNAPSHOT_DIR = os.environ.get("EPAPER_STORAGE_DATA_DIR", "data")  # the archive root ([storage] data_dir, epaper crawl --data)
+SNAPSHOT_COMPACT = True  # refresh compact/ (one file per year) at the end of the run ([storage] compact)
 SNAPSHOT_INDEX_COMMIT_EVERY = 30  # dates between saves of the dedupe index (and at the end)
-SNAPSHOT_DIR = os.environ.get("EPAPER_STORAGE_DATA_DIR", "data")  # the archive root
 SNAPSHOT_PAUSE_AT = ""  # crash tests only: "write:N", "rename:N" or "renamed:N" holds the Nth snapshot file there
-SNAPSHOT_PAUSE_SECONDS = 120.0
-WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/
+SNAPSHOT_PAUSE_SECONDS = 120.0  # crash tests only: how long SNAPSHOT_PAUSE_AT holds the file
+WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/ ([storage] warc)
 WARC_REPLAY_DIR = ""  # when set (epaper reparse): answer every request from the WARC files there
 CLEAN_CHROME_LINES = [  # page chrome that leaks into bodies; removed as whole lines
     "安徽经济网首页", "数字版首页", "往期回顾", "版面下载", "PDF下载", "上一版", "下一版",
     "安徽主流经济门户",
 ]
-
 CLEAN_DROP_FIELDS: list[str] = []  # e.g. ["author"]: optional fields not to keep
 
 ITEM_PIPELINES = {

@@ -18,9 +18,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from epaper.crawler import settings as _defaults
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
 
 DEFAULT_CONFIG_FILE = "epaper.toml"
 ENV_PREFIX = "EPAPER_"
@@ -424,14 +429,48 @@ def _dow_value(token: str, field: str) -> int:
 # ------------------------------------------------------------------ -s NAME=VALUE
 
 
-def scrapy_overrides(pairs: list[str]) -> dict[str, object]:
-    """`-s NAME=VALUE` pairs, checked against the type of the setting's default."""
-    if not pairs:
-        return {}
+def project_settings() -> Settings:
+    """Every setting there is: Scrapy's defaults, and crawler/settings.py's over them."""
     from scrapy.settings import Settings
 
-    known = Settings()
-    known.setmodule("epaper.crawler.settings", priority="project")
+    settings = Settings()
+    settings.setmodule(_defaults, priority="project")
+    return settings
+
+
+def own_settings() -> dict[str, Any]:
+    """The project's own settings (those Scrapy does not define) with their defaults.
+
+    For component tests: ``get_crawler(settings_dict={**own_settings(), ...})`` builds a
+    crawler whose components find every default they read.
+    """
+    from scrapy.settings import default_settings
+
+    return {name: getattr(_defaults, name) for name in dir(_defaults)
+            if name.isupper() and not hasattr(default_settings, name)}
+
+
+# -s settings that must come from their own flag: they name the archive the lock protects.
+NOT_FROM_S = {"SNAPSHOT_DIR": "use --data", "WARC_REPLAY_DIR": "use epaper reparse",
+              "ITEM_PIPELINES": "the archive's pipelines are fixed"}
+# Numeric settings where 0 means "never" or "nothing": refused.
+POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DOWNLOAD_TIMEOUT",
+            "AUTOTHROTTLE_TARGET_CONCURRENCY", "AUTOTHROTTLE_MAX_DELAY", "REACTOR_THREADPOOL_MAXSIZE",
+            "DEDUPE_SHINGLE_SIZE", "DEDUPE_THRESHOLD"}
+# Numeric settings with an upper bound, (bound, what it is).
+AT_MOST = {"DEDUPE_THRESHOLD": (1.0, "a Jaccard similarity")}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def scrapy_overrides(pairs: list[str]) -> dict[str, object]:
+    """`-s NAME=VALUE` pairs as settings: NAME one that exists, VALUE of its default's type.
+
+    Booleans and numbers come back typed; lists (comma-separated) and dicts (JSON) as the
+    text, which Scrapy's getters parse as they do for `scrapy crawl -s`.
+    """
+    if not pairs:
+        return {}
+    known = project_settings()
     out: dict[str, object] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -440,49 +479,55 @@ def scrapy_overrides(pairs: list[str]) -> dict[str, object]:
             raise UsageError(f"-s expects NAME=VALUE, got {pair!r}")
         if name not in known:
             raise UsageError(f"-s {name}: unknown Scrapy setting")
-        default = known[name]
-        try:
-            if isinstance(default, bool):
-                if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                    raise ValueError
-            elif isinstance(default, int):
-                int(value)
-            elif isinstance(default, float):
-                float(value)
-        except ValueError:
-            raise UsageError(f"-s {name}={value}: expected {type(default).__name__}") from None
-        _check_setting_value(name, value, default)
-        out[name] = value
+        if name in NOT_FROM_S:
+            raise UsageError(f"-s {name}: not settable with -s ({NOT_FROM_S[name]})")
+        out[name] = _setting_value(name, value, known[name])
     return out
 
 
-# -s settings that must come from their own flag: they name the archive the lock protects.
-NOT_FROM_S = {"SNAPSHOT_DIR": "use --data", "WARC_REPLAY_DIR": "use epaper reparse",
-              "ITEM_PIPELINES": "the archive's pipelines are fixed"}
-# Numeric settings where 0 means "never" or "nothing": refused.
-POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DOWNLOAD_TIMEOUT",
-            "AUTOTHROTTLE_TARGET_CONCURRENCY", "AUTOTHROTTLE_MAX_DELAY", "REACTOR_THREADPOOL_MAXSIZE"}
-
-
-def _check_setting_value(name: str, value: str, default: object) -> None:
-    """Values a crawl cannot run with (or would hang on): one line, before anything starts."""
+def _setting_value(name: str, value: str, default: object) -> object:
+    """The value of `-s NAME=value`, checked against the type of the default and parsed."""
     from scrapy.settings import BaseSettings
 
-    if name in NOT_FROM_S:
-        raise UsageError(f"-s {name}: not settable with -s ({NOT_FROM_S[name]})")
-    if isinstance(default, (int, float)) and not isinstance(default, bool):
-        number = float(value)
-        if not math.isfinite(number):
-            raise UsageError(f"-s {name}={value}: expected a finite number")
-        if name in POSITIVE and number <= 0:
-            raise UsageError(f"-s {name}={value}: must be greater than 0")
-        if number < 0 and "PRIORITY" not in name and not default < 0:
-            raise UsageError(f"-s {name}={value}: must not be negative")
-    if name == "LOG_LEVEL" and value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise UsageError(f"-s LOG_LEVEL={value}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    if isinstance(default, bool):
+        low = value.strip().lower()
+        if low not in _TRUE | _FALSE:
+            raise UsageError(f"-s {name}={value}: expected bool")
+        return low in _TRUE
+    if isinstance(default, (int, float)):
+        try:
+            number: int | float = int(value) if isinstance(default, int) else float(value)
+        except ValueError:
+            raise UsageError(f"-s {name}={value}: expected {type(default).__name__}") from None
+        _check_number(name, value, number, default)
+        return number
     if isinstance(default, (dict, BaseSettings)):
         try:
             if not isinstance(json.loads(value), dict):
                 raise ValueError
         except ValueError:
             raise UsageError(f"-s {name}={value}: expected a JSON object") from None
+        return value
+    if isinstance(default, (list, tuple)):
+        if default and all(isinstance(x, int) and not isinstance(x, bool) for x in default):
+            try:
+                [int(x) for x in value.split(",") if x.strip()]
+            except ValueError:
+                raise UsageError(f"-s {name}={value}: expected integers separated by commas") from None
+        return value
+    if name == "LOG_LEVEL" and value.upper() not in LOG_LEVELS:
+        raise UsageError(f"-s LOG_LEVEL={value}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value
+
+
+def _check_number(name: str, value: str, number: float, default: float) -> None:
+    """Numbers a crawl cannot run with (or would hang on): one line, before anything starts."""
+    if not math.isfinite(number):
+        raise UsageError(f"-s {name}={value}: expected a finite number")
+    if name in POSITIVE and number <= 0:
+        raise UsageError(f"-s {name}={value}: must be greater than 0")
+    if number < 0 and "PRIORITY" not in name and not default < 0:
+        raise UsageError(f"-s {name}={value}: must not be negative")
+    if name in AT_MOST and number > AT_MOST[name][0]:
+        bound, what = AT_MOST[name]
+        raise UsageError(f"-s {name}={value}: must be at most {bound:g} ({what})")

@@ -29,7 +29,7 @@ def article_problems(fields, required=REQUIRED) -> list[str]:
 class ValidatePipeline:
     def __init__(self, crawler):
         self.crawler = crawler
-        self.required = tuple(crawler.settings.getlist("VALIDATE_REQUIRED", REQUIRED))
+        self.required = tuple(crawler.settings.getlist("VALIDATE_REQUIRED"))
 
     @classmethod
     def from_crawler(cls, crawler):
