@@ -1,18 +1,19 @@
-"""Scrapy settings of the epaper project; the only module that reads the environment.
+"""Scrapy settings of the epaper project: the default of every project setting, in one table.
 
 Defaults are polite to the real portal: robots.txt obeyed, AutoThrottle on, at most 4
-concurrent requests, a delay, and a User-Agent that names the archive. Override any of
-them with `-s NAME=VALUE` or in the config file's [crawl] section.
+concurrent requests, a delay, and a User-Agent that names the archive. The config file
+(epaper.toml and EPAPER_<SECTION>_<KEY> variables) overrides them through the add-on in
+ADDONS, for `scrapy crawl` as for `epaper crawl`; `-s NAME=VALUE` overrides both.
+
+Nothing here reads the environment: that is the config's job (epaper.config).
 """
 from __future__ import annotations
-
-import os
 
 BOT_NAME = "epaper"
 SPIDER_MODULES = ["epaper.crawler.spiders"]
 NEWSPIDER_MODULE = "epaper.crawler.spiders"
 
-USER_AGENT = "epaper-archiver/0.1 (+archive of the digital edition)"
+USER_AGENT = "epaper-archiver/0.1 (+archive of the digital edition; contact: ops)"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 4
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
@@ -39,14 +40,20 @@ REDIRECT_MAX_TIMES = 5
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 LOG_LEVEL = "INFO"
 
+# The config file reaches every crawl through this add-on (epaper.toml, EPAPER_* variables);
+# it sets what the config names above settings.py and below -s (see epaper.addon).
+ADDONS = {"epaper.addon.ConfigAddon": 0}
+
 # Own settings
-EPAPER_SOURCE = os.environ.get("EPAPER_PORTAL_ID", "ahjjb")  # the `source` column ([portal] id)
+EPAPER_CONFIG = ""  # the config file; "" is ./epaper.toml when there is one (see epaper.addon)
+EPAPER_BASE_URL = ""  # the e-paper root when the spider gets no base_url argument ([portal] base_url)
+EPAPER_SOURCE = "ahjjb"  # the `source` column ([portal] id)
 EPAPER_LAYOUT = "auto"  # auto | pc | html: which Founder generation to crawl ([portal] layout)
 VALIDATE_REQUIRED = ["url", "issue_date", "page_no", "title"]  # fields an article cannot lack
 DEDUPE_SHINGLE_SIZE = 5  # character n-gram size of the shingles
 DEDUPE_THRESHOLD = 0.8  # Jaccard similarity from which a body is "nearly the same" (0 < t <= 1)
 DEDUPE_MIN_CHARS = 50  # bodies shorter than this are duplicates only when equal
-SNAPSHOT_DIR = os.environ.get("EPAPER_STORAGE_DATA_DIR", "data")  # the archive root ([storage] data_dir, epaper crawl --data)
+SNAPSHOT_DIR = "data"  # the archive root ([storage] data_dir, epaper crawl --data)
 SNAPSHOT_COMPACT = True  # refresh compact/ (one file per year) at the end of the run ([storage] compact)
 SNAPSHOT_INDEX_COMMIT_EVERY = 30  # dates between saves of the dedupe index (and at the end)
 SNAPSHOT_PAUSE_AT = ""  # crash tests only: "write:N", "rename:N" or "renamed:N" holds the Nth snapshot file there

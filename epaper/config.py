@@ -6,6 +6,11 @@ command-line flags (keys ``"portal.base_url"``, ``"storage.data_dir"``, ...).
 
 Every problem a user could have caused raises :class:`ConfigError` whose message is one
 line naming the key and where it came from; nothing here prints or exits.
+
+:meth:`Config.scrapy_settings` is the one mapping from the config to Scrapy settings; the
+add-on :class:`epaper.addon.ConfigAddon` applies it to every crawl. The keys that become
+settings take those settings' defaults from ``crawler/settings.py``. The end of the module
+checks ``-s NAME=VALUE`` against the same table.
 """
 
 from __future__ import annotations
@@ -40,20 +45,21 @@ class ConfigError(UsageError):
     """A configuration problem; ``str()`` is one line naming the key."""
 
 
+# The defaults of the keys that become Scrapy settings are those settings' defaults: one table.
 @dataclass(frozen=True)
 class PortalConfig:
-    id: str = "ahjjb"
+    id: str = _defaults.EPAPER_SOURCE
     name: str = "安徽经济报"
     # No default: the real e-paper root has to come from the file, env or --base-url.
     base_url: str | None = None
-    layout: str = "auto"
+    layout: str = _defaults.EPAPER_LAYOUT
 
 
 @dataclass(frozen=True)
 class StorageConfig:
-    data_dir: Path = Path("./data")
-    warc: bool = True
-    compact: bool = True
+    data_dir: Path = Path(_defaults.SNAPSHOT_DIR)
+    warc: bool = _defaults.WARC_ENABLED
+    compact: bool = _defaults.SNAPSHOT_COMPACT
 
 
 @dataclass(frozen=True)
@@ -71,13 +77,13 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class CrawlConfig:
-    concurrency: int = 4
-    download_delay: float = 0.5
-    autothrottle: bool = True
-    obey_robots: bool = True
-    user_agent: str = "epaper-archiver/0.1 (+archive of the digital edition; contact: ops)"
-    download_timeout: int = 30
-    retry_times: int = 3
+    concurrency: int = _defaults.CONCURRENT_REQUESTS
+    download_delay: float = _defaults.DOWNLOAD_DELAY
+    autothrottle: bool = _defaults.AUTOTHROTTLE_ENABLED
+    obey_robots: bool = _defaults.ROBOTSTXT_OBEY
+    user_agent: str = _defaults.USER_AGENT
+    download_timeout: int = _defaults.DOWNLOAD_TIMEOUT
+    retry_times: int = _defaults.RETRY_TIMES
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class Config:
     path: Path | None = None
 
     def scrapy_settings(self) -> dict[str, Any]:
-        """Scrapy settings derived from the config (priority is the caller's choice)."""
+        """The Scrapy settings the config sets; the one mapping, applied by epaper.addon."""
         c = self.crawl
         return {
             "CONCURRENT_REQUESTS": c.concurrency,
@@ -103,6 +109,8 @@ class Config:
             "RETRY_TIMES": c.retry_times,
             "EPAPER_SOURCE": self.portal.id,
             "EPAPER_LAYOUT": self.portal.layout,
+            "EPAPER_BASE_URL": self.portal.base_url or "",
+            "SNAPSHOT_DIR": str(self.storage.data_dir),
             "WARC_ENABLED": self.storage.warc,
             "SNAPSHOT_COMPACT": self.storage.compact,
         }
@@ -450,9 +458,11 @@ def own_settings() -> dict[str, Any]:
             if name.isupper() and not hasattr(default_settings, name)}
 
 
-# -s settings that must come from their own flag: they name the archive the lock protects.
+# -s settings that must come from their own flag: they name the archive the lock protects,
+# or the config and its add-on, which epaper crawl resolves from its own flags.
 NOT_FROM_S = {"SNAPSHOT_DIR": "use --data", "WARC_REPLAY_DIR": "use epaper reparse",
-              "ITEM_PIPELINES": "the archive's pipelines are fixed"}
+              "ITEM_PIPELINES": "the archive's pipelines are fixed", "EPAPER_CONFIG": "use --config",
+              "EPAPER_BASE_URL": "use --base-url", "ADDONS": "the config is applied by a fixed add-on"}
 # Numeric settings where 0 means "never" or "nothing": refused.
 POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DOWNLOAD_TIMEOUT",
             "AUTOTHROTTLE_TARGET_CONCURRENCY", "AUTOTHROTTLE_MAX_DELAY", "REACTOR_THREADPOOL_MAXSIZE",

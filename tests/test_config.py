@@ -125,7 +125,9 @@ def test_empty_env_unsets_optional_base_url(tmp_path: Path) -> None:
 
 def test_scrapy_settings() -> None:
     config = load_config(EXAMPLE, env={}, overrides={"crawl.concurrency": 8,
-                                                     "portal.layout": "pc"})
+                                                     "portal.layout": "pc",
+                                                     "portal.base_url": "http://127.0.0.1/e/",
+                                                     "storage.data_dir": "/srv/epaper"})
     settings = config.scrapy_settings()
     assert settings == {
         "CONCURRENT_REQUESTS": 8,
@@ -138,6 +140,8 @@ def test_scrapy_settings() -> None:
         "RETRY_TIMES": 3,
         "EPAPER_SOURCE": "ahjjb",
         "EPAPER_LAYOUT": "pc",
+        "EPAPER_BASE_URL": "http://127.0.0.1/e/",
+        "SNAPSHOT_DIR": "/srv/epaper",
         "WARC_ENABLED": True,
         "SNAPSHOT_COMPACT": True,
     }

@@ -1,18 +1,33 @@
-"""One table of settings: every project setting's default in crawler/settings.py, read without a
-second default, and `-s` checked against that table."""
+"""One configuration path: every project setting's default in crawler/settings.py, `-s` checked
+against that table, and epaper.toml applied by the add-on for `scrapy crawl` as for `epaper crawl`."""
 from __future__ import annotations
 
+import datetime as dt
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from scrapy.addons import AddonManager
 from scrapy.utils.test import get_crawler
 
-from epaper.config import UsageError, own_settings, project_settings, scrapy_overrides
+from epaper.addon import CONFIG_PRIORITY, ConfigAddon
+from epaper.config import (
+    Config,
+    ConfigError,
+    PortalConfig,
+    UsageError,
+    own_settings,
+    project_settings,
+    scrapy_overrides,
+)
 from epaper.pipelines.dedupe import DedupePipeline
 from epaper.pipelines.snapshot import SnapshotPipeline
 from epaper.pipelines.validate import REQUIRED
-from tests.conftest import ROOT
+from epaper.storage.parquet import load_articles
+from tests.conftest import FAST, ROOT, run_epaper
 
 SOURCES = [ROOT / d for d in ("crawler", "pipelines", "storage", "epaper")]
 GETTER = re.compile(r"settings\.get(?:int|float|bool|list|dict|withbase)?\(\s*\"([A-Z0-9_]+)\"\s*(,)?")
@@ -61,8 +76,19 @@ def test_dead_settings_are_gone() -> None:
     assert "REQUEST_FINGERPRINTER_IMPLEMENTATION" not in project_settings()  # Scrapy 2.19 has none either
 
 
+def test_settings_module_reads_no_environment() -> None:
+    text = (ROOT / "crawler" / "settings.py").read_text(encoding="utf-8")
+    assert "os.environ" not in text and "import os" not in text  # the config (add-on) does
+
+
 def test_validate_required_default_is_the_functions() -> None:
     assert own_settings()["VALIDATE_REQUIRED"] == list(REQUIRED)
+
+
+def test_config_defaults_are_the_settings_defaults() -> None:
+    """Applying a config with nothing in it changes no setting: one table of defaults."""
+    known = project_settings()
+    assert {name: known[name] for name in Config().scrapy_settings()} == Config().scrapy_settings()
 
 
 # ------------------------------------------------------------------ components get the values
@@ -128,6 +154,9 @@ def test_s_accepts_existing_settings_with_their_types(pair: str, value: object) 
         ("SNAPSHOT_COMPACT=maybe", "expected bool"),
         ("SNAPSHOT_PAUSE_SECONDS=-inf", "finite"),
         ("RETRY_HTTP_CODES=500,five", "integers separated by commas"),
+        ("EPAPER_CONFIG=/tmp/x.toml", "use --config"),
+        ("EPAPER_BASE_URL=http://127.0.0.1/", "use --base-url"),
+        ("ADDONS={}", "add-on"),
         ("SNAPSHOT_DIR=/tmp/x", "use --data"),
     ],
 )
@@ -145,3 +174,113 @@ def test_s_accepts_every_own_setting_at_its_default() -> None:
 
     pairs = [f"{name}={text(value)}" for name, value in own_settings().items() if name not in NOT_FROM_S]
     assert len(scrapy_overrides(pairs)) == len(pairs)
+
+
+# ------------------------------------------------------------------ the add-on
+
+
+def applied(settings) -> object:
+    AddonManager.load_pre_crawler_settings(settings)  # what every CrawlerProcess/CrawlerRunner does
+    return settings
+
+
+def test_addon_is_enabled_by_the_project() -> None:
+    assert "epaper.addon.ConfigAddon" in project_settings().getdict("ADDONS")
+
+
+def test_addon_config_wins_over_settings_py_and_loses_to_s(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("EPAPER_PORTAL_ID", raising=False)
+    config = tmp_path / "c.toml"
+    config.write_text('[portal]\nid = "xyz"\nbase_url = "http://127.0.0.1:9/e/"\n'
+                      '[crawl]\ndownload_delay = 3\n[storage]\nwarc = false\ndata_dir = "/srv/a"\n')
+    settings = project_settings()
+    settings.set("EPAPER_CONFIG", str(config), priority="cmdline")
+    settings.set("DOWNLOAD_DELAY", "0", priority="cmdline")  # scrapy crawl -s DOWNLOAD_DELAY=0
+    applied(settings)
+    assert settings["EPAPER_SOURCE"] == "xyz" and settings.getpriority("EPAPER_SOURCE") == CONFIG_PRIORITY
+    assert settings["EPAPER_BASE_URL"] == "http://127.0.0.1:9/e/"
+    assert settings.getbool("WARC_ENABLED") is False
+    assert settings["SNAPSHOT_DIR"] == "/srv/a"
+    assert settings.getfloat("DOWNLOAD_DELAY") == 0  # -s beats the config
+    assert settings.getpriority("EPAPER_SOURCE") > settings.getpriority("BOT_NAME")  # beats settings.py
+
+
+def test_addon_reads_the_environment_like_load_config(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./epaper.toml
+    monkeypatch.setenv("EPAPER_PORTAL_ID", "fromenv")
+    monkeypatch.setenv("EPAPER_STORAGE_DATA_DIR", "/srv/env")
+    settings = applied(project_settings())
+    assert (settings["EPAPER_SOURCE"], settings["SNAPSHOT_DIR"]) == ("fromenv", "/srv/env")
+
+
+def test_addon_default_file_is_epaper_toml_in_the_cwd(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("EPAPER_PORTAL_ID", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert applied(project_settings())["EPAPER_SOURCE"] == "ahjjb"  # none there: the defaults
+    (tmp_path / "epaper.toml").write_text('[portal]\nid = "here"\n')
+    assert applied(project_settings())["EPAPER_SOURCE"] == "here"
+
+
+def test_addon_takes_a_resolved_config_as_epaper_crawl_passes_it() -> None:
+    settings = project_settings()
+    settings.set("EPAPER_CONFIG", Config(portal=PortalConfig(id="given")), priority="cmdline")
+    assert applied(settings)["EPAPER_SOURCE"] == "given"
+
+
+def test_addon_reaches_a_crawler_built_with_get_crawler(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[portal]\nid = "xyz"\n')
+    crawler = get_crawler(settings_dict={**own_settings(), "ADDONS": {ConfigAddon: 0},
+                                         "EPAPER_CONFIG": str(config)})
+    assert crawler.settings["EPAPER_SOURCE"] == "xyz"
+
+
+def test_addon_refuses_a_bad_config_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[crawl]\ndownload_delay = nan\n")
+    settings = project_settings()
+    settings.set("EPAPER_CONFIG", str(config), priority="cmdline")
+    with pytest.raises(ConfigError, match=r'^config: "crawl.download_delay" must be a finite number'):
+        applied(settings)
+
+
+# ------------------------------------------------------------------ both commands, end to end
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without the developer's EPAPER_* configuration variables."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("EPAPER_")}
+
+
+@pytest.mark.parametrize("command", ["scrapy crawl", "epaper crawl"])
+def test_both_commands_honour_the_config_file(portal, tmp_path: Path, command: str) -> None:
+    server = portal("html-table", dt.date(2023, 7, 31), dt.date(2023, 8, 6))
+    day = dt.date.fromisoformat(sorted(server.truth["issues"])[0])
+    archive = tmp_path / "archive"
+    config = tmp_path / "epaper.toml"
+    # download_delay would make the crawl outlast the timeout if FAST's -s did not beat it.
+    config.write_text(f'[portal]\nid = "xyz"\n[storage]\ndata_dir = "{archive}"\nwarc = false\ncompact = false\n'
+                      '[crawl]\nobey_robots = false\ndownload_delay = 30\n', encoding="utf-8")
+    if command == "scrapy crawl":
+        result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "epaper", "-a", f"date={day}",
+                                 "-a", f"base_url={server.base_url}", "-s", f"EPAPER_CONFIG={config}", *FAST],
+                                cwd=ROOT, capture_output=True, text=True, timeout=240, env=clean_env())
+    else:
+        result = subprocess.run([sys.executable, "-m", "epaper", "crawl", "--date", day.isoformat(),
+                                 "--base-url", server.base_url, "--config", str(config), *FAST],
+                                cwd=ROOT, capture_output=True, text=True, timeout=240, env=clean_env())
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = load_articles(archive, columns=["source"]).to_pylist()
+    assert rows and {r["source"] for r in rows} == {"xyz"}  # [portal] id
+    assert not (archive / "warc").exists()  # [storage] warc = false
+    assert not (archive / "compact").exists()  # [storage] compact = false
+    assert not any(p.endswith("robots.txt") for p in server.requests)  # [crawl] obey_robots = false
+
+
+def test_scrapy_crawl_reports_a_bad_config_on_its_last_line(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "epaper", "-a", "date=2023-08-01",
+                             "-a", "base_url=http://127.0.0.1:9/", "-s", f"EPAPER_CONFIG={tmp_path / 'no.toml'}"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120, env=clean_env())
+    assert result.returncode == 1
+    # Scrapy does not catch errors while it builds its CrawlerProcess: a traceback ending in our line.
+    assert result.stderr.splitlines()[-1] == f"epaper.config.ConfigError: config: file {tmp_path / 'no.toml'} not found"
