@@ -93,9 +93,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     def __init__(self, settings):
         super().__init__(settings)
-        self.base = settings.getfloat("RETRY_BACKOFF_BASE", 1.0)
-        self.cap = settings.getfloat("RETRY_BACKOFF_MAX", 30.0)
-        self.check_truncated = settings.getbool("RETRY_TRUNCATED", True)
+        self.base = settings.getfloat("RETRY_BACKOFF_BASE")
+        self.cap = settings.getfloat("RETRY_BACKOFF_MAX")
+        self.check_truncated = settings.getbool("RETRY_TRUNCATED")
 
     async def _wait(self, result):
         if isinstance(result, Request) and self.base > 0:

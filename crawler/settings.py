@@ -1,18 +1,19 @@
-"""Scrapy settings of the epaper project; the only module that reads the environment.
+"""Scrapy settings of the epaper project: the default of every project setting, in one table.
 
 Defaults are polite to the real portal: robots.txt obeyed, AutoThrottle on, at most 4
-concurrent requests, a delay, and a User-Agent that names the archive. Override any of
-them with `-s NAME=VALUE` or in the config file's [crawl] section.
+concurrent requests, a delay, and a User-Agent that names the archive. The config file
+(epaper.toml and EPAPER_<SECTION>_<KEY> variables) overrides them through the add-on in
+ADDONS, for `scrapy crawl` as for `epaper crawl`; `-s NAME=VALUE` overrides both.
+
+Nothing here reads the environment: that is the config's job (epaper.config).
 """
 from __future__ import annotations
-
-import os
 
 BOT_NAME = "epaper"
 SPIDER_MODULES = ["epaper.crawler.spiders"]
 NEWSPIDER_MODULE = "epaper.crawler.spiders"
 
-USER_AGENT = "epaper-archiver/0.1 (+archive of the digital edition)"
+USER_AGENT = "epaper-archiver/0.1 (+archive of the digital edition; contact: ops)"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 4
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
@@ -31,30 +32,38 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 RETRY_BACKOFF_BASE = 1.0  # seconds; doubled per retry (see crawler.middlewares.BackoffRetryMiddleware)
-RETRY_BACKOFF_MAX = 30.0
+RETRY_BACKOFF_MAX = 30.0  # seconds: the longest wait between retries
 RETRY_TRUNCATED = True  # retry a 200 page without </html> (or a calendar without its end), then fail it
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REDIRECT_MAX_TIMES = 5
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
+# The config file reaches every crawl through this add-on (epaper.toml, EPAPER_* variables);
+# it sets what the config names above settings.py and below -s (see epaper.addon).
+ADDONS = {"epaper.addon.ConfigAddon": 0}
+
 # Own settings
-EPAPER_SOURCE = os.environ.get("EPAPER_PORTAL_ID", "ahjjb")  # the `source` column
-EPAPER_LAYOUT = "auto"  # auto | pc | html
+EPAPER_CONFIG = ""  # the config file; "" is ./epaper.toml when there is one (see epaper.addon)
+EPAPER_BASE_URL = ""  # the e-paper root when the spider gets no base_url argument ([portal] base_url)
+EPAPER_SOURCE = "ahjjb"  # the `source` column ([portal] id)
+EPAPER_LAYOUT = "auto"  # auto | pc | html: which Founder generation to crawl ([portal] layout)
+VALIDATE_REQUIRED = ["url", "issue_date", "page_no", "title"]  # fields an article cannot lack
+DEDUPE_SHINGLE_SIZE = 5  # character n-gram size of the shingles
+DEDUPE_THRESHOLD = 0.8  # Jaccard similarity from which a body is "nearly the same" (0 < t <= 1)
+DEDUPE_MIN_CHARS = 50  # bodies shorter than this are duplicates only when equal
+SNAPSHOT_DIR = "data"  # the archive root ([storage] data_dir, epaper crawl --data)
+SNAPSHOT_COMPACT = True  # refresh compact/ (one file per year) at the end of the run ([storage] compact)
 SNAPSHOT_INDEX_COMMIT_EVERY = 30  # dates between saves of the dedupe index (and at the end)
-SNAPSHOT_DIR = os.environ.get("EPAPER_STORAGE_DATA_DIR", "data")  # the archive root
 SNAPSHOT_PAUSE_AT = ""  # crash tests only: "write:N", "rename:N" or "renamed:N" holds the Nth snapshot file there
-SNAPSHOT_PAUSE_SECONDS = 120.0
-WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/
+SNAPSHOT_PAUSE_SECONDS = 120.0  # crash tests only: how long SNAPSHOT_PAUSE_AT holds the file
+WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/ ([storage] warc)
 WARC_REPLAY_DIR = ""  # when set (epaper reparse): answer every request from the WARC files there
 CLEAN_CHROME_LINES = [  # page chrome that leaks into bodies; removed as whole lines
     "安徽经济网首页", "数字版首页", "往期回顾", "版面下载", "PDF下载", "上一版", "下一版",
     "安徽主流经济门户",
 ]
-
 CLEAN_DROP_FIELDS: list[str] = []  # e.g. ["author"]: optional fields not to keep
 
 ITEM_PIPELINES = {

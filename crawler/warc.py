@@ -114,9 +114,9 @@ class WarcWriterMiddleware:
         if not settings.getbool("WARC_ENABLED") or settings.get("WARC_REPLAY_DIR"):
             raise NotConfigured
         self.crawler = crawler
-        self.root = Path(settings.get("SNAPSHOT_DIR", "data"))
-        self.retry_codes = set(settings.getlist("RETRY_HTTP_CODES"))
-        self.check_truncated = settings.getbool("RETRY_TRUNCATED", True)
+        self.root = Path(settings.get("SNAPSHOT_DIR"))
+        self.retry_codes = {int(code) for code in settings.getlist("RETRY_HTTP_CODES")}
+        self.check_truncated = settings.getbool("RETRY_TRUNCATED")
         self.ledger = Ledger.from_crawler(crawler)
         self.open: dict[dt.date, _DateWarc] = {}
         self.committed: dict[dt.date, Path] = {}

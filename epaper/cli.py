@@ -159,8 +159,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     extra = scrapy_overrides(args.settings)
     data = check_data_dir(Path(config.storage.data_dir))
 
-    from scrapy.settings import Settings
-
+    from epaper.config import project_settings
     from epaper.crawl import run_spider
     from epaper.lock import LockError, archive_lock
     from epaper.storage.parquet import archived_dates
@@ -185,9 +184,10 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     else:
         spider_args["latest"] = "1"
 
-    settings = Settings()
-    settings.setmodule("epaper.crawler.settings", priority="project")
-    settings.setdict(config.scrapy_settings(), priority="project")
+    settings = project_settings()
+    # The add-on in ADDONS applies the config, as for `scrapy crawl`: one way in. It gets the
+    # Config resolved here (file, environment, --base-url, --data) rather than the file.
+    settings.set("EPAPER_CONFIG", config, priority="cmdline")
     settings.set("SNAPSHOT_DIR", str(data), priority="cmdline")
     if reparse:
         settings.set("WARC_REPLAY_DIR", str(data), priority="cmdline")

@@ -6,20 +6,31 @@ command-line flags (keys ``"portal.base_url"``, ``"storage.data_dir"``, ...).
 
 Every problem a user could have caused raises :class:`ConfigError` whose message is one
 line naming the key and where it came from; nothing here prints or exits.
+
+:meth:`Config.scrapy_settings` is the one mapping from the config to Scrapy settings; the
+add-on :class:`epaper.addon.ConfigAddon` applies it to every crawl. The keys that become
+settings take those settings' defaults from ``crawler/settings.py``. The end of the module
+checks ``-s NAME=VALUE`` against the same table.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from epaper.crawler import settings as _defaults
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
 
 DEFAULT_CONFIG_FILE = "epaper.toml"
 ENV_PREFIX = "EPAPER_"
@@ -34,20 +45,21 @@ class ConfigError(UsageError):
     """A configuration problem; ``str()`` is one line naming the key."""
 
 
+# The defaults of the keys that become Scrapy settings are those settings' defaults: one table.
 @dataclass(frozen=True)
 class PortalConfig:
-    id: str = "ahjjb"
+    id: str = _defaults.EPAPER_SOURCE
     name: str = "安徽经济报"
     # No default: the real e-paper root has to come from the file, env or --base-url.
     base_url: str | None = None
-    layout: str = "auto"
+    layout: str = _defaults.EPAPER_LAYOUT
 
 
 @dataclass(frozen=True)
 class StorageConfig:
-    data_dir: Path = Path("./data")
-    warc: bool = True
-    compact: bool = True
+    data_dir: Path = Path(_defaults.SNAPSHOT_DIR)
+    warc: bool = _defaults.WARC_ENABLED
+    compact: bool = _defaults.SNAPSHOT_COMPACT
 
 
 @dataclass(frozen=True)
@@ -65,13 +77,13 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class CrawlConfig:
-    concurrency: int = 4
-    download_delay: float = 0.5
-    autothrottle: bool = True
-    obey_robots: bool = True
-    user_agent: str = "epaper-archiver/0.1 (+archive of the digital edition; contact: ops)"
-    download_timeout: int = 30
-    retry_times: int = 3
+    concurrency: int = _defaults.CONCURRENT_REQUESTS
+    download_delay: float = _defaults.DOWNLOAD_DELAY
+    autothrottle: bool = _defaults.AUTOTHROTTLE_ENABLED
+    obey_robots: bool = _defaults.ROBOTSTXT_OBEY
+    user_agent: str = _defaults.USER_AGENT
+    download_timeout: int = _defaults.DOWNLOAD_TIMEOUT
+    retry_times: int = _defaults.RETRY_TIMES
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,7 @@ class Config:
     path: Path | None = None
 
     def scrapy_settings(self) -> dict[str, Any]:
-        """Scrapy settings derived from the config (priority is the caller's choice)."""
+        """The Scrapy settings the config sets; the one mapping, applied by epaper.addon."""
         c = self.crawl
         return {
             "CONCURRENT_REQUESTS": c.concurrency,
@@ -97,6 +109,8 @@ class Config:
             "RETRY_TIMES": c.retry_times,
             "EPAPER_SOURCE": self.portal.id,
             "EPAPER_LAYOUT": self.portal.layout,
+            "EPAPER_BASE_URL": self.portal.base_url or "",
+            "SNAPSHOT_DIR": str(self.storage.data_dir),
             "WARC_ENABLED": self.storage.warc,
             "SNAPSHOT_COMPACT": self.storage.compact,
         }
@@ -241,7 +255,14 @@ def _check_type(section: str, key: str, raw: object, where: str) -> Any:
         raise ConfigError(
             f'config: "{section}.{key}" must be {_TYPE_NAMES[typ]}, not {_describe(raw)} {where}'
         )
-    return raw
+    return _finite(section, key, raw, where)
+
+
+def _finite(section: str, key: str, value: Any, where: str) -> Any:
+    # TOML has nan and inf, float() reads them: a delay of inf would hang the crawl.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f'config: "{section}.{key}" must be a finite number, not {value} {where}')
+    return value
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -265,7 +286,7 @@ def _parse_text(section: str, key: str, text: str, where: str) -> Any:
         if typ is int:
             return int(stripped)
         if typ is float:
-            return float(stripped)
+            return _finite(section, key, float(stripped), where)
     except ValueError:
         raise ConfigError(
             f'config: "{section}.{key}" must be {_TYPE_NAMES[typ]}, not {text!r} {where}'
@@ -291,6 +312,17 @@ def _describe(raw: object) -> str:
 
 # ---------------------------------------------------------------------------- values
 
+def is_http_url(url: str) -> bool:
+    """An http(s) URL with a host, a numeric port if any, and no whitespace or control chars."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname)
+            and not any(c.isspace() or ord(c) < 32 for c in url))
+
+
 def _validate(config: Config, origins: _Origins) -> None:
     def fail(section: str, key: str, problem: str) -> None:
         where = origins.get((section, key), "(default)")
@@ -301,7 +333,7 @@ def _validate(config: Config, origins: _Origins) -> None:
         fail("portal", "id", "must not be empty")
     if p.layout not in LAYOUTS:
         fail("portal", "layout", f"must be one of {', '.join(LAYOUTS)}, not {p.layout!r}")
-    if p.base_url is not None and not re.match(r"^https?://[^/\s]+", p.base_url):
+    if p.base_url is not None and not is_http_url(p.base_url):
         fail("portal", "base_url", f"must be an http(s) URL, not {p.base_url!r}")
 
     s = config.schedule
@@ -405,14 +437,50 @@ def _dow_value(token: str, field: str) -> int:
 # ------------------------------------------------------------------ -s NAME=VALUE
 
 
-def scrapy_overrides(pairs: list[str]) -> dict[str, object]:
-    """`-s NAME=VALUE` pairs, checked against the type of the setting's default."""
-    if not pairs:
-        return {}
+def project_settings() -> Settings:
+    """Every setting there is: Scrapy's defaults, and crawler/settings.py's over them."""
     from scrapy.settings import Settings
 
-    known = Settings()
-    known.setmodule("epaper.crawler.settings", priority="project")
+    settings = Settings()
+    settings.setmodule(_defaults, priority="project")
+    return settings
+
+
+def own_settings() -> dict[str, Any]:
+    """The project's own settings (those Scrapy does not define) with their defaults.
+
+    For component tests: ``get_crawler(settings_dict={**own_settings(), ...})`` builds a
+    crawler whose components find every default they read.
+    """
+    from scrapy.settings import default_settings
+
+    return {name: getattr(_defaults, name) for name in dir(_defaults)
+            if name.isupper() and not hasattr(default_settings, name)}
+
+
+# -s settings that must come from their own flag: they name the archive the lock protects,
+# or the config and its add-on, which epaper crawl resolves from its own flags.
+NOT_FROM_S = {"SNAPSHOT_DIR": "use --data", "WARC_REPLAY_DIR": "use epaper reparse",
+              "ITEM_PIPELINES": "the archive's pipelines are fixed", "EPAPER_CONFIG": "use --config",
+              "EPAPER_BASE_URL": "use --base-url", "ADDONS": "the config is applied by a fixed add-on"}
+# Numeric settings where 0 means "never" or "nothing": refused.
+POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DOWNLOAD_TIMEOUT",
+            "AUTOTHROTTLE_TARGET_CONCURRENCY", "AUTOTHROTTLE_MAX_DELAY", "REACTOR_THREADPOOL_MAXSIZE",
+            "DEDUPE_SHINGLE_SIZE", "DEDUPE_THRESHOLD"}
+# Numeric settings with an upper bound, (bound, what it is).
+AT_MOST = {"DEDUPE_THRESHOLD": (1.0, "a Jaccard similarity")}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def scrapy_overrides(pairs: list[str]) -> dict[str, object]:
+    """`-s NAME=VALUE` pairs as settings: NAME one that exists, VALUE of its default's type.
+
+    Booleans and numbers come back typed; lists (comma-separated) and dicts (JSON) as the
+    text, which Scrapy's getters parse as they do for `scrapy crawl -s`.
+    """
+    if not pairs:
+        return {}
+    known = project_settings()
     out: dict[str, object] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -421,51 +489,55 @@ def scrapy_overrides(pairs: list[str]) -> dict[str, object]:
             raise UsageError(f"-s expects NAME=VALUE, got {pair!r}")
         if name not in known:
             raise UsageError(f"-s {name}: unknown Scrapy setting")
-        default = known[name]
-        try:
-            if isinstance(default, bool):
-                if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                    raise ValueError
-            elif isinstance(default, int):
-                int(value)
-            elif isinstance(default, float):
-                float(value)
-        except ValueError:
-            raise UsageError(f"-s {name}={value}: expected {type(default).__name__}") from None
-        _check_setting_value(name, value, default)
-        out[name] = value
+        if name in NOT_FROM_S:
+            raise UsageError(f"-s {name}: not settable with -s ({NOT_FROM_S[name]})")
+        out[name] = _setting_value(name, value, known[name])
     return out
 
 
-# -s settings that must come from their own flag: they name the archive the lock protects.
-NOT_FROM_S = {"SNAPSHOT_DIR": "use --data", "WARC_REPLAY_DIR": "use epaper reparse",
-              "ITEM_PIPELINES": "the archive's pipelines are fixed"}
-# Numeric settings where 0 means "never" or "nothing": refused.
-POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DOWNLOAD_TIMEOUT",
-            "AUTOTHROTTLE_TARGET_CONCURRENCY", "AUTOTHROTTLE_MAX_DELAY", "REACTOR_THREADPOOL_MAXSIZE"}
-
-
-def _check_setting_value(name: str, value: str, default: object) -> None:
-    """Values a crawl cannot run with (or would hang on): one line, before anything starts."""
-    import math
-
+def _setting_value(name: str, value: str, default: object) -> object:
+    """The value of `-s NAME=value`, checked against the type of the default and parsed."""
     from scrapy.settings import BaseSettings
 
-    if name in NOT_FROM_S:
-        raise UsageError(f"-s {name}: not settable with -s ({NOT_FROM_S[name]})")
-    if isinstance(default, (int, float)) and not isinstance(default, bool):
-        number = float(value)
-        if not math.isfinite(number):
-            raise UsageError(f"-s {name}={value}: expected a finite number")
-        if name in POSITIVE and number <= 0:
-            raise UsageError(f"-s {name}={value}: must be greater than 0")
-        if number < 0 and "PRIORITY" not in name and not default < 0:
-            raise UsageError(f"-s {name}={value}: must not be negative")
-    if name == "LOG_LEVEL" and value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise UsageError(f"-s LOG_LEVEL={value}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    if isinstance(default, bool):
+        low = value.strip().lower()
+        if low not in _TRUE | _FALSE:
+            raise UsageError(f"-s {name}={value}: expected bool")
+        return low in _TRUE
+    if isinstance(default, (int, float)):
+        try:
+            number: int | float = int(value) if isinstance(default, int) else float(value)
+        except ValueError:
+            raise UsageError(f"-s {name}={value}: expected {type(default).__name__}") from None
+        _check_number(name, value, number, default)
+        return number
     if isinstance(default, (dict, BaseSettings)):
         try:
             if not isinstance(json.loads(value), dict):
                 raise ValueError
         except ValueError:
             raise UsageError(f"-s {name}={value}: expected a JSON object") from None
+        return value
+    if isinstance(default, (list, tuple)):
+        if default and all(isinstance(x, int) and not isinstance(x, bool) for x in default):
+            try:
+                [int(x) for x in value.split(",") if x.strip()]
+            except ValueError:
+                raise UsageError(f"-s {name}={value}: expected integers separated by commas") from None
+        return value
+    if name == "LOG_LEVEL" and value.upper() not in LOG_LEVELS:
+        raise UsageError(f"-s LOG_LEVEL={value}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value
+
+
+def _check_number(name: str, value: str, number: float, default: float) -> None:
+    """Numbers a crawl cannot run with (or would hang on): one line, before anything starts."""
+    if not math.isfinite(number):
+        raise UsageError(f"-s {name}={value}: expected a finite number")
+    if name in POSITIVE and number <= 0:
+        raise UsageError(f"-s {name}={value}: must be greater than 0")
+    if number < 0 and "PRIORITY" not in name and not default < 0:
+        raise UsageError(f"-s {name}={value}: must not be negative")
+    if name in AT_MOST and number > AT_MOST[name][0]:
+        bound, what = AT_MOST[name]
+        raise UsageError(f"-s {name}={value}: must be at most {bound:g} ({what})")

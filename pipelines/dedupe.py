@@ -528,9 +528,9 @@ class DedupePipeline:
         s = crawler.settings
         return cls(
             crawler,
-            shingle_size=s.getint("DEDUPE_SHINGLE_SIZE", 5),
-            threshold=s.getfloat("DEDUPE_THRESHOLD", 0.8),
-            min_chars=s.getint("DEDUPE_MIN_CHARS", 50),
+            shingle_size=s.getint("DEDUPE_SHINGLE_SIZE"),
+            threshold=s.getfloat("DEDUPE_THRESHOLD"),
+            min_chars=s.getint("DEDUPE_MIN_CHARS"),
         )
 
     def process_item(self, item: Any) -> Any:

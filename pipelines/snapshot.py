@@ -51,22 +51,22 @@ class SnapshotPipeline:
     def __init__(self, crawler):
         self.crawler = crawler
         settings = crawler.settings
-        self.root = Path(settings.get("SNAPSHOT_DIR", "data"))
+        self.root = Path(settings.get("SNAPSHOT_DIR"))
         self.index_options = dict(
-            shingle_size=settings.getint("DEDUPE_SHINGLE_SIZE", 5),
-            threshold=settings.getfloat("DEDUPE_THRESHOLD", 0.8),
-            min_chars=settings.getint("DEDUPE_MIN_CHARS", 50),
+            shingle_size=settings.getint("DEDUPE_SHINGLE_SIZE"),
+            threshold=settings.getfloat("DEDUPE_THRESHOLD"),
+            min_chars=settings.getint("DEDUPE_MIN_CHARS"),
         )
         self.index: DuplicateIndex | None = None
         # The index file is rewritten whole on commit (0.8 s at 500,000 articles), so not per date.
-        self.commit_every = settings.getint("SNAPSHOT_INDEX_COMMIT_EVERY", 30)
+        self.commit_every = settings.getint("SNAPSHOT_INDEX_COMMIT_EVERY")
         self.uncommitted = 0
-        self.compact = settings.getbool("SNAPSHOT_COMPACT", True)
-        stage, _, nth = settings.get("SNAPSHOT_PAUSE_AT", "").partition(":")
+        self.compact = settings.getbool("SNAPSHOT_COMPACT")
+        stage, _, nth = settings.get("SNAPSHOT_PAUSE_AT").partition(":")
         if stage not in ("", "write", "rename", "renamed") or (nth and not nth.isdigit()):
             raise ValueError(f"SNAPSHOT_PAUSE_AT must be write:N, rename:N or renamed:N, got {stage}:{nth}")
         self.pause_stage, self.pause_nth = stage, int(nth or 1)
-        self.pause_seconds = settings.getfloat("SNAPSHOT_PAUSE_SECONDS", 120.0)
+        self.pause_seconds = settings.getfloat("SNAPSHOT_PAUSE_SECONDS")
         self.files_started = 0
         self.articles: dict[dt.date, list[dict]] = defaultdict(list)
         self.pages: dict[dt.date, list[dict]] = defaultdict(list)

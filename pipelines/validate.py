@@ -33,7 +33,7 @@ class ValidatePipeline:
     def __init__(self, crawler):
         self.crawler = crawler
         self.ledger = Ledger.from_crawler(crawler)
-        self.required = tuple(crawler.settings.getlist("VALIDATE_REQUIRED", REQUIRED))
+        self.required = tuple(crawler.settings.getlist("VALIDATE_REQUIRED"))
 
     @classmethod
     def from_crawler(cls, crawler):

@@ -125,7 +125,9 @@ def test_empty_env_unsets_optional_base_url(tmp_path: Path) -> None:
 
 def test_scrapy_settings() -> None:
     config = load_config(EXAMPLE, env={}, overrides={"crawl.concurrency": 8,
-                                                     "portal.layout": "pc"})
+                                                     "portal.layout": "pc",
+                                                     "portal.base_url": "http://127.0.0.1/e/",
+                                                     "storage.data_dir": "/srv/epaper"})
     settings = config.scrapy_settings()
     assert settings == {
         "CONCURRENT_REQUESTS": 8,
@@ -138,6 +140,8 @@ def test_scrapy_settings() -> None:
         "RETRY_TIMES": 3,
         "EPAPER_SOURCE": "ahjjb",
         "EPAPER_LAYOUT": "pc",
+        "EPAPER_BASE_URL": "http://127.0.0.1/e/",
+        "SNAPSHOT_DIR": "/srv/epaper",
         "WARC_ENABLED": True,
         "SNAPSHOT_COMPACT": True,
     }
@@ -166,6 +170,9 @@ def test_config_is_frozen() -> None:
         ('[schedule]\ntimezone = "Mars/Olympus"\n', {}, ['"schedule.timezone"', "Mars/Olympus"]),
         ('[portal]\nlayout = "mobile"\n', {}, ['"portal.layout"', "mobile"]),
         ('[portal]\nbase_url = "ftp://x/"\n', {}, ['"portal.base_url"']),
+        ('[portal]\nbase_url = "http://[::1/epaper/"\n', {}, ['"portal.base_url"']),
+        ('[portal]\nbase_url = "http://127.0.0.1:99999/"\n', {}, ['"portal.base_url"']),
+        ('[portal]\nbase_url = "http://exa mple.cn/"\n', {}, ['"portal.base_url"']),
         ("[schedule]\ncatchup_days = -1\n", {}, ['"schedule.catchup_days"']),
         ("[crawl]\nconcurrency = 0\n", {}, ['"crawl.concurrency"']),
         ("[portal\nid = 1\n", {}, ["not valid TOML"]),
@@ -173,6 +180,11 @@ def test_config_is_frozen() -> None:
          ['"schedule.catchup_days"', "EPAPER_SCHEDULE_CATCHUP_DAYS", "seven"]),
         ("", {"EPAPER_STORAGE_WARC": "maybe"}, ['"storage.warc"', "EPAPER_STORAGE_WARC"]),
         ("", {"EPAPER_PORTAL_LAYOUT": "mobile"}, ['"portal.layout"', "EPAPER_PORTAL_LAYOUT"]),
+        ("[crawl]\ndownload_delay = nan\n", {}, ['"crawl.download_delay"', "finite"]),
+        ("[crawl]\ndownload_delay = inf\n", {}, ['"crawl.download_delay"', "finite"]),
+        ("[crawl]\ndownload_delay = -inf\n", {}, ['"crawl.download_delay"', "finite"]),
+        ("", {"EPAPER_CRAWL_DOWNLOAD_DELAY": "nan"}, ['"crawl.download_delay"', "EPAPER_CRAWL_DOWNLOAD_DELAY"]),
+        ("", {"EPAPER_CRAWL_DOWNLOAD_DELAY": "Infinity"}, ['"crawl.download_delay"', "finite"]),
     ],
 )
 def test_errors_are_one_line_naming_the_key(
@@ -242,3 +254,26 @@ def test_parse_cron(expr: str, expected: dict[str, str]) -> None:
     fields = parse_cron(expr)
     for key, value in expected.items():
         assert fields[key] == value
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "where"),
+    [
+        ("[crawl]\ndownload_delay = nan\n", {}, "epaper.toml"),
+        ("[crawl]\ndownload_delay = inf\n", {}, "epaper.toml"),
+        ("", {"EPAPER_CRAWL_DOWNLOAD_DELAY": "nan"}, "EPAPER_CRAWL_DOWNLOAD_DELAY"),
+    ],
+    ids=["file-nan", "file-inf", "env-nan"],
+)
+def test_epaper_crawl_refuses_non_finite_numbers(tmp_path: Path, toml: str, env: dict[str, str],
+                                                 where: str) -> None:
+    from tests.conftest import run_epaper
+
+    config = write(tmp_path, toml)  # explicit: a ./epaper.toml in the repository is not read
+    result = run_epaper("crawl", "--date", "2023-08-01", "--base-url", "http://127.0.0.1:9/",
+                        "--data", str(tmp_path / "data"), "--config", str(config), env=env, timeout=60)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert '"crawl.download_delay" must be a finite number' in lines[0] and where in lines[0]
+    assert not (tmp_path / "data").exists()  # refused before anything was touched

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scrapy.utils.test import get_crawler
 
+from epaper.config import own_settings
 from epaper.crawler.items import ArticleItem, PageItem
 from epaper.pipelines import dedupe
 from epaper.pipelines.dedupe import DedupePipeline, DuplicateArticle, DuplicateIndex, content_hash, jaccard
@@ -317,7 +318,7 @@ def article(article_id: str, body: str) -> ArticleItem:
 
 
 def make_pipeline(settings: dict | None = None) -> DedupePipeline:
-    crawler = get_crawler(settings_dict=settings or {})
+    crawler = get_crawler(settings_dict={**own_settings(), **(settings or {})})  # defaults: crawler/settings.py
     crawler.stats.open_spider()
     return DedupePipeline.from_crawler(crawler)
 

@@ -1,7 +1,8 @@
 """The `epaper` spider: month calendar → the day's pages (版面) → articles, for each issue date.
 
-Arguments (`-a`): `base_url` (the e-paper root), and `date=YYYY-MM-DD`, or `start`/`end`
-(inclusive), or `latest=1`; `layout` (auto | pc | html) overrides the EPAPER_LAYOUT setting.
+Arguments (`-a`): `base_url` (the e-paper root; default the EPAPER_BASE_URL setting, which
+the config's `portal.base_url` sets), and `date=YYYY-MM-DD`, or `start`/`end` (inclusive), or
+`latest=1`; `layout` (auto | pc | html) overrides the EPAPER_LAYOUT setting.
 They are checked by `crawler.arguments`, as the command line checks them.
 
 Each date's progress and result are the crawl's ledger's (`crawler.ledger`): the spider tells
@@ -93,6 +94,8 @@ class EpaperSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
+        if not kwargs.get("base_url"):
+            kwargs["base_url"] = crawler.settings.get("EPAPER_BASE_URL")
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.source = crawler.settings.get("EPAPER_SOURCE")
         spider.generation = spider.arguments.layout or crawler.settings.get("EPAPER_LAYOUT")

@@ -1,0 +1,52 @@
+"""The Scrapy add-on that brings the epaper config to every crawl.
+
+Enabled in crawler/settings.py (``ADDONS``), so ``scrapy crawl epaper`` gets the same
+politeness, portal id, layout, base URL, archive root, warc and compact settings as
+``epaper crawl``: both go through :meth:`epaper.config.Config.scrapy_settings`.
+
+Setting: ``EPAPER_CONFIG``, the config file (``""``: ``./epaper.toml`` when there is one,
+else the built-in defaults), read with the ``EPAPER_<SECTION>_<KEY>`` environment variables
+as :func:`epaper.config.load_config` does. ``epaper crawl`` puts the :class:`Config` it
+resolved (file, environment, flags) there instead of a path, so the file is read once.
+
+Priority: :data:`CONFIG_PRIORITY` (25). Scrapy's own "addon" priority (15) would lose to
+settings.py ("project", 20), whose defaults the config is there to change; ``-s`` (40) and
+a spider's ``custom_settings`` (30) still win over the config.
+
+Timing: the settings are applied in ``update_pre_crawler_settings``, when the
+CrawlerProcess or CrawlerRunner is made. ``update_settings`` would be too late for the
+spider, which Scrapy builds (and which reads ``EPAPER_*`` in ``from_crawler``) before it
+calls the add-ons' ``update_settings``.
+
+A bad config raises :class:`epaper.config.ConfigError` (one line naming the key). Scrapy
+does not catch exceptions raised while it builds the CrawlerProcess, so ``scrapy crawl``
+prints a traceback whose last line is ``epaper.config.ConfigError: config: ...`` and exits
+with status 1; ``epaper crawl`` reports the same line alone (exit status 2).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from epaper.config import Config, load_config
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+
+# Between "project" (settings.py, 20) and "spider" (30); see the module docstring.
+CONFIG_PRIORITY = 25
+
+
+class ConfigAddon:
+    """Applies the epaper config to the crawl's settings. Setting: EPAPER_CONFIG."""
+
+    @classmethod
+    def update_pre_crawler_settings(cls, settings: BaseSettings) -> None:
+        settings.setdict(config_from_settings(settings).scrapy_settings(), priority=CONFIG_PRIORITY)
+
+
+def config_from_settings(settings: BaseSettings) -> Config:
+    """The Config that ``EPAPER_CONFIG`` names (a Config, a file, or "" for the default file)."""
+    named = settings.get("EPAPER_CONFIG")
+    if isinstance(named, Config):
+        return named
+    return load_config(str(named) if named else None)
