@@ -41,4 +41,4 @@ class PageItem:
     page_name: str | None = None
     pdf_url: str | None = None
     image_url: str | None = None
-    article_count: int = 0
+    article_count: int = 0  # articles archived under the page: the snapshot pipeline counts them

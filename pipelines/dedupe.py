@@ -211,9 +211,13 @@ def _read_snapshot_rows(folder: Path) -> tuple[list[dict[str, Any]], bool]:
 class DuplicateIndex:
     """Archive-wide near-duplicate index; see the module docstring for the design."""
 
-    def __init__(self, data_dir: Path, *, shingle_size: int = 5, threshold: float = 0.8, min_chars: int = 50) -> None:
+    @staticmethod
+    def check_options(*, shingle_size: int, threshold: float, min_chars: int) -> None:
         if shingle_size < 1 or not 0.0 < threshold <= 1.0 or min_chars < 0:
             raise ValueError(f"bad dedupe settings: shingle_size={shingle_size} threshold={threshold} min_chars={min_chars}")
+
+    def __init__(self, data_dir: Path, *, shingle_size: int = 5, threshold: float = 0.8, min_chars: int = 50) -> None:
+        self.check_options(shingle_size=shingle_size, threshold=threshold, min_chars=min_chars)
         self.data_dir = Path(data_dir)
         self.shingle_size = shingle_size
         self.threshold = threshold
@@ -509,29 +513,18 @@ class DuplicateArticle(DropItem):
 class DedupePipeline:
     """Sets `content_hash`; drops repeated article_ids within a crawl.
 
-    Settings: DEDUPE_SHINGLE_SIZE (5), DEDUPE_THRESHOLD (0.8), DEDUPE_MIN_CHARS (50); read here
-    to fail early on bad values, used by the snapshot pipeline's `DuplicateIndex.open`.
+    `duplicate_of` is resolved later, by the snapshot pipeline, which writes dates in archive
+    order through the `DuplicateIndex` (and reads the DEDUPE_* settings).
     Stat: `epaper/dropped/duplicate_id`.
     """
 
-    def __init__(self, crawler: Any, *, shingle_size: int = 5, threshold: float = 0.8, min_chars: int = 50) -> None:
-        if shingle_size < 1 or not 0.0 < threshold <= 1.0 or min_chars < 0:
-            raise ValueError(f"bad DEDUPE_* settings: {shingle_size=} {threshold=} {min_chars=}")
+    def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
-        self.shingle_size = shingle_size
-        self.threshold = threshold
-        self.min_chars = min_chars
         self._seen: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> "DedupePipeline":
-        s = crawler.settings
-        return cls(
-            crawler,
-            shingle_size=s.getint("DEDUPE_SHINGLE_SIZE"),
-            threshold=s.getfloat("DEDUPE_THRESHOLD"),
-            min_chars=s.getint("DEDUPE_MIN_CHARS"),
-        )
+        return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):

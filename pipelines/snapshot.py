@@ -57,6 +57,7 @@ class SnapshotPipeline:
             threshold=settings.getfloat("DEDUPE_THRESHOLD"),
             min_chars=settings.getint("DEDUPE_MIN_CHARS"),
         )
+        DuplicateIndex.check_options(**self.index_options)  # a bad value stops the crawl before it starts
         self.index: DuplicateIndex | None = None
         # The index file is rewritten whole on commit (0.8 s at 500,000 articles), so not per date.
         self.commit_every = settings.getint("SNAPSHOT_INDEX_COMMIT_EVERY")

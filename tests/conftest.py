@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,7 @@ def project_settings(**overrides) -> dict:
 
     settings = Settings()
     settings.setmodule("epaper.crawler.settings", priority="project")
-    return {**settings.copy_to_dict(), **overrides}
+    return {**{k: v for k, v in settings.copy_to_dict().items() if k != "ADDONS"}, **overrides}
 
 
 async def crawl_in_process(data: Path, base_url: str, settings: dict | None = None, **spider_args):
@@ -83,8 +84,8 @@ async def crawl_in_process(data: Path, base_url: str, settings: dict | None = No
 
     options = Settings()
     options.setmodule("epaper.crawler.settings", priority="project")
-    options.setdict({**FAST_SETTINGS, "SNAPSHOT_DIR": str(data), "LOG_LEVEL": "WARNING", **(settings or {})},
-                    priority="cmdline")
+    options.setdict({**FAST_SETTINGS, "SNAPSHOT_DIR": str(data), "LOG_LEVEL": "WARNING", "EPAPER_CONFIG": os.devnull,
+                     **(settings or {})}, priority="cmdline")
     runner = CrawlerRunner(options)
     crawler = runner.create_crawler(EpaperSpider)
     ledger = Ledger.from_crawler(crawler)
@@ -93,10 +94,16 @@ async def crawl_in_process(data: Path, base_url: str, settings: dict | None = No
     return ledger
 
 
+# The CLI runs in an empty folder, so that a developer's ./epaper.toml or EPAPER_* variables
+# never reach a test.
+CLEAN_CWD = Path(tempfile.mkdtemp(prefix="epaper-tests-"))
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("EPAPER_")}
+
+
 def run_epaper(*args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
     """The real command line, as ops run it."""
-    return subprocess.run([sys.executable, "-m", "epaper", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run([sys.executable, "-m", "epaper", *args], cwd=CLEAN_CWD, capture_output=True,
+                          text=True, timeout=timeout, env={**CLEAN_ENV, **(env or {})})
 
 
 def tally_fixture(name: str, counts):

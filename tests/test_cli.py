@@ -11,7 +11,7 @@ import pytest
 from epaper.lock import ArchiveLock
 from epaper.replica.server import serve
 from epaper.storage.load import load_articles
-from tests.conftest import FAST, run_epaper
+from tests.conftest import CLEAN_CWD, FAST, run_epaper
 from tests.truth import diff_archive
 
 WEEK = (dt.date(2023, 7, 31), dt.date(2023, 8, 6))
@@ -159,22 +159,21 @@ def test_sigterm_stops_cleanly_and_the_next_run_completes(portal, tmp_path):
     import sys
     import time
 
-    from tests.conftest import ROOT
-
     server = portal("pc-rmrb", *WEEK, delay=0.05)
     args = [sys.executable, "-m", "epaper", "crawl", "--from", WEEK[0].isoformat(), "--to",
             WEEK[1].isoformat(), "--base-url", server.base_url, "--data", str(tmp_path), *FAST,
             "-s", "CONCURRENT_REQUESTS=2", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2"]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
+    proc = subprocess.Popen(args, cwd=CLEAN_CWD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "articles").rglob("*.parquet")):  # in flight: the first date is written
+        assert proc.poll() is None and time.monotonic() < deadline, "the crawl ended before it was stopped"
+        time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     assert "Traceback" not in err
     assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
     for snapshot in (tmp_path / "articles").rglob("*.parquet"):
-        import pyarrow.parquet as pq
-
         pq.read_table(snapshot)  # every file there is a whole snapshot
     assert crawl(server, tmp_path).returncode == 0
     assert diff_archive(tmp_path, server.truth_path, server.base_url) == []
@@ -198,13 +197,11 @@ def test_progress_line_on_a_terminal_only(portal, tmp_path):
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
-
     server = portal("pc-rmrb", *WEEK)
     leader, follower = pty.openpty()
     args = [sys.executable, "-m", "epaper", "crawl", "--from", WEEK[0].isoformat(), "--to",
             WEEK[1].isoformat(), "--base-url", server.base_url, "--data", str(tmp_path), *FAST]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=follower)
+    proc = subprocess.Popen(args, cwd=CLEAN_CWD, stdout=subprocess.PIPE, stderr=follower)
     os.close(follower)
     out, _ = proc.communicate(timeout=120)
     chunks = []

@@ -345,18 +345,12 @@ def test_pipeline_passes_pages_and_hashes_articles() -> None:
     assert pipe.process_item(article).content_hash == content_hash(SHORT)
 
 
-@pytest.mark.parametrize(
-    ("settings", "expected"),
-    [({}, (5, 0.8, 50)), ({"DEDUPE_SHINGLE_SIZE": "4", "DEDUPE_THRESHOLD": "0.9", "DEDUPE_MIN_CHARS": "20"}, (4, 0.9, 20))],
-)
-def test_pipeline_reads_its_settings(settings: dict, expected: tuple) -> None:
-    pipe = make_pipeline(settings)
-    assert (pipe.shingle_size, pipe.threshold, pipe.min_chars) == expected
+def test_a_bad_setting_stops_the_crawl_before_it_starts(tmp_path: Path) -> None:
+    from epaper.pipelines.snapshot import SnapshotPipeline
 
-
-def test_pipeline_refuses_bad_settings() -> None:
+    crawler = get_crawler(settings_dict={**own_settings(), "SNAPSHOT_DIR": str(tmp_path), "DEDUPE_THRESHOLD": "2"})
     with pytest.raises(ValueError):
-        make_pipeline({"DEDUPE_THRESHOLD": "2"})
+        SnapshotPipeline.from_crawler(crawler)
 
 
 def test_lookup_verifies_only_band_candidates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,7 +31,7 @@ from epaper.lock import read_holder
 from epaper.replica.server import Fault, serve
 from epaper.storage.parquet import DATASETS, archived_dates, snapshot_info, snapshot_path
 from epaper.storage.load import load_articles, load_pages
-from tests.conftest import tally_fixture, FAST, ROOT, run_epaper
+from tests.conftest import CLEAN_CWD, FAST, run_epaper, tally_fixture
 from tests.truth import diff_archive
 
 START, END = dt.date(2023, 8, 1), dt.date(2023, 8, 3)  # three issues: six snapshot files per run
@@ -61,7 +61,7 @@ def server(replica_sites):
 def spawn(server, data: Path, *extra: str) -> subprocess.Popen:
     """The real command line, in its own process group (so the kill reaches only what we started)."""
     return subprocess.Popen([sys.executable, "-m", "epaper", "crawl", *DATES, "--base-url", server.base_url,
-                             "--data", str(data), *SLOW, *extra], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             "--data", str(data), *SLOW, *extra], cwd=CLEAN_CWD, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
 

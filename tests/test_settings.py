@@ -23,10 +23,9 @@ from epaper.config import (
     project_settings,
     scrapy_overrides,
 )
-from epaper.pipelines.dedupe import DedupePipeline
 from epaper.pipelines.snapshot import SnapshotPipeline
 from epaper.pipelines.validate import REQUIRED
-from epaper.storage.parquet import load_articles
+from epaper.storage.load import load_articles
 from tests.conftest import FAST, ROOT, run_epaper
 
 SOURCES = [ROOT / d for d in ("crawler", "pipelines", "storage", "epaper")]
@@ -96,17 +95,14 @@ def test_dedupe_threshold_from_s_reaches_the_dedupe_components(tmp_path: Path) -
     values = scrapy_overrides(["DEDUPE_THRESHOLD=0.9", "DEDUPE_SHINGLE_SIZE=4", "DEDUPE_MIN_CHARS=20"])
     assert values == {"DEDUPE_THRESHOLD": 0.9, "DEDUPE_SHINGLE_SIZE": 4, "DEDUPE_MIN_CHARS": 20}
     crawler = get_crawler(settings_dict={**own_settings(), "SNAPSHOT_DIR": str(tmp_path), **values})
-    dedupe = DedupePipeline.from_crawler(crawler)
-    assert (dedupe.threshold, dedupe.shingle_size, dedupe.min_chars) == (0.9, 4, 20)
     snapshot = SnapshotPipeline.from_crawler(crawler)
     assert snapshot.index_options == {"shingle_size": 4, "threshold": 0.9, "min_chars": 20}
 
 
 def test_components_take_their_defaults_from_the_one_table(tmp_path: Path) -> None:
     crawler = get_crawler(settings_dict={**own_settings(), "SNAPSHOT_DIR": str(tmp_path)})
-    dedupe = DedupePipeline.from_crawler(crawler)
-    assert (dedupe.threshold, dedupe.shingle_size, dedupe.min_chars) == (0.8, 5, 50)
     snapshot = SnapshotPipeline.from_crawler(crawler)
+    assert snapshot.index_options == {"shingle_size": 5, "threshold": 0.8, "min_chars": 50}
     assert (snapshot.compact, snapshot.commit_every, snapshot.pause_stage) == (True, 30, "")
 
 

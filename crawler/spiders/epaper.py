@@ -295,8 +295,7 @@ class EpaperSpider(scrapy.Spider):
             self.ledger.found(d)
             yield PageItem(issue_date=d, page_no=page.page_no, page_index=index, url=page.url,
                            source=self.source, crawled_at=fetched_at(response),
-                           page_name=page.page_name, pdf_url=page.pdf_url, image_url=page.image_url,
-                           article_count=len(page.articles))
+                           page_name=page.page_name, pdf_url=page.pdf_url, image_url=page.image_url)
         if len(day.pages) < day.page_count:
             return
         # Every page of the day is in: request each article once, at its first place.
