@@ -110,31 +110,30 @@ class Reporter:
             return
         self.done.add(date)
         self._clear()
-        o = result
-        if o.status == "no_issue":
+        if result.status == "no_issue":
             self.record.date_outcome(date, "no_issue")
-            self._out(date, "no_issue", f"{date} no issue", o)
-        elif o.status == "archived":
-            self.articles += o.articles
-            self.record.date_outcome(date, "archived", o.articles, o.pages, o.duplicates)
-            self._out(date, "archived", f"{date} archived: {o.pages} pages, {o.articles} articles, "
-                                        f"{o.duplicates} duplicates", o)
+            self._out(date, "no_issue", f"{date} no issue", result)
+        elif result.status == "archived":
+            self.articles += result.articles
+            self.record.date_outcome(date, "archived", result.articles, result.pages, result.duplicates)
+            self._out(date, "archived", f"{date} archived: {result.pages} pages, {result.articles} articles, "
+                                        f"{result.duplicates} duplicates", result)
         else:
             self.status, self.failed = 1, self.failed + 1
-            self.articles += o.articles
-            kind = "failed" if not o.articles and not o.kept_previous else "incomplete"
-            self.record.date_outcome(date, kind, o.articles, o.pages, o.duplicates, o.failures)
-            shown = "; ".join(f"{f['url']} ({f['reason']})" for f in o.failures)  # every one: nothing silent
-            kept = " (previous complete snapshot kept)" if o.kept_previous else ""
-            self._out(date, kind, f"{date} {kind}{kept}: {o.articles} articles archived, "
-                                  f"{len(o.failures)} failed: {shown}", o, sys.stderr)
+            self.articles += result.articles
+            kind = "failed" if not result.articles and not result.kept_previous else "incomplete"
+            self.record.date_outcome(date, kind, result.articles, result.pages, result.duplicates, result.failures)
+            shown = "; ".join(f"{f['url']} ({f['reason']})" for f in result.failures)  # every one: nothing silent
+            kept = " (previous complete snapshot kept)" if result.kept_previous else ""
+            self._out(date, kind, f"{date} {kind}{kept}: {result.articles} articles archived, "
+                                  f"{len(result.failures)} failed: {shown}", result, sys.stderr)
         self._progress()
 
-    def _out(self, date, kind, line, o, stream=None) -> None:
+    def _out(self, date, kind, line, result, stream=None) -> None:
         stream = stream or sys.stdout
         if self.json:
-            line = json.dumps({"event": "issue", "date": date.isoformat(), "status": kind, "pages": o.pages,
-                               "articles": o.articles, "duplicates": o.duplicates, "failures": o.failures},
+            line = json.dumps({"event": "issue", "date": date.isoformat(), "status": kind, "pages": result.pages,
+                               "articles": result.articles, "duplicates": result.duplicates, "failures": result.failures},
                               ensure_ascii=False)
         elif self.quiet and stream is sys.stdout:
             return
