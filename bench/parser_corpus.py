@@ -1,6 +1,6 @@
 """Old parser against new: the same output on every replica file and every real sample.
 
-    python -m bench.parser_corpus [--rev REV] [--work DIR] [--time]
+    python -m bench.parser_corpus [--rev REV] [--work DIR] [--time] [--reparse]
 
 Loads the parser (`crawler/*.py` and `pipelines/clean.py`) of git revision REV (default
 6a8d14e, before the readability rewrite) and of the working tree as two separate packages,
@@ -17,7 +17,10 @@ then feeds both the same input and compares what they return:
 
 Prints the count of files and strings compared and every difference; exit status 1 on any.
 --time also times `parse_page`/`parse_article` over the replica files, old and new (the least
-of 3 interleaved passes), and prints the ratio. --work keeps the built sites in DIR for reuse.
+of 3 interleaved passes), and prints the ratio. --reparse times what that costs a whole
+`epaper reparse --all` (the pc-rmrb replica crawled once, then reparsed 3 times with each
+parser, interleaved; CPU of the child process) and checks both archives come out the same.
+--work keeps the built sites and the archive in DIR for reuse.
 """
 from __future__ import annotations
 
@@ -26,8 +29,10 @@ import dataclasses
 import datetime as dt
 import importlib
 import json
+import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -302,12 +307,82 @@ def timing(old, new, files: list[HtmlFile], reps: int = 3) -> tuple[float, float
     return best[0], best[1]
 
 
+def reparse_child(which: str, rev: str, data: str) -> int:
+    """`epaper reparse --all` in this process, on the old parser's modules when `which` is "old"."""
+    if which == "old":
+        import epaper.crawler
+        import epaper.pipelines
+
+        old = load_parser(rev, "parser_old")
+        for package, name, module in ((epaper.crawler, "founder", old.founder),
+                                      (epaper.crawler, "founder_article", old.founder_article),
+                                      (epaper.pipelines, "clean", old.clean)):
+            sys.modules[f"{package.__name__}.{name}"] = module
+            setattr(package, name, module)
+    from epaper.cli import main as epaper_main
+    from epaper.crawler.spiders import epaper as spider
+
+    if (spider.founder_article.__name__.startswith("parser_old")) != (which == "old"):
+        raise RuntimeError("the spider does not use the parser asked for")
+
+    return epaper_main(["reparse", "--all", "--data", data])
+
+
+def _archive(data: Path) -> list:
+    """The archive's rows, without what a reparse may change (provenance)."""
+    import pyarrow.parquet as pq
+
+    rows = []
+    for path in sorted(data.glob("articles/*/*.parquet")) + sorted(data.glob("pages/*/*.parquet")):
+        table = pq.read_table(path)
+        keep = [c for c in table.column_names if c not in ("crawled_at", "warc_file", "warc_record_id")]
+        rows.append((path.relative_to(data).as_posix(), table.select(keep).to_pylist()))
+    return rows
+
+
+def reparse_timing(rev: str, work: Path, reps: int = 3) -> tuple[float, float, bool]:
+    """Least CPU seconds of `epaper reparse --all`, old and new parser; whether the archives agree."""
+    from epaper.replica.server import serve
+
+    crawled = work / "reparse" / f"data-{SPAN[0]}-{SPAN[1]}"
+    if not crawled.exists():
+        with serve(work / "pc-rmrb" / "site") as server:  # the corpus's pc-rmrb site
+            fast = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=false", "-s", "CONCURRENT_REQUESTS=16",
+                    "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16"]
+            crawl = subprocess.run([sys.executable, "-m", "epaper", "crawl", "--from", SPAN[0].isoformat(),
+                                    "--to", SPAN[1].isoformat(), "--base-url", server.base_url,
+                                    "--data", str(crawled), *fast], capture_output=True, text=True)
+        if crawl.returncode != 0:
+            shutil.rmtree(crawled, ignore_errors=True)
+            raise RuntimeError(f"the crawl of the replica failed: {crawl.stderr[-500:]}")
+    best = {"old": float("inf"), "new": float("inf")}
+    archives = {}
+    for _ in range(reps):
+        for which in best:
+            data = work / "reparse" / f"data-{which}"
+            shutil.rmtree(data, ignore_errors=True)
+            shutil.copytree(crawled, data)
+            child = subprocess.Popen([sys.executable, "-m", "bench.parser_corpus", "--rev", rev,
+                                      "--reparse-child", which, str(data)], cwd=REPO,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(child.pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise RuntimeError(f"reparse with the {which} parser failed")
+            best[which] = min(best[which], usage.ru_utime + usage.ru_stime)
+            archives[which] = _archive(data)
+    return best["old"], best["new"], archives["old"] == archives["new"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rev", default=START_REV, help="the old parser's git revision")
     parser.add_argument("--work", type=Path, help="folder for the replica sites (kept, reused)")
     parser.add_argument("--time", action="store_true", help="also time old and new parsing")
+    parser.add_argument("--reparse", action="store_true", help="also time epaper reparse --all, old and new")
+    parser.add_argument("--reparse-child", nargs=2, metavar=("WHICH", "DATA"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.reparse_child:
+        return reparse_child(args.reparse_child[0], args.rev, args.reparse_child[1])
 
     from epaper.crawler.settings import CLEAN_CHROME_LINES
     chrome = tuple(CLEAN_CHROME_LINES)
@@ -350,6 +425,12 @@ def main(argv: list[str] | None = None) -> int:
         n = len(replica)
         print(f"parse time per replica file: old {t_old / n * 1e6:.0f} us, new {t_new / n * 1e6:.0f} us, "
               f"new/old {t_new / t_old:.2f}")
+    if args.reparse:
+        c_old, c_new, same = reparse_timing(args.rev, work)
+        print(f"epaper reparse --all, CPU s: old {c_old:.2f}, new {c_new:.2f}, new/old {c_new / c_old:.2f}; "
+              f"archives {'identical' if same else 'DIFFER'}")
+        if not same:
+            problems.append("reparse archives differ")
     return 1 if problems else 0
 
 
