@@ -37,16 +37,20 @@ class HeadLine:
 
 
 def parse_article(text: str, url: str) -> Article:
-    """The fields of an article page. Each field's sources, first found wins:
+    """The fields of an article page. Each field's sources, first found wins (the function of
+    the same name below has the details):
 
     - title: the visible title line, then the comment's `<title>`;
-    - intro_title, subtitle, author: the comment's `<introtitle>`, `<subtitle>`, `<author>`,
-      then the visible head line marked as such, then the one placed as such around the title;
-    - paragraphs, images: the body (see `body_container`), plus the images between title and body;
+    - intro_title, subtitle, author: the `enpproperty` comment's `<introtitle>`, `<subtitle>`,
+      `<author>`; then the head line marked as such; then the unmarked line right above the
+      title (引题), right below it (副题), or the first byline below it (author);
+    - paragraphs, images: the body (`body_container`), after the images set between the title
+      and the body;
     - issue_date: the URL, then the comment's `<date>`.
 
-    The title is the one head field where the visible line comes before the comment: as it
-    always has (the replica and the real samples never have them disagree).
+    The title is the one head field where the visible line comes before the comment. It always
+    has; the replica and the real samples never have the two disagree, so the order only
+    matters on a page where they do.
     """
     doc = html_tree(text)
     enp = parse_enpproperty(text)
@@ -64,29 +68,33 @@ def parse_article(text: str, url: str) -> Article:
 
 
 def title(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str | None:
-    """标题: the visible title line (`title_line`), then the comment's `<title>`."""
+    """标题: the visible title line (`title_line`: the first `<founder-title>`, else the line
+    equal to the comment's `<title>`, else the first unmarked h1, h2, h3 or h4 that reads as a
+    head line); then the comment's `<title>`."""
     if at is not None:
         return lines[at].text
     return normalize_ws(enp.get("title"))
 
 
 def intro_title(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str | None:
-    """引题: the comment's `<introtitle>`, then the first line marked as 引题, then the unmarked
+    """引题: the comment's `<introtitle>`; then the first line marked as 引题 (`<founder-introtitle>`,
+    `<founder-leadtitle>`, an id or class holding `yinti` or `introtitle`); then the unmarked
     head line right above the title."""
     return (normalize_ws(enp.get("introtitle")) or _marked(lines, "intro_title")
             or _unmarked_head_line(lines, at, -1))
 
 
 def subtitle(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str | None:
-    """副题 (as printed, dashes kept: cleaning removes them): the comment's `<subtitle>`, then
-    the first line marked as 副题, then the unmarked head line right below the title."""
+    """副题 (as printed, dashes kept: cleaning removes them): the comment's `<subtitle>`; then the
+    first line marked as 副题 (`<founder-subtitle>`, an id or class holding `subtitle` or
+    `fubiaoti`); then the unmarked head line right below the title."""
     return (normalize_ws(enp.get("subtitle")) or _marked(lines, "subtitle")
             or _unmarked_head_line(lines, at, +1))
 
 
 def author(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str | None:
-    """The comment's `<author>`, then the first `<founder-author>` line, then the first line
-    below the title that reads as a byline once its date-and-page part is cut."""
+    """Author: the comment's `<author>`; then the first `<founder-author>` line; then the first
+    line below the title that reads as a byline (本报记者 …) once its date-and-page part is cut."""
     return normalize_ws(enp.get("author")) or _marked(lines, "author") or _byline(lines, at)
 
 
@@ -121,8 +129,8 @@ def head_lines(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None) -
     """The text lines of the article's own container, in order, up to the body.
 
     The container is the nearest ancestor of the body holding a heading-like element, so the
-    lines are the article's head (引题, 标题, 副题, byline), not the page's chrome. A body
-    outside the document (read from the enpcontent comment) leaves the whole document.
+    lines are the article's head (引题, 标题, 副题, byline), not the page's chrome. A body read
+    from the enpcontent comments is outside the tree: then the whole document is searched.
     """
     if body is None or body.getroottree().getroot() is not doc:
         scope, stop = doc, None
@@ -137,9 +145,9 @@ def head_lines(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None) -
     for el in scope.iter():
         if el is stop:
             break
-        if not isinstance(el.tag, str) or el.tag.lower() not in _LINE_TAGS or el in holds_body:
+        tag = el.tag.lower() if isinstance(el.tag, str) else None  # None: a comment
+        if tag not in _LINE_TAGS or el in holds_body:
             continue
-        tag = el.tag.lower()
         if tag not in _HEADING_TAGS and next(el.iterdescendants(*_BLOCKISH), None) is not None:
             continue  # not a line but a box of lines
         if any(a.tag == "a" or a.tag in _HEADING_TAGS for a in el.iterancestors()):
