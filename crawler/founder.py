@@ -11,6 +11,7 @@ import codecs
 import datetime as dt
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -216,6 +217,8 @@ class PageLink:
 
 @dataclass
 class Page:
+    """A page (版面) as `parse_page` reads it."""
+
     url: str
     page_no: str | None
     page_name: str | None
@@ -269,7 +272,7 @@ def _page_list(doc: lxml.html.HtmlElement, base: str, url: str) -> list[PageLink
     return pages
 
 
-def _page_links(anchors: list, base: str, wanted) -> list[PageLink]:
+def _page_links(anchors: list, base: str, wanted: Callable[[str], bool]) -> list[PageLink]:
     out: list[PageLink] = []
     seen: set[str] = set()
     for a in anchors:
@@ -306,7 +309,7 @@ def _printed_label(doc: lxml.html.HtmlElement) -> tuple[str, str | None] | None:
                 or next(el.iterdescendants("a"), None) is not None):
             continue
         label = parse_page_label(text)
-        if label and re.search(r"[:：]|版", text):
+        if label:
             return label
     return None
 
