@@ -25,6 +25,7 @@ parser, interleaved; CPU of the child process) and checks both archives come out
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import datetime as dt
 import importlib
@@ -78,6 +79,7 @@ def _sources(rev: str | None) -> dict[str, str]:
 def load_parser(rev: str | None, package: str) -> types.SimpleNamespace:
     """The parser modules of `rev`, importable as `package.founder` etc. (imports rewritten)."""
     folder = Path(tempfile.mkdtemp(prefix=f"{package}-")) / package
+    atexit.register(shutil.rmtree, folder.parent, ignore_errors=True)
     folder.mkdir()
     (folder / "__init__.py").write_text("")
     for name, text in _sources(rev).items():
@@ -389,7 +391,10 @@ def main(argv: list[str] | None = None) -> int:
 
     old = load_parser(args.rev, "parser_old")
     new = load_parser(None, "parser_new")
-    work = args.work or Path(tempfile.mkdtemp(prefix="parser-corpus-"))
+    work = args.work
+    if work is None:
+        work = Path(tempfile.mkdtemp(prefix="parser-corpus-"))
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
     replica, calendars = replica_files(work)
     real = real_files()
 
