@@ -11,7 +11,8 @@ import codecs
 import datetime as dt
 import html
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
@@ -21,36 +22,24 @@ import lxml.html
 
 _WS = re.compile(r"[\s\u3000\u00a0\u2002-\u200a\u202f\u205f]+")
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
+# Indentation as printed: ASCII and full-width spaces, &nbsp;, the typographic spaces.
 _INDENT = " \t\r\n\u3000\u00a0\u2002\u2003\u2009\u200a\u202f\u205f"
 _LINE_BREAK = re.compile(r"[ \t]*[\r\n]+[ \t]*")
-# Characters clean_paragraph removes entirely (indentation at the ends, zero-width anywhere):
-# a text made of these only is an empty paragraph.
-_BLANK = _INDENT + "\u200b\u200c\u200d\u2060\ufeff"
 
 
 def normalize_ws(text: str | None) -> str | None:
-    """Every whitespace run becomes one ASCII space, ends trimmed; '' becomes None."""
+    """A head field: zero-width characters removed, every whitespace run one ASCII space, ends
+    trimmed; '' becomes None."""
     if text is None:
         return None
-    # Fast path: a printable text holds no whitespace but ASCII spaces and no zero-width
-    # character (all of those are non-printable), so only doubled or end spaces could change.
-    # (A str subclass takes the long way, which returns a plain str.)
-    if type(text) is str and text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
-        return text or None
     text = _WS.sub(" ", _ZERO_WIDTH.sub("", text)).strip()
     return text or None
 
 
 def clean_paragraph(text: str) -> str:
-    """A body paragraph: no zero-width characters, line breaks inside it joined, no indentation."""
-    stripped = text.strip(_INDENT)
-    # Printable once stripped: no zero-width character anywhere (strip cannot remove one) and
-    # line breaks at the ends only, where the join below would leave indentation, stripped too.
-    if stripped.isprintable():
-        return stripped
-    text = _ZERO_WIDTH.sub("", text)
-    if "\n" in text or "\r" in text:
-        text = _LINE_BREAK.sub(" ", text)
+    """A body paragraph: zero-width characters removed, line breaks inside it joined by a
+    space, indentation at both ends removed; inner spaces (even full-width) kept as printed."""
+    text = _LINE_BREAK.sub(" ", _ZERO_WIDTH.sub("", text))
     return text.strip(_INDENT)
 
 
@@ -81,15 +70,11 @@ def decode_html(body: bytes, header_encoding: str | None = None) -> tuple[str, s
     """
     if body.startswith(codecs.BOM_UTF8):
         return body[3:].decode("utf-8", "replace"), "utf-8"
-    header = _codec(header_encoding)  # before UTF-8 is tried: a bad name raises as it always did
-    try:
-        return body.decode("utf-8"), "utf-8"  # first of the candidates below: no <meta> search needed
-    except UnicodeDecodeError:
-        pass
     meta = _META_CHARSET.search(body[:4096])
-    candidates = ["utf-8", header, _codec(meta.group(1).decode("ascii", "ignore") if meta else None),
-                  "gb18030"]
-    for enc in dict.fromkeys(c for c in candidates if c and c != "utf-8"):
+    declared = meta.group(1).decode("ascii", "ignore") if meta else None
+    for enc in dict.fromkeys(["utf-8", _codec(header_encoding), _codec(declared), "gb18030"]):
+        if enc is None:
+            continue
         try:
             return body.decode(enc), enc
         except UnicodeDecodeError:
@@ -98,22 +83,17 @@ def decode_html(body: bytes, header_encoding: str | None = None) -> tuple[str, s
 
 
 _XML_DECL = re.compile(r"\s*<\?xml[^>]*\?>")
-# lxml.html's own parser picks each element's Python class in Python code (a call for every
-# element touched); the same HtmlElement class for all, chosen in C, is all the parser needs.
-_HTML_PARSER = lxml.html.HTMLParser()
-_HTML_PARSER.set_element_class_lookup(lxml.etree.ElementDefaultClassLookup(
-    element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment,
-    pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity))
 
 
-def _tree(text: str) -> lxml.html.HtmlElement:
-    # lxml refuses str input carrying an XML encoding declaration; strip it.
-    m = _XML_DECL.match(text)  # match, not a search: only the start can hold it
+def html_tree(text: str) -> lxml.html.HtmlElement:
+    """The document tree of a decoded page; ValueError for an empty one."""
+    # lxml refuses str input carrying an XML encoding declaration.
+    m = _XML_DECL.match(text)
     if m:
         text = text[m.end():]
     if not text or text.isspace():
         raise ValueError("empty page")
-    return lxml.html.document_fromstring(text, parser=_HTML_PARSER)
+    return lxml.html.document_fromstring(text)
 
 
 # ---------------------------------------------------------------- period.xml
@@ -139,25 +119,16 @@ def parse_period_xml(body: bytes) -> list[tuple[dt.date, str]]:
 
 # ---------------------------------------------------------------- URL shapes
 
-_PC_PAGE = re.compile(r"/pc/layout/(\d{4})(\d{2})/(\d{2})/[^/]+$")
-_HTML_PAGE = re.compile(r"/html/(\d{4})-(\d{2})/(\d{2})/[^/]+$")
 _CONTENT = re.compile(r"/(?:content_[\w-]+|c\d+)\.html?$", re.I)
 _NODE = re.compile(r"/node_[\w-]+\.html?$", re.I)
-
-
+# The day folder of a page or article: pc/…/YYYYMM/DD/ or html/YYYY-MM/DD/.
 _PC_DATE = re.compile(r"/(\d{4})(\d{2})/(\d{2})/[^/]+$")
 _HTML_DATE = re.compile(r"/(\d{4})-(\d{2})/(\d{2})/[^/]+$")
 
 
-# A URL whose path urlsplit would return as is: scheme://host/path, nothing it strips, no
-# query, fragment or bracket (urlsplit checks those); the path is what follows the host.
-_PLAIN_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\[\]\x00-\x20\x7f-\U0010ffff]*(/[^\x00-\x20?#]*)?\Z")
-
-
 def date_from_url(url: str) -> dt.date | None:
     """Issue date of a page or article URL of either generation."""
-    plain = _PLAIN_URL.match(url)
-    path = plain[1] or "" if plain else urlsplit(url).path
+    path = urlsplit(url).path
     m = _PC_DATE.search(path) or _HTML_DATE.search(path)
     if not m:
         return None
@@ -168,20 +139,24 @@ def date_from_url(url: str) -> dt.date | None:
 
 
 def is_content_url(url: str) -> bool:
+    """An article URL: content_ID.htm(l) or cID.html."""
     return bool(_CONTENT.search(urlsplit(url).path))
 
 
 def is_page_url(url: str) -> bool:
+    """A page (版面) URL: node_K.htm(l)."""
     return bool(_NODE.search(urlsplit(url).path))
 
 
 def calendar_url(root: str, generation: str, month: dt.date) -> str:
+    """The month's period.xml under the e-paper root, for generation "pc" or "html"."""
     if generation == "pc":
         return urljoin(root, f"pc/layout/{month:%Y%m}/period.xml")
     return urljoin(root, f"html/{month:%Y-%m}/period.xml")
 
 
 def day_url(root: str, generation: str, day: dt.date, file_name: str) -> str:
+    """A page file of the day's folder (e.g. the front page named in period.xml)."""
     if generation == "pc":
         return urljoin(root, f"pc/layout/{day:%Y%m}/{day:%d}/{file_name}")
     return urljoin(root, f"html/{day:%Y-%m}/{day:%d}/{file_name}")
@@ -194,43 +169,19 @@ FRONT_PAGE_GUESSES = {"pc": ("node_01.html", "node_1.html"), "html": ("node_2.ht
 # ---------------------------------------------------------------- enpproperty
 
 _ENP = re.compile(r"<!--\s*enpproperty(.*?)/enpproperty\s*-->", re.S | re.I)
-# _ENP in two parts: its start where a comment starts, then the first end after it (what the
-# lazy group finds, without the regex engine stepping through the comment a character at a time).
-_ENP_START = re.compile(r"<!--\s*enpproperty", re.I)
-_ENP_END = re.compile(r"/enpproperty\s*-->", re.I)
 _ENP_FIELD = re.compile(r"<([a-z_-]+)>(.*?)</\1>", re.S | re.I)
 _TAG = re.compile(r"<[^>]+>")
 
 
-def _search_comment(pattern: re.Pattern, text: str) -> re.Match | None:
-    """pattern.search(text) for a pattern that starts with `<!--`: tried only where comments start."""
-    at = text.find("<!--")
-    while at >= 0:
-        m = pattern.match(text, at)
-        if m:
-            return m
-        at = text.find("<!--", at + 4)
-    return None
-
-
 def parse_enpproperty(text: str) -> dict[str, str]:
-    """Fields of the `<!--enpproperty ... /enpproperty-->` comment; inner tags and entities removed."""
-    at = text.find("<!--")
-    while at >= 0:  # _search_comment(_ENP, text), the group as text[start:end]
-        m = _ENP_START.match(text, at)
-        if m:
-            end = _ENP_END.search(text, m.end())
-            if end is None:  # no end after this start: none after a later one either
-                return {}
-            break
-        at = text.find("<!--", at + 4)
-    else:
+    """Fields of the first `<!--enpproperty ... /enpproperty-->` comment, names lower-cased,
+    inner tags replaced by a space, entities decoded; the first of a repeated field wins."""
+    m = _ENP.search(text)
+    if m is None:
         return {}
     out: dict[str, str] = {}
-    for name, value in _ENP_FIELD.findall(text[m.end():end.start()]):
-        if "<" in value:
-            value = _TAG.sub(" ", value)
-        out.setdefault(name.lower(), html.unescape(value))
+    for name, value in _ENP_FIELD.findall(m.group(1)):
+        out.setdefault(name.lower(), html.unescape(_TAG.sub(" ", value)))
     return out
 
 
@@ -257,6 +208,8 @@ def parse_page_label(text: str | None) -> tuple[str, str | None] | None:
 
 @dataclass
 class PageLink:
+    """One entry of the day's page list."""
+
     url: str
     page_no: str | None
     page_name: str | None
@@ -264,164 +217,119 @@ class PageLink:
 
 @dataclass
 class Page:
+    """A page (版面) as `parse_page` reads it."""
+
     url: str
     page_no: str | None
     page_name: str | None
     pdf_url: str | None
     image_url: str | None
-    pages: list[PageLink]
-    articles: list[str]
-    issue_date: dt.date | None = None
-    list_titles: dict[str, str] = field(default_factory=dict)
+    pages: list[PageLink]  # the day's pages, this one included
+    articles: list[str]  # this page's article URLs, in reading order
 
 
-# urljoin costs ~8 µs. For a plain base (scheme://host/path, no query, fragment, parameters,
-# spaces or control characters) and a plain relative href (no scheme, host, query, fragment,
-# parameters, spaces or control characters), urljoin depends only on the base's folder and the
-# href's folder, and ends with the href's last segment as given: join each folder pair once,
-# with a placeholder segment "x", then put the real segment in its place.
-_JOIN_BASE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\x00-\x20?#;]*/[^\x00-\x20?#;]*\Z")
-_JOIN_HREF = re.compile(r"(?!//)[^\x00-\x20?#;:]*\Z")
-_joined: dict[tuple[str, str], str] = {}
-
-
-def _join(base: str, href: str) -> str:
-    """urljoin(base, href)."""
-    cut = href.rfind("/") + 1
-    name = href[cut:]
-    if name in ("", ".", "..") or not _JOIN_HREF.match(href) or not _JOIN_BASE.match(base):
-        return urljoin(base, href)
-    key = (base[:base.rfind("/") + 1], href[:cut])
-    try:
-        joined = _joined[key]
-    except KeyError:
-        if len(_joined) >= 4096:
-            _joined.clear()
-        joined = _joined[key] = urljoin(base, href[:cut] + "x")
-    return joined[:-1] + name
-
-
-def _abs(base: str, href: str | None) -> str | None:
+def absolute_url(base: str, href: str | None) -> str | None:
+    """href resolved against base, fragment dropped; None where there is no link to follow."""
     if not href:
         return None
     href = href.strip()
     if not href or href.startswith(("javascript:", "#", "mailto:")):
         return None
-    return _join(base, href).split("#", 1)[0]
-
-
-def _same_site(url: str, root: str) -> bool:
-    return url.startswith(root)
+    return urljoin(base, href).split("#", 1)[0]
 
 
 def parse_page(text: str, url: str, root: str | None = None) -> Page:
-    """Parse a page (版面): its label, PDF, scan, the day's page list and its articles in order."""
-    doc = _tree(text)
+    """A page (版面). Where each field comes from, in order:
+
+    - page_no, page_name: this page's entry in the day's page list; then, for the number, the
+      `enpproperty` comment's `<founder-pagenum>`; then the first label printed outside links;
+    - pages: the `id="pageLink"` links; without any, the node links of this page's day folder;
+    - articles: content links under `root` (default: the page's folder), the list's in
+      document order, then those only the image map has;
+    - pdf_url: the first link to a .pdf; image_url: the scan the image map lies on.
+    """
+    doc = html_tree(text)
     root = root or url.rsplit("/", 1)[0] + "/"
     base_el = doc.find(".//base[@href]")
     base = urljoin(url, base_el.get("href")) if base_el is not None else url
-    # Every href is resolved once (urljoin is most of this function's time otherwise).
-    resolved: dict[str | None, str | None] = {}
+    pages = _page_list(doc, base, url)
+    page_no, page_name = _own_label(doc, text, url, pages)
+    return Page(url, page_no, page_name, _pdf_url(doc, base), _scan_url(doc, base), pages,
+                _article_links(doc, base, root))
 
-    def absolute(href: str | None) -> str | None:
-        try:
-            return resolved[href]
-        except KeyError:
-            link = resolved[href] = _abs(base, href)
-            return link
 
-    content: dict[str, bool] = {}
+# The page list's id repeats on every entry (so select by attribute), spelled in any of these.
+_PAGE_LIST = "//a[@id='pageLink' or @id='pagelink' or @id='PageLink']"
 
-    def is_content(link: str) -> bool:
-        try:
-            return content[link]
-        except KeyError:
-            found = content[link] = is_content_url(link)
-            return found
 
-    anchors = [(a, absolute(a.get("href"))) for a in doc.xpath("//a[@href]")]
-    areas = [absolute(area.get("href")) for area in doc.xpath("//map//area[@href]")]
-
-    pages: list[PageLink] = []
-    seen_pages: set[str] = set()
-    for a in doc.xpath("//a[@id='pageLink' or @id='pagelink' or @id='PageLink']"):
-        link = absolute(a.get("href"))
-        if not link or link in seen_pages:
-            continue
-        seen_pages.add(link)
-        label = parse_page_label(a.text_content())
-        pages.append(PageLink(link, *(label or (None, None))))
-    if not pages:  # fallback: node links of the same day folder, in document order
+def _page_list(doc: lxml.html.HtmlElement, base: str, url: str) -> list[PageLink]:
+    """The day's pages, each once, in document order, with the label its link prints."""
+    pages = _page_links(doc.xpath(_PAGE_LIST), base, lambda link: True)
+    if not pages:
         folder = url.rsplit("/", 1)[0] + "/"
-        for a, link in anchors:
-            if link and link.startswith(folder) and is_page_url(link) and link not in seen_pages:
-                seen_pages.add(link)
-                label = parse_page_label(a.text_content())
-                pages.append(PageLink(link, *(label or (None, None))))
+        pages = _page_links(doc.xpath("//a[@href]"), base,
+                            lambda link: link.startswith(folder) and is_page_url(link))
+    return pages
 
+
+def _page_links(anchors: list, base: str, wanted: Callable[[str], bool]) -> list[PageLink]:
+    out: list[PageLink] = []
+    seen: set[str] = set()
+    for a in anchors:
+        link = absolute_url(base, a.get("href"))
+        if link and link not in seen and wanted(link):
+            seen.add(link)
+            out.append(PageLink(link, *(parse_page_label(a.text_content()) or (None, None))))
+    return out
+
+
+def _own_label(doc: lxml.html.HtmlElement, text: str, url: str,
+               pages: list[PageLink]) -> tuple[str | None, str | None]:
     page_no = page_name = None
     own = next((p for p in pages if p.url == url), None)
     if own and own.page_no:
         page_no, page_name = own.page_no, own.page_name
-    enp = parse_enpproperty(text)
-    if not page_no and enp.get("founder-pagenum"):
-        page_no = normalize_ws(enp["founder-pagenum"])
+    if not page_no:
+        page_no = normalize_ws(parse_enpproperty(text).get("founder-pagenum"))
     if not page_no or not page_name:
-        label = _find_own_label(doc, seen_pages, base)
+        label = _printed_label(doc)
         if label:
-            page_no = page_no or label[0]
-            page_name = page_name or label[1]
-
-    articles: list[str] = []
-    titles: dict[str, str] = {}
-    in_map: set[str] = set()
-    for link in areas:
-        if link and is_content(link):
-            in_map.add(link)
-    for a, link in anchors:
-        if link and is_content(link) and _same_site(link, root) and link not in titles:
-            titles[link] = normalize_ws(a.text_content()) or ""
-            articles.append(link)
-    for link in areas:
-        if link and is_content(link) and _same_site(link, root) and link not in titles:
-            titles[link] = ""
-            articles.append(link)
-
-    pdf_url = image_url = None
-    for a, link in anchors:
-        if link and urlsplit(link).path.lower().endswith(".pdf"):
-            pdf_url = link
-            break
-    img = doc.xpath("//img[@usemap]") or doc.xpath("//map/following-sibling::img")
-    if img:
-        image_url = _abs(base, img[0].get("src"))
-
-    issue_date = _issue_date(url, enp.get("founder-date"))
-    return Page(url, page_no, page_name, pdf_url, image_url, pages, articles, issue_date, titles)
+            page_no, page_name = page_no or label[0], page_name or label[1]
+    return page_no, page_name
 
 
-def _issue_date(url: str, enp_date: str | None) -> dt.date | None:
-    """The date in the URL, else the one in the `enpproperty` comment."""
-    day = date_from_url(url)
-    if day is None and enp_date:
-        try:
-            day = dt.date.fromisoformat(enp_date.strip()[:10])
-        except ValueError:
-            pass
-    return day
+_LABEL_HOLDERS = ("p", "span", "td", "div", "strong", "b", "font")
 
 
-def _find_own_label(doc: lxml.html.HtmlElement, page_links: set[str], base: str):
-    """The page's own printed label: the first text outside page links that reads like one."""
-    for el in doc.iter():
-        if not isinstance(el.tag, str) or el.tag in ("script", "style", "a", "option", "title"):
-            continue
-        if el.xpath("ancestor::a"):
-            continue
-        text = el.text_content() if el.tag in ("p", "span", "td", "div", "strong", "b", "font") else None
-        if not text or len(text) > 40 or el.xpath(".//a"):
+def _printed_label(doc: lxml.html.HtmlElement) -> tuple[str, str | None] | None:
+    """The first short text outside links that reads like a page label (links are other pages')."""
+    for el in doc.iter(*_LABEL_HOLDERS):
+        text = el.text_content()
+        if (not text or len(text) > 40 or next(el.iterancestors("a"), None) is not None
+                or next(el.iterdescendants("a"), None) is not None):
             continue
         label = parse_page_label(text)
-        if label and re.search(r"[:：]|版", text):
+        if label:
             return label
     return None
+
+
+def _article_links(doc: lxml.html.HtmlElement, base: str, root: str) -> list[str]:
+    # Only links under root: a page also links other papers of the same publisher.
+    hrefs = ([a.get("href") for a in doc.xpath("//a[@href]")]
+             + [area.get("href") for area in doc.xpath("//map//area[@href]")])
+    links = (absolute_url(base, href) for href in hrefs)
+    return list(dict.fromkeys(link for link in links if link and is_content_url(link) and link.startswith(root)))
+
+
+def _pdf_url(doc: lxml.html.HtmlElement, base: str) -> str | None:
+    for a in doc.xpath("//a[@href]"):
+        link = absolute_url(base, a.get("href"))
+        if link and urlsplit(link).path.lower().endswith(".pdf"):
+            return link
+    return None
+
+
+def _scan_url(doc: lxml.html.HtmlElement, base: str) -> str | None:
+    img = doc.xpath("//img[@usemap]") or doc.xpath("//map/following-sibling::img")
+    return absolute_url(base, img[0].get("src")) if img else None

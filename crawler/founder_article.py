@@ -1,8 +1,6 @@
 """Pure parsing of a Founder (方正) e-paper article page, both generations. No Scrapy imports.
 
-Fields come from the `enpproperty` comment first (template-independent), then from the
-visible head lines of the article's container; the body from `<founder-content>` (or the
-`enpcontent` comment), falling back to the element holding the most paragraph text.
+`parse_article` lists where each field comes from; one function per field states its order.
 """
 from __future__ import annotations
 
@@ -11,11 +9,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import lxml.etree
 import lxml.html
 
-from epaper.crawler.founder import (_BLANK, _INDENT, _abs, _issue_date, _search_comment, _tree, clean_paragraph,
-                             normalize_ws, parse_enpproperty, parse_page_label)
+from epaper.crawler.founder import (absolute_url, clean_paragraph, date_from_url, html_tree, normalize_ws,
+                                    parse_enpproperty, parse_page_label)
 
 
 @dataclass
@@ -26,203 +23,114 @@ class Article:
     subtitle: str | None
     author: str | None
     paragraphs: list[str]
-    images: list[dict[str, str]]
+    images: list[dict[str, str]]  # {"url", "caption"}, in print order
     issue_date: dt.date | None
-    page_label: tuple[str, str | None] | None = None
 
 
-_BLOCK_TAGS = {
-    "p", "div", "br", "tr", "table", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
-    "blockquote", "section", "article", "center", "dd", "dt", "dl", "pre", "hr", "figure",
-    "figcaption", "tbody", "thead", "founder-content",
-}
-_SKIP_TAGS = {"script", "style", "noscript", "iframe", "object", "embed", "select", "button", "form"}
+@dataclass
+class HeadLine:
+    """One text line of the article's head: a leaf block or a heading, before the body."""
+
+    el: lxml.html.HtmlElement
+    text: str
+    role: str | None  # "title", "intro_title", "subtitle" or "author" when its tag, id or class says so
+
+
+def parse_article(text: str, url: str) -> Article:
+    """The fields of an article page. Each field's sources, first found wins (the function of
+    the same name below has the details):
+
+    - title: the visible title line, then the comment's `<title>`;
+    - intro_title, subtitle, author: the `enpproperty` comment's `<introtitle>`, `<subtitle>`,
+      `<author>`; then the head line marked as such; then the unmarked line right above the
+      title (引题), right below it (副题), or the first byline below it (author);
+    - paragraphs, images: the body (`body_container`), after the images set between the title
+      and the body;
+    - issue_date: the URL, then the comment's `<date>`.
+
+    The title is the one head field where the visible line comes before the comment. It always
+    has; the replica and the real samples never have the two disagree, so the order only
+    matters on a page where they do.
+    """
+    doc = html_tree(text)
+    enp = parse_enpproperty(text)
+    body = body_container(doc, text)
+    lines = head_lines(doc, body)
+    at = title_line(lines, enp)
+    paragraphs, images = body_parts(body, url) if body is not None else ([], [])
+    if at is not None and body is not None:
+        images = _images_between(doc, lines[at].el, body, url) + images
+    return Article(url, title(enp, lines, at), intro_title(enp, lines, at), subtitle(enp, lines, at),
+                   author(enp, lines, at), paragraphs, images, issue_date(url, enp))
+
+
+# ---------------------------------------------------------------- one function per field
+
+
+def title(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str | None:
+    """标题: the visible title line (`title_line`: the first `<founder-title>`, else the line
+    equal to the comment's `<title>`, else the first unmarked h1, h2, h3 or h4 that reads as a
+    head line); then the comment's `<title>`."""
+    if at is not None:
+        return lines[at].text
+    return normalize_ws(enp.get("title"))
+
+
+def intro_title(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str | None:
+    """引题: the comment's `<introtitle>`; then the first line marked as 引题 (`<founder-introtitle>`,
+    `<founder-leadtitle>`, an id or class holding `yinti` or `introtitle`); then the unmarked
+    head line right above the title."""
+    return (normalize_ws(enp.get("introtitle")) or _marked(lines, "intro_title")
+            or _unmarked_head_line(lines, at, -1))
+
+
+def subtitle(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str | None:
+    """副题 (as printed, dashes kept: cleaning removes them): the comment's `<subtitle>`; then the
+    first line marked as 副题 (`<founder-subtitle>`, an id or class holding `subtitle` or
+    `fubiaoti`); then the unmarked head line right below the title."""
+    return (normalize_ws(enp.get("subtitle")) or _marked(lines, "subtitle")
+            or _unmarked_head_line(lines, at, +1))
+
+
+def author(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str | None:
+    """Author: the comment's `<author>`; then the first `<founder-author>` line; then the first
+    line below the title that reads as a byline (本报记者 …) once its date-and-page part is cut."""
+    return normalize_ws(enp.get("author")) or _marked(lines, "author") or _byline(lines, at)
+
+
+def issue_date(url: str, enp: dict[str, str]) -> dt.date | None:
+    """The date in the URL, then the comment's `<date>` (`2023-08-03 00:00:00:0`)."""
+    day = date_from_url(url)
+    if day is None and enp.get("date"):
+        try:
+            day = dt.date.fromisoformat(enp["date"].strip()[:10])
+        except ValueError:
+            pass
+    return day
+
+
+# ---------------------------------------------------------------- the head lines
+
 _HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "founder-title", "founder-subtitle",
                  "founder-introtitle", "founder-leadtitle"}
-_ENPCONTENT = re.compile(r"<!--\s*enpcontent\s*-->(.*?)<!--\s*/enpcontent\s*-->", re.S | re.I)
-_CAPTION_START = re.compile(r"^(图为|图：|图:|上图|下图|左图|右图|▲|△|图片说明)")
-_CAPTION_END = re.compile(r"(摄|供图|资料图|图片来源[^，。]*)[）)]?$")
+_LINE_TAGS = _HEADING_TAGS | {"p", "div", "td", "th", "li", "span", "font", "center", "strong", "b",
+                              "founder-author"}
+_INLINE_TAGS = ("span", "font", "strong", "b")
+_BLOCKISH = ("p", "div", "td", "table", "h1", "h2", "h3", "h4", "li", "founder-title", "founder-subtitle")
+_SKIP_TAGS = {"script", "style", "noscript", "iframe", "object", "embed", "select", "button", "form"}
+_DATE_TEXT = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{2}-\d{2}")
 _BYLINE = re.compile(r"^(□|■|◎)?\s*(本报(?:记者|通讯员|特约记者|见习记者)|记者|通讯员|特约记者|见习记者|"
                      r"作者|文[/／]|文[:：]|撰稿|本报讯)")
 # The date and page line that shares the byline's line: （2023年08月03日  01版）
 _DATELINE = re.compile(r"[（(]\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日[^）)]*[）)]")
-_CAPTION_ATTRS = ("data-original-title", "title", "alt")
 
 
-def _heading_text(el: lxml.html.HtmlElement) -> str | None:
-    if not len(el):  # no children: what the walk below gives for a leaf
-        tag = el.tag
-        if isinstance(tag, str) and tag != "br" and tag not in _SKIP_TAGS:
-            return normalize_ws(el.text or "")
-        return None
-    parts: list[str] = []
-    _heading_walk(el, el, parts)
-    return normalize_ws("".join(parts))
-
-
-def _heading_walk(node, top, parts: list[str]) -> None:
-    # Not a closure: a recursive closure is a reference cycle, which would keep the whole
-    # tree alive until the garbage collector runs.
-    if node.tag == "br":
-        parts.append(" ")
-    elif isinstance(node.tag, str) and node.tag not in _SKIP_TAGS:
-        parts.append(node.text or "")
-        for child in node:
-            _heading_walk(child, top, parts)
-    if node is not top:
-        parts.append(node.tail or "")
-
-
-def _is_centered(el) -> bool:
-    if not el.attrib:
-        return False
-    style = (el.get("style") or "").replace(" ", "").lower()
-    return (el.get("align") or "").lower() == "center" or "text-align:center" in style
-
-
-def body_parts(container: lxml.html.HtmlElement, base: str) -> tuple[list[str], list[dict[str, str]]]:
-    """The body's paragraphs and images, in order.
-
-    The text between block boundaries (block elements, images) is a paragraph, cleaned; a
-    short caption-like paragraph right after a captionless image is that image's caption.
-    """
-    paragraphs: list[str] = []
-    images: list[dict[str, str]] = []
-    pending: dict[str, str] | None = None  # last image, still waiting for a caption
-    buf: list[str] = []  # the text of the paragraph being collected
-    push = buf.append
-    centered = False  # whether that paragraph is centred
-
-    def text_block(value: str, centered: bool, el=None) -> None:
-        """One paragraph's text; `el` given: the paragraph is that element's, its centring unread yet."""
-        nonlocal pending
-        if not value.strip(_BLANK):
-            return  # clean_paragraph would make it "" (fast path for the text between blocks)
-        text = clean_paragraph(value)
-        if not text:
-            return
-        if pending is not None and _is_caption(text, centered if el is None else _is_centered(el)):
-            pending["caption"] = normalize_ws(text) or ""
-        else:
-            paragraphs.append(text)
-        pending = None
-
-    def flush() -> None:
-        if buf:
-            text_block("".join(buf), centered)
-            buf.clear()
-
-    def walk(node, in_center: bool) -> None:
-        nonlocal centered, pending
-        tag = node.tag
-        if not isinstance(tag, str):  # comment or processing instruction: its tail still counts
-            push(node.tail or "")
-            return
-        tag = tag.lower()
-        if tag in _SKIP_TAGS:
-            push(node.tail or "")
-            return
-        here = in_center or _is_centered(node)
-        if tag == "img":
-            flush()
-            url = _abs(base, node.get("src") or node.get("data-src"))
-            if url:
-                caption = next((normalize_ws(node.get(a)) for a in _CAPTION_ATTRS
-                                if normalize_ws(node.get(a))), None)
-                image = {"url": url, "caption": caption or ""}
-                images.append(image)
-                pending = image if not image["caption"] else None
-            push(node.tail or "")
-            return
-        block = tag in _BLOCK_TAGS
-        if block:
-            flush()
-            centered = here
-        elif not buf:
-            centered = here
-        push(node.text or "")
-        for child in node:
-            walk(child, here)
-        if block:
-            flush()
-            centered = in_center
-        push(node.tail or "")
-
-    push(container.text or "")
-    try:
-        for child in container:
-            if child.tag in _BLOCK_TAGS and not len(child):
-                # The common shape (a <p> with text only): what walk(child, False) does for it,
-                # with flush() and text_block() inlined for their usual cases.
-                if buf:
-                    value = buf[0] if len(buf) == 1 else "".join(buf)
-                    buf.clear()
-                    if value.strip(_BLANK):  # the text between blocks is mostly blank
-                        text_block(value, centered)
-                value = child.text
-                if value:
-                    text = value.strip(_INDENT)
-                    if text.isprintable():  # clean_paragraph's own fast path
-                        if text:
-                            if pending is not None and _is_caption(text, _is_centered(child)):
-                                pending["caption"] = normalize_ws(text) or ""
-                            else:
-                                paragraphs.append(text)
-                            pending = None
-                    else:
-                        text_block(value, False, child)
-                centered = False
-                push(child.tail or "")
-            else:
-                walk(child, False)
-        flush()
-    finally:
-        del walk  # a recursive closure is a reference cycle: the tree would live until the next GC
-    return paragraphs, images
-
-
-def _is_caption(text: str, centered: bool) -> bool:
-    if len(text) > 80:
-        return False
-    return bool(_CAPTION_START.search(text) or _CAPTION_END.search(text) or (centered and len(text) <= 60))
-
-
-_FIRST_FOUNDER_CONTENT = lxml.etree.XPath("descendant-or-self::founder-content[1]")
-
-
-def _body_container(doc: lxml.html.HtmlElement, text: str):
-    found = _FIRST_FOUNDER_CONTENT(doc)  # the first in document order, as next(doc.iter(...))
-    if found:
-        return found[0]
-    m = _search_comment(_ENPCONTENT, text)
-    if m and m.group(1).strip():
-        return lxml.html.fragment_fromstring(m.group(1), create_parent="div")
-    for xp in ("//*[@id='ozoom']", "//*[@id='articleContent']", "//*[@id='content']"):
-        found = doc.xpath(xp)
-        if found:
-            return found[0]
-    # Generic fallback: the element holding the most paragraph text.
-    best, score = None, 0
-    for el in doc.xpath("//div|//td"):
-        s = sum(len(p.text_content()) for p in el.xpath("./p"))
-        if s > score:
-            best, score = el, s
-    return best
-
-
-_LINE_TAGS = {"p", "div", "td", "th", "li", "span", "font", "center", "strong", "b", "h1", "h2", "h3",
-              "h4", "h5", "h6", "founder-title", "founder-subtitle", "founder-introtitle",
-              "founder-leadtitle", "founder-author"}
-_BLOCKISH = ("p", "div", "td", "table", "h1", "h2", "h3", "h4", "li", "founder-title", "founder-subtitle")
-_DATE_TEXT = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{2}-\d{2}")
-
-
-def _lines_before(doc, body) -> tuple[list[tuple[lxml.html.HtmlElement, str]], lxml.html.HtmlElement | None]:
-    """Text lines (leaf blocks and headings) of the article's container, in order, up to the
-    body; and that container.
+def head_lines(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None) -> list[HeadLine]:
+    """The text lines of the article's own container, in order, up to the body.
 
     The container is the nearest ancestor of the body holding a heading-like element, so the
-    lines are the article's own head (引题, 标题, 副题, byline), not the page's chrome.
+    lines are the article's head (引题, 标题, 副题, byline), not the page's chrome. A body read
+    from the enpcontent comments is outside the tree: then the whole document is searched.
     """
     if body is None or body.getroottree().getroot() is not doc:
         scope, stop = doc, None
@@ -231,53 +139,28 @@ def _lines_before(doc, body) -> tuple[list[tuple[lxml.html.HtmlElement, str]], l
         while scope is not None and not _has_heading(scope, stop):
             scope = scope.getparent()
         if scope is None:
-            return [], None
+            return []
+    holds_body = set(stop.iterancestors()) if stop is not None else set()
     lines = []
-    holds_stop = set(stop.iterancestors()) if stop is not None else set()
-    covered: dict = {}  # element -> whether it or an ancestor is a link or a heading
     for el in scope.iter():
         if el is stop:
             break
-        tag = el.tag
-        if not isinstance(tag, str):
+        tag = el.tag.lower() if isinstance(el.tag, str) else None  # None: a comment
+        if tag not in _LINE_TAGS or el in holds_body:
             continue
-        tag = tag.lower()
-        if tag not in _LINE_TAGS or el in holds_stop:
-            continue
-        if tag not in _HEADING_TAGS and len(el) and next(el.iterdescendants(*_BLOCKISH), None) is not None:
-            continue
-        if _in_link_or_heading(el, covered):
-            continue
-        if tag in ("span", "font", "strong", "b") and el.getparent() is not None and \
-                el.getparent().tag.lower() in _LINE_TAGS:
+        if tag not in _HEADING_TAGS and next(el.iterdescendants(*_BLOCKISH), None) is not None:
+            continue  # not a line but a box of lines
+        if any(a.tag == "a" or a.tag in _HEADING_TAGS for a in el.iterancestors()):
+            continue  # a link is navigation; inside a heading, the heading is the line
+        if tag in _INLINE_TAGS and el.getparent() is not None and el.getparent().tag.lower() in _LINE_TAGS:
             continue  # inline inside a line: the line itself counts
-        text = _heading_text(el)
+        text = line_text(el)
         if text:
-            lines.append((el, text))
-    return lines, scope
+            lines.append(HeadLine(el, text, _role(el)))
+    return lines
 
 
-def _in_link_or_heading(el, covered: dict) -> bool:
-    """Whether an ancestor of el is an <a> or a heading; `covered` remembers it per ancestor."""
-    chain = []
-    node = el.getparent()
-    found = False
-    while node is not None:
-        known = covered.get(node)
-        if known is not None:
-            found = known
-            break
-        chain.append(node)
-        if node.tag == "a" or node.tag in _HEADING_TAGS:
-            found = True
-            break
-        node = node.getparent()
-    for node in chain:  # each is below the one that decided, none a link or heading but that one
-        covered[node] = found
-    return found
-
-
-def _has_heading(scope, stop) -> bool:
+def _has_heading(scope: lxml.html.HtmlElement, stop: lxml.html.HtmlElement) -> bool:
     for el in scope.iter():
         if el is stop:
             return False
@@ -286,7 +169,28 @@ def _has_heading(scope, stop) -> bool:
     return False
 
 
-def _role(el) -> str | None:
+def line_text(el: lxml.html.HtmlElement) -> str | None:
+    """An element's text, `<br>` read as a space, scripts and the like skipped, whitespace normalized."""
+    parts: list[str] = []
+    _collect_text(el, el, parts)
+    return normalize_ws("".join(parts))
+
+
+def _collect_text(node, top, parts: list[str]) -> None:
+    # A module function, not a closure: a recursive closure is a reference cycle, which would
+    # keep the whole tree alive until the garbage collector runs.
+    if node.tag == "br":
+        parts.append(" ")
+    elif isinstance(node.tag, str) and node.tag not in _SKIP_TAGS:
+        parts.append(node.text or "")
+        for child in node:
+            _collect_text(child, top, parts)
+    if node is not top:
+        parts.append(node.tail or "")
+
+
+def _role(el: lxml.html.HtmlElement) -> str | None:
+    """The head field an element's tag, id or class names, if any."""
     tag = el.tag.lower()
     marker = ((el.get("id") or "") + " " + (el.get("class") or "")).lower()
     if tag == "founder-subtitle" or "subtitle" in marker or "fubiaoti" in marker:
@@ -301,90 +205,206 @@ def _role(el) -> str | None:
 
 
 def _is_head_line(text: str) -> bool:
-    """Could be a 引题 or 副题: not a date, page label, byline or chrome line."""
+    """Could be a 引题, 标题 or 副题: not a date, page label, byline or chrome line."""
     return (len(text) <= 80 and not _DATE_TEXT.search(text) and not _BYLINE.search(text)
             and parse_page_label(text) is None and "版面" not in text)
 
 
-def _title_index(lines, enp_title: str | None, roles: list[str | None]) -> int | None:
-    """The title's line; `roles` are the lines' _role()."""
-    if "title" in roles:
-        return roles.index("title")
+def title_line(lines: list[HeadLine], enp: dict[str, str]) -> int | None:
+    """Which head line is the 标题: the first marked as title (`<founder-title>`); else the one
+    equal to the comment's `<title>`; else the first unmarked head line in an h1, then h2, h3, h4."""
+    for i, line in enumerate(lines):
+        if line.role == "title":
+            return i
+    enp_title = normalize_ws(enp.get("title"))
     if enp_title:
-        for i, (_, t) in enumerate(lines):
-            if t == enp_title:
+        for i, line in enumerate(lines):
+            if line.text == enp_title:
                 return i
     for level in ("h1", "h2", "h3", "h4"):
-        for i, (el, t) in enumerate(lines):
-            if el.tag.lower() == level and not roles[i] and _is_head_line(t):
+        for i, line in enumerate(lines):
+            if line.el.tag.lower() == level and not line.role and _is_head_line(line.text):
                 return i
     return None
 
 
-def parse_article(text: str, url: str) -> Article:
-    """Fields of an article page: `enpproperty` first, visible headings next, `founder-content` body."""
-    doc = _tree(text)
-    enp = parse_enpproperty(text)
-    body = _body_container(doc, text)
-    lines, scope = _lines_before(doc, body)
-    roles = [_role(el) for el, _ in lines]
-
-    visible: dict[str, str | None] = {"intro_title": None, "title": None, "subtitle": None, "author": None}
-    for role, (_, t) in zip(roles, lines):
-        if role and role != "title" and not visible[role]:
-            visible[role] = t
-    idx = _title_index(lines, normalize_ws(enp.get("title")), roles)
-    if idx is not None:
-        visible["title"] = lines[idx][1]
-        before = lines[idx - 1] if idx > 0 else None
-        after = lines[idx + 1] if idx + 1 < len(lines) else None
-        if not visible["intro_title"] and before and not roles[idx - 1] and _is_head_line(before[1]):
-            visible["intro_title"] = before[1]
-        if not visible["subtitle"] and after and not roles[idx + 1] and _is_head_line(after[1]):
-            visible["subtitle"] = after[1]
-        if not visible["author"]:
-            for el, t in lines[idx + 1:]:
-                t = normalize_ws(_DATELINE.sub("", t))
-                if t and len(t) <= 40 and _BYLINE.search(t):
-                    visible["author"] = t
-                    break
-
-    def pick(enp_key: str, key: str) -> str | None:
-        return normalize_ws(enp.get(enp_key)) or visible[key]
-
-    paragraphs, images = body_parts(body, url) if body is not None else ([], [])
-    if idx is not None and body is not None:
-        images = _images_between(scope, lines[idx][0], body, url) + images
-    return Article(url, visible["title"] or normalize_ws(enp.get("title")), pick("introtitle", "intro_title"),
-                   pick("subtitle", "subtitle"), pick("author", "author"), paragraphs, images,
-                   _issue_date(url, enp.get("date")))
+def _marked(lines: list[HeadLine], role: str) -> str | None:
+    return next((line.text for line in lines if line.role == role), None)
 
 
-_IN_LINK = lxml.etree.XPath("ancestor::a")
+def _unmarked_head_line(lines: list[HeadLine], at: int | None, step: int) -> str | None:
+    """The line `step` away from the title, if unmarked and could be a head line."""
+    if at is None or not 0 <= at + step < len(lines):
+        return None
+    line = lines[at + step]
+    return line.text if not line.role and _is_head_line(line.text) else None
 
 
-def _images_between(scope, title, body, base: str) -> list[dict[str, str]]:
-    """Article images set between the headings and the body (some templates keep them there,
-    in a table with the caption in the next row); icons and linked images are not the article's.
+def _byline(lines: list[HeadLine], at: int | None) -> str | None:
+    if at is None:
+        return None
+    for line in lines[at + 1:]:
+        text = normalize_ws(_DATELINE.sub("", line.text))
+        if text and len(text) <= 40 and _BYLINE.search(text):
+            return text
+    return None
 
-    `scope` holds the title (and the body, if in the same tree): what lies between two of its
-    descendants in document order lies inside it."""
+
+# ---------------------------------------------------------------- the body
+
+_ENPCONTENT = re.compile(r"<!--\s*enpcontent\s*-->(.*?)<!--\s*/enpcontent\s*-->", re.S | re.I)
+
+
+def body_container(doc: lxml.html.HtmlElement, text: str) -> lxml.html.HtmlElement | None:
+    """The element holding the body: the first `<founder-content>`; else what the `enpcontent`
+    comments enclose; else #ozoom, #articleContent or #content; else the div or td holding the
+    most text in its own `<p>` children."""
+    found = next(doc.iter("founder-content"), None)
+    if found is not None:
+        return found
+    m = _ENPCONTENT.search(text)
+    if m and m.group(1).strip():
+        return lxml.html.fragment_fromstring(m.group(1), create_parent="div")
+    for xp in ("//*[@id='ozoom']", "//*[@id='articleContent']", "//*[@id='content']"):
+        found = doc.xpath(xp)
+        if found:
+            return found[0]
+    best, score = None, 0
+    for el in doc.xpath("//div|//td"):
+        s = sum(len(p.text_content()) for p in el.xpath("./p"))
+        if s > score:
+            best, score = el, s
+    return best
+
+
+_BLOCK_TAGS = {
+    "p", "div", "br", "tr", "table", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "section", "article", "center", "dd", "dt", "dl", "pre", "hr", "figure",
+    "figcaption", "tbody", "thead", "founder-content",
+}
+_CAPTION_START = re.compile(r"^(图为|图：|图:|上图|下图|左图|右图|▲|△|图片说明)")
+_CAPTION_END = re.compile(r"(摄|供图|资料图|图片来源[^，。]*)[）)]?$")
+_CAPTION_ATTRS = ("data-original-title", "title", "alt")
+
+
+def body_parts(container: lxml.html.HtmlElement, base: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The body's paragraphs and images, in order.
+
+    The text between block boundaries (block elements, images) is a paragraph, cleaned; a
+    short caption-like paragraph right after a captionless image is that image's caption.
+    """
+    paragraphs: list[str] = []
+    images: list[dict[str, str]] = []
+    pending: dict[str, str] | None = None  # the last image, while it waits for a caption
+    for value, centered in _BodyBlocks(base).read(container):
+        if isinstance(value, dict):  # an image
+            images.append(value)
+            pending = value if not value["caption"] else None
+            continue
+        text = clean_paragraph(value)
+        if not text:
+            continue
+        if pending is not None and _is_caption(text, centered):
+            pending["caption"] = normalize_ws(text) or ""
+        else:
+            paragraphs.append(text)
+        pending = None
+    return paragraphs, images
+
+
+class _BodyBlocks:
+    """The body as a flat list of blocks: (raw text, centred) and ({url, caption}, False).
+
+    A text block is everything between two block boundaries; it is centred when the element
+    that opened it is (itself or inside a centred element).
+    """
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.blocks: list[tuple[str | dict[str, str], bool]] = []
+        self.buf: list[str] = []  # the text block being collected
+        self.centered = False
+
+    def read(self, container: lxml.html.HtmlElement) -> list[tuple[str | dict[str, str], bool]]:
+        self.buf.append(container.text or "")
+        for child in container:
+            self.walk(child, False)
+        self.flush()
+        return self.blocks
+
+    def flush(self) -> None:
+        # buf holds even empty strings: "nothing collected yet" differs from "collected nothing"
+        # for the centring of the next inline element (see walk).
+        if self.buf:
+            self.blocks.append(("".join(self.buf), self.centered))
+            self.buf.clear()
+
+    def walk(self, node, in_center: bool) -> None:
+        if not isinstance(node.tag, str) or node.tag.lower() in _SKIP_TAGS:
+            self.buf.append(node.tail or "")  # a comment's or a script's tail is still text
+            return
+        tag = node.tag.lower()
+        here = in_center or _is_centered(node)
+        if tag == "img":
+            self.flush()
+            url = absolute_url(self.base, node.get("src") or node.get("data-src"))
+            if url:
+                self.blocks.append(({"url": url, "caption": _attr_caption(node) or ""}, False))
+            self.buf.append(node.tail or "")
+            return
+        block = tag in _BLOCK_TAGS
+        if block:
+            self.flush()
+            self.centered = here
+        elif not self.buf:
+            self.centered = here
+        self.buf.append(node.text or "")
+        for child in node:
+            self.walk(child, here)
+        if block:
+            self.flush()
+            self.centered = in_center
+        self.buf.append(node.tail or "")
+
+
+def _is_centered(el: lxml.html.HtmlElement) -> bool:
+    style = (el.get("style") or "").replace(" ", "").lower()
+    return (el.get("align") or "").lower() == "center" or "text-align:center" in style
+
+
+def _is_caption(text: str, centered: bool) -> bool:
+    """Reads as a caption: short, and starts or ends like one, or is centred. (Real bodies hold
+    centred sub-headings and sentences ending in 摄 too: only right after an image does this apply.)"""
+    if len(text) > 80:
+        return False
+    return bool(_CAPTION_START.search(text) or _CAPTION_END.search(text) or (centered and len(text) <= 60))
+
+
+def _attr_caption(img: lxml.html.HtmlElement) -> str | None:
+    return next((normalize_ws(img.get(a)) for a in _CAPTION_ATTRS if normalize_ws(img.get(a))), None)
+
+
+def _images_between(doc: lxml.html.HtmlElement, title_el: lxml.html.HtmlElement,
+                    body: lxml.html.HtmlElement, base: str) -> list[dict[str, str]]:
+    """Article images set between the title and the body (some templates keep them there, in a
+    table with the caption in the next row); icons and linked images are not the article's."""
     out: list[dict[str, str]] = []
     started = False
-    for el in scope.iter("img", title.tag, body.tag):  # document order, only the tags that matter
+    for el in doc.iter():
         if el is body:
             break
-        if el is title:
+        if el is title_el:
             started = True
             continue
-        if not started or el.tag != "img" or title in el.iterancestors() or _IN_LINK(el):
+        if (not started or el.tag != "img" or title_el in el.iterancestors()
+                or next(el.iterancestors("a"), None) is not None):
             continue
-        url = _abs(base, el.get("src"))
+        url = absolute_url(base, el.get("src"))
         small = any((el.get(a) or "").isdigit() and int(el.get(a)) < 60 for a in ("width", "height"))
         if not url or small or urlsplit(url).path.lower().endswith(".gif"):
             continue
-        caption = next((normalize_ws(el.get(a)) for a in _CAPTION_ATTRS if normalize_ws(el.get(a))), None)
-        holder = next((a for a in el.iterancestors() if a.tag == "table"), None)
+        caption = _attr_caption(el)
+        holder = next(el.iterancestors("table"), None)
         if caption is None and holder is not None:
             text = normalize_ws(holder.text_content())
             caption = text if text and len(text) <= 100 else None

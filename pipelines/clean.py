@@ -28,39 +28,31 @@ def column_of(title: str | None) -> str | None:
 
 
 def clean_subtitle(subtitle: str | None) -> str | None:
+    """The subtitle without its printed leading dashes (`——`), whitespace normalized."""
     text = normalize_ws(subtitle)
     return normalize_ws(_DASHES.sub("", text)) if text else None
 
 
-def _strip_markup(text: str) -> str:
-    if "<" in text:  # every _TAG match starts with "<"
-        text = _TAG.sub("", text)
-    return html.unescape(text) if "&" in text and _ENTITY.search(text) else text
-
-
-def is_chrome(line: str, chrome: Iterable[str]) -> bool:
-    """A line made only of page-chrome strings (`安徽经济网首页 数字版首页 往期回顾`)."""
-    return _is_chrome(line, sorted(chrome, key=len, reverse=True))
+def strip_markup(text: str) -> str:
+    """Tags and comments removed; entities decoded only where a complete one (`&amp;`,
+    `&#12288;`) occurs, so that text with a bare `&` stays as printed."""
+    text = _TAG.sub("", text)
+    return html.unescape(text) if _ENTITY.search(text) else text
 
 
 def _is_chrome(line: str, longest_first: list[str]) -> bool:
+    """A line made only of page-chrome strings (`安徽经济网首页 数字版首页 往期回顾`) and separators."""
     rest = line
-    for c in longest_first:
+    for c in longest_first:  # longest first: a short chrome string inside a long one must not split it
         rest = rest.replace(c, " ")
     return rest != line and not rest.strip(" \u3000\u00a0|｜·•-—/")
 
 
 def clean_body(body: str, chrome: Iterable[str] = ()) -> str:
     """Paragraphs joined by \\n: no markup or entities, no indentation, no empty or chrome lines."""
-    chrome = sorted(chrome, key=len, reverse=True)  # once, not once a line
-    lines = body.split("\n")
-    if "<" in body or "&" in body:  # else _strip_markup has nothing to do in any line
-        lines = map(_strip_markup, lines)
-    lines = [line for line in map(clean_paragraph, lines) if line]
-    out = "\n".join(lines)
-    if any(c in out for c in chrome):  # a chrome string in none of the lines: no chrome line
-        out = "\n".join(line for line in lines if not _is_chrome(line, chrome))
-    return out
+    longest_first = sorted(chrome, key=len, reverse=True)
+    lines = [clean_paragraph(strip_markup(line)) for line in body.split("\n")]
+    return "\n".join(line for line in lines if line and not _is_chrome(line, longest_first))
 
 
 def clean_article(fields: dict, chrome: Iterable[str] = ()) -> list[str]:
@@ -74,7 +66,7 @@ def clean_article(fields: dict, chrome: Iterable[str] = ()) -> list[str]:
 
     for name in _WS_FIELDS:
         if name in fields:
-            put(name, normalize_ws(_strip_markup(fields[name])) if fields[name] is not None else None)
+            put(name, normalize_ws(strip_markup(fields[name])) if fields[name] is not None else None)
     put("subtitle", clean_subtitle(fields.get("subtitle")))
     if fields.get("column") is None:
         put("column", column_of(fields.get("title")))

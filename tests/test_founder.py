@@ -91,6 +91,32 @@ def test_parse_article_shapes(html, url, expected):
     assert got == expected
 
 
+HEADS = """<html><body>{enp}<div class="article"><h3>页面引题</h3><h1>页面标题</h1><h2>——页面副题</h2>
+<p>本报记者 页面作者（2023年08月03日 01版）</p><founder-content><p>正文。</p></founder-content></div></body></html>"""
+ENP = ("<!--enpproperty <title>评论标题</title><introtitle>评论引题</introtitle><subtitle>评论副题</subtitle>"
+       "<author>评论作者</author>/enpproperty-->")
+
+
+@pytest.mark.parametrize("enp, expected", [
+    # The comment wins for 引题, 副题 and author; the visible line wins for the title.
+    (ENP, ("页面标题", "评论引题", "评论副题", "评论作者")),
+    # Without the comment: all from the head lines around the title.
+    ("", ("页面标题", "页面引题", "——页面副题", "本报记者 页面作者")),
+    # Empty comment fields count as absent.
+    ("<!--enpproperty <title></title><introtitle> </introtitle><subtitle></subtitle><author/>/enpproperty-->",
+     ("页面标题", "页面引题", "——页面副题", "本报记者 页面作者")),
+])
+def test_head_field_sources_in_order(enp, expected):
+    art = parse_article(HEADS.format(enp=enp), "http://p.example/pc/content/202308/03/content_1.html")
+    assert (art.title, art.intro_title, art.subtitle, art.author) == expected
+
+
+def test_title_from_the_comment_when_no_line_is_one():
+    html = HEADS.format(enp=ENP).replace("<h3>页面引题</h3><h1>页面标题</h1><h2>——页面副题</h2>", "")
+    art = parse_article(html, "http://p.example/pc/content/202308/03/content_1.html")
+    assert art.title == "评论标题"
+
+
 def test_page_without_pagelink_falls_back_to_node_links_and_map_only_articles():
     html = """<html><body><p>第A02版：经济</p>
     <a href="node_1.html">第A01版</a> <a href="node_2.html">第A02版</a> <a href="http://other.example/node_9.html">x</a>
