@@ -10,7 +10,9 @@
 CPU time is process time, the least of several passes over every page (one pass for
 trafilatura). Accuracy against the replica's ground truth: share of bodies exactly equal and
 of titles exactly equal (trafilatura's titles from `extract_metadata` on a sample).
-Goals: ours within 3x of the floor, at least 5x faster than trafilatura, ours 100% accurate.
+Goals: at least 5x faster than trafilatura, ours 100% accurate. The ratio to the floor is
+reported, not a goal: a crawl is bound by politeness, not by parsing (the ≤3x goal that once
+drove fast paths into the parser is withdrawn).
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ from urllib.parse import urljoin
 
 from bench.common import Context, row
 
-FLOOR_GOAL = 3.0
 TRAFILATURA_GOAL = 5.0
 TITLE_SAMPLE = 300
 
@@ -102,7 +103,7 @@ def run(ctx: Context) -> list[dict]:
         row(f"cpu: ours, parse+clean+hash per article (us, {n} pages)", round(per["ours"], 1)),
         row("cpu: floor, lxml.html.fromstring per article (us)", round(per["floor"], 1)),
         row("cpu: trafilatura.extract per article (us)", round(per["traf"], 1)),
-        row("cpu: ours / floor", round(vs_floor, 2), f"<= {FLOOR_GOAL:g}", vs_floor <= FLOOR_GOAL),
+        row("cpu: ours / floor", round(vs_floor, 2)),
         row("cpu: trafilatura / ours (speed-up)", round(vs_traf, 1), f">= {TRAFILATURA_GOAL:g}",
             vs_traf >= TRAFILATURA_GOAL),
         row("cpu: ours accuracy, bodies / titles exact", f"{ours_body:.1%} / {ours_title:.1%}",

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from itemadapter import ItemAdapter
 
 from epaper.crawler.founder import clean_paragraph, normalize_ws
+from epaper.crawler.items import ArticleItem
 
 _COLUMN = re.compile(r"^【([^【】]+)】")
 _DASHES = re.compile(r"^(?:——|—|--|－－|―|–)+\s*")
@@ -89,7 +90,7 @@ class CleanPipeline:
 
     def process_item(self, item):
         adapter = ItemAdapter(item)
-        if "body" not in adapter:  # pages: only the name needs it
+        if not isinstance(item, ArticleItem):  # pages: only the name needs it
             if adapter.get("page_name") is not None:
                 adapter["page_name"] = normalize_ws(adapter["page_name"])
             return item
