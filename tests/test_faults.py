@@ -446,3 +446,24 @@ def test_a_page_the_parser_chokes_on_fails_that_page_and_says_why(monkeypatch, e
     assert items == []
     assert result.failures == [{"url": url, "reason": str(error) if isinstance(error, ValueError)
                                  else f"cannot parse: {type(error).__name__}: {error}"}]
+
+
+def test_a_spider_bug_fails_its_date_with_the_reason(monkeypatch):
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from epaper.crawler.spiders.epaper import EpaperSpider
+
+    crawler = get_crawler(EpaperSpider, settings_dict=project_settings())
+    spider = crawler.spider = EpaperSpider.from_crawler(crawler, base_url="http://127.0.0.1:9/ahjjb/",
+                                                        date=START.isoformat())
+
+    def broken(response):
+        yield from ()
+        raise KeyError("page_index")
+
+    url = "http://127.0.0.1:9/ahjjb/pc/layout/202308/01/node_02.html"
+    request = spider._request(url, spider.parse_page, [START], page_index=1, stage=2)
+    monkeypatch.setattr(spider, "parse_page", broken)
+    assert list(spider._answer(HtmlResponse(url, body=b"<html></html>", request=request))) == []
+    assert spider.ledger.results[START].failures == [{"url": url, "reason": "spider error: KeyError: 'page_index'"}]

@@ -118,11 +118,17 @@ class EpaperSpider(scrapy.Spider):
         )
 
     def _answer(self, response: Response):
-        """Every response goes through here: the handler's output, then the ledger is told."""
+        """Every response goes through here: the handler's output, then the ledger is told. A
+        handler that breaks fails its dates with the reason, instead of leaving them short."""
+        dates = response.meta["issue_dates"]
         try:
             yield from getattr(self, response.meta["handler"])(response)
+        except Exception as exc:
+            self.logger.error("spider error on %s", response.url, exc_info=exc)
+            for d in dates:
+                self.ledger.fail(d, response.url, f"spider error: {type(exc).__name__}: {str(exc)[:200]}")
         finally:
-            self.ledger.answered(response.meta["issue_dates"])
+            self.ledger.answered(dates)
 
     def _months(self) -> dict[dt.date, list[dt.date]]:
         months: dict[dt.date, list[dt.date]] = {}
