@@ -1,0 +1,98 @@
+"""`DATA/metrics/epaper.prom`: the archive's figures in the Prometheus text format, for
+node_exporter's textfile collector (the convention for cron jobs), rewritten after every run.
+
+Everything comes from the archive's own records, so the file can be rebuilt at any time: the
+run log (`runs/runs.jsonl`: the last run, the last successful one, its failures and request
+counts) and the state of each date of the catch-up window (`epaper.state.date_states`).
+prometheus_client writes the file under a temporary name and renames it into place.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+from epaper.runlog import read_runs
+from epaper.state import STATES, date_states
+
+METRICS_DIR = "metrics"
+METRICS_FILE = "epaper.prom"
+
+
+def metrics_path(data_dir: str | Path) -> Path:
+    return Path(data_dir) / METRICS_DIR / METRICS_FILE
+
+
+def _timestamp(text: object) -> float | None:
+    try:
+        when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.timestamp() if when.tzinfo else None
+
+
+def _reason_kind(reason: str) -> str:
+    """A failure reason without the parts that vary per URL: 'HTTP 503', 'timeout', ..."""
+    text = re.sub(r"^(?:calendar|page|article): ", "", reason or "")
+    return text.split(" (")[0].split(": ")[0].strip()[:60] or "?"
+
+
+def collect(data_dir: str | Path, *, source: str, tz: dt.tzinfo, window_days: int,
+            today: dt.date | None = None) -> CollectorRegistry:
+    root = Path(data_dir)
+    registry = CollectorRegistry()
+    labels = {"source": source}
+
+    def gauge(name: str, doc: str, extra: tuple[str, ...] = ()) -> Gauge:
+        return Gauge(name, doc, ["source", *extra], registry=registry)
+
+    runs = read_runs(root)
+    last: dict[str, Any] = runs[-1] if runs else {}
+    success = next((r for r in reversed(runs) if r.get("exit_status") == 0), {})
+    for name, doc, value in (
+        ("epaper_last_run_start_timestamp_seconds", "When the last run started", _timestamp(last.get("started"))),
+        ("epaper_last_run_end_timestamp_seconds", "When the last run ended", _timestamp(last.get("ended"))),
+        ("epaper_last_run_exit_status", "Exit status of the last run (0 ok, 1 failed, 2 usage, 3 suspect)",
+         last.get("exit_status")),
+        ("epaper_last_success_timestamp_seconds", "When the last run with exit status 0 ended",
+         _timestamp(success.get("ended"))),
+    ):
+        if isinstance(value, (int, float)):
+            gauge(name, doc).labels(**labels).set(value)
+
+    outcomes = last.get("outcomes") if isinstance(last.get("outcomes"), dict) else {}
+    articles = sum(o.get("articles") or 0 for o in outcomes.values() if isinstance(o, dict))
+    gauge("epaper_last_run_articles", "Articles archived by the last run").labels(**labels).set(articles)
+    stats = last.get("stats") if isinstance(last.get("stats"), dict) else {}
+    for key, name, doc in (("requests", "epaper_last_run_requests", "Requests the last run made"),
+                           ("response_bytes", "epaper_last_run_response_bytes", "Bytes the last run downloaded"),
+                           ("bytes_written", "epaper_last_run_bytes_written",
+                            "Bytes of snapshots and WARC files the last run wrote")):
+        if isinstance(stats.get(key), (int, float)):
+            gauge(name, doc).labels(**labels).set(stats[key])
+    failures = Counter(_reason_kind(f.get("reason", "")) for o in outcomes.values() if isinstance(o, dict)
+                       for f in o.get("failures") or [] if isinstance(f, dict))
+    failed = gauge("epaper_last_run_failures", "Failed URLs of the last run, by reason", ("reason",))
+    for reason, count in sorted(failures.items()):
+        failed.labels(reason=reason, **labels).set(count)
+
+    today = today or dt.datetime.now(tz).date()
+    window = date_states(root, tz=tz, start=today - dt.timedelta(days=max(window_days, 1) - 1), end=today)
+    states = Counter(s.state for s in window)
+    dates = gauge("epaper_window_dates", f"Dates of the catch-up window by state ({', '.join(STATES)})",
+                  ("state",))
+    for state in STATES:
+        dates.labels(state=state, **labels).set(states.get(state, 0))
+    return registry
+
+
+def write_metrics(data_dir: str | Path, **options: Any) -> Path:
+    """Rewrite DATA/metrics/epaper.prom atomically; options as for `collect`."""
+    path = metrics_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(path), collect(data_dir, **options))
+    return path
