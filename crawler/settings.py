@@ -35,7 +35,11 @@ RETRY_BACKOFF_BASE = 1.0  # seconds; doubled per retry (see crawler.middlewares.
 RETRY_BACKOFF_MAX = 30.0  # seconds: the longest wait between retries
 RETRY_TRUNCATED = True  # retry a 200 page without </html> (or a calendar without its end), then fail it
 COOKIES_ENABLED = False
+# Nothing listens and nothing is written outside the data directory: Scrapy's telnet console
+# and its remote-control HTTP endpoint (on by default since 2.19, with a bearer-token job file
+# under $HOME/.local/state/scrapy/) would let any local process run code inside the crawl.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 REDIRECT_MAX_TIMES = 5
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 LOG_LEVEL = "INFO"
