@@ -160,6 +160,8 @@ class _Handler(BaseHTTPRequestHandler):
             pad = b"<!-- " + b"x" * 1018 + b" -->\n"
             body = b"<html><body>" + pad * int(f.size_mb * 1024) + b"</body></html>"
             return self._send(200, "text/html; charset=utf-8", body, head)
+        if kind == "endless":
+            return self._endless(f.size_mb, head)
         found = self._resolve(path)
         if found is None:
             return self._send(404, "text/html; charset=utf-8", b"", head)
@@ -169,6 +171,22 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "charset_lie":
             return self._send(200, *charset_lie(body), head)
         raise AssertionError(kind)
+
+    def _endless(self, size_mb: float, head: bool) -> None:
+        """A page without Content-Length that does not end (until size_mb or the client leaves)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if head:
+            return
+        chunk = b"<html><body>" + b"<p>" + b"x" * 65520 + b"</p>\n"
+        try:
+            for _ in range(int(size_mb * 16)):
+                self.wfile.write(chunk)
+        except OSError:
+            pass
 
     def _truncate(self, ctype: str, body: bytes, with_length: bool, head: bool) -> None:
         self.send_response(200)

@@ -181,6 +181,7 @@ PERMANENT = {  # kind, options, target, reason shown; extra settings. At most on
         ("wrong_type", {"body": "pdf"}, ("a", 2, 0, 2), "not HTML (application/pdf)"),
         ("wrong_type", {"body": "jpg"}, ("p", 3, 1), "not HTML (image/jpeg)"),
         ("oversize", {"size_mb": 2.0}, ("a", 1, 0, 1), "response too large"),
+        ("endless", {"size_mb": 64.0}, ("a", 3, 0, 1), "larger than DOWNLOAD_MAXSIZE (1,048,576 bytes)"),
     ], ["-s", "DOWNLOAD_MAXSIZE=1048576"]),
 }
 

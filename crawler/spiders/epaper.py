@@ -45,8 +45,11 @@ def plausible_issue_date(day: dt.date) -> bool:
 _MAXSIZE = re.compile(r"(\d+) bytes which is larger than download max size \((\d+)\)")
 
 
-def failure_reason(failure) -> str:
-    """One readable phrase for why a request failed (the URL is reported next to it)."""
+def failure_reason(failure, maxsize: int = 0) -> str:
+    """One readable phrase for why a request failed (the URL is reported next to it).
+
+    `maxsize` is the DOWNLOAD_MAXSIZE the request ran under: a response without a length
+    that goes past it is cancelled with no message at all, so the reason names the limit."""
     exc = failure.value
     if isinstance(exc, HttpError):
         return f"HTTP {exc.response.status}"
@@ -59,7 +62,11 @@ def failure_reason(failure) -> str:
     if isinstance(exc, DownloadCancelledError):
         m = _MAXSIZE.search(str(exc))
         if m:
-            return f"response too large ({int(m.group(1)):,} bytes, limit {int(m.group(2)):,})"
+            return (f"response too large: {int(m.group(1)):,} bytes, larger than DOWNLOAD_MAXSIZE "
+                    f"({int(m.group(2)):,} bytes)")
+        if maxsize and not str(exc).strip():
+            return (f"response too large: no length announced, cut off once larger than DOWNLOAD_MAXSIZE "
+                    f"({maxsize:,} bytes)")
     if isinstance(exc, (DownloadFailedError, ResponseNeverReceived)):
         return "connection lost before a complete response"
     if isinstance(exc, DownloadConnectionRefusedError):
@@ -98,6 +105,7 @@ class EpaperSpider(scrapy.Spider):
             kwargs["base_url"] = crawler.settings.get("EPAPER_BASE_URL")
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.source = crawler.settings.get("EPAPER_SOURCE")
+        spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         spider.generation = spider.arguments.layout or crawler.settings.get("EPAPER_LAYOUT")
         if spider.generation not in ("auto", "pc", "html"):
             raise ValueError(f"layout must be auto, pc or html, got {spider.generation!r}")
@@ -342,7 +350,7 @@ class EpaperSpider(scrapy.Spider):
         request = failure.request
         dates = request.meta.get("issue_dates", [])
         handler = request.meta.get("handler")
-        reason = failure_reason(failure)
+        reason = failure_reason(failure, request.meta.get("download_maxsize", self.maxsize))
         url = (request.meta.get("redirect_urls") or [request.url])[0]  # the URL we asked for
         self.logger.warning("%s failed: %s", url, reason)
         if handler == "parse_latest":
