@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware as ScrapyOffsiteMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 
 _ROOT_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)[\s/>]")
@@ -74,6 +74,31 @@ class OffsiteMiddleware(ScrapyOffsiteMiddleware):
         if request.meta.get("redirect_urls"):
             raise IgnoreRequest(f"redirected off the portal's host to {request.url} (not followed)")
         raise IgnoreRequest(f"off the portal's host: {request.url} (not fetched)")
+
+
+class UrlLengthMiddleware:
+    """Scrapy's URL-length filter, as a downloader middleware that refuses with a reason.
+
+    Scrapy's own (a spider middleware) drops a long request silently after the spider counted
+    it as sent, so its date waited until the crawl ended and the link was never named. Here the
+    request's errback reports it like any other failure. Setting: URLLENGTH_LIMIT (Scrapy's;
+    0 switches the check off)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        limit = crawler.settings.getint("URLLENGTH_LIMIT")
+        if not limit:
+            raise NotConfigured
+        return cls(limit)
+
+    def process_request(self, request: Request, spider=None):
+        if len(request.url) > self.limit:
+            raise IgnoreRequest(f"URL longer than URLLENGTH_LIMIT ({len(request.url):,} characters, "
+                                f"limit {self.limit:,}; not fetched)")
+        return None
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

@@ -70,6 +70,11 @@ CLEAN_CHROME_LINES = [  # page chrome that leaks into bodies; removed as whole l
 ]
 CLEAN_DROP_FIELDS: list[str] = []  # e.g. ["author"]: optional fields not to keep
 
+# Every request the spider makes is answered in the ledger: a spider middleware that drops one
+# silently would leave its date waiting until the crawl ends. URL length is checked in the
+# downloader instead (crawler.middlewares.UrlLengthMiddleware); the others drop nothing here.
+SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None}
+
 ITEM_PIPELINES = {
     "epaper.pipelines.clean.CleanPipeline": 200,
     "epaper.pipelines.validate.ValidatePipeline": 400,
@@ -81,6 +86,7 @@ DOWNLOADER_MIDDLEWARES = {
     # 50, in place of Scrapy's: before robots.txt and everything else, so an off-host redirect is never fetched.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "epaper.crawler.middlewares.OffsiteMiddleware": 50,
+    "epaper.crawler.middlewares.UrlLengthMiddleware": 52,  # in place of Scrapy's spider middleware: named
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "epaper.crawler.middlewares.BackoffRetryMiddleware": 550,
     "epaper.crawler.middlewares.FetchedAtMiddleware": 960,

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import pytest_twisted
 
 from epaper.replica.server import Fault, serve
-from tests.conftest import CLEAN_ENV, FAST
+from tests.conftest import CLEAN_ENV, FAST, crawl_in_process
 
 DAY = dt.date(2023, 8, 1)
 
@@ -78,3 +80,47 @@ def test_a_crawl_listens_on_nothing_and_writes_only_its_data_dir(server, tmp_pat
     assert server.request_count(r"/content_") > 0
     assert listened == set()
     assert (tree(home), tree(tmp), tree(cwd)) == ([], [], [])
+
+
+# ------------------------------------------------------------------ every dropped request is answered
+
+
+@pytest.fixture
+def site_copy(replica_sites, tmp_path):
+    """A copy of the replica's site (edit it freely), its truth beside it."""
+    import shutil
+
+    built = replica_sites("pc-rmrb", DAY, dt.date(2023, 8, 4))
+    shutil.copytree(built / "site", tmp_path / "site")
+    return tmp_path / "site"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_link_over_the_url_length_limit_is_named_with_its_reason(site_copy, tmp_path):
+    page = site_copy / "pc/layout/202308/01/node_02.html"
+    html = page.read_text(encoding="utf-8")
+    (first,) = re.findall(r'href="(\.\./\.\./\.\./content/202308/01/content_\d+)\.html"', html)[:1]
+    long_link = first + "x" * 2100 + ".html"
+    page.write_text(html.replace(f'"{first}.html"', f'"{long_link}"'), encoding="utf-8")
+    with serve(site_copy) as server:
+        ledger = await crawl_in_process(tmp_path / "data", server.base_url, date=DAY.isoformat())
+    result = ledger.results[DAY]
+    assert result.status == "incomplete"
+    (failure,) = result.failures
+    assert failure["url"].endswith("x" * 2100 + ".html")
+    assert "URLLENGTH_LIMIT" in failure["reason"]
+    assert result.articles > 10  # every other article is archived
+
+
+def test_no_spider_middleware_drops_a_request_silently():
+    """The spider middlewares in the chain are reviewed ones: none drops a request the ledger
+    counts (DepthMiddleware only with DEPTH_LIMIT, which the project never sets)."""
+    from scrapy.settings import Settings
+    from scrapy.utils.conf import build_component_list
+
+    settings = Settings()
+    settings.setmodule("epaper.crawler.settings", priority="project")
+    assert settings.getint("DEPTH_LIMIT") == 0
+    names = {path.rsplit(".", 1)[1] for path in build_component_list(settings.getwithbase("SPIDER_MIDDLEWARES"))}
+    assert names == {"StartSpiderMiddleware", "HttpErrorMiddleware", "RefererMiddleware", "DepthMiddleware",
+                     "MetaCopyDetectionMiddleware"}
