@@ -124,3 +124,12 @@ def test_no_spider_middleware_drops_a_request_silently():
     names = {path.rsplit(".", 1)[1] for path in build_component_list(settings.getwithbase("SPIDER_MIDDLEWARES"))}
     assert names == {"StartSpiderMiddleware", "HttpErrorMiddleware", "RefererMiddleware", "DepthMiddleware",
                      "MetaCopyDetectionMiddleware"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_calendar_with_a_byte_order_mark_is_read(site_copy, tmp_path):
+    period = site_copy / "pc/layout/202308/period.xml"
+    period.write_bytes(b"\xef\xbb\xbf" + period.read_bytes())
+    with serve(site_copy) as server:
+        ledger = await crawl_in_process(tmp_path / "data", server.base_url, date=DAY.isoformat())
+    assert ledger.results[DAY].status == "archived", ledger.results[DAY].failures
