@@ -8,8 +8,13 @@ re-crawl's snapshot is written, the older WARC files of the date are removed (no
 crash in between leaves the previous snapshot with the WARC its rows point to). Responses
 that are retried (5xx, truncated or empty pages) are not kept.
 
+The writer sits next to the download handler, before Scrapy's HttpCompressionMiddleware: a
+page the portal gzips is stored as received (compressed, with its Content-Encoding), and
+whether it is whole is judged on the decoded page.
+
 WarcReplayMiddleware answers every request from those files, so no request reaches the
-network: the spider and pipelines run exactly as in a crawl.
+network: the spider and pipelines run exactly as in a crawl (a stored gzipped payload is
+decoded by the compression middleware, as it was when crawled).
 
 Settings: WARC_ENABLED (default True), WARC_REPLAY_DIR (archive root to replay from; empty:
 off), SNAPSHOT_DIR (archive root to write to).
@@ -25,6 +30,7 @@ import os
 from pathlib import Path
 
 from scrapy import signals
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
@@ -46,8 +52,25 @@ def warc_files(root: Path, day: dt.date) -> list[Path]:
     return sorted(folder.glob("*.warc.gz")) if folder.is_dir() else []
 
 
-def _headers_list(headers: Headers) -> list[tuple[str, str]]:
-    return [(k.decode("latin-1"), v.decode("latin-1")) for k, vs in headers.items() for v in vs]
+def _headers_list(headers: Headers, skip: tuple[bytes, ...] = ()) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, vs in headers.items() if k.lower() not in skip
+            for v in vs]
+
+
+def decoded(response, max_size: int):
+    """The response as the spider will see it (Content-Encoding undone, as Scrapy's
+    HttpCompressionMiddleware does, within `max_size`), or None when it cannot be decoded."""
+    encodings = response.headers.getlist("Content-Encoding")
+    if not encodings:
+        return response
+    try:
+        to_decode, to_keep = HttpCompressionMiddleware._split_encodings(encodings)
+        body = response.body
+        for encoding in to_decode:
+            body = HttpCompressionMiddleware._decode(body, encoding, max_size)
+    except Exception:  # zlib/brotli/zstd errors, or over max_size: the compression middleware refuses it
+        return None
+    return response.replace(body=body)
 
 
 class _DateWarc:
@@ -70,8 +93,10 @@ class _DateWarc:
 
     def write(self, request, response, fetched: dt.datetime) -> str:
         date = fetched.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        http = StatusAndHeaders(f"{response.status} {_reason(response.status)}", _headers_list(response.headers),
-                                protocol="HTTP/1.1")
+        # The payload is stored as received (still compressed when the portal gzips, with its
+        # Content-Encoding), but de-chunked by the HTTP client: no Transfer-Encoding header.
+        http = StatusAndHeaders(f"{response.status} {_reason(response.status)}",
+                                _headers_list(response.headers, skip=(b"transfer-encoding",)), protocol="HTTP/1.1")
         resp = self.writer.create_warc_record(response.url, "response", payload=io.BytesIO(response.body),
                                               http_headers=http, warc_headers_dict={"WARC-Date": date})
         record_id = resp.rec_headers.get_header("WARC-Record-ID")
@@ -117,6 +142,7 @@ class WarcWriterMiddleware:
         self.root = Path(settings.get("SNAPSHOT_DIR"))
         self.retry_codes = {int(code) for code in settings.getlist("RETRY_HTTP_CODES")}
         self.check_truncated = settings.getbool("RETRY_TRUNCATED")
+        self.max_size = settings.getint("DOWNLOAD_MAXSIZE")
         self.ledger = Ledger.from_crawler(crawler)
         self.open: dict[dt.date, _DateWarc] = {}
         self.committed: dict[dt.date, Path] = {}
@@ -130,8 +156,12 @@ class WarcWriterMiddleware:
 
     def process_response(self, request, response, spider=None):
         fetched = request.meta["fetched_at"]
-        if response.status in self.retry_codes or (self.check_truncated and truncation(response)):
+        if response.status in self.retry_codes:
             return response
+        if self.check_truncated:  # judged on the page as the spider will read it
+            page = decoded(response, request.meta.get("download_maxsize", self.max_size))
+            if page is None or truncation(page):
+                return response
         for day in request.meta.get("issue_dates", []):
             warc = self.open.get(day)
             if warc is None:
@@ -232,8 +262,10 @@ class WarcReplayMiddleware:
                     record_id = record.rec_headers.get_header("WARC-Record-ID")
                     date = record.rec_headers.get_header("WARC-Date")
                     http = record.http_headers
+                    # The payload as received: a gzipped page is decoded by Scrapy's
+                    # HttpCompressionMiddleware on its way to the spider, as in a crawl.
                     self.responses[url] = (int(http.get_statuscode()), http.headers,
-                                           record.content_stream().read(), date, relative, record_id)
+                                           record.raw_stream.read(), date, relative, record_id)
             except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
                 log.warning("damaged WARC file %s: %s", path, exc)
                 self.damaged[day] = f"damaged WARC {relative} ({exc})"

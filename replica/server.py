@@ -1,6 +1,7 @@
 """The replica portal on 127.0.0.1: serves a built site under a root path, with faults."""
 from __future__ import annotations
 
+import gzip
 import re
 import socket
 import struct
@@ -34,8 +35,9 @@ class ReplicaServer:
     """A running replica; use as a context manager or call ``stop()``."""
 
     def __init__(self, site_dir: Path, root_path: str = "/ahjjb/", *, delay: float = 0.0,
-                 faults: list[Fault] | None = None, port: int = 0) -> None:
+                 faults: list[Fault] | None = None, port: int = 0, gzip: bool = False) -> None:
         self.site_dir = Path(site_dir).resolve()
+        self.gzip = gzip  # gzip HTML and XML for clients that accept it, as nginx does
         self.root_path = "/" + root_path.strip("/") + "/" if root_path.strip("/") else "/"
         self.delay = delay
         self.faults = list(faults or [])
@@ -69,9 +71,10 @@ class ReplicaServer:
 
 
 def serve(site_dir: Path, root_path: str = "/ahjjb/", *, delay: float = 0.0,
-          faults: list[Fault] | None = None, port: int = 0) -> ReplicaServer:
-    """Start serving ``site_dir`` at ``http://127.0.0.1:PORT{root_path}``."""
-    return ReplicaServer(site_dir, root_path, delay=delay, faults=faults, port=port)
+          faults: list[Fault] | None = None, port: int = 0, gzip: bool = False) -> ReplicaServer:
+    """Start serving ``site_dir`` at ``http://127.0.0.1:PORT{root_path}`` (``gzip``: compress
+    HTML and XML for clients sending ``Accept-Encoding: gzip``)."""
+    return ReplicaServer(site_dir, root_path, delay=delay, faults=faults, port=port, gzip=gzip)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -126,6 +129,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, ctype: str, body: bytes, head: bool,
               extra: dict[str, str] | None = None) -> None:
+        if (self.replica.gzip and body and ("html" in ctype or "xml" in ctype)
+                and "gzip" in self.headers.get("Accept-Encoding", "")):
+            body = gzip.compress(body, mtime=0)
+            extra = {**(extra or {}), "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
