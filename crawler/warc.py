@@ -16,8 +16,12 @@ WarcReplayMiddleware answers every request from those files, so no request reach
 network: the spider and pipelines run exactly as in a crawl (a stored gzipped payload is
 decoded by the compression middleware, as it was when crawled).
 
+Replay streams each file record by record: no record may inflate past WARC_RECORD_MAXSIZE,
+so a WARC bomb (1 MB inflating to 1 GiB) is refused with that reason, in bounded memory.
+
 Settings: WARC_ENABLED (default True), WARC_REPLAY_DIR (archive root to replay from; empty:
-off), SNAPSHOT_DIR (archive root to write to).
+off), WARC_RECORD_MAXSIZE (default 32 MiB: the most one record may inflate to on replay),
+SNAPSHOT_DIR (archive root to write to).
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ import io
 import json
 import logging
 import os
+import zlib
 from pathlib import Path
 
 from scrapy import signals
@@ -199,15 +204,66 @@ class WarcWriterMiddleware:
 # ------------------------------------------------------------------ replay
 
 
-def _records(path: Path):
-    """The records of one WARC file; raises EOFError/OSError on damage.
+RECORD_MAXSIZE = 32 * 1024 * 1024  # WARC_RECORD_MAXSIZE's default
+_CHUNK = 64 * 1024
 
-    The file is decompressed whole by gzip first: warcio's iterator swallows an EOFError
-    met while it parses a record's headers, so a cut file could pass for a short one.
+
+class RecordTooLarge(ValueError):
+    """A gzip member of a WARC file inflates past the bound on one record (a WARC bomb)."""
+
+
+def _members(fh, limit: int):
+    """The decompressed bytes of each gzip member of an open .warc.gz, one at a time.
+
+    Each member is inflated in chunks, never past `limit` bytes (RecordTooLarge), so memory
+    stays bounded whatever the file holds. A member the file ends inside raises EOFError
+    (a cut file never passes for a short one); bytes that are not gzip raise BadGzipFile.
     """
-    with gzip.open(path, "rb") as fh:
-        data = fh.read()
-    return ArchiveIterator(io.BytesIO(data))
+    pending = fh.read(_CHUNK)
+    offset = 0  # of the member, in the compressed file
+    while pending:
+        d = zlib.decompressobj(wbits=31)
+        out = bytearray()
+        consumed = 0
+        try:
+            while True:
+                before = len(pending)
+                out += d.decompress(pending, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise RecordTooLarge(f"record at offset {offset:,} inflates past {limit:,} bytes "
+                                         f"(WARC_RECORD_MAXSIZE): not read")
+                if d.eof:
+                    consumed += before - len(d.unused_data)
+                    pending = d.unused_data or fh.read(_CHUNK)
+                    break
+                consumed += before - len(d.unconsumed_tail)
+                pending = d.unconsumed_tail or fh.read(_CHUNK)
+                if not pending:
+                    out += d.flush()
+                    if not d.eof:
+                        raise EOFError(f"compressed file ended inside the record at offset {offset:,}")
+                    if len(out) > limit:
+                        raise RecordTooLarge(f"record at offset {offset:,} inflates past {limit:,} bytes "
+                                             f"(WARC_RECORD_MAXSIZE): not read")
+                    break
+        except zlib.error as exc:
+            raise gzip.BadGzipFile(f"not gzip data at offset {offset:,}: {exc}") from None
+        offset += consumed
+        yield bytes(out)
+
+
+def _records(path: Path, limit: int = RECORD_MAXSIZE):
+    """The records of one WARC file, streamed; raises EOFError/OSError on damage and
+    RecordTooLarge on a record that inflates past `limit`.
+
+    Each gzip member is inflated whole (within `limit`) before warcio parses it: warcio's
+    iterator swallows an EOFError met while it parses a record's headers, so a cut file
+    could pass for a short one; a cut member is caught here first. Read a record's payload
+    before asking for the next one.
+    """
+    with open(path, "rb") as fh:
+        for member in _members(fh, limit):
+            yield from ArchiveIterator(io.BytesIO(member))
 
 
 def replay_source(root: Path, dates: list[dt.date]) -> tuple[str, str]:
@@ -215,6 +271,7 @@ def replay_source(root: Path, dates: list[dt.date]) -> tuple[str, str]:
 
     Replay knows the generation, so no date depends on another date's calendar for detection.
     """
+    unreadable = []
     for day in dates:
         for path in warc_files(root, day):
             base = None
@@ -228,9 +285,11 @@ def replay_source(root: Path, dates: list[dt.date]) -> tuple[str, str]:
                         rel = record.rec_headers.get_header("WARC-Target-URI")[len(base):]
                         if rel.startswith(("pc/", "html/")) and record.http_headers.get_statuscode() == "200":
                             return base, rel.split("/", 1)[0]
-            except (ArchiveLoadFailed, OSError, EOFError, ValueError, KeyError):
+            except (ArchiveLoadFailed, OSError, EOFError, ValueError, KeyError) as exc:
+                unreadable.append(f"{path.relative_to(root)}: {exc}")
                 continue
-    raise FileNotFoundError(f"no readable WARC file under {root / 'warc'} for the dates asked")
+    why = f" ({unreadable[0]}{f'; {len(unreadable) - 1} more' if len(unreadable) > 1 else ''})" if unreadable else ""
+    raise FileNotFoundError(f"no readable WARC file under {root / 'warc'} for the dates asked{why}")
 
 
 class WarcReplayMiddleware:
@@ -241,6 +300,7 @@ class WarcReplayMiddleware:
         if not replay:
             raise NotConfigured
         self.root = Path(replay)
+        self.record_max = crawler.settings.getint("WARC_RECORD_MAXSIZE")
         self.crawler = crawler
         self.loaded: set[dt.date] = set()
         self.responses: dict[str, tuple] = {}
@@ -255,7 +315,7 @@ class WarcReplayMiddleware:
         for path in warc_files(self.root, day):
             relative = str(path.relative_to(self.root))
             try:
-                for record in _records(path):
+                for record in _records(path, self.record_max):
                     if record.rec_type != "response":
                         continue
                     url = record.rec_headers.get_header("WARC-Target-URI")
