@@ -3,10 +3,10 @@
 WarcWriterMiddleware writes every response the crawl uses (calendar, pages, articles; not
 retried 5xx) as request + response records, exact bytes, into one WARC per issue date:
 `warc/issue_date=YYYY-MM-DD/<stamp>-<pid>.warc.gz`. The file is written under a temporary
-name and renamed into place just before the date's snapshot is written; once a complete
-re-crawl's snapshot is written, the older WARC files of the date are removed (not before: a
-crash in between leaves the previous snapshot with the WARC its rows point to). Responses
-that are retried (5xx, truncated or empty pages) are not kept.
+name and renamed into place just before the date's snapshot is written. Raw captures are only
+ever added: a re-crawl writes a new file beside the earlier ones, never deletes one (the rows
+of a kept snapshot point into them; a crawl whose snapshot is not written discards its own
+file). Responses that are retried (5xx, truncated or empty pages) are not kept.
 
 The writer sits next to the download handler, before Scrapy's HttpCompressionMiddleware: a
 page the portal gzips is stored as received (compressed, with its Content-Encoding), and
@@ -14,7 +14,8 @@ whether it is whole is judged on the decoded page.
 
 WarcReplayMiddleware answers every request from those files, so no request reaches the
 network: the spider and pipelines run exactly as in a crawl (a stored gzipped payload is
-decoded by the compression middleware, as it was when crawled).
+decoded by the compression middleware, as it was when crawled). A URL captured by several
+crawls is answered with its newest capture (by WARC-Date).
 
 Replay streams each file record by record: no record may inflate past WARC_RECORD_MAXSIZE,
 so a WARC bomb (1 MB inflating to 1 GiB) is refused with that reason, in bounded memory.
@@ -46,7 +47,7 @@ from warcio.warcwriter import WARCWriter
 
 from epaper.crawler.ledger import Ledger
 from epaper.crawler.middlewares import truncation
-from epaper.crawler.signals import issue_done, issue_writing
+from epaper.crawler.signals import issue_writing
 from epaper.storage.parquet import fsync_dir, partition_dir, remove_stale_temps
 
 log = logging.getLogger(__name__)
@@ -150,9 +151,7 @@ class WarcWriterMiddleware:
         self.max_size = settings.getint("DOWNLOAD_MAXSIZE")
         self.ledger = Ledger.from_crawler(crawler)
         self.open: dict[dt.date, _DateWarc] = {}
-        self.committed: dict[dt.date, Path] = {}
         crawler.signals.connect(self.on_writing, issue_writing)
-        crawler.signals.connect(self.on_done, issue_done)
         crawler.signals.connect(self.on_closed, signals.spider_closed)
 
     @classmethod
@@ -184,16 +183,6 @@ class WarcWriterMiddleware:
             warc.discard()
             return
         warc.commit()
-        self.committed[date] = warc.path
-
-    def on_done(self, date, result):
-        """The date's snapshot is written: a complete crawl's WARC supersedes the older ones."""
-        path = self.committed.pop(date, None)
-        if path is None or result.status != "archived":
-            return
-        for old in warc_files(self.root, date):
-            if old != path:
-                old.unlink(missing_ok=True)
 
     def on_closed(self, spider=None, reason=None):
         for warc in self.open.values():  # dates the crawl did not finish: their snapshot was not written
@@ -322,10 +311,13 @@ class WarcReplayMiddleware:
                     record_id = record.rec_headers.get_header("WARC-Record-ID")
                     date = record.rec_headers.get_header("WARC-Date")
                     http = record.http_headers
+                    when = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
+                    if url in self.responses and self.responses[url][3] > when:
+                        continue  # an older capture than the one kept: the newest answers
                     # The payload as received: a gzipped page is decoded by Scrapy's
                     # HttpCompressionMiddleware on its way to the spider, as in a crawl.
                     self.responses[url] = (int(http.get_statuscode()), http.headers,
-                                           record.raw_stream.read(), date, relative, record_id)
+                                           record.raw_stream.read(), when, relative, record_id)
             except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
                 log.warning("damaged WARC file %s: %s", path, exc)
                 self.damaged[day] = f"damaged WARC {relative} ({exc})"
@@ -339,8 +331,7 @@ class WarcReplayMiddleware:
             dates = request.meta.get("issue_dates", [])
             why = next((self.damaged[d] for d in dates if d in self.damaged), "not in the WARC files")
             raise IgnoreRequest(f"{why}: {request.url}")
-        status, headers, body, date, relative, record_id = hit
-        fetched = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
+        status, headers, body, fetched, relative, record_id = hit
         request.meta.update(fetched_at=fetched, warc_file=relative, warc_record_id=record_id)
         headers = Headers([(k, v) for k, v in headers])
         cls = responsetypes.from_args(headers=headers, url=request.url, body=body)

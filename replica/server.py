@@ -22,6 +22,8 @@ TYPES = {".html": "text/html", ".htm": "text/html", ".xml": "application/xml",
          ".txt": "text/plain"}
 META_CHARSET = re.compile(rb"charset=[\"']?([A-Za-z0-9_-]+)", re.I)
 ROBOTS = b"User-agent: *\nAllow: /\n"
+MAINTENANCE = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>系统维护</title></head>"
+               "<body><div class=\"notice\"><h1>系统维护中</h1><p>请稍后访问。</p></div></body></html>\n").encode()
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -169,6 +171,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, "text/html; charset=utf-8", body, head)
         if kind == "endless":
             return self._endless(f.size_mb, head)
+        if kind == "maintenance":
+            return self._send(200, "text/html; charset=utf-8", MAINTENANCE, head)
         found = self._resolve(path)
         if found is None:
             return self._send(404, "text/html; charset=utf-8", b"", head)

@@ -247,6 +247,17 @@ class EpaperSpider(scrapy.Spider):
         header = re.search(r"charset=([\w-]+)", ctype)
         return founder.decode_html(response.body, header.group(1) if header else None)[0]
 
+    def _parse_page(self, response: Response) -> founder.Page:
+        """The 版面 of a response; ValueError when it is not an e-paper page at all.
+
+        A maintenance or error page answered with 200 parses as an empty page: it must fail
+        the date (and keep the archive as it was), never archive an issue without its pages.
+        Every 版面 has at least a page list, an article, its PDF or its scan."""
+        page = founder.parse_page(self._html(response), response.url, self.root)
+        if not (page.pages or page.articles or page.pdf_url or page.image_url):
+            raise ValueError("not an e-paper page (no page list, articles, PDF or page scan)")
+        return page
+
     def _unreadable(self, response: Response, exc: Exception) -> str:
         """Why a page cannot be used. ValueError is the parser's "not a page"; anything else is a
         parser bug meeting odd markup: logged with its traceback, and the page fails (the date
@@ -268,7 +279,7 @@ class EpaperSpider(scrapy.Spider):
                 self.ledger.fail(d, response.url, "HTTP 404 (front page listed in period.xml)")
             return
         try:
-            page = founder.parse_page(self._html(response), response.url, self.root)
+            page = self._parse_page(response)
         except Exception as exc:  # a page the parser cannot read fails that page, never the crawl
             self.ledger.fail(d, response.url, self._unreadable(response, exc))
             return
@@ -287,7 +298,7 @@ class EpaperSpider(scrapy.Spider):
         try:
             if response.status == 404:
                 raise ValueError("HTTP 404")
-            page = founder.parse_page(self._html(response), response.url, self.root)
+            page = self._parse_page(response)
         except Exception as exc:
             self.ledger.fail(d, response.url, self._unreadable(response, exc))
             page = None
