@@ -133,3 +133,53 @@ async def test_a_calendar_with_a_byte_order_mark_is_read(site_copy, tmp_path):
     with serve(site_copy) as server:
         ledger = await crawl_in_process(tmp_path / "data", server.base_url, date=DAY.isoformat())
     assert ledger.results[DAY].status == "archived", ledger.results[DAY].failures
+
+
+# ------------------------------------------------------------------ a re-crawl never replaces with less
+
+
+def _edit(folder: Path, old: str, new: str) -> int:
+    """Replace `old` by `new` in every page of the folder; how many pages changed."""
+    changed = 0
+    for page in folder.glob("node_*.html"):
+        html = page.read_text(encoding="utf-8")
+        if old in html:
+            page.write_text(html.replace(old, new), encoding="utf-8")
+            changed += 1
+    return changed
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_page_that_vanishes_leaves_the_date_incomplete_and_the_archive_as_it_was(site_copy, tmp_path):
+    from epaper.storage.parquet import snapshot_info, snapshot_path
+
+    data = tmp_path / "data"
+    with serve(site_copy) as server:
+        first = await crawl_in_process(data, server.base_url, date=DAY.isoformat())
+        assert first.results[DAY].status == "archived"
+        before = {ds: snapshot_path(data, ds, DAY).read_bytes() for ds in ("articles", "pages")}
+        # The portal no longer lists page 03 (its articles may be linked from elsewhere).
+        assert _edit(site_copy / "pc/layout/202308/01", 'id="pageLink" href="node_03.html"', 'id="x" href="#"') > 1
+        second = await crawl_in_process(data, server.base_url, date=DAY.isoformat())
+    result = second.results[DAY]
+    assert result.status == "incomplete" and result.kept_previous
+    (failure,) = result.failures
+    assert failure["url"].endswith("/node_03.html") and "missing from this crawl" in failure["reason"]
+    assert {ds: snapshot_path(data, ds, DAY).read_bytes() for ds in ("articles", "pages")} == before
+    assert snapshot_info(data, DAY).complete
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_article_no_longer_linked_is_kept(site_copy, tmp_path):
+    from epaper.storage.load import load_articles
+
+    data = tmp_path / "data"
+    with serve(site_copy) as server:
+        first = await crawl_in_process(data, server.base_url, date=DAY.isoformat())
+        ids = set(load_articles(data, columns=["article_id"]).column("article_id").to_pylist())
+        link = "../../../content/202308/01/content_80263497.html"
+        assert _edit(site_copy / "pc/layout/202308/01", f'href="{link}"', 'href="#"') >= 1
+        second = await crawl_in_process(data, server.base_url, date=DAY.isoformat())
+    assert first.results[DAY].status == second.results[DAY].status == "archived"
+    assert second.results[DAY].articles == first.results[DAY].articles
+    assert set(load_articles(data, columns=["article_id"]).column("article_id").to_pylist()) == ids
