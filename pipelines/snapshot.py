@@ -98,9 +98,9 @@ class SnapshotPipeline:
         written = {}
         try:
             written = self._flush(date, result)
-        except OSError as exc:
-            log.error("cannot write the snapshot of %s: %s", date, exc)
-            self.ledger.fail(date, str(self.root), f"write failed: {exc}")
+        except Exception as exc:  # OSError, ArrowInvalid (a value its column cannot hold), …: never "archived"
+            log.error("cannot write the snapshot of %s: %s", date, exc, exc_info=not isinstance(exc, OSError))
+            self.ledger.fail(date, str(self.root), f"write failed: {type(exc).__name__}: {exc}")
         self.articles.pop(date, None)
         self.pages.pop(date, None)
         result = self.ledger.settle(date, **written)

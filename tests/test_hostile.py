@@ -183,3 +183,49 @@ async def test_an_article_no_longer_linked_is_kept(site_copy, tmp_path):
     assert first.results[DAY].status == second.results[DAY].status == "archived"
     assert second.results[DAY].articles == first.results[DAY].articles
     assert set(load_articles(data, columns=["article_id"]).column("article_id").to_pylist()) == ids
+
+
+# ------------------------------------------------------------------ sizes the archive's columns cannot hold
+
+
+def test_a_page_with_more_article_links_than_a_position_can_hold_is_refused():
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from epaper.crawler.spiders.epaper import EpaperSpider
+    from tests.conftest import project_settings
+
+    root = "http://127.0.0.1:9/ahjjb/"
+    crawler = get_crawler(EpaperSpider, settings_dict=project_settings())
+    spider = crawler.spider = EpaperSpider.from_crawler(crawler, base_url=root, date=DAY.isoformat())
+    links = "".join(f'<li><a href="../../../content/202308/01/content_{n}.html">{n}</a></li>' for n in range(32_770))
+    body = (f'<html><body><a id="pageLink" href="node_01.html">01版：要闻</a><ul class="news-list">{links}</ul>'
+            f"</body></html>").encode()
+    url = root + "pc/layout/202308/01/node_01.html"
+    request = spider._request(url, spider.parse_front, [DAY], guess=None, stage=1)
+    request.meta["fetched_at"] = dt.datetime.now(dt.timezone.utc)
+    out = list(spider._answer(HtmlResponse(url, body=body, request=request,
+                                           headers={"Content-Type": "text/html; charset=utf-8"})))
+    assert out == []  # no article requested, no page row
+    (failure,) = spider.ledger.results[DAY].failures
+    assert failure["url"] == url and "32,770 article links" in failure["reason"] and "32,767" in failure["reason"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_snapshot_that_cannot_be_written_is_never_reported_archived(portal, tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    from epaper.storage import parquet
+    from epaper.storage.parquet import archived_dates
+
+    def refuse(*args, **kwargs):
+        raise pa.ArrowInvalid("Integer value 32770 not in range: -32768 to 32767")
+
+    monkeypatch.setattr(parquet, "write_snapshot", refuse)
+    server = portal("pc-rmrb", DAY, dt.date(2023, 8, 4))
+    ledger = await crawl_in_process(tmp_path, server.base_url, date=DAY.isoformat())
+    result = ledger.results[DAY]
+    assert result.status == "incomplete"
+    assert any("write failed" in f["reason"] and "32770" in f["reason"] for f in result.failures)
+    assert (result.articles, result.pages) == (0, 0)  # nothing was written, nothing is counted
+    assert archived_dates(tmp_path) == []

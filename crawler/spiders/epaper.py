@@ -29,12 +29,17 @@ from epaper.crawler import founder, founder_article
 from epaper.crawler.arguments import crawl_arguments
 from epaper.crawler.items import ArticleItem, PageItem
 from epaper.crawler.ledger import Ledger
+from epaper.storage.schema import ARTICLES
 
 
 def article_id(source: str, url: str, root: str) -> str:
     """Stable id: the portal id and the URL's path below the e-paper root (host-independent)."""
     rel = url[len(root):] if url.startswith(root) else urlsplit(url).path.lstrip("/")
     return hashlib.sha1(f"{source}:{rel}".encode()).hexdigest()[:20]
+
+
+# page_index and position are int16 columns: no real page comes near this.
+ORDER_MAX = 2 ** (ARTICLES.field("position").type.bit_width - 1) - 1
 
 
 def plausible_issue_date(day: dt.date) -> bool:
@@ -256,6 +261,10 @@ class EpaperSpider(scrapy.Spider):
         page = founder.parse_page(self._html(response), response.url, self.root)
         if not (page.pages or page.articles or page.pdf_url or page.image_url):
             raise ValueError("not an e-paper page (no page list, articles, PDF or page scan)")
+        for what, count in (("article links", len(page.articles)), ("pages in its page list", len(page.pages))):
+            if count > ORDER_MAX:  # refused here rather than failing the snapshot write
+                raise ValueError(f"page lists {count:,} {what}, more than the archive's page_index and "
+                                 f"position columns hold ({ORDER_MAX:,})")
         return page
 
     def _unreadable(self, response: Response, exc: Exception) -> str:
