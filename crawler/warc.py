@@ -48,7 +48,7 @@ from warcio.warcwriter import WARCWriter
 from epaper.crawler.ledger import Ledger
 from epaper.crawler.middlewares import truncation
 from epaper.crawler.signals import issue_writing
-from epaper.storage.parquet import fsync_dir, partition_dir, remove_stale_temps
+from epaper.storage.parquet import check_inside, fsync_dir, open_regular, partition_dir, remove_stale_temps
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ def decoded(response, max_size: int):
 class _DateWarc:
     def __init__(self, root: Path, day: dt.date, base_url: str, source: str):
         folder = partition_dir(root, "warc", day)
+        check_inside(folder / "x", root)  # no folder on the way is a symlink, before anything is touched
         folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(folder)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -89,7 +90,7 @@ class _DateWarc:
         self.path = folder / self.name
         self.tmp = folder / f".{self.name}.tmp-{os.getpid()}"
         self.relative = str(self.path.relative_to(root))
-        self.fh = open(self.tmp, "wb")
+        self.fh = os.fdopen(open_regular(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, root=root), "wb")
         self.writer = WARCWriter(self.fh, gzip=True)
         info = self.writer.create_warcinfo_record(self.name, {
             "software": "epaper", "format": "WARC File Format 1.1",
@@ -250,7 +251,7 @@ def _records(path: Path, limit: int = RECORD_MAXSIZE):
     could pass for a short one; a cut member is caught here first. Read a record's payload
     before asking for the next one.
     """
-    with open(path, "rb") as fh:
+    with os.fdopen(open_regular(path), "rb") as fh:  # never through a symlink, never a FIFO
         for member in _members(fh, limit):
             yield from ArchiveIterator(io.BytesIO(member))
 

@@ -15,7 +15,7 @@ import pytest
 import pytest_twisted
 
 from epaper.replica.server import Fault, serve
-from tests.conftest import CLEAN_ENV, FAST, crawl_in_process
+from tests.conftest import CLEAN_ENV, FAST, crawl_in_process, run_epaper
 
 DAY = dt.date(2023, 8, 1)
 
@@ -229,3 +229,99 @@ async def test_a_snapshot_that_cannot_be_written_is_never_reported_archived(port
     assert any("write failed" in f["reason"] and "32770" in f["reason"] for f in result.failures)
     assert (result.articles, result.pages) == (0, 0)  # nothing was written, nothing is counted
     assert archived_dates(tmp_path) == []
+
+
+# ------------------------------------------------------------------ symlinks and odd files in the archive
+
+
+@pytest.fixture(scope="module")
+def archived(server, tmp_path_factory) -> Path:
+    """An archive of DAY, crawled once (copied by each test)."""
+    data = tmp_path_factory.mktemp("archived") / "data"
+    done = run_epaper("crawl", "--date", DAY.isoformat(), "--base-url", server.base_url, "--data", str(data), *FAST)
+    assert done.returncode == 0, done.stderr
+    return data
+
+
+def fingerprint(root: Path) -> dict[str, bytes | str]:
+    return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else "dir")
+            for p in sorted(root.rglob("*")) if not p.is_symlink()}
+
+
+def _symlink(data: Path, name: str, outside: Path) -> None:
+    """Replace data/name (file or folder) by a symlink to a copy of it outside the archive."""
+    import shutil
+
+    target = outside / name.replace("/", "_")
+    src = data / name
+    if src.is_dir():
+        shutil.copytree(src, target)
+        shutil.rmtree(src)
+    elif src.exists():
+        shutil.copy(src, target)
+        src.unlink()
+    else:
+        target.write_text("precious\n")
+    src.parent.mkdir(parents=True, exist_ok=True)
+    src.symlink_to(target)
+
+
+LINKS = [  # (what is a symlink, exit status, words of the one stderr line; None: the crawl goes on)
+    (".lock", 1, "symbolic link"),
+    ("runs/runs.jsonl", 2, "symbolic link"),
+    ("runs", 2, "symbolic link"),
+    (f"articles/issue_date={DAY}/part-0.parquet", 0, None),  # read as damaged, replaced by a file
+    (f"pages/issue_date={DAY}/part-0.parquet", 0, None),
+    ("articles", 1, "symbolic link"),
+    (f"warc/issue_date={DAY}", 1, "symbolic link"),
+    ("index", 0, None),  # derived data: not saved there (a warning in the log), the crawl goes on
+]
+
+
+@pytest.mark.parametrize("name, status, words", LINKS, ids=[n for n, *_ in LINKS])
+def test_a_symlink_in_the_archive_is_never_followed(server, archived, tmp_path, name, status, words):
+    import shutil
+
+    data, outside = tmp_path / "data", tmp_path / "outside"
+    shutil.copytree(archived, data, symlinks=True)
+    outside.mkdir()
+    _symlink(data, name, outside)
+    before = fingerprint(outside)
+    result = run_epaper("crawl", "--date", DAY.isoformat(), "--base-url", server.base_url, "--data", str(data), *FAST)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == status, result.stderr
+    if words is not None:
+        assert words in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    assert fingerprint(outside) == before  # nothing outside the archive written, truncated or removed
+    assert (data / name).is_symlink() or status == 0  # a snapshot symlink is replaced by a real file
+
+
+def test_odd_files_in_the_archive_give_one_line_not_a_traceback(archived, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(archived, data)
+    (data / "runs" / "runs.jsonl").write_text("[" * 100_000 + "\n", encoding="utf-8")  # RecursionError in json
+    snapshot = data / "articles" / f"issue_date={DAY}" / "part-0.parquet"
+    snapshot.unlink()
+    os.mkfifo(snapshot)  # a reader that opens it would block forever
+    config = tmp_path / "epaper.toml"
+    config.write_text("[schedule]\ncatchup_days = 1000000\n", encoding="utf-8")
+    for as_json in ([], ["--json"]):
+        result = run_epaper("status", "--data", str(data), "--config", str(config), *as_json, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "not a regular file" in result.stdout or as_json == []
+
+
+def test_runs_being_a_file_is_one_line(server, archived, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(archived, data)
+    shutil.rmtree(data / "runs")
+    (data / "runs").write_text("not a folder\n")
+    result = run_epaper("crawl", "--date", DAY.isoformat(), "--base-url", server.base_url, "--data", str(data), *FAST)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "runs" in line and "not a directory" in line
