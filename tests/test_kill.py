@@ -164,7 +164,7 @@ def test_sigkill_at_random_moments_never_breaks_the_archive(server, tmp_path, tr
         server.delay = 0.0
         COUNTS["kills survived"] += sum(v for k, v in kills.items() if k != "finished before the kill")
     recover(server, data)
-    assert sum(v for k, v in kills.items() if k != "finished before the kill") >= 20, kills
+    assert sum(v for k, v in kills.items() if k != "finished before the kill") >= len(trials) - 4, kills
     assert {"random", "write", "rename", "renamed"} <= set(kills), kills
 
 
