@@ -9,11 +9,12 @@ from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware as ScrapyOffsiteMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 
 _ROOT_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)[\s/>]")
 _PROLOG = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<![^>]*>|\s)*", re.S)
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
 def truncation(response: Response) -> str | None:
@@ -23,25 +24,35 @@ def truncation(response: Response) -> str | None:
     parses (lxml recovers) and simply lacks its end, or a calendar lacks its last dates.
     Every Founder page ends with `</html>` and every period.xml closes its root element,
     so a missing end tag is taken as a truncated transfer.
+
+    The label only says whether the body is checked at all (a PDF served for an .html URL
+    is not a cut page); the body says which end it must have: XML (an `<?xml` declaration, or
+    an XML label) must close its root element unless that root is `<html>`, anything else
+    must end with `</html>`. So a period.xml sent as text/html or with a byte-order mark is
+    whole, and an HTML page labelled XML still needs its `</html>`.
     """
     if response.status != 200:
         return None
     ctype = response.headers.get("Content-Type", b"").decode("latin-1").lower()
     path = urlsplit(response.url).path.lower()
-    if ctype:  # the declared type decides; a PDF served for an .html URL is not a cut page
-        is_xml, is_html = "xml" in ctype, "html" in ctype and "xml" not in ctype
+    if ctype:  # a PDF served for an .html URL is not a cut page
+        markup = "xml" in ctype or "html" in ctype
     else:
-        is_xml, is_html = path.endswith(".xml"), path.endswith((".html", ".htm"))
-    if not (is_xml or is_html):
+        markup = path.endswith((".xml", ".html", ".htm"))
+    if not markup:
         return None
     body = response.body
-    if not body.strip():
+    start = next((len(b) for b in _BOMS if body.startswith(b)), 0)
+    if not body[start:].strip():
         return "empty response"
     tail = body[-4096:].lower()
-    if is_html:
+    m = _ROOT_TAG.match(body, _PROLOG.match(body, start).end())
+    root = m.group(1).lower() if m else None
+    declared = body[start:].lstrip().startswith(b"<?xml")
+    labelled = ("xml" in ctype and "html" not in ctype) if ctype else path.endswith(".xml")
+    if root in (b"html", b"head", b"body") or not (declared or labelled):
         return None if b"</html" in tail else "truncated page (no </html>)"
-    m = _ROOT_TAG.match(body, _PROLOG.match(body).end())
-    if m and b"</" + m.group(1).lower() in tail:
+    if root is not None and b"</" + root in tail:
         return None
     return "truncated XML (root element not closed)"
 
@@ -74,6 +85,31 @@ class OffsiteMiddleware(ScrapyOffsiteMiddleware):
         if request.meta.get("redirect_urls"):
             raise IgnoreRequest(f"redirected off the portal's host to {request.url} (not followed)")
         raise IgnoreRequest(f"off the portal's host: {request.url} (not fetched)")
+
+
+class UrlLengthMiddleware:
+    """Scrapy's URL-length filter, as a downloader middleware that refuses with a reason.
+
+    Scrapy's own (a spider middleware) drops a long request silently after the spider counted
+    it as sent, so its date waited until the crawl ended and the link was never named. Here the
+    request's errback reports it like any other failure. Setting: URLLENGTH_LIMIT (Scrapy's;
+    0 switches the check off)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        limit = crawler.settings.getint("URLLENGTH_LIMIT")
+        if not limit:
+            raise NotConfigured
+        return cls(limit)
+
+    def process_request(self, request: Request, spider=None):
+        if len(request.url) > self.limit:
+            raise IgnoreRequest(f"URL longer than URLLENGTH_LIMIT ({len(request.url):,} characters, "
+                                f"limit {self.limit:,}; not fetched)")
+        return None
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

@@ -35,7 +35,11 @@ RETRY_BACKOFF_BASE = 1.0  # seconds; doubled per retry (see crawler.middlewares.
 RETRY_BACKOFF_MAX = 30.0  # seconds: the longest wait between retries
 RETRY_TRUNCATED = True  # retry a 200 page without </html> (or a calendar without its end), then fail it
 COOKIES_ENABLED = False
+# Nothing listens and nothing is written outside the data directory: Scrapy's telnet console
+# and its remote-control HTTP endpoint (on by default since 2.19, with a bearer-token job file
+# under $HOME/.local/state/scrapy/) would let any local process run code inside the crawl.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 REDIRECT_MAX_TIMES = 5
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 LOG_LEVEL = "INFO"
@@ -60,11 +64,17 @@ SNAPSHOT_PAUSE_AT = ""  # crash tests only: "write:N", "rename:N" or "renamed:N"
 SNAPSHOT_PAUSE_SECONDS = 120.0  # crash tests only: how long SNAPSHOT_PAUSE_AT holds the file
 WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/ ([storage] warc)
 WARC_REPLAY_DIR = ""  # when set (epaper reparse): answer every request from the WARC files there
+WARC_RECORD_MAXSIZE = 32 * 1024 * 1024  # bytes one WARC record may inflate to on replay (a bomb is refused)
 CLEAN_CHROME_LINES = [  # page chrome that leaks into bodies; removed as whole lines
     "安徽经济网首页", "数字版首页", "往期回顾", "版面下载", "PDF下载", "上一版", "下一版",
     "安徽主流经济门户",
 ]
 CLEAN_DROP_FIELDS: list[str] = []  # e.g. ["author"]: optional fields not to keep
+
+# Every request the spider makes is answered in the ledger: a spider middleware that drops one
+# silently would leave its date waiting until the crawl ends. URL length is checked in the
+# downloader instead (crawler.middlewares.UrlLengthMiddleware); the others drop nothing here.
+SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None}
 
 ITEM_PIPELINES = {
     "epaper.pipelines.clean.CleanPipeline": 200,
@@ -77,6 +87,7 @@ DOWNLOADER_MIDDLEWARES = {
     # 50, in place of Scrapy's: before robots.txt and everything else, so an off-host redirect is never fetched.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "epaper.crawler.middlewares.OffsiteMiddleware": 50,
+    "epaper.crawler.middlewares.UrlLengthMiddleware": 52,  # in place of Scrapy's spider middleware: named
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "epaper.crawler.middlewares.BackoffRetryMiddleware": 550,
     "epaper.crawler.middlewares.FetchedAtMiddleware": 960,

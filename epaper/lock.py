@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ContextManager
 
+from epaper.storage.parquet import UnsafePath, open_regular
+
 LOCK_FILE = ".lock"
 HELD_BY_PARENT_ENV = "EPAPER_LOCK_HELD_BY_PARENT"
 
@@ -73,7 +75,11 @@ class ArchiveLock:
             raise LockError(f"archive {self.data_dir}: lock already taken by this object")
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            # Never through a symlink, never a FIFO or device: the lock file's content is
+            # truncated and rewritten, which must not reach a file outside the archive.
+            fd = open_regular(self.path, os.O_RDWR | os.O_CREAT)
+        except UnsafePath as exc:
+            raise LockError(f"archive {self.data_dir}: {exc}") from None
         except OSError as exc:
             raise LockError(
                 f"archive {self.data_dir}: cannot create lock file: {exc.strerror or exc}"
@@ -147,7 +153,7 @@ def archive_lock(
 def read_holder(data_dir: str | Path) -> dict[str, Any]:
     """The holder info in the lock file ({} when none), whether or not it is still held."""
     try:
-        fd = os.open(Path(data_dir) / LOCK_FILE, os.O_RDONLY)
+        fd = open_regular(Path(data_dir) / LOCK_FILE)
     except OSError:
         return {}
     try:

@@ -28,6 +28,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from epaper.storage.parquet import UnsafePath, open_regular
+
 logger = logging.getLogger(__name__)
 
 RUNS_DIR = "runs"
@@ -132,6 +134,7 @@ class RunLog:
     @staticmethod
     def start(data_dir: str | Path, command: str, dates: Iterable[date]) -> RunRecord:
         """Begin a run; nothing is written until :meth:`RunRecord.finish`."""
+        check_writable(Path(data_dir))
         started = _utc_now()
         run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         return RunRecord(
@@ -143,18 +146,35 @@ class RunLog:
         )
 
 
+def check_writable(data_dir: Path) -> None:
+    """Refuse, before a run starts, a run log it could not append to: `runs` a file or a
+    symlink, `runs.jsonl` a symlink, a FIFO or a folder (one line, never a traceback)."""
+    from epaper.config import UsageError
+
+    path = runs_path(data_dir)
+    try:
+        for p in (path.parent, path):
+            if p.is_symlink():
+                raise UnsafePath(f"{p} is a symbolic link: archive files are never opened through one")
+        if path.parent.exists() and not path.parent.is_dir():
+            raise UnsafePath(f"{path.parent} is not a directory")
+        if path.exists() and not path.is_file():
+            raise UnsafePath(f"{path} is not a regular file")
+    except OSError as exc:
+        raise UsageError(f"cannot keep the run log: {exc}") from None
+
+
 def _append_line(path: Path, record: Mapping[str, Any]) -> None:
     line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    # Never through a symlink (the line would land outside the archive), never a FIFO.
+    fd = open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, root=path.parent.parent)
     try:
         size = os.fstat(fd).st_size
         if size:
             # A torn last line (crash mid-write) must not swallow this one.
-            with open(path, "rb") as fh:
-                fh.seek(size - 1)
-                if fh.read(1) != b"\n":
-                    line = b"\n" + line
+            if os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line
         written = os.write(fd, line)
         while written < len(line):  # regular files write whole; this is belt and braces
             written += os.write(fd, line[written:])
@@ -167,8 +187,12 @@ def read_runs(data_dir: str | Path) -> list[dict[str, Any]]:
     """All finished runs, oldest first; unreadable (torn) lines are skipped."""
     path = runs_path(data_dir)
     try:
-        raw = path.read_bytes()
+        with os.fdopen(open_regular(path, root=Path(data_dir)), "rb") as fh:
+            raw = fh.read()
     except FileNotFoundError:
+        return []
+    except OSError as exc:  # a symlink, a FIFO, a folder: read as no run log, with a warning
+        logger.warning("%s: not read: %s", path, exc)
         return []
     runs: list[dict[str, Any]] = []
     for number, line in enumerate(raw.split(b"\n"), start=1):
@@ -176,7 +200,7 @@ def read_runs(data_dir: str | Path) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # torn, or nested past the parser's depth
             logger.warning("%s: skipping unreadable line %d", path, number)
             continue
         if isinstance(record, dict):

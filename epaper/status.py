@@ -19,7 +19,10 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None) -> i
     archived = [s for s in date_states(data, tz=tz) if s.has_snapshot]
     today = today or dt.datetime.now(tz).date()
     days = config.schedule.catchup_days
-    window = date_states(data, tz=tz, start=today - dt.timedelta(days - 1), end=today)
+    # A window reaching before 1900 (catchup_days = 1000000) holds no e-paper: cut it there
+    # rather than fail on a date before year 1.
+    start = max(dt.date(1900, 1, 1), today - dt.timedelta(min(days, (today - dt.date.min).days + 1) - 1))
+    window = date_states(data, tz=tz, start=start, end=today)
     # Incomplete and damaged dates need a crawl too, but are listed as incomplete.
     gaps = [s.date.isoformat() + (" (no issue so far)" if s.state == PENDING else "")
             for s in window if s.state in (MISSING, PENDING)]

@@ -32,6 +32,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from epaper.crawler.items import ArticleItem
-from epaper.storage.parquet import atomic_write
+from epaper.storage.parquet import atomic_write, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,8 @@ def _read_snapshot_rows(folder: Path) -> tuple[list[dict[str, Any]], bool]:
     ok = True
     for p in sorted(folder.glob("*.parquet")):
         try:
-            table = pq.ParquetFile(p).read(columns=_NEEDED_COLUMNS)
+            with os.fdopen(open_regular(p), "rb") as fh:  # never a symlink or a FIFO
+                table = pq.ParquetFile(fh).read(columns=_NEEDED_COLUMNS)
             missing = set(_NEEDED_COLUMNS) - set(table.column_names)
             if missing:  # pyarrow silently skips absent columns
                 raise ValueError(f"missing columns {sorted(missing)}")
@@ -437,10 +439,12 @@ class DuplicateIndex:
         fp = _fingerprint(folder) if folder.is_dir() else []
         if fp:
             try:
-                disk_ids = sorted(
-                    str(a) for p in sorted(folder.glob("*.parquet"))
-                    for a in pq.ParquetFile(p).read(columns=["article_id"]).column("article_id").to_pylist()
-                )
+                disk_ids = []
+                for p in sorted(folder.glob("*.parquet")):
+                    with os.fdopen(open_regular(p), "rb") as fh:
+                        disk_ids += [str(a) for a in pq.ParquetFile(fh).read(columns=["article_id"])
+                                     .column("article_id").to_pylist()]
+                disk_ids.sort()
             except Exception:
                 disk_ids = None
             if disk_ids is not None and disk_ids == self._ids_of_date(day) and fp == _fingerprint(folder):
@@ -502,7 +506,7 @@ class DuplicateIndex:
                 np.savez(f, meta=np.frombuffer(meta, np.uint8), order=self._order, sig=self._sig, keys=keys,
                          idblob=self._idblob, idoff=self._idoff)
 
-        atomic_write(self.sidecar_path, write)
+        atomic_write(self.sidecar_path, write, root=self.data_dir)
         self._changed = False
 
 

@@ -98,9 +98,9 @@ class SnapshotPipeline:
         written = {}
         try:
             written = self._flush(date, result)
-        except OSError as exc:
-            log.error("cannot write the snapshot of %s: %s", date, exc)
-            self.ledger.fail(date, str(self.root), f"write failed: {exc}")
+        except Exception as exc:  # OSError, ArrowInvalid (a value its column cannot hold), …: never "archived"
+            log.error("cannot write the snapshot of %s: %s", date, exc, exc_info=not isinstance(exc, OSError))
+            self.ledger.fail(date, str(self.root), f"write failed: {type(exc).__name__}: {exc}")
         self.articles.pop(date, None)
         self.pages.pop(date, None)
         result = self.ledger.settle(date, **written)
@@ -117,9 +117,11 @@ class SnapshotPipeline:
             return {}
         articles = sorted(self.articles.get(day, []), key=lambda r: (r["page_index"], r["position"]))
         pages = sorted(self.pages.get(day, []), key=lambda r: r["page_index"])
+        previous = parquet.snapshot_info(self.root, day) if day in parquet.archived_dates(self.root) else None
+        if not result.failures and previous is not None and previous.error is None:
+            articles = self._never_less(day, pages, articles)
         complete = not result.failures
         if not complete:
-            previous = parquet.snapshot_info(self.root, day) if day in parquet.archived_dates(self.root) else None
             if previous is not None and previous.complete and previous.error is None:
                 log.warning("%s: incomplete crawl, keeping the previous complete snapshot", day)
                 self._writing(day, False)
@@ -158,6 +160,28 @@ class SnapshotPipeline:
         if self.uncommitted >= self.commit_every:
             self._commit()
         return {"pages": len(pages), "articles": len(articles), "duplicates": duplicates}
+
+    def _never_less(self, day: dt.date, pages: list[dict], articles: list[dict]) -> list[dict]:
+        """A crawl without failures against the date's previous snapshot: a re-crawl never
+        deletes a row. A page the previous snapshot holds (by page_no) that this crawl did not
+        find fails the date ("less than the archive holds"), so the previous snapshot stays; an
+        article it holds that the intact pages no longer link is kept (its previous row)."""
+        old_pages = self._previous("pages", day)
+        found = {p["page_no"] for p in pages}
+        for row in old_pages.to_pylist() if old_pages is not None else []:
+            if row["page_no"] not in found:
+                self.ledger.fail(day, row["url"], f"page {row['page_no']} is archived but missing from this crawl "
+                                                  "(the portal no longer lists it)")
+        if self.ledger.results[day].failures:
+            return articles
+        old_articles = self._previous("articles", day)
+        ids = {a["article_id"] for a in articles}
+        kept = [r for r in (old_articles.to_pylist() if old_articles is not None else []) if r["article_id"] not in ids]
+        if kept:
+            log.warning("%s: %d archived articles are no longer linked by the portal; kept: %s", day, len(kept),
+                        ", ".join(r["url"] for r in kept[:10]))
+            self.crawler.stats.inc_value("epaper/kept/unlinked_articles", len(kept))
+        return sorted(articles + kept, key=lambda r: (r["page_index"], r["position"]))
 
     def _commit(self) -> None:
         """Persist the dedupe index; a crash before this only costs a repair at the next open."""

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 KINDS = ("status", "reset", "slow", "truncate", "not_found", "redirect_offhost", "wrong_type",
-         "oversize", "charset_lie", "empty")
+         "oversize", "charset_lie", "empty", "endless", "maintenance")
 
 
 @dataclass
@@ -17,8 +17,10 @@ class Fault:
     host) for the first ``times`` matching hits, or on every hit when ``times`` is None.
 
     Options by kind: ``status`` (status code, default 503), ``seconds`` (slow),
-    ``size_mb`` (oversize), ``with_length`` (truncate: declare the full Content-Length
-    and close early, else send no Content-Length), ``body`` (wrong_type: "pdf" or "jpg").
+    ``size_mb`` (oversize; endless: the most it sends), ``with_length`` (truncate: declare
+    the full Content-Length and close early, else send no Content-Length), ``body``
+    (wrong_type: "pdf" or "jpg"). ``endless`` streams a page without Content-Length;
+    ``maintenance`` answers 200 with a small "系统维护中" HTML page.
     """
 
     kind: str

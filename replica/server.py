@@ -1,6 +1,7 @@
 """The replica portal on 127.0.0.1: serves a built site under a root path, with faults."""
 from __future__ import annotations
 
+import gzip
 import re
 import socket
 import struct
@@ -21,6 +22,8 @@ TYPES = {".html": "text/html", ".htm": "text/html", ".xml": "application/xml",
          ".txt": "text/plain"}
 META_CHARSET = re.compile(rb"charset=[\"']?([A-Za-z0-9_-]+)", re.I)
 ROBOTS = b"User-agent: *\nAllow: /\n"
+MAINTENANCE = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>系统维护</title></head>"
+               "<body><div class=\"notice\"><h1>系统维护中</h1><p>请稍后访问。</p></div></body></html>\n").encode()
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -34,8 +37,9 @@ class ReplicaServer:
     """A running replica; use as a context manager or call ``stop()``."""
 
     def __init__(self, site_dir: Path, root_path: str = "/ahjjb/", *, delay: float = 0.0,
-                 faults: list[Fault] | None = None, port: int = 0) -> None:
+                 faults: list[Fault] | None = None, port: int = 0, gzip: bool = False) -> None:
         self.site_dir = Path(site_dir).resolve()
+        self.gzip = gzip  # gzip HTML and XML for clients that accept it, as nginx does
         self.root_path = "/" + root_path.strip("/") + "/" if root_path.strip("/") else "/"
         self.delay = delay
         self.faults = list(faults or [])
@@ -69,9 +73,10 @@ class ReplicaServer:
 
 
 def serve(site_dir: Path, root_path: str = "/ahjjb/", *, delay: float = 0.0,
-          faults: list[Fault] | None = None, port: int = 0) -> ReplicaServer:
-    """Start serving ``site_dir`` at ``http://127.0.0.1:PORT{root_path}``."""
-    return ReplicaServer(site_dir, root_path, delay=delay, faults=faults, port=port)
+          faults: list[Fault] | None = None, port: int = 0, gzip: bool = False) -> ReplicaServer:
+    """Start serving ``site_dir`` at ``http://127.0.0.1:PORT{root_path}`` (``gzip``: compress
+    HTML and XML for clients sending ``Accept-Encoding: gzip``)."""
+    return ReplicaServer(site_dir, root_path, delay=delay, faults=faults, port=port, gzip=gzip)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -126,6 +131,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, ctype: str, body: bytes, head: bool,
               extra: dict[str, str] | None = None) -> None:
+        if (self.replica.gzip and body and ("html" in ctype or "xml" in ctype)
+                and "gzip" in self.headers.get("Accept-Encoding", "")):
+            body = gzip.compress(body, mtime=0)
+            extra = {**(extra or {}), "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -160,6 +169,10 @@ class _Handler(BaseHTTPRequestHandler):
             pad = b"<!-- " + b"x" * 1018 + b" -->\n"
             body = b"<html><body>" + pad * int(f.size_mb * 1024) + b"</body></html>"
             return self._send(200, "text/html; charset=utf-8", body, head)
+        if kind == "endless":
+            return self._endless(f.size_mb, head)
+        if kind == "maintenance":
+            return self._send(200, "text/html; charset=utf-8", MAINTENANCE, head)
         found = self._resolve(path)
         if found is None:
             return self._send(404, "text/html; charset=utf-8", b"", head)
@@ -169,6 +182,22 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "charset_lie":
             return self._send(200, *charset_lie(body), head)
         raise AssertionError(kind)
+
+    def _endless(self, size_mb: float, head: bool) -> None:
+        """A page without Content-Length that does not end (until size_mb or the client leaves)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if head:
+            return
+        chunk = b"<html><body>" + b"<p>" + b"x" * 65520 + b"</p>\n"
+        try:
+            for _ in range(int(size_mb * 16)):
+                self.wfile.write(chunk)
+        except OSError:
+            pass
 
     def _truncate(self, ctype: str, body: bytes, with_length: bool, head: bool) -> None:
         self.send_response(200)

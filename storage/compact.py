@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -23,7 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from epaper.storage import schema as S
-from epaper.storage.parquet import DATASETS, SNAPSHOT_NAME, archived_dates, atomic_write, read_snapshot, snapshot_path
+from epaper.storage.parquet import (DATASETS, SNAPSHOT_NAME, archived_dates, atomic_write, open_regular, read_snapshot,
+                                    snapshot_path)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,8 @@ def _sources(root: Path, dataset: str) -> dict[int, dict[str, list[int]]]:
 
 def _recorded(path: Path) -> dict | None:
     try:
-        return json.loads((pq.read_metadata(path).metadata or {})[SOURCES_KEY])
+        with os.fdopen(open_regular(path, root=path.parents[3]), "rb") as fh:  # never a symlink or a FIFO
+            return json.loads((pq.read_metadata(fh).metadata or {})[SOURCES_KEY])
     except (OSError, pa.ArrowException, KeyError, ValueError):
         return None
 
@@ -89,7 +92,7 @@ def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int
             if pending:
                 writer.write_table(pa.concat_tables(pending).cast(schema))
 
-    return atomic_write(compact_path(root, dataset, year), write)
+    return atomic_write(compact_path(root, dataset, year), write, root=Path(root))
 
 
 def refresh(root: str | Path) -> list[Path]:

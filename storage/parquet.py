@@ -7,9 +7,11 @@ fixed name, so a reader sees the old snapshot or the new one, never a partial fi
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,45 @@ def snapshot_path(root: Path, dataset: str, day: dt.date) -> Path:
     return partition_dir(root, dataset, day) / SNAPSHOT_NAME
 
 
+class UnsafePath(OSError):
+    """An archive file that is a symbolic link or not a regular file: never opened."""
+
+
+def check_inside(path: Path, root: Path | None) -> None:
+    """No folder between `root` (the data directory) and `path` is a symbolic link."""
+    if root is None:
+        return
+    root, path = Path(root), Path(path)
+    try:
+        rel = path.parent.relative_to(root)
+    except ValueError:
+        return
+    folder = root
+    for part in rel.parts:
+        folder = folder / part
+        if folder.is_symlink():
+            raise UnsafePath(f"{folder} is a symbolic link: archive files are never opened through one")
+
+
+def open_regular(path: Path, flags: int = os.O_RDONLY, mode: int = 0o644, root: Path | None = None) -> int:
+    """os.open for an archive file: never through a symbolic link (the file's own name, or a
+    folder below `root`), never anything but a regular file (a FIFO would block the reader).
+    Raises UnsafePath (an OSError) with one readable line."""
+    check_inside(path, root)
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or (exc.errno == errno.ENXIO and not flags & os.O_CREAT):
+            kind = "a symbolic link" if Path(path).is_symlink() else "not a regular file"
+            raise UnsafePath(f"{path} is {kind}: refused") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafePath(f"{path} is not a regular file: refused")
+    os.set_blocking(fd, True)
+    return fd
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -55,19 +96,26 @@ def _no_pause(stage: str, path: Path) -> None:
     pass
 
 
-def atomic_write(path: Path, write, pause=_no_pause) -> Path:
+def atomic_write(path: Path, write, pause=_no_pause, root: Path | None = None) -> Path:
     """Call write(tmp_path), fsync it, rename it onto path. The tmp name never ends in .parquet.
 
     `pause(stage, path)` is called before the rename ("rename") and right after it
-    ("renamed"): crash tests hold the writer there to kill it.
+    ("renamed"): crash tests hold the writer there to kill it. With `root` (the data
+    directory), no folder below it on the way to `path` may be a symbolic link.
     """
+    check_inside(path, root)  # before anything is created or removed on the way
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        # Created here, exclusively and not through a symlink; `write` then writes into it.
+        os.close(open_regular(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, root=root))
         write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        fd = open_regular(tmp)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         pause("rename", path)
         os.replace(tmp, path)
     finally:
@@ -94,7 +142,7 @@ def write_snapshot(root: Path, dataset: str, day: dt.date, rows: list[dict],
             writer.write_table(table)
             pause("write", path)
 
-    return atomic_write(path, write, pause)
+    return atomic_write(path, write, pause, root=root)
 
 
 def read_snapshot(root: Path, dataset: str, day: dt.date) -> pa.Table | None:
@@ -104,10 +152,10 @@ def read_snapshot(root: Path, dataset: str, day: dt.date) -> pa.Table | None:
     Read without the dataset layer and its threads, whose buffers pile up when thousands of
     snapshots are read in a row (as `storage.compact` does)."""
     path = snapshot_path(root, dataset, day)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
     schema = DATASETS[dataset]
-    with pq.ParquetFile(path) as file:
+    with os.fdopen(open_regular(path, root=root), "rb") as fh, pq.ParquetFile(fh) as file:
         table = file.read(use_threads=False)
     return pa.Table.from_arrays([table.column(f.name) if f.name in table.column_names
                                  else pa.nulls(table.num_rows, f.type) for f in schema], schema=schema)
@@ -128,6 +176,11 @@ def archived_dates(root: Path, dataset: str = "articles") -> list[dt.date]:
     return sorted(out)
 
 
+def _footer(path: Path, root: Path):
+    with os.fdopen(open_regular(path, root=root), "rb") as fh:
+        return pq.read_metadata(fh)
+
+
 @dataclass
 class SnapshotInfo:
     date: dt.date
@@ -144,13 +197,13 @@ def snapshot_info(root: Path, day: dt.date) -> SnapshotInfo:
     """What the articles snapshot of a date says of itself (reads the footer only)."""
     path = snapshot_path(root, "articles", day)
     try:
-        meta = pq.read_metadata(path)
+        meta = _footer(path, root)
     except (OSError, pa.ArrowException) as exc:
         return SnapshotInfo(day, False, 0, 0, 0, None, [], error=f"damaged snapshot: {exc}")
     pages = snapshot_path(root, "pages", day)
-    if pages.exists():
+    if pages.exists() or pages.is_symlink():
         try:
-            pq.read_metadata(pages)
+            _footer(pages, root)
         except (OSError, pa.ArrowException) as exc:
             return SnapshotInfo(day, False, 0, meta.num_rows, 0, None, [], error=f"damaged pages snapshot: {exc}")
     kv = meta.metadata or {}
@@ -182,5 +235,5 @@ def write_common_metadata(root: str | Path) -> list[Path]:
         folder = Path(root) / dataset
         if folder.is_dir():
             written.append(atomic_write(folder / COMMON_METADATA,
-                                        lambda tmp, schema=schema: pq.write_metadata(schema, tmp)))
+                                        lambda tmp, schema=schema: pq.write_metadata(schema, tmp), root=Path(root)))
     return written

@@ -24,7 +24,7 @@ import pytest
 
 from epaper.pipelines.dedupe import DuplicateIndex
 from epaper.replica.server import Fault, serve
-from epaper.storage.parquet import archived_dates, snapshot_info, snapshot_path
+from epaper.storage.parquet import DATASETS, archived_dates, snapshot_info, snapshot_path
 from epaper.storage.load import load_articles
 from tests.conftest import FAST, project_settings, run_epaper, tally_fixture
 from tests.truth import diff_archive
@@ -181,6 +181,7 @@ PERMANENT = {  # kind, options, target, reason shown; extra settings. At most on
         ("wrong_type", {"body": "pdf"}, ("a", 2, 0, 2), "not HTML (application/pdf)"),
         ("wrong_type", {"body": "jpg"}, ("p", 3, 1), "not HTML (image/jpeg)"),
         ("oversize", {"size_mb": 2.0}, ("a", 1, 0, 1), "response too large"),
+        ("endless", {"size_mb": 64.0}, ("a", 3, 0, 1), "larger than DOWNLOAD_MAXSIZE (1,048,576 bytes)"),
     ], ["-s", "DOWNLOAD_MAXSIZE=1048576"]),
 }
 
@@ -467,3 +468,88 @@ def test_a_spider_bug_fails_its_date_with_the_reason(monkeypatch):
     monkeypatch.setattr(spider, "parse_page", broken)
     assert list(spider._answer(HtmlResponse(url, body=b"<html></html>", request=request))) == []
     assert spider.ledger.results[START].failures == [{"url": url, "reason": "spider error: KeyError: 'page_index'"}]
+
+
+# ------------------------------------------------------------------ a portal that gzips
+
+
+@pytest.mark.parametrize("template", ["pc-rmrb", "html-gb2312"])
+def test_a_gzipping_portal_is_captured_and_reparsed(portal, tmp_path, template):
+    """nginx gzips HTML and XML: the WARC keeps the payload as received (gzip, with its
+    Content-Encoding), completeness is judged on the decoded page, and reparse decodes."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    server = portal(template, START, DAYS[1], gzip=True)
+    two = ("--from", START.isoformat(), "--to", DAYS[1].isoformat())
+    result = crawl(server, tmp_path, dates=two)
+    assert result.returncode == 0, result.stderr
+    assert_complete_and_true(server, tmp_path, DAYS[:2])
+    articles = load_articles(tmp_path, columns=["warc_file"]).column("warc_file").to_pylist()
+    assert articles and None not in articles
+    encodings = Counter()
+    for path in (tmp_path / "warc").rglob("*.warc.gz"):
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type == "response":
+                    encodings[record.http_headers.get_header("Content-Encoding")] += 1
+                    record.content_stream().read()  # warcio decodes it: the stored payload is valid gzip
+    assert set(encodings) == {"gzip"}  # calendars, pages, articles, as served
+
+    before = load_articles(tmp_path).drop_columns(["crawled_at"]).sort_by("article_id")
+    base_url = server.base_url
+    server.stop()
+    for snapshot in [*(tmp_path / "articles").rglob("*.parquet"), *(tmp_path / "pages").rglob("*.parquet")]:
+        snapshot.unlink()
+    result = run_epaper("reparse", "--all", "--data", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert load_articles(tmp_path).drop_columns(["crawled_at"]).sort_by("article_id").equals(before)
+    assert diff_archive(tmp_path, server.truth_path, base_url, dates=DAYS[:2]) == []
+
+
+# ------------------------------------------------------------------ a re-crawl never replaces with less
+
+
+def warc_names(data: Path) -> set[str]:
+    return {p.relative_to(data).as_posix() for p in (data / "warc").rglob("*.warc.gz")}
+
+
+@pytest.mark.parametrize("where", ["front page", "other page", "every page", "article"])
+def test_a_maintenance_page_never_replaces_an_archived_issue(server, clean_archive, tmp_path, where):
+    """The portal answers 200 "系统维护中" in place of pages of an archived issue: the date ends
+    incomplete naming the page and why, the snapshots and WARC files stay as they were."""
+    data = tmp_path / "data"
+    shutil.copytree(clean_archive, data)
+    before = {ds: snapshot_path(data, ds, START).read_bytes() for ds in DATASETS}
+    warcs = warc_names(data)
+    pattern = {"front page": re.escape(page(server.truth, 0, 0)) + "$",
+               "other page": re.escape(page(server.truth, 0, 2)) + "$",
+               "every page": r"/layout/202308/01/node_",
+               "article": re.escape(article(server.truth, 0, 1, 0)) + "$"}[where]
+    server.faults.append(Fault("maintenance", pattern))
+    result = crawl(server, data, dates=("--date", START.isoformat()))
+    assert result.returncode == 1, result.stdout
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"{START} incomplete (previous complete snapshot kept): ")
+    target = urljoin(server.base_url, article(server.truth, 0, 1, 0) if where == "article" else page(server.truth, 0, 0 if where != "other page" else 2))
+    assert target in line and ("not an e-paper page" in line or where == "article")
+    assert {ds: snapshot_path(data, ds, START).read_bytes() for ds in DATASETS} == before
+    assert warc_names(data) == warcs  # nothing deleted (the failed crawl's capture is not kept)
+    assert last_run(data)["outcomes"][START.isoformat()]["status"] == "incomplete"
+
+
+def test_a_complete_recrawl_adds_warc_files_and_reparse_reads_the_newest(server, clean_archive, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(clean_archive, data)
+    one = ("--date", START.isoformat())
+    old = warc_names(data)
+    assert crawl(server, data, dates=one).returncode == 0
+    new = warc_names(data) - old
+    assert old < warc_names(data) and len(new) == 1  # raw captures are only ever added
+    assert {p for p in old if START.isoformat() in p} and all(p in warc_names(data) for p in old)
+    for ds in DATASETS:
+        snapshot_path(data, ds, START).unlink()
+    result = run_epaper("reparse", *one, "--data", str(data))
+    assert result.returncode == 0, result.stderr
+    files = set(load_articles(data, start=START, end=START, columns=["warc_file"]).column("warc_file").to_pylist())
+    assert files == new  # the newest capture of each URL
+    assert_complete_and_true(server, data, [START])

@@ -29,12 +29,17 @@ from epaper.crawler import founder, founder_article
 from epaper.crawler.arguments import crawl_arguments
 from epaper.crawler.items import ArticleItem, PageItem
 from epaper.crawler.ledger import Ledger
+from epaper.storage.schema import ARTICLES
 
 
 def article_id(source: str, url: str, root: str) -> str:
     """Stable id: the portal id and the URL's path below the e-paper root (host-independent)."""
     rel = url[len(root):] if url.startswith(root) else urlsplit(url).path.lstrip("/")
     return hashlib.sha1(f"{source}:{rel}".encode()).hexdigest()[:20]
+
+
+# page_index and position are int16 columns: no real page comes near this.
+ORDER_MAX = 2 ** (ARTICLES.field("position").type.bit_width - 1) - 1
 
 
 def plausible_issue_date(day: dt.date) -> bool:
@@ -45,8 +50,11 @@ def plausible_issue_date(day: dt.date) -> bool:
 _MAXSIZE = re.compile(r"(\d+) bytes which is larger than download max size \((\d+)\)")
 
 
-def failure_reason(failure) -> str:
-    """One readable phrase for why a request failed (the URL is reported next to it)."""
+def failure_reason(failure, maxsize: int = 0) -> str:
+    """One readable phrase for why a request failed (the URL is reported next to it).
+
+    `maxsize` is the DOWNLOAD_MAXSIZE the request ran under: a response without a length
+    that goes past it is cancelled with no message at all, so the reason names the limit."""
     exc = failure.value
     if isinstance(exc, HttpError):
         return f"HTTP {exc.response.status}"
@@ -59,7 +67,11 @@ def failure_reason(failure) -> str:
     if isinstance(exc, DownloadCancelledError):
         m = _MAXSIZE.search(str(exc))
         if m:
-            return f"response too large ({int(m.group(1)):,} bytes, limit {int(m.group(2)):,})"
+            return (f"response too large: {int(m.group(1)):,} bytes, larger than DOWNLOAD_MAXSIZE "
+                    f"({int(m.group(2)):,} bytes)")
+        if maxsize and not str(exc).strip():
+            return (f"response too large: no length announced, cut off once larger than DOWNLOAD_MAXSIZE "
+                    f"({maxsize:,} bytes)")
     if isinstance(exc, (DownloadFailedError, ResponseNeverReceived)):
         return "connection lost before a complete response"
     if isinstance(exc, DownloadConnectionRefusedError):
@@ -98,6 +110,7 @@ class EpaperSpider(scrapy.Spider):
             kwargs["base_url"] = crawler.settings.get("EPAPER_BASE_URL")
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.source = crawler.settings.get("EPAPER_SOURCE")
+        spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         spider.generation = spider.arguments.layout or crawler.settings.get("EPAPER_LAYOUT")
         if spider.generation not in ("auto", "pc", "html"):
             raise ValueError(f"layout must be auto, pc or html, got {spider.generation!r}")
@@ -245,6 +258,21 @@ class EpaperSpider(scrapy.Spider):
         header = re.search(r"charset=([\w-]+)", ctype)
         return founder.decode_html(response.body, header.group(1) if header else None)[0]
 
+    def _parse_page(self, response: Response) -> founder.Page:
+        """The 版面 of a response; ValueError when it is not an e-paper page at all.
+
+        A maintenance or error page answered with 200 parses as an empty page: it must fail
+        the date (and keep the archive as it was), never archive an issue without its pages.
+        Every 版面 has at least a page list, an article, its PDF or its scan."""
+        page = founder.parse_page(self._html(response), response.url, self.root)
+        if not (page.pages or page.articles or page.pdf_url or page.image_url):
+            raise ValueError("not an e-paper page (no page list, articles, PDF or page scan)")
+        for what, count in (("article links", len(page.articles)), ("pages in its page list", len(page.pages))):
+            if count > ORDER_MAX:  # refused here rather than failing the snapshot write
+                raise ValueError(f"page lists {count:,} {what}, more than the archive's page_index and "
+                                 f"position columns hold ({ORDER_MAX:,})")
+        return page
+
     def _unreadable(self, response: Response, exc: Exception) -> str:
         """Why a page cannot be used. ValueError is the parser's "not a page"; anything else is a
         parser bug meeting odd markup: logged with its traceback, and the page fails (the date
@@ -266,7 +294,7 @@ class EpaperSpider(scrapy.Spider):
                 self.ledger.fail(d, response.url, "HTTP 404 (front page listed in period.xml)")
             return
         try:
-            page = founder.parse_page(self._html(response), response.url, self.root)
+            page = self._parse_page(response)
         except Exception as exc:  # a page the parser cannot read fails that page, never the crawl
             self.ledger.fail(d, response.url, self._unreadable(response, exc))
             return
@@ -285,7 +313,7 @@ class EpaperSpider(scrapy.Spider):
         try:
             if response.status == 404:
                 raise ValueError("HTTP 404")
-            page = founder.parse_page(self._html(response), response.url, self.root)
+            page = self._parse_page(response)
         except Exception as exc:
             self.ledger.fail(d, response.url, self._unreadable(response, exc))
             page = None
@@ -348,7 +376,7 @@ class EpaperSpider(scrapy.Spider):
         request = failure.request
         dates = request.meta.get("issue_dates", [])
         handler = request.meta.get("handler")
-        reason = failure_reason(failure)
+        reason = failure_reason(failure, request.meta.get("download_maxsize", self.maxsize))
         url = (request.meta.get("redirect_urls") or [request.url])[0]  # the URL we asked for
         self.logger.warning("%s failed: %s", url, reason)
         if handler == "parse_latest":
