@@ -356,6 +356,27 @@ def parse_page(text: str, url: str, root: str | None = None) -> Page:
                 links, _promise(doc, text, base, url))
 
 
+def place_articles(pages: list[Page | None]) -> dict[str, list[str]]:
+    """Which page each article of a day is filed under (page URL → its articles, in order): the
+    first page, in page order, that prints it (its own list or image map); an article that only
+    boxes link (no page read prints it) goes to the first page boxing it, after that page's own.
+    Each article once; None stands for a page that could not be read."""
+    owner: dict[str, str] = {}
+    for page in pages:
+        for url in page.articles if page else ():
+            owner.setdefault(url, page.url)
+    for page in pages:
+        for url in page.boxed if page else ():
+            owner.setdefault(url, page.url)
+    placed: dict[str, list[str]] = {}
+    for page in pages:
+        for url in (page.articles + page.boxed) if page else ():
+            if owner.get(url) == page.url:
+                owner[url] = ""  # placed: not again
+                placed.setdefault(page.url, []).append(url)
+    return placed
+
+
 # The page list's id repeats on every entry (so select by attribute), spelled in any of these.
 _PAGE_LIST = "//a[@id='pageLink' or @id='pagelink' or @id='PageLink']"
 

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import lxml.etree
 import lxml.html
 
 from epaper.crawler.founder import (absolute_url, clean_paragraph, date_from_url, html_tree, normalize_ws,
@@ -127,6 +128,8 @@ _SKIP_TAGS = {"script", "style", "noscript", "iframe", "object", "embed", "selec
 _DATE_TEXT = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{2}-\d{2}")
 _BYLINE = re.compile(r"^(□|■|◎)?\s*(本报(?:记者|通讯员|特约记者|见习记者)|记者|通讯员|特约记者|见习记者|"
                      r"作者|文[/／]|文[:：]|撰稿|本报讯)")
+_WORD = re.compile(r"[^\W\d_]")
+_PAGE_NO = re.compile(r"[A-Za-z]?\d{1,3}")
 # The date and page line that shares the byline's line: （2023年08月03日  01版）
 # ([^）)（(]: a run of openings without a closing must not rescan to the end each time.)
 _DATELINE = re.compile(r"[（(]\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日[^）)（(]*[）)]")
@@ -137,10 +140,11 @@ def head_lines(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None) -
 
     The container is the nearest ancestor of the body holding a heading-like element, so the
     lines are the article's head (引题, 标题, 副题, byline), not the page's chrome. A body read
-    from the enpcontent comments is outside the tree: then the whole document is searched.
+    from the enpcontent comments is outside the tree: then the whole document is searched, up
+    to the `<!--enpcontent-->` comment.
     """
     if body is None or body.getroottree().getroot() is not doc:
-        scope, stop = doc, None
+        scope, stop = doc, _enpcontent_mark(doc)
     else:
         scope, stop = body.getparent(), body
         while scope is not None and not _has_heading(scope, stop):
@@ -156,7 +160,7 @@ def head_lines(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None) -
         if (tag == "img" and next(el.iterancestors("a"), None) is None
                 and any(line.role == "title" or line.el.tag.lower() in _HEADING_TAGS for line in lines)):
             break  # the article's photo: its caption and what follows are not head lines
-        if tag not in _LINE_TAGS or el in holds_body:
+        if tag not in _LINE_TAGS or el in holds_body or _hidden(el):
             continue
         if tag not in _HEADING_TAGS and next(el.iterdescendants(*_BLOCKISH), None) is not None:
             continue  # not a line but a box of lines
@@ -170,6 +174,21 @@ def head_lines(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None) -
         if text:
             lines.append(HeadLine(el, text, _role(el)))
     return lines
+
+
+def _hidden(el: lxml.html.HtmlElement) -> bool:
+    """Not shown: class hide or hidden, or display:none (a page number kept for scripts)."""
+    classes = (el.get("class") or "").lower().split()
+    return ("hide" in classes or "hidden" in classes
+            or "display:none" in (el.get("style") or "").replace(" ", "").lower())
+
+
+def _enpcontent_mark(doc: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
+    """The `<!--enpcontent-->` comment in the tree: where a body read from the comments begins."""
+    for node in doc.iter(lxml.etree.Comment):
+        if (node.text or "").strip().lower() == "enpcontent":
+            return node
+    return None
 
 
 def _has_heading(scope: lxml.html.HtmlElement, stop: lxml.html.HtmlElement) -> bool:
@@ -218,8 +237,9 @@ def _role(el: lxml.html.HtmlElement) -> str | None:
 
 
 def _is_head_line(text: str) -> bool:
-    """Could be a 引题, 标题 or 副题: not a date, page label, byline or chrome line."""
-    return (len(text) <= 80 and not _DATE_TEXT.search(text) and not _BYLINE.search(text)
+    """Could be a 引题, 标题 or 副题: words (not a bare number such as a hidden page number), not
+    a date, page label, byline or chrome line."""
+    return (len(text) <= 80 and _WORD.search(text) is not None and not _PAGE_NO.fullmatch(text) and not _DATE_TEXT.search(text) and not _BYLINE.search(text)
             and parse_page_label(text) is None and "版面" not in text)
 
 
@@ -286,7 +306,7 @@ def body_container(doc: lxml.html.HtmlElement, text: str) -> lxml.html.HtmlEleme
         return found
     inner = enpcontent_text(text)
     if inner and inner.strip():
-        return lxml.html.fragment_fromstring(inner, create_parent="div")
+        return html_tree(f"<html><body><div>{inner}</div></body></html>").find("body/div")
     for xp in ("//*[@id='ozoom']", "//*[@id='articleContent']", "//*[@id='content']"):
         found = doc.xpath(xp)
         if found:
@@ -430,8 +450,9 @@ def _images_between(doc: lxml.html.HtmlElement, title_el: lxml.html.HtmlElement,
     湖北日报 does); icons and linked images are not the article's."""
     out: list[dict[str, str]] = []
     started = False
+    stop = body if body.getroottree().getroot() is doc else _enpcontent_mark(doc)
     for el in doc.iter():
-        if el is body:
+        if el is stop:
             break
         if el is title_el:
             started = True

@@ -17,7 +17,7 @@ from epaper.crawler.items import ArticleItem
 
 _COLUMN = re.compile(r"^【([^【】]+)】")
 _DASHES = re.compile(r"^(?:——|—|--|－－|―|–)+\s*")
-_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?/?>|<!--.*?-->", re.S)
+_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?/?>")
 _ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6}|#x[0-9a-fA-F]{2,5});")
 _WS_FIELDS = ("title", "intro_title", "subtitle", "author", "page_name", "column")
 
@@ -34,10 +34,27 @@ def clean_subtitle(subtitle: str | None) -> str | None:
     return normalize_ws(_DASHES.sub("", text)) if text else None
 
 
+def _strip_comments(text: str) -> str:
+    """`<!-- … -->` removed; an opening without an end stays as text. (A scan, not a lazy
+    regex: that would rescan to the end from each of many unclosed openings.)"""
+    if "<!--" not in text:
+        return text
+    out, at = [], 0
+    while True:
+        start = text.find("<!--", at)
+        end = text.find("-->", start + 4) if start >= 0 else -1
+        if end < 0:
+            break
+        out.append(text[at:start])
+        at = end + 3
+    out.append(text[at:])
+    return "".join(out)
+
+
 def strip_markup(text: str) -> str:
     """Tags and comments removed; entities decoded only where a complete one (`&amp;`,
     `&#12288;`) occurs, so that text with a bare `&` stays as printed."""
-    text = _TAG.sub("", text)
+    text = _TAG.sub("", _strip_comments(text))
     return html.unescape(text) if _ENTITY.search(text) else text
 
 
