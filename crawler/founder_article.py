@@ -301,22 +301,27 @@ def body_container(doc: lxml.html.HtmlElement, text: str) -> lxml.html.HtmlEleme
     """The element holding the body: the first `<founder-content>`; else what the `enpcontent`
     comments enclose; else #ozoom, #articleContent or #content; else the div or td holding the
     most text in its own `<p>` children."""
+    return body_source(doc, text)[0]
+
+
+def body_source(doc: lxml.html.HtmlElement, text: str) -> tuple[lxml.html.HtmlElement | None, str | None]:
+    """`body_container` and which of its sources gave it."""
     found = next(doc.iter("founder-content"), None)
     if found is not None:
-        return found
+        return found, "<founder-content>"
     inner = enpcontent_text(text)
     if inner and inner.strip():
-        return html_tree(f"<html><body><div>{inner}</div></body></html>").find("body/div")
-    for xp in ("//*[@id='ozoom']", "//*[@id='articleContent']", "//*[@id='content']"):
-        found = doc.xpath(xp)
+        return html_tree(f"<html><body><div>{inner}</div></body></html>").find("body/div"), "enpcontent comments"
+    for name in ("ozoom", "articleContent", "content"):
+        found = doc.xpath(f"//*[@id='{name}']")
         if found:
-            return found[0]
+            return found[0], f"#{name}"
     best, score = None, 0
     for el in doc.xpath("//div|//td"):
         s = sum(len(p.text_content()) for p in el.xpath("./p"))
         if s > score:
             best, score = el, s
-    return best
+    return best, "the largest block of paragraphs" if best is not None else None
 
 
 _BLOCK_TAGS = {
