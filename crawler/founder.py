@@ -220,7 +220,22 @@ FRONT_PAGE_GUESSES = {"pc": ("node_01.html", "node_1.html"), "html": ("node_2.ht
 _ENP_START = re.compile(r"<!--\s*enpproperty", re.I)
 _ENP_END = re.compile(r"/enpproperty\s*-->", re.I)
 _ENP_TOKEN = re.compile(r"<(/?)([a-z_-]+)>", re.I)
-_TAG = re.compile(r"<[^<>]+>")
+def _tags_to_spaces(text: str) -> str:
+    """Every `<…>` (from a `<` to the next `>`) replaced by a space, in one pass."""
+    out, at = [], 0
+    while True:
+        start = text.find("<", at)
+        end = text.find(">", start + 1) if start >= 0 else -1
+        if end < 0 or end == start + 1:
+            if end == start + 1 and start >= 0:  # "<>" is no tag: keep it, look further
+                out.append(text[at:end + 1])
+                at = end + 1
+                continue
+            break
+        out.append(text[at:start] + " ")
+        at = end + 1
+    out.append(text[at:])
+    return "".join(out)
 
 
 def enpproperty_text(text: str) -> str | None:
@@ -256,7 +271,7 @@ def parse_enpproperty(text: str) -> dict[str, str]:
         if k == len(ends):
             continue
         close = tokens[ends[k]]
-        out.setdefault(name, html.unescape(_TAG.sub(" ", inner[t.end():close.start()])))
+        out.setdefault(name, html.unescape(_tags_to_spaces(inner[t.end():close.start()])))
         done = close.end()
     return out
 
@@ -454,7 +469,7 @@ def link_title(a: lxml.html.HtmlElement) -> str | None:
             parts.append(node.text or "")
         if node is not a:
             parts.append(node.tail or "")
-    return normalize_ws(_TAG.sub(" ", "".join(parts)))
+    return normalize_ws(_tags_to_spaces("".join(parts)))
 
 
 def _article_links(doc: lxml.html.HtmlElement, base: str, root: str) -> list[ArticleLink]:

@@ -34,19 +34,31 @@ def clean_subtitle(subtitle: str | None) -> str | None:
     return normalize_ws(_DASHES.sub("", text)) if text else None
 
 
-def _strip_comments(text: str) -> str:
-    """`<!-- … -->` removed; an opening without an end stays as text. (A scan, not a lazy
-    regex: that would rescan to the end from each of many unclosed openings.)"""
-    if "<!--" not in text:
+def _strip_tags(text: str) -> str:
+    """Tags and `<!-- … -->` comments removed in one left-to-right pass; a comment opening
+    without an end stays as text. (A scan, not a lazy regex: that would rescan to the end from
+    each of many unclosed openings.)"""
+    if "<" not in text:
         return text
-    out, at = [], 0
-    while True:
-        start = text.find("<!--", at)
-        end = text.find("-->", start + 4) if start >= 0 else -1
+    out, at, i = [], 0, text.find("<")
+    comments = True  # False once an opening was found without an end: none after it has one
+    while i >= 0:
+        end = -1
+        if comments and text.startswith("<!--", i):
+            close = text.find("-->", i + 4)
+            if close < 0:
+                comments = False
+            else:
+                end = close + 3
         if end < 0:
-            break
-        out.append(text[at:start])
-        at = end + 3
+            m = _TAG.match(text, i)
+            end = m.end() if m else -1
+        if end >= 0:
+            out.append(text[at:i])
+            at = end
+            i = text.find("<", end)
+        else:
+            i = text.find("<", i + 1)
     out.append(text[at:])
     return "".join(out)
 
@@ -54,7 +66,7 @@ def _strip_comments(text: str) -> str:
 def strip_markup(text: str) -> str:
     """Tags and comments removed; entities decoded only where a complete one (`&amp;`,
     `&#12288;`) occurs, so that text with a bare `&` stays as printed."""
-    text = _TAG.sub("", _strip_comments(text))
+    text = _strip_tags(text)
     return html.unescape(text) if _ENTITY.search(text) else text
 
 
