@@ -261,11 +261,19 @@ def replica_files(work: Path) -> tuple[list[HtmlFile], list[tuple[str, bytes]]]:
 def real_files() -> list[HtmlFile]:
     """The saved real pages: tests/data/ (URLs from its README) and the shared samples, if there."""
     out: list[HtmlFile] = []
-    for path in sorted((REPO / "tests" / "data").glob("*.htm*")):
-        url, root = KNOWN_URLS[path.name]
+    data = REPO / "tests" / "data"
+    for path in sorted(data.glob("*.htm*")):
+        meta = data / (path.stem + ".expected.json")
+        if meta.is_file():
+            info = json.loads(meta.read_text(encoding="utf-8"))
+            url, root = info["url"], info.get("root") or info["url"].rsplit("/", 1)[0] + "/"
+        else:
+            url, root = KNOWN_URLS[path.name]
         out.append(HtmlFile(f"tests/data/{path.name}", path.read_bytes(), url, root, None))
     if SHARED_SAMPLES.is_dir():
         for meta in sorted(SHARED_SAMPLES.glob("*.expected.json")):
+            if (data / meta.name).is_file():
+                continue  # the same file, copied into tests/data
             info = json.loads(meta.read_text(encoding="utf-8"))
             root = info.get("root") or info["url"].rsplit("/", 1)[0] + "/"
             out.append(HtmlFile(f"samples/{info['file']}", (SHARED_SAMPLES / info["file"]).read_bytes(),

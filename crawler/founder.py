@@ -7,12 +7,13 @@ Article pages are parsed in `crawler.founder_article`, on the helpers here.
 """
 from __future__ import annotations
 
+import bisect
 import codecs
 import datetime as dt
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
@@ -63,13 +64,24 @@ def _codec(name: str | None) -> str | None:
 def decode_html(body: bytes, header_encoding: str | None = None) -> tuple[str, str]:
     """Decode page bytes; return (text, encoding used).
 
-    Bytes that are valid UTF-8 are UTF-8, whatever a header or `<meta>` claims: Chinese text
+    Bytes that are valid UTF-8 (or nearly all: see below) are UTF-8, whatever a header or `<meta>` claims: Chinese text
     in GBK is practically never valid UTF-8, while GB18030 decodes almost any bytes, so a
     lying gb2312 declaration can only be caught this way round. Otherwise the header
     charset, the `<meta>` charset, then GB18030, each strictly.
     """
     if body.startswith(codecs.BOM_UTF8):
         return body[3:].decode("utf-8", "replace"), "utf-8"
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # A UTF-8 page with a few bytes of another encoding (a title pasted in GBK): UTF-8, the
+    # foreign bytes as U+FFFD, so that the rest stays readable (head fields then prefer the
+    # comment's copy). A GBK page read as UTF-8 has far more bad sequences than good ones.
+    mixed = body.decode("utf-8", "replace")
+    bad = mixed.count("\ufffd")
+    if sum(1 for c in mixed if c > "\x7f") - bad >= 2 * bad:
+        return mixed, "utf-8"
     meta = _META_CHARSET.search(body[:4096])
     declared = meta.group(1).decode("ascii", "ignore") if meta else None
     for enc in dict.fromkeys(["utf-8", _codec(header_encoding), _codec(declared), "gb18030"]):
@@ -86,41 +98,67 @@ _XML_DECL = re.compile(r"\s*<\?xml[^>]*\?>")
 
 
 def html_tree(text: str) -> lxml.html.HtmlElement:
-    """The document tree of a decoded page; ValueError for an empty one."""
+    """The document tree of a decoded page; ValueError for an empty one, and for one nested
+    deeper than libxml2 reads (256 elements: it stops there silently, and the rest of the
+    page, an article's body included, would be lost without a word)."""
     # lxml refuses str input carrying an XML encoding declaration.
     m = _XML_DECL.match(text)
     if m:
         text = text[m.end():]
     if not text or text.isspace():
         raise ValueError("empty page")
-    return lxml.html.document_fromstring(text)
+    parser = lxml.html.HTMLParser()
+    doc = lxml.html.document_fromstring(text, parser=parser)
+    if any("Excessive depth" in e.message for e in parser.error_log):
+        raise ValueError("page nested deeper than 256 elements: the HTML parser stops reading there")
+    return doc
 
 
 # ---------------------------------------------------------------- period.xml
 
 
+_PERIOD_DATE = re.compile(r"(\d{4})\D{1,3}(\d{1,2})\D{1,3}(\d{1,2})|(\d{4})(\d{2})(\d{2})")
+
+
+def parse_period_date(text: str | None) -> dt.date | None:
+    """`2023-08-03`, `2023-8-3`, `2023/8/3`, `20230803` → a date; None for anything else."""
+    m = _PERIOD_DATE.search(text or "")
+    if not m:
+        return None
+    y, mo, d = (m[1], m[2], m[3]) if m[1] else (m[4], m[5], m[6])
+    try:
+        return dt.date(int(y), int(mo), int(d))
+    except ValueError:
+        return None
+
+
 def parse_period_xml(body: bytes) -> list[tuple[dt.date, str]]:
-    """(issue date, front page file name) for every `<period>` of a month calendar."""
+    """(issue date, front page file name) for every `<period>` of a month calendar.
+
+    ValueError when the file is not a calendar: not XML, or an HTML page (a server's error
+    or login page served with status 200), which must not read as "no issue this month"."""
     root = lxml.etree.fromstring(body, lxml.etree.XMLParser(recover=True, resolve_entities=False,
                                                             no_network=True))
     if root is None:
         raise ValueError("period.xml is not XML")
+    periods = list(root.iter("period"))
+    if not periods and (str(root.tag).lower() in ("html", "body", "head")
+                        or root.find(".//body") is not None or root.find(".//BODY") is not None):
+        raise ValueError("period.xml is an HTML page, not a calendar")
     out = []
-    for period in root.iter("period"):
-        date_text = re.sub(r"\D", "", period.findtext("period_date") or "")[:8]  # 2023-08-03 or 20230803
-        front = (period.findtext("front_page") or "").strip()
-        try:
-            day = dt.date(int(date_text[:4]), int(date_text[4:6]), int(date_text[6:8]))
-        except ValueError:
-            continue
-        out.append((day, front))
+    for period in periods:
+        day = parse_period_date(period.findtext("period_date"))
+        if day is not None:
+            out.append((day, (period.findtext("front_page") or "").strip()))
     return out
 
 
 # ---------------------------------------------------------------- URL shapes
 
-_CONTENT = re.compile(r"/(?:content_[\w-]+|c\d+)\.html?$", re.I)
-_NODE = re.compile(r"/node_[\w-]+\.html?$", re.I)
+# Articles: content_ID, cID, and the nw.D110000<code>_YYYYMMDD_K-NN family (人民日报's older
+# edition and its publisher's papers); pages: node_K and nbs.D110000<code>_NN.
+_CONTENT = re.compile(r"/(?:content_[\w-]+|c\d+|nw\.[\w.-]+)\.html?$", re.I)
+_NODE = re.compile(r"/(?:node_[\w-]+|nbs\.[\w.-]+)\.html?$", re.I)
 # The day folder of a page or article: pc/…/YYYYMM/DD/ or html/YYYY-MM/DD/.
 _PC_DATE = re.compile(r"/(\d{4})(\d{2})/(\d{2})/[^/]+$")
 _HTML_DATE = re.compile(r"/(\d{4})-(\d{2})/(\d{2})/[^/]+$")
@@ -144,8 +182,17 @@ def is_content_url(url: str) -> bool:
 
 
 def is_page_url(url: str) -> bool:
-    """A page (版面) URL: node_K.htm(l)."""
+    """A page (版面) URL: node_K.htm(l) or nbs.D110000<code>_NN.htm."""
     return bool(_NODE.search(urlsplit(url).path))
+
+
+def canonical_url(url: str) -> str:
+    """An article's one URL: its path names the article, so a query (`?div=-1`, `?div=0`: the
+    display mode) is dropped, and so is a fragment. A URL without either is returned as is."""
+    if "?" not in url and "#" not in url:
+        return url
+    parts = urlsplit(url)
+    return parts._replace(query="", fragment="").geturl()
 
 
 def calendar_url(root: str, generation: str, month: dt.date) -> str:
@@ -168,20 +215,64 @@ FRONT_PAGE_GUESSES = {"pc": ("node_01.html", "node_1.html"), "html": ("node_2.ht
 
 # ---------------------------------------------------------------- enpproperty
 
-_ENP = re.compile(r"<!--\s*enpproperty(.*?)/enpproperty\s*-->", re.S | re.I)
-_ENP_FIELD = re.compile(r"<([a-z_-]+)>(.*?)</\1>", re.S | re.I)
-_TAG = re.compile(r"<[^>]+>")
+# Every regex applied to page text runs in linear time: no lazy or unbounded scan that a
+# missing end marker could restart at each of many openings (tests/test_founder_linear.py).
+_ENP_START = re.compile(r"<!--\s*enpproperty", re.I)
+_ENP_END = re.compile(r"/enpproperty\s*-->", re.I)
+_ENP_TOKEN = re.compile(r"<(/?)([a-z_-]+)>", re.I)
+def _tags_to_spaces(text: str) -> str:
+    """Every `<…>` (from a `<` to the next `>`) replaced by a space, in one pass."""
+    out, at = [], 0
+    while True:
+        start = text.find("<", at)
+        end = text.find(">", start + 1) if start >= 0 else -1
+        if end < 0 or end == start + 1:
+            if end == start + 1 and start >= 0:  # "<>" is no tag: keep it, look further
+                out.append(text[at:end + 1])
+                at = end + 1
+                continue
+            break
+        out.append(text[at:start] + " ")
+        at = end + 1
+    out.append(text[at:])
+    return "".join(out)
+
+
+def enpproperty_text(text: str) -> str | None:
+    """The inside of the first `<!--enpproperty ... /enpproperty-->` comment, or None."""
+    start = _ENP_START.search(text)
+    if start is None:
+        return None
+    end = _ENP_END.search(text, start.end())  # no end after the first opening: none after any
+    return text[start.end():end.start()] if end else None
 
 
 def parse_enpproperty(text: str) -> dict[str, str]:
     """Fields of the first `<!--enpproperty ... /enpproperty-->` comment, names lower-cased,
-    inner tags replaced by a space, entities decoded; the first of a repeated field wins."""
-    m = _ENP.search(text)
-    if m is None:
+    inner tags replaced by a space, entities decoded; the first of a repeated field wins.
+
+    A field is `<name>` up to the next `</name>`; tags inside a field are its text."""
+    inner = enpproperty_text(text)
+    if inner is None:
         return {}
+    tokens = list(_ENP_TOKEN.finditer(inner))
+    closings: dict[str, list[int]] = {}  # name → indexes of its closing tags in tokens, ascending
+    for i, t in enumerate(tokens):
+        if t[1]:
+            closings.setdefault(t[2].lower(), []).append(i)
     out: dict[str, str] = {}
-    for name, value in _ENP_FIELD.findall(m.group(1)):
-        out.setdefault(name.lower(), html.unescape(_TAG.sub(" ", value)))
+    done = 0  # text before this offset belongs to a field already read
+    for i, t in enumerate(tokens):
+        if t[1] or t.start() < done:
+            continue
+        name = t[2].lower()
+        ends = closings.get(name, [])
+        k = bisect.bisect_right(ends, i)
+        if k == len(ends):
+            continue
+        close = tokens[ends[k]]
+        out.setdefault(name, html.unescape(_tags_to_spaces(inner[t.end():close.start()])))
+        done = close.end()
     return out
 
 
@@ -216,6 +307,16 @@ class PageLink:
 
 
 @dataclass
+class ArticleLink:
+    """One article a page links, by its canonical URL."""
+
+    url: str
+    title: str | None  # as the page's list prints it (script-written titles read); None: no text
+    in_list: bool  # linked from the page's text (its list, or a box of other pages' articles)
+    in_map: bool  # an area of the page's image map
+
+
+@dataclass
 class Page:
     """A page (版面) as `parse_page` reads it."""
 
@@ -225,7 +326,10 @@ class Page:
     pdf_url: str | None
     image_url: str | None
     pages: list[PageLink]  # the day's pages, this one included
-    articles: list[str]  # this page's article URLs, in reading order
+    articles: list[str]  # this page's own articles (canonical URLs), in reading order
+    boxed: list[str] = field(default_factory=list)  # articles it links that it does not print
+    links: list[ArticleLink] = field(default_factory=list)  # every article link, own and boxed
+    promise: str | None = None  # why the page should link articles (when it links none it can read)
 
 
 def absolute_url(base: str, href: str | None) -> str | None:
@@ -244,9 +348,14 @@ def parse_page(text: str, url: str, root: str | None = None) -> Page:
     - page_no, page_name: this page's entry in the day's page list; then, for the number, the
       `enpproperty` comment's `<founder-pagenum>`; then the first label printed outside links;
     - pages: the `id="pageLink"` links; without any, the node links of this page's day folder;
-    - articles: content links under `root` (default: the page's folder), the list's in
-      document order, then those only the image map has;
-    - pdf_url: the first link to a .pdf; image_url: the scan the image map lies on.
+    - links: content links under `root` (default: the page's folder) by canonical URL, the
+      text links in document order, then those only the image map has;
+    - articles (its own) and boxed: with an image map that links articles, the page's own
+      articles are the map's, and a text link to an article missing from the map is a box of
+      another page's (今日关注, 导读); without one, every linked article is its own;
+    - pdf_url: the first link to a .pdf; image_url: the scan the image map lies on;
+    - promise: when the page shows articles by other signs (image-map areas, script-written
+      titles, unrecognised links into the issue's folder, an article count in the comment).
     """
     doc = html_tree(text)
     root = root or url.rsplit("/", 1)[0] + "/"
@@ -254,8 +363,33 @@ def parse_page(text: str, url: str, root: str | None = None) -> Page:
     base = urljoin(url, base_el.get("href")) if base_el is not None else url
     pages = _page_list(doc, base, url)
     page_no, page_name = _own_label(doc, text, url, pages)
-    return Page(url, page_no, page_name, _pdf_url(doc, base), _scan_url(doc, base), pages,
-                _article_links(doc, base, root))
+    links = _article_links(doc, base, root)
+    mapped = any(link.in_map for link in links)
+    own = [link.url for link in links if link.in_map or not mapped]
+    boxed = [link.url for link in links if mapped and not link.in_map]
+    return Page(url, page_no, page_name, _pdf_url(doc, base), _scan_url(doc, base), pages, own, boxed,
+                links, _promise(doc, text, base, url))
+
+
+def place_articles(pages: list[Page | None]) -> dict[str, list[str]]:
+    """Which page each article of a day is filed under (page URL → its articles, in order): the
+    first page, in page order, that prints it (its own list or image map); an article that only
+    boxes link (no page read prints it) goes to the first page boxing it, after that page's own.
+    Each article once; None stands for a page that could not be read."""
+    owner: dict[str, str] = {}
+    for page in pages:
+        for url in page.articles if page else ():
+            owner.setdefault(url, page.url)
+    for page in pages:
+        for url in page.boxed if page else ():
+            owner.setdefault(url, page.url)
+    placed: dict[str, list[str]] = {}
+    for page in pages:
+        for url in (page.articles + page.boxed) if page else ():
+            if owner.get(url) == page.url:
+                owner[url] = ""  # placed: not again
+                placed.setdefault(page.url, []).append(url)
+    return placed
 
 
 # The page list's id repeats on every entry (so select by attribute), spelled in any of these.
@@ -314,12 +448,73 @@ def _printed_label(doc: lxml.html.HtmlElement) -> tuple[str, str | None] | None:
     return None
 
 
-def _article_links(doc: lxml.html.HtmlElement, base: str, root: str) -> list[str]:
+_VIEW = re.compile(r"""view\(\s*(["'])(.*?)\1\s*\)""", re.S)
+_FILE_SUFFIXES = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".zip", ".doc", ".css", ".js", ".xml")
+
+
+def link_title(a: lxml.html.HtmlElement) -> str | None:
+    """The title a list link prints: its text, a `document.write(view("…"))` script read as the
+    text it writes, `<br>` as a space."""
+    parts: list[str] = []
+    for node in a.iter():
+        if node is not a and node.tag is lxml.etree.Comment:
+            parts.append(node.tail or "")
+            continue
+        tag = node.tag.lower() if isinstance(node.tag, str) else ""
+        if tag == "script":
+            parts += [html.unescape(m[2]) for m in _VIEW.finditer(node.text or "")]
+        elif tag == "br":
+            parts.append(" ")
+        elif node is a or tag not in ("style", "noscript"):
+            parts.append(node.text or "")
+        if node is not a:
+            parts.append(node.tail or "")
+    return normalize_ws(_tags_to_spaces("".join(parts)))
+
+
+def _article_links(doc: lxml.html.HtmlElement, base: str, root: str) -> list[ArticleLink]:
     # Only links under root: a page also links other papers of the same publisher.
-    hrefs = ([a.get("href") for a in doc.xpath("//a[@href]")]
-             + [area.get("href") for area in doc.xpath("//map//area[@href]")])
-    links = (absolute_url(base, href) for href in hrefs)
-    return list(dict.fromkeys(link for link in links if link and is_content_url(link) and link.startswith(root)))
+    found: dict[str, ArticleLink] = {}
+    for el, in_map in [(a, False) for a in doc.xpath("//a[@href]")] + [(a, True) for a in doc.xpath("//map//area[@href]")]:
+        link = absolute_url(base, el.get("href"))
+        if not link or not is_content_url(link):
+            continue
+        link = canonical_url(link)
+        if not link.startswith(root):
+            continue
+        entry = found.get(link)
+        if entry is None:
+            entry = found[link] = ArticleLink(link, None, False, False)
+        if in_map:
+            entry.in_map = True
+        else:
+            entry.in_list = True
+            entry.title = entry.title or link_title(el)
+    return [e for e in found.values() if e.in_list] + [e for e in found.values() if not e.in_list]
+
+
+def _promise(doc: lxml.html.HtmlElement, text: str, base: str, url: str) -> str | None:
+    """Why this page should link articles, whether or not their links are recognised: areas of
+    an image map, titles written by script, links into the issue's folder that are neither
+    pages nor files, an article count in the `enpproperty` comment."""
+    folder = url.rsplit("/", 1)[0] + "/"
+    areas = [link for link in (absolute_url(base, a.get("href")) for a in doc.xpath("//map//area[@href]"))
+             if link and link.startswith(folder) and not is_page_url(link)
+             and not urlsplit(link).path.lower().endswith(_FILE_SUFFIXES)]
+    if areas:
+        return f"its image map has {len(areas)} area(s) linking into the issue"
+    scripted = [s for s in doc.xpath("//a//script") if _VIEW.search(s.text or "")]
+    if scripted:
+        return f"it writes {len(scripted)} title(s) by script"
+    inside = {link for link in (absolute_url(base, a.get("href")) for a in doc.xpath("//a[@href]"))
+              if link and link.startswith(folder) and link.split("?", 1)[0] != url.split("?", 1)[0]
+              and not is_page_url(link) and not urlsplit(link).path.lower().endswith(_FILE_SUFFIXES)}
+    if inside:
+        return f"it links {len(inside)} document(s) of the issue's folder"
+    for name, value in parse_enpproperty(text).items():
+        if "article" in name and value.strip().isdigit() and int(value) > 0:
+            return f"its enpproperty comment counts {int(value)} article(s) ({name})"
+    return None
 
 
 def _pdf_url(doc: lxml.html.HtmlElement, base: str) -> str | None:

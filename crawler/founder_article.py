@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import lxml.etree
 import lxml.html
 
 from epaper.crawler.founder import (absolute_url, clean_paragraph, date_from_url, html_tree, normalize_ws,
@@ -70,10 +71,12 @@ def parse_article(text: str, url: str) -> Article:
 def title(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str | None:
     """标题: the visible title line (`title_line`: the first `<founder-title>`, else the line
     equal to the comment's `<title>`, else the first unmarked h1, h2, h3 or h4 that reads as a
-    head line); then the comment's `<title>`."""
-    if at is not None:
+    head line); then the comment's `<title>`. A visible line holding undecodable bytes (a
+    title in another encoding than the page's) gives way to a readable comment title."""
+    comment = normalize_ws(enp.get("title"))
+    if at is not None and not ("\ufffd" in lines[at].text and comment and "\ufffd" not in comment):
         return lines[at].text
-    return normalize_ws(enp.get("title"))
+    return comment
 
 
 def intro_title(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str | None:
@@ -93,9 +96,13 @@ def subtitle(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str 
 
 
 def author(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str | None:
-    """Author: the comment's `<author>`; then the first `<founder-author>` line; then the first
-    line below the title that reads as a byline (本报记者 …) once its date-and-page part is cut."""
-    return normalize_ws(enp.get("author")) or _marked(lines, "author") or _byline(lines, at)
+    """Author: the comment's `<author>`; then the first line marked as author (`<founder-author>`,
+    an id or class `author`) unless it holds only a date; then the first line below the title
+    that reads as a byline (本报记者 …) once its date-and-page part is cut."""
+    marked = _marked(lines, "author")
+    if marked and not normalize_ws(_DATELINE.sub("", _DATE_TEXT.sub("", marked))):
+        marked = None  # a date in the author's place (湖北日报's font#author), not a byline
+    return normalize_ws(enp.get("author")) or marked or _byline(lines, at)
 
 
 def issue_date(url: str, enp: dict[str, str]) -> dt.date | None:
@@ -121,8 +128,11 @@ _SKIP_TAGS = {"script", "style", "noscript", "iframe", "object", "embed", "selec
 _DATE_TEXT = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{2}-\d{2}")
 _BYLINE = re.compile(r"^(□|■|◎)?\s*(本报(?:记者|通讯员|特约记者|见习记者)|记者|通讯员|特约记者|见习记者|"
                      r"作者|文[/／]|文[:：]|撰稿|本报讯)")
+_WORD = re.compile(r"[^\W\d_]")
+_PAGE_NO = re.compile(r"[A-Za-z]?\d{1,3}")
 # The date and page line that shares the byline's line: （2023年08月03日  01版）
-_DATELINE = re.compile(r"[（(]\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日[^）)]*[）)]")
+# ([^）)（(]: a run of openings without a closing must not rescan to the end each time.)
+_DATELINE = re.compile(r"[（(]\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日[^）)（(]*[）)]")
 
 
 def head_lines(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None) -> list[HeadLine]:
@@ -130,10 +140,11 @@ def head_lines(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None) -
 
     The container is the nearest ancestor of the body holding a heading-like element, so the
     lines are the article's head (引题, 标题, 副题, byline), not the page's chrome. A body read
-    from the enpcontent comments is outside the tree: then the whole document is searched.
+    from the enpcontent comments is outside the tree: then the whole document is searched, up
+    to the `<!--enpcontent-->` comment.
     """
     if body is None or body.getroottree().getroot() is not doc:
-        scope, stop = doc, None
+        scope, stop = doc, _enpcontent_mark(doc)
     else:
         scope, stop = body.getparent(), body
         while scope is not None and not _has_heading(scope, stop):
@@ -141,23 +152,43 @@ def head_lines(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None) -
         if scope is None:
             return []
     holds_body = set(stop.iterancestors()) if stop is not None else set()
-    lines = []
+    lines: list[HeadLine] = []
     for el in scope.iter():
         if el is stop:
             break
         tag = el.tag.lower() if isinstance(el.tag, str) else None  # None: a comment
-        if tag not in _LINE_TAGS or el in holds_body:
+        if (tag == "img" and next(el.iterancestors("a"), None) is None
+                and any(line.role == "title" or line.el.tag.lower() in _HEADING_TAGS for line in lines)):
+            break  # the article's photo: its caption and what follows are not head lines
+        if tag not in _LINE_TAGS or el in holds_body or _hidden(el):
             continue
         if tag not in _HEADING_TAGS and next(el.iterdescendants(*_BLOCKISH), None) is not None:
             continue  # not a line but a box of lines
         if any(a.tag == "a" or a.tag in _HEADING_TAGS for a in el.iterancestors()):
             continue  # a link is navigation; inside a heading, the heading is the line
-        if tag in _INLINE_TAGS and el.getparent() is not None and el.getparent().tag.lower() in _LINE_TAGS:
-            continue  # inline inside a line: the line itself counts
+        parent = el.getparent()
+        if (tag in _INLINE_TAGS and parent is not None and parent.tag.lower() in _LINE_TAGS
+                and next(parent.iterdescendants(*_BLOCKISH), None) is None):
+            continue  # inline inside a line: the line itself counts (in a box of lines, it is one)
         text = line_text(el)
         if text:
             lines.append(HeadLine(el, text, _role(el)))
     return lines
+
+
+def _hidden(el: lxml.html.HtmlElement) -> bool:
+    """Not shown: class hide or hidden, or display:none (a page number kept for scripts)."""
+    classes = (el.get("class") or "").lower().split()
+    return ("hide" in classes or "hidden" in classes
+            or "display:none" in (el.get("style") or "").replace(" ", "").lower())
+
+
+def _enpcontent_mark(doc: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
+    """The `<!--enpcontent-->` comment in the tree: where a body read from the comments begins."""
+    for node in doc.iter(lxml.etree.Comment):
+        if (node.text or "").strip().lower() == "enpcontent":
+            return node
+    return None
 
 
 def _has_heading(scope: lxml.html.HtmlElement, stop: lxml.html.HtmlElement) -> bool:
@@ -192,21 +223,23 @@ def _collect_text(node, top, parts: list[str]) -> None:
 def _role(el: lxml.html.HtmlElement) -> str | None:
     """The head field an element's tag, id or class names, if any."""
     tag = el.tag.lower()
-    marker = ((el.get("id") or "") + " " + (el.get("class") or "")).lower()
+    # intro-title, sub_title, main-title: the separators do not matter
+    marker = ((el.get("id") or "") + " " + (el.get("class") or "")).lower().replace("-", "").replace("_", "")
     if tag == "founder-subtitle" or "subtitle" in marker or "fubiaoti" in marker:
         return "subtitle"
     if tag in ("founder-introtitle", "founder-leadtitle") or "yinti" in marker or "introtitle" in marker:
         return "intro_title"
-    if tag == "founder-title":
+    if tag == "founder-title" or "maintitle" in marker:
         return "title"
-    if tag == "founder-author":
+    if tag == "founder-author" or re.search(r"(?:^|\s)author(?:\s|$)", marker):
         return "author"
     return None
 
 
 def _is_head_line(text: str) -> bool:
-    """Could be a 引题, 标题 or 副题: not a date, page label, byline or chrome line."""
-    return (len(text) <= 80 and not _DATE_TEXT.search(text) and not _BYLINE.search(text)
+    """Could be a 引题, 标题 or 副题: words (not a bare number such as a hidden page number), not
+    a date, page label, byline or chrome line."""
+    return (len(text) <= 80 and _WORD.search(text) is not None and not _PAGE_NO.fullmatch(text) and not _DATE_TEXT.search(text) and not _BYLINE.search(text)
             and parse_page_label(text) is None and "版面" not in text)
 
 
@@ -252,29 +285,43 @@ def _byline(lines: list[HeadLine], at: int | None) -> str | None:
 
 # ---------------------------------------------------------------- the body
 
-_ENPCONTENT = re.compile(r"<!--\s*enpcontent\s*-->(.*?)<!--\s*/enpcontent\s*-->", re.S | re.I)
+_ENPCONTENT_START = re.compile(r"<!--\s*enpcontent\s*-->", re.I)
+_ENPCONTENT_END = re.compile(r"<!--\s*/enpcontent\s*-->", re.I)
+
+
+def enpcontent_text(text: str) -> str | None:
+    """What the first `<!--enpcontent-->` … `<!--/enpcontent-->` pair encloses, or None. (One
+    search for the end from the first opening: no end there means none after any opening.)"""
+    start = _ENPCONTENT_START.search(text)
+    end = _ENPCONTENT_END.search(text, start.end()) if start else None
+    return text[start.end():end.start()] if end else None
 
 
 def body_container(doc: lxml.html.HtmlElement, text: str) -> lxml.html.HtmlElement | None:
     """The element holding the body: the first `<founder-content>`; else what the `enpcontent`
     comments enclose; else #ozoom, #articleContent or #content; else the div or td holding the
     most text in its own `<p>` children."""
+    return body_source(doc, text)[0]
+
+
+def body_source(doc: lxml.html.HtmlElement, text: str) -> tuple[lxml.html.HtmlElement | None, str | None]:
+    """`body_container` and which of its sources gave it."""
     found = next(doc.iter("founder-content"), None)
     if found is not None:
-        return found
-    m = _ENPCONTENT.search(text)
-    if m and m.group(1).strip():
-        return lxml.html.fragment_fromstring(m.group(1), create_parent="div")
-    for xp in ("//*[@id='ozoom']", "//*[@id='articleContent']", "//*[@id='content']"):
-        found = doc.xpath(xp)
+        return found, "<founder-content>"
+    inner = enpcontent_text(text)
+    if inner and inner.strip():
+        return html_tree(f"<html><body><div>{inner}</div></body></html>").find("body/div"), "enpcontent comments"
+    for name in ("ozoom", "articleContent", "content"):
+        found = doc.xpath(f"//*[@id='{name}']")
         if found:
-            return found[0]
+            return found[0], f"#{name}"
     best, score = None, 0
     for el in doc.xpath("//div|//td"):
         s = sum(len(p.text_content()) for p in el.xpath("./p"))
         if s > score:
             best, score = el, s
-    return best
+    return best, "the largest block of paragraphs" if best is not None else None
 
 
 _BLOCK_TAGS = {
@@ -290,21 +337,30 @@ _CAPTION_ATTRS = ("data-original-title", "title", "alt")
 def body_parts(container: lxml.html.HtmlElement, base: str) -> tuple[list[str], list[dict[str, str]]]:
     """The body's paragraphs and images, in order.
 
-    The text between block boundaries (block elements, images) is a paragraph, cleaned; a
-    short caption-like paragraph right after a captionless image is that image's caption.
+    The text between block boundaries (block elements, images) is a paragraph, cleaned. The
+    first paragraph after a captionless image is its caption when it sits beside the image
+    (in the image's own block element, or in the table or figure that holds the image), or
+    when it is centred and reads like a caption (starts with 图为, ▲…, ends with 摄, 供图…).
+    A centred sub-heading, or a sentence ending in 摄 set as an ordinary paragraph, is body.
     """
     paragraphs: list[str] = []
     images: list[dict[str, str]] = []
     pending: dict[str, str] | None = None  # the last image, while it waits for a caption
-    for value, centered in _BodyBlocks(base).read(container):
+    img_owner = img_box = None
+    for value, centered, owner in _BodyBlocks(base).read(container):
         if isinstance(value, dict):  # an image
             images.append(value)
             pending = value if not value["caption"] else None
+            img_owner = owner if owner is not container else None
+            img_box = next((a for a in value.pop("_el").iterancestors("table", "figure")
+                            if container in a.iterancestors()), None)
             continue
         text = clean_paragraph(value)
         if not text:
             continue
-        if pending is not None and _is_caption(text, centered):
+        beside = owner is not None and (owner is img_owner or (
+            img_box is not None and (owner is img_box or img_box in owner.iterancestors())))
+        if pending is not None and _is_caption(text, centered, beside):
             pending["caption"] = normalize_ws(text) or ""
         else:
             paragraphs.append(text)
@@ -313,7 +369,8 @@ def body_parts(container: lxml.html.HtmlElement, base: str) -> tuple[list[str], 
 
 
 class _BodyBlocks:
-    """The body as a flat list of blocks: (raw text, centred) and ({url, caption}, False).
+    """The body as a flat list of blocks: (raw text, centred, owner) and ({url, caption}, False,
+    owner), where the owner is the innermost block element holding the block.
 
     A text block is everything between two block boundaries; it is centred when the element
     that opened it is (itself or inside a centred element).
@@ -321,11 +378,13 @@ class _BodyBlocks:
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self.blocks: list[tuple[str | dict[str, str], bool]] = []
+        self.blocks: list[tuple[str | dict, bool, lxml.html.HtmlElement]] = []
         self.buf: list[str] = []  # the text block being collected
         self.centered = False
+        self.open: list[lxml.html.HtmlElement] = []  # block elements being read, innermost last
 
-    def read(self, container: lxml.html.HtmlElement) -> list[tuple[str | dict[str, str], bool]]:
+    def read(self, container: lxml.html.HtmlElement) -> list[tuple[str | dict, bool, lxml.html.HtmlElement]]:
+        self.open.append(container)
         self.buf.append(container.text or "")
         for child in container:
             self.walk(child, False)
@@ -336,7 +395,7 @@ class _BodyBlocks:
         # buf holds even empty strings: "nothing collected yet" differs from "collected nothing"
         # for the centring of the next inline element (see walk).
         if self.buf:
-            self.blocks.append(("".join(self.buf), self.centered))
+            self.blocks.append(("".join(self.buf), self.centered, self.open[-1]))
             self.buf.clear()
 
     def walk(self, node, in_center: bool) -> None:
@@ -349,13 +408,16 @@ class _BodyBlocks:
             self.flush()
             url = absolute_url(self.base, node.get("src") or node.get("data-src"))
             if url:
-                self.blocks.append(({"url": url, "caption": _attr_caption(node) or ""}, False))
+                self.blocks.append(({"url": url, "caption": _attr_caption(node) or "", "_el": node}, False,
+                                    self.open[-1]))
             self.buf.append(node.tail or "")
             return
         block = tag in _BLOCK_TAGS
         if block:
             self.flush()
             self.centered = here
+            if tag != "br":
+                self.open.append(node)
         elif not self.buf:
             self.centered = here
         self.buf.append(node.text or "")
@@ -363,21 +425,23 @@ class _BodyBlocks:
             self.walk(child, here)
         if block:
             self.flush()
+            if tag != "br":
+                self.open.pop()
             self.centered = in_center
         self.buf.append(node.tail or "")
 
 
 def _is_centered(el: lxml.html.HtmlElement) -> bool:
     style = (el.get("style") or "").replace(" ", "").lower()
-    return (el.get("align") or "").lower() == "center" or "text-align:center" in style
+    return (el.tag.lower() == "center" or (el.get("align") or "").lower() in ("center", "middle")
+            or "text-align:center" in style)
 
 
-def _is_caption(text: str, centered: bool) -> bool:
-    """Reads as a caption: short, and starts or ends like one, or is centred. (Real bodies hold
-    centred sub-headings and sentences ending in 摄 too: only right after an image does this apply.)"""
-    if len(text) > 80:
-        return False
-    return bool(_CAPTION_START.search(text) or _CAPTION_END.search(text) or (centered and len(text) <= 60))
+def _is_caption(text: str, centered: bool, beside: bool) -> bool:
+    """A caption: beside its image and short; or centred, short and read like a caption."""
+    if beside:
+        return len(text) <= 150
+    return centered and len(text) <= 80 and bool(_CAPTION_START.search(text) or _CAPTION_END.search(text))
 
 
 def _attr_caption(img: lxml.html.HtmlElement) -> str | None:
@@ -386,12 +450,14 @@ def _attr_caption(img: lxml.html.HtmlElement) -> str | None:
 
 def _images_between(doc: lxml.html.HtmlElement, title_el: lxml.html.HtmlElement,
                     body: lxml.html.HtmlElement, base: str) -> list[dict[str, str]]:
-    """Article images set between the title and the body (some templates keep them there, in a
-    table with the caption in the next row); icons and linked images are not the article's."""
+    """Article images set between the title and the body (some templates keep them there: in a
+    table with the caption in another row, or with the caption in the next paragraph, as
+    湖北日报 does); icons and linked images are not the article's."""
     out: list[dict[str, str]] = []
     started = False
+    stop = body if body.getroottree().getroot() is doc else _enpcontent_mark(doc)
     for el in doc.iter():
-        if el is body:
+        if el is stop:
             break
         if el is title_el:
             started = True
@@ -408,5 +474,28 @@ def _images_between(doc: lxml.html.HtmlElement, title_el: lxml.html.HtmlElement,
         if caption is None and holder is not None:
             text = normalize_ws(holder.text_content())
             caption = text if text and len(text) <= 100 else None
+        if caption is None:
+            caption = _text_after(el, body)
         out.append({"url": url, "caption": caption or ""})
     return out
+
+
+def _text_after(img: lxml.html.HtmlElement, body: lxml.html.HtmlElement) -> str | None:
+    """The short text right after an image outside the body (its tail, else the next element
+    with text before the body or another image): that image's caption."""
+    tail = normalize_ws(img.tail)
+    if tail:
+        return tail if len(tail) <= 150 else None
+    holders = set(body.iterancestors()) | {body}
+    node = img
+    while node is not None and node not in holders:
+        for sibling in node.itersiblings():
+            if not isinstance(sibling.tag, str) or sibling.tag.lower() in _SKIP_TAGS:
+                continue
+            if sibling in holders or next(sibling.iter("img"), None) is not None:
+                return None
+            text = line_text(sibling)
+            if text:
+                return text if len(text) <= 150 else None
+        node = node.getparent()
+    return None

@@ -85,6 +85,12 @@ def build_parser() -> Parser:
     p = sub.add_parser("report", help="draw the archive: a calendar of its days and articles per page name")
     common(p)
     p.add_argument("--out", required=True, metavar="FILE", help="FILE.png, or FILE.html with the PNG embedded")
+
+    p = sub.add_parser("extract", help="print as JSON what the parser reads from one saved page")
+    p.add_argument("file", metavar="FILE", help="a saved page (版面 or article)")
+    p.add_argument("--url", required=True, help="the URL the page was served at")
+    p.add_argument("--root", help="the e-paper root (default: the page's folder)")
+    p.add_argument("--as", dest="kind", choices=("page", "article"), help="the page's kind (default: from the URL)")
     return parser
 
 
@@ -250,6 +256,7 @@ COMMANDS = {
     "schedule": run_schedule,
     "demo": run_demo,
     "report": run_report,
+    "extract": lambda a: __import__("epaper.extract", fromlist=["run_extract"]).run_extract(a),
 }
 
 

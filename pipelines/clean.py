@@ -17,7 +17,7 @@ from epaper.crawler.items import ArticleItem
 
 _COLUMN = re.compile(r"^【([^【】]+)】")
 _DASHES = re.compile(r"^(?:——|—|--|－－|―|–)+\s*")
-_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?/?>|<!--.*?-->", re.S)
+_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?/?>")
 _ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6}|#x[0-9a-fA-F]{2,5});")
 _WS_FIELDS = ("title", "intro_title", "subtitle", "author", "page_name", "column")
 
@@ -34,10 +34,39 @@ def clean_subtitle(subtitle: str | None) -> str | None:
     return normalize_ws(_DASHES.sub("", text)) if text else None
 
 
+def _strip_tags(text: str) -> str:
+    """Tags and `<!-- … -->` comments removed in one left-to-right pass; a comment opening
+    without an end stays as text. (A scan, not a lazy regex: that would rescan to the end from
+    each of many unclosed openings.)"""
+    if "<" not in text:
+        return text
+    out, at, i = [], 0, text.find("<")
+    comments = True  # False once an opening was found without an end: none after it has one
+    while i >= 0:
+        end = -1
+        if comments and text.startswith("<!--", i):
+            close = text.find("-->", i + 4)
+            if close < 0:
+                comments = False
+            else:
+                end = close + 3
+        if end < 0:
+            m = _TAG.match(text, i)
+            end = m.end() if m else -1
+        if end >= 0:
+            out.append(text[at:i])
+            at = end
+            i = text.find("<", end)
+        else:
+            i = text.find("<", i + 1)
+    out.append(text[at:])
+    return "".join(out)
+
+
 def strip_markup(text: str) -> str:
     """Tags and comments removed; entities decoded only where a complete one (`&amp;`,
     `&#12288;`) occurs, so that text with a bare `&` stays as printed."""
-    text = _TAG.sub("", text)
+    text = _strip_tags(text)
     return html.unescape(text) if _ENTITY.search(text) else text
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from epaper.replica import tpl_html, tpl_pc
 from epaper.replica.content import Article
 from epaper.replica.dedupe import duplicate_of
-from epaper.replica.layout import DEFAULT_TEMPLATE, GB2312_TEMPLATES, TEMPLATES, Layout, rel
+from epaper.replica.layout import (BOM_CRLF_TEMPLATES, DEFAULT_TEMPLATE, GB2312_TEMPLATES, SPACED_NAME_TEMPLATES,
+                                   TEMPLATES, UNPADDED_TEMPLATES, Layout, rel)
 from epaper.replica.markup import ArticleView, PageView, esc, label, page_enp
 from epaper.replica.plan import Issue, Page, issue_dates, plan_issues
 
@@ -60,7 +61,10 @@ def build_site(out_dir: Path, *, start: date, end: date, generation: str = "pc",
             target.parent.mkdir(parents=True, exist_ok=True)
             made.add(target.parent)
         if isinstance(data, str):
-            enc = encoding if path.endswith((".htm", ".html")) else "utf-8"
+            page = path.endswith((".htm", ".html"))
+            enc = encoding if page else "utf-8"
+            if page and template in BOM_CRLF_TEMPLATES:
+                data = "\ufeff" + data.replace("\r\n", "\n").replace("\n", "\r\n")
             data = data.encode(enc, errors="xmlcharrefreplace")
         target.write_bytes(data)
     (Path(out_dir) / "truth.json").write_text(
@@ -75,11 +79,16 @@ def _render_issue(rng: random.Random, lay: Layout, issue: Issue,
     static = "pc/static" if gen == "pc" else "html/static"
     paths = [f"{day}/{lay.page_file(p.index, p.node_id)}" for p in issue.pages]
     aid = rng.randint(10**5, 9 * 10**5) if gen == "html" else rng.randint(10**7, 9 * 10**7)
+    for p in issue.pages:  # the template's way of printing labels
+        if lay.template in UNPADDED_TEMPLATES and p.page_no[-2:].isdigit():
+            p.page_no = p.page_no[:-2] + str(int(p.page_no[-2:]))
+        if lay.template in SPACED_NAME_TEMPLATES and len(p.page_name) == 2:
+            p.page_name = " ".join(p.page_name)
     for p in issue.pages:  # ids and URLs first: pages link to articles of other pages
-        for a in p.articles:
+        for rank, a in enumerate(p.articles, 1):
             aid += 1
             a.aid = aid
-            a.url = lay.article(d, aid, part2=gen == "html" and rng.random() < 0.05)
+            a.url = lay.article(d, aid, part2=gen == "html" and rng.random() < 0.05, page=p.index + 1, rank=rank)
             for img in a.images:
                 img.url = lay.article_image(d, rng)
                 files[img.url] = JPG_BYTES
@@ -90,8 +99,12 @@ def _render_issue(rng: random.Random, lay: Layout, issue: Issue,
         path = paths[k]
         pdf, scan = lay.page_pdf(d, p.page_no, rng), lay.page_scan(d, p.page_no, rng)
         files[pdf], files[scan] = PDF_BYTES, JPG_BYTES
-        order = [a for a in _dedupe(p.list_links + p.map_links) if a.url not in seen]
+        # The page's articles are the ones it prints, in list order, then the map's: links to
+        # other pages' articles (a 转版 link, a 今日关注 box) do not move them.
+        printed = {id(a) for a in p.articles}
+        order = [a for a in _dedupe(p.list_links + p.map_links) if id(a) in printed and a.url not in seen]
         seen.update(a.url for a in order)
+        box = _box(rng, lay, issue, p)
         v = PageView(
             date=d, page_no=p.page_no, page_name=p.page_name, paper=PAPER,
             nav=[(rel(q, path), label(o.page_no, o.page_name, nav_form))
@@ -102,7 +115,10 @@ def _render_issue(rng: random.Random, lay: Layout, issue: Issue,
             prev=rel(paths[k - 1], path) if k else None,
             next=rel(paths[k + 1], path) if k + 1 < len(paths) else None,
             home=rel(lay.latest(), path), ban_form=rng.randrange(6), pdf_style=rng.randrange(3),
-            enp=page_enp(d, p.page_no, PAPER), static=rel(static, path))
+            enp=page_enp(d, p.page_no, PAPER), static=rel(static, path),
+            box=[(rel(a.url, path), esc(a.title_printed)) for a in box],
+            query="?div=-1" if lay.template in BOM_CRLF_TEMPLATES else "",
+            twins=[rel(a.url, path) for a in p.map_links if lay.template in BOM_CRLF_TEMPLATES and rng.random() < 0.3])
         files[path] = (tpl_pc.render_page(lay.template, v) if gen == "pc"
                        else tpl_html.render_page(lay.template, v))
         pages_truth.append({"page_no": p.page_no, "page_name": p.page_name, "url": path,
@@ -125,6 +141,14 @@ def _article_page(rng: random.Random, lay: Layout, a: Article, d: date, p: Page,
     if lay.generation == "pc":
         return tpl_pc.article_page(lay.template, v, rng)
     return tpl_html.article_page(lay.template, v, rng)
+
+
+def _box(rng: random.Random, lay: Layout, issue: Issue, p: Page) -> list[Article]:
+    """html-jjjcb's 今日关注 on the first page: two of its own articles, then the first article of
+    each later page (printed there, not here)."""
+    if lay.template != "html-jjjcb" or p.index != 0 or not p.articles:
+        return []
+    return p.articles[:2] + [q.articles[0] for q in issue.pages[1:] if q.articles][:7]
 
 
 def _dedupe(arts: list[Article]) -> list[Article]:

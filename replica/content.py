@@ -1,7 +1,9 @@
 """Article text for the replica: the real seed article plus generated Chinese news.
 
-Everything is drawn from one ``random.Random`` so a build is reproducible. Generated text
-never contains page-chrome strings, and only caption paragraphs look like captions.
+Everything is drawn from one ``random.Random`` so a build is reproducible. The plan alone says
+what is body and what is caption: the generator writes look-alikes on purpose (sub-headings,
+body sentences that end in 摄 or start with 图为 right after a captionless image, sentences
+naming the portal's chrome), and the templates print them as real pages do.
 """
 from __future__ import annotations
 
@@ -90,9 +92,11 @@ class Article:
         m = re.match(r"【([^】]*)】", self.title)
         return normalize(m.group(1)) or None if m else None
 
+    bare: bool = False  # printed without <founder-content> (the body's fallbacks)
+
     @property
     def paragraphs(self) -> list[str]:
-        return [b for k, b in self.blocks if k == "p"]  # type: ignore[misc]
+        return [b for k, b in self.blocks if k in ("p", "sub")]  # type: ignore[misc]
 
     @property
     def images(self) -> list[Image]:
@@ -220,10 +224,16 @@ class TextGen:
                            meta_mode=self.meta_mode())
         n = r.randint(5, 30)
         blocks: list[tuple[str, object]] = []
+        if r.random() < 0.12:  # a lead photo above the text
+            blocks.append(("img", self.image("")))
         for i in range(n):
             if i > 2 and r.random() < 0.08:
-                blocks.append(("p", self.pick(SUBHEADS)))
+                blocks.append(("sub", self.pick(SUBHEADS)))  # a sub-heading, printed centred
+            if blocks and blocks[-1][0] == "img" and not blocks[-1][1].caption and r.random() < 0.5:
+                blocks.append(self.look_alike())  # body text that reads like a caption
             blocks.append(("p", self.paragraph()))
+            if r.random() < 0.03:
+                blocks.append(("p", self.chrome_like()))
             if r.random() < 0.06:
                 blocks.append(("img", self.image("")))
         intro = r.choice([f"聚焦{self.pick(OBJECTS)}", f"{self.pick(PLACES)}："]) \
@@ -233,7 +243,27 @@ class TextGen:
         return Article(intro_title=intro, title_printed=self.title(), subtitle=sub,
                        subtitle_dash=r.choice(["——", "——", "—", "--"]),
                        author=self.byline() if r.random() < 0.6 else None,
-                       blocks=blocks, meta_mode=self.meta_mode())
+                       blocks=blocks, meta_mode=self.meta_mode(), bare=r.random() < 0.06)
+
+    def look_alike(self) -> tuple[str, object]:
+        """A body paragraph right after a captionless image that a caption rule could take: a
+        sub-heading, or a sentence ending in 摄 or starting with 图为."""
+        r, p = self.r, self.pick
+        return r.choice([
+            ("sub", p(SUBHEADS)),
+            ("p", f"这些画面，是{p(PEOPLE)}和同事们利用周末时间在{p(PLACES)}一帧一帧拍摄"),
+            ("p", f"图为{p(PLACES)}{p(OBJECTS)}的一个缩影，{p(RESULTS)}。"),
+            ("p", f"{p(COMPANIES)}的宣传片由专业团队历时{r.randint(2, 9)}个月在车间实地拍摄"),
+        ])
+
+    def chrome_like(self) -> str:
+        """A body line naming the portal's chrome (it is text, not chrome)."""
+        r = self.r
+        return r.choice([
+            f"读者可登录安徽经济网首页，在数字版首页的往期回顾栏目查阅{r.randint(2019, 2023)}年以来的相关报道。",
+            f"（下转第{r.randint(2, 8)}版）",
+            "版面下载和PDF下载服务已向订阅用户开放，上一版、下一版按钮可翻阅全部版面。",
+        ])
 
     def meta_mode(self) -> str:
         return self.r.choice(["full"] * 5 + ["shuffled"] * 2 + ["partial"] * 2 + ["missing"])
@@ -260,9 +290,3 @@ class TextGen:
             a.blocks.insert(0, ("p", STOCK_OPENING))
             out.append(a)
         return out[0], out[1]
-
-
-def looks_like_caption(text: str) -> bool:
-    """The rule the replica follows for caption paragraphs (see README)."""
-    t = normalize(text)
-    return len(t) < 60 and (t.startswith(("图为", "▲")) or t.endswith(("摄", "（资料图）")))

@@ -14,9 +14,18 @@ TEMPLATES: dict[str, str] = {
     "pc-con": "pc",
     "html-table": "html",
     "html-gb2312": "html",
+    # the variants real sites show (FOUNDER.md "Variants seen on real sites")
+    "html-kjrb": "html",
+    "html-jjjcb": "html",
+    "html-nbs": "html",
+    "pc-hbrb": "pc",
 }
 DEFAULT_TEMPLATE = {"pc": "pc-rmrb", "html": "html-table"}
 GB2312_TEMPLATES = {"html-gb2312"}
+BOM_CRLF_TEMPLATES = {"html-kjrb"}  # pages written with a UTF-8 BOM and CRLF line ends
+UNPADDED_TEMPLATES = {"html-jjjcb"}  # page numbers printed without zero padding (第1版)
+SPACED_NAME_TEMPLATES = {"html-kjrb"}  # page names with inner spaces (综 合)
+NBS_CODE = "D110000renmrb"
 
 
 def rel(target: str, source: str) -> str:
@@ -50,11 +59,15 @@ class Layout:
         """File name of a page: index is 0-based page order, node_id the html internal id."""
         if self.template == "pc-con":
             return f"node_{index + 1}.html"
+        if self.template == "html-nbs":
+            return f"nbs.{NBS_CODE}_{index + 1:02d}.htm"
         if self.generation == "pc":
             return f"node_{index + 1:02d}.html"
         return f"node_{node_id}.htm"
 
-    def article(self, d: date, aid: int, part2: bool = False) -> str:
+    def article(self, d: date, aid: int, part2: bool = False, page: int = 1, rank: int = 1) -> str:
+        if self.template == "html-nbs":  # K = the article's rank, NN = its page
+            return f"html/{d:%Y-%m}/{d:%d}/nw.{NBS_CODE}_{d:%Y%m%d}_{rank}-{page:02d}.htm"
         if self.template == "pc-con":
             return f"pc/con/{d:%Y%m}/{d:%d}/c{aid}.html"
         if self.generation == "pc":

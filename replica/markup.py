@@ -46,6 +46,9 @@ class PageView:
     pdf_style: int
     enp: str = ""  # older generation page comment
     static: str = ""  # folder of static assets, relative
+    box: list[tuple[str, str]] = field(default_factory=list)  # 今日关注: (href, title html), other pages' too
+    query: str = ""  # the display-mode query article links carry (?div=-1)
+    twins: list[str] = field(default_factory=list)  # hrefs the image map links again as ?div=0
 
 
 @dataclass
@@ -115,34 +118,62 @@ def _img_tag(src: str, img, rng: random.Random, upper: bool) -> str:
     return f'<{tag} src="{src}"{attr} style="max-width:600px">'
 
 
-def body_paragraphs(a: Article, img_href, rng: random.Random, *, upper: bool = False) -> str:
-    """Body as <p> paragraphs with the usual noise; img_href maps an Image to its href."""
+def lead_images(a: Article) -> list[Image]:
+    """The images above the first paragraph (a template may print them before the body)."""
+    out = []
+    for kind, block in a.blocks:
+        if kind != "img":
+            break
+        out.append(block)
+    return out
+
+
+def _centre(rng: random.Random, tag: str = "p") -> str:
+    return rng.choice([f'<{tag} style="text-align:center">', f'<{tag} align="center">',
+                       f'<{tag} style="text-align: center;">'])
+
+
+def body_paragraphs(a: Article, img_href, rng: random.Random, *, upper: bool = False,
+                    skip_lead: bool = False) -> str:
+    """Body as <p> paragraphs with the usual noise; img_href maps an Image to its href.
+
+    A caption shown "next" sits beside its image: in the image's table, after a <br> in the
+    image's paragraph, or as a centred paragraph of its own. Sub-headings are centred."""
     p = "P" if upper else "p"
     out = []
     if rng.random() < 0.3:
         out.append("<!--<npm:article-content>-->")
-    for kind, block in a.blocks:
+    blocks = a.blocks[len(lead_images(a)):] if skip_lead else a.blocks
+    for kind, block in blocks:
         if rng.random() < 0.05:
             out.append(rng.choice([f"<{p}>&nbsp;</{p}>", f"<{p}></{p}>", f"<{p}>\u3000\u3000</{p}>"]))
         if kind == "p":
             tail = "&nbsp;" if rng.random() < 0.05 else ""
             out.append(f"<{p}>{_indent(rng)}{esc(str(block))}{tail}</{p}>")
             continue
+        if kind == "sub":
+            out.append(f"{_centre(rng, p)}<strong>{esc(str(block))}</strong></{p}>")
+            continue
         tag = _img_tag(img_href(block), block, rng, upper)
+        caption = esc(block.caption) if block.caption_mode == "next" else None
         if block.in_table:
-            out.append(f'<table class="pci_c" align="center"><tbody><tr><td>{tag}</td></tr>'
+            row = f"<tr><td>{caption}</td></tr>" if caption else ""
+            out.append(f'<table class="pci_c" align="center"><tbody><tr><td>{tag}</td></tr>{row}'
                        "</tbody></table>")
+        elif caption and rng.random() < 0.5:
+            out.append(f"{_centre(rng, p)}{tag}<br>{caption}</{p}>")
         else:
-            out.append(f'<{p} style="text-align:center">{tag}</{p}>')
-        if block.caption_mode == "next":
-            out.append(f"<{p}>{_indent(rng)}{esc(block.caption)}</{p}>")
+            out.append(f"{_centre(rng, p)}{tag}</{p}>")
+            if caption:
+                out.append(f"{_centre(rng, p)}{caption}</{p}>")
     if rng.random() < 0.2:
         out.append("<script type=\"text/javascript\">var _wzt = 1; /* 统计 */</script>")
     return "\n".join(out)
 
 
 def body_br(a: Article, img_href, rng: random.Random) -> str:
-    """Body of the older generation: lines separated by <br>."""
+    """Body of the older generation: lines separated by <br>; images and their captions in a
+    centred block or table of their own, sub-headings centred."""
     out = ["<!--<npm:article-content>-->"] if rng.random() < 0.3 else []
     for kind, block in a.blocks:
         if kind == "p":
@@ -150,14 +181,31 @@ def body_br(a: Article, img_href, rng: random.Random) -> str:
             if rng.random() < 0.05:
                 out.append("&nbsp;<BR>")
             continue
+        if kind == "sub":
+            out.append(f"{_centre(rng, 'DIV')}<B>{esc(str(block))}</B></DIV>")
+            continue
         tag = _img_tag(img_href(block), block, rng, True)
-        out.append(f"<TABLE align=center><TR><TD>{tag}</TD></TR></TABLE>" if block.in_table
-                   else f"{tag}<br>")
-        if block.caption_mode == "next":
-            out.append(f"{esc(block.caption)}<br>")
+        caption = esc(block.caption) if block.caption_mode == "next" else None
+        if block.in_table:
+            row = f"<TR><TD>{caption}</TD></TR>" if caption else ""
+            out.append(f"<TABLE align=center><TR><TD>{tag}</TD></TR>{row}</TABLE>")
+        else:
+            out.append(f"<DIV align=center>{tag}{'<BR>' + caption if caption else ''}</DIV>")
     if rng.random() < 0.2:
         out.append("<SCRIPT language=javascript>var _wzt = 1;</SCRIPT>")
     return "\n".join(out)
+
+
+def lead_block(a: Article, img_href, rng: random.Random) -> str:
+    """Lead images printed above <founder-content>, each caption in the paragraph after it (湖北日报)."""
+    out = []
+    for img in lead_images(a):
+        out.append(f'<img src="{img_href(img)}"'
+                   + (f' {img.caption_mode}="{esc(img.caption)}"' if img.caption_mode in ("data-original-title", "title", "alt") else "")
+                   + ' style="border-style: none">')
+        if img.caption_mode == "next":
+            out.append(f"<p>    {esc(img.caption)}</p>")
+    return "\n\t\t\t\t".join(out)
 
 
 def heading_block_date(d: date, page_no: str) -> str:

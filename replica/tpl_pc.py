@@ -1,11 +1,15 @@
 """Newer "pc" generation templates: pc-rmrb (modelled on the real 人民日报 page), pc-detail
-(newsdetatit / table rows) and pc-con (pc/con/… articles, detail-art headings)."""
+(newsdetatit / table rows), pc-con (pc/con/… articles, detail-art headings) and pc-hbrb
+(湖北日报's article: font#…-title heads, font#author holding the date, the lead photo and its
+caption before <founder-content>, the enpproperty comment inside it after the body)."""
 from __future__ import annotations
 
 import random
 
+from dataclasses import replace
+
 from epaper.replica.markup import (CHROME_MAIL, CHROME_TOP, PORTAL, ArticleView, PageView, article_enp,
-                            body_paragraphs, esc, heading_block_date, label)
+                                   body_paragraphs, esc, heading_block_date, label, lead_block)
 
 HEAD = """<!DOCTYPE html>
 <html lang="zh-CN">
@@ -164,13 +168,50 @@ def _subtitle(v: ArticleView) -> str:
     return f"{a.subtitle_dash}{esc(a.subtitle)}" if a.subtitle else ""
 
 
+def article_hbrb(v: ArticleView, rng: random.Random) -> str:
+    a = v.art
+    # The visible head holds no byline (font#author holds the date): the comment always has it.
+    enp = article_enp(a if a.meta_mode in ("full", "shuffled") else replace(a, meta_mode="full"),
+                      v.date, v.page_no, v.paper, rng, newer=True)
+    body = body_paragraphs(a, v.img_href, rng, skip_lead=True)
+    inner = f"<!--enpcontent-->{body}<!--/enpcontent-->{enp}"
+    content = inner if a.bare else f"<founder-content>\n\t\t\t\t\t{inner}\n\t\t\t\t\t</founder-content>"
+    intro = f"{esc(a.intro_title)}\n                " if a.intro_title else ""
+    return HEAD.format(title=f"{esc(a.title_printed)}", static=v.static) + f"""<body>
+<div id="scroller">
+            <div class="caption">
+                <a name="top" id="top"></a>
+                <font id="guide"></font>
+\t\t\t\t<p id="nowLayout" class="hide">{v.page_no}</p>
+\t\t\t\t<font id="intro-title">{intro}</font>
+\t\t\t\t<font id="main-title">{esc(a.title_printed)}
+                </font>
+                <font id="sub-title">{_subtitle(v)}</font>
+                <font id="author">{v.date:%Y年%m月%d日}</font>
+            </div>
+            <div class="content" id="content">
+\t\t\t\t{lead_block(a, v.img_href, rng)}
+                    {content}
+            </div>
+\t\t<div class="footer_sqd"><span><a href="{v.home}">数字报 |</a></span>
+\t    <span>Copyright © {v.paper}</span></div>
+</div>
+</body>
+</html>
+"""
+
+
 def article_page(template: str, v: ArticleView, rng: random.Random) -> str:
+    if template == "pc-hbrb":
+        return article_hbrb(v, rng)
     a = v.art
     enp = article_enp(a, v.date, v.page_no, v.paper, rng, newer=True)
     body = body_paragraphs(a, v.img_href, rng, upper=template == "pc-detail" and rng.random() < .5)
     content = f"<founder-content><!--enpcontent-->\n{body}\n<!--/enpcontent--></founder-content>"
     if template != "pc-rmrb" and rng.random() < 0.5:
         content = f"<!--enpcontent--><founder-content>\n{body}\n</founder-content><!--/enpcontent-->"
+    if a.bare:  # no <founder-content>: the enpcontent comments, or (pc-rmrb) only div#ozoom
+        content = body if template == "pc-rmrb" else f"<!--enpcontent-->\n{body}\n<!--/enpcontent-->"
     intro = esc(a.intro_title) if a.intro_title else ""
     title = esc(a.title_printed)
     if template == "pc-rmrb":
@@ -206,4 +247,4 @@ def article_page(template: str, v: ArticleView, rng: random.Random) -> str:
 
 
 def render_page(template: str, v: PageView) -> str:
-    return {"pc-rmrb": page_rmrb, "pc-detail": page_detail, "pc-con": page_con}[template](v)
+    return {"pc-rmrb": page_rmrb, "pc-detail": page_detail, "pc-con": page_con, "pc-hbrb": page_rmrb}[template](v)

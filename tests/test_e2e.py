@@ -31,6 +31,11 @@ async def test_crawl_matches_truth_for_every_template(portal, tmp_path, template
                         **{d: "no_issue" for d in server.truth["no_issue_dates"]}}
     assert all(not r.failures for r in ledger.results.values())
     assert diff_archive(tmp_path, server.truth_path, server.base_url) == []
+    # the minimum request count: each page and each article once (a ?div= twin, a box link or a
+    # second link to an article costs no request)
+    truth_pages = [p for issue in server.truth["issues"].values() for p in issue["pages"]]
+    assert server.request_count(r"/(node_|nbs\.)[^/]*$") == len(truth_pages)
+    assert server.request_count(r"/(content_|c\d+\.html|nw\.)[^/]*$") == len(server.truth["articles"])
 
 
 def test_the_command_line_prints_one_line_per_date(portal, tmp_path):

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from epaper.replica.build import TEMPLATES, build_site
-from epaper.replica.content import STOCK_OPENING, looks_like_caption, normalize
+from epaper.replica.content import STOCK_OPENING, normalize
 from epaper.replica.dedupe import duplicate_of, is_near, shingles
 from epaper.replica.faults import Fault, dump_faults, load_faults
 from epaper.replica.server import serve
@@ -86,7 +86,7 @@ def test_every_link_of_every_page_resolves(short):
             if urlsplit(url).netloc != "replica.test":
                 continue  # portal links to other hosts
             assert url.startswith(FAKE), (rel, href)
-            assert (site / url[len(FAKE):]).is_file(), (rel, href)
+            assert (site / urlsplit(url).path[len(urlsplit(FAKE).path):]).is_file(), (rel, href)  # ?div= is a display mode
             checked += 1
     assert checked > 1000
 
@@ -179,7 +179,10 @@ def test_quirks_appear_in_a_60_day_build(long):
         assert "<founder-type>2</founder-type>" in allp and re.search(r"<TD[^>]*>[^<]*\n<TR>", allp)
         assert re.search(r"href=[^\"'\s>]+>", allp)  # unquoted attributes
     # article pages
-    assert all("<!--enpcontent-->" in a and "<founder-content>" in a for a in arts.values())
+    # most bodies in <founder-content>, some without it (the fallbacks: the enpcontent comments, #ozoom)
+    assert sum("<founder-content>" in a for a in arts.values()) > 0.8 * len(arts)
+    assert any("<founder-content>" not in a for a in arts.values())
+    assert all("<founder-content>" in a or "<!--enpcontent-->" in a or 'id="ozoom"' in a for a in arts.values())
     assert any("enpproperty" not in a for a in arts.values())
     assert re.search(r"<author></author>", alla) and re.search(r"<title>[^<]+</title><[^/]", alla)
     assert re.search(r"enpproperty <(?!articleid)", alla)  # field order varies
@@ -240,8 +243,8 @@ def test_ground_truth_is_consistent(long):
         assert (r["column"] is not None) == r["title"].startswith("【")
         assert not (r["subtitle"] or "").startswith(("—", "-"))
         for par in r["body"].split("\n"):
-            assert par and par == par.strip(" \u3000\xa0") and not looks_like_caption(par)
-            assert not any(c in par for c in ("安徽经济网首页", "数字版首页", "安徽主流经济门户", "版面下载"))
+            assert par and par == par.strip(" \u3000\xa0")
+            assert par not in ("安徽经济网首页", "数字版首页", "安徽主流经济门户", "版面下载")  # chrome-naming lines are sentences
     dups = [r for r in rows if r["duplicate_of_url"]]
     assert any(by_url[r["duplicate_of_url"]]["body"] == r["body"] for r in dups)  # exact reprint
     assert any(by_url[r["duplicate_of_url"]]["body"] != r["body"] for r in dups)  # near-duplicate

@@ -332,20 +332,18 @@ class EpaperSpider(scrapy.Spider):
                            page_name=page.page_name, pdf_url=page.pdf_url, image_url=page.image_url)
         if len(day.pages) < day.page_count:
             return
-        # Every page of the day is in: request each article once, at its first place.
-        seen: set[str] = set()
-        for pi in sorted(day.pages):
+        # Every page of the day is in: request each article once, on the page that prints it.
+        order = sorted(day.pages)
+        placed = founder.place_articles([day.pages[pi] for pi in order])
+        for pi in order:
             p = day.pages[pi]
             if p is None:
                 continue
-            position = 0
-            for url in p.articles:
-                if url in seen:
-                    continue
-                seen.add(url)
+            if not p.links and p.promise:
+                self.ledger.fail(d, p.url, f"no recognisable article link, although {p.promise}")
+            for position, url in enumerate(placed.get(p.url, [])):
                 yield self._request(url, self.parse_article, [d], page_index=pi, position=position,
                                     page_no=p.page_no, page_name=p.page_name, pdf_url=p.pdf_url, stage=3)
-                position += 1
         del self.days[d]
 
     # ------------------------------------------------------------ articles
