@@ -80,6 +80,10 @@ class ChildRunner:
         self.stopping = False
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        # When the child in flight was sent SIGTERM (monotonic), so that it gets one: a
+        # second SIGTERM makes Scrapy give up its graceful stop ("Received SIGTERM twice,
+        # forcing unclean shutdown"), leaving temporary files and an outcome without reasons.
+        self._termed_at: float | None = None
 
     def run(self, argv: Sequence[str], *, timeout: float | None) -> int | None:
         """The child's exit status; None when not started because of a stop request.
@@ -91,6 +95,7 @@ class ChildRunner:
                 list(argv), env={**os.environ, **self.extra_env}, start_new_session=True
             )
             self._proc = proc
+            self._termed_at = None
         try:
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -108,7 +113,7 @@ class ChildRunner:
             self.stopping = True
             proc = self._proc
         if proc is not None:
-            _signal_group(proc, signal.SIGTERM)
+            self._terminate(proc)
 
     def stop(self) -> None:
         """No new child; end the one in flight (SIGTERM, wait, SIGKILL) and wait for it."""
@@ -125,10 +130,18 @@ class ChildRunner:
         if proc is not None:
             _signal_group(proc, signal.SIGKILL)
 
+    def _terminate(self, proc: subprocess.Popen[bytes]) -> float:
+        """SIGTERM the child unless it already got it; when it got it (monotonic)."""
+        with self._lock:
+            if self._termed_at is None or self._proc is not proc:
+                _signal_group(proc, signal.SIGTERM)
+                self._termed_at = _time.monotonic()
+            return self._termed_at
+
     def _end(self, proc: subprocess.Popen[bytes]) -> int:
-        _signal_group(proc, signal.SIGTERM)
+        termed_at = self._terminate(proc)
         try:
-            return proc.wait(timeout=self.kill_grace)
+            return proc.wait(timeout=max(0.0, termed_at + self.kill_grace - _time.monotonic()))
         except subprocess.TimeoutExpired:
             _signal_group(proc, signal.SIGKILL)
             return proc.wait()

@@ -422,3 +422,41 @@ def test_run_scheduler_refuses_a_locked_archive(tmp_path: Path, capsys) -> None:
     assert status == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"epaper schedule: archive {tmp_path} is locked by pid {os.getpid()}")
+
+
+
+def test_stopping_the_scheduler_signals_the_child_once(tmp_path: Path, monkeypatch) -> None:
+    # systemctl stop: SIGTERM to the scheduler during a crawl. The stopper asks the child to
+    # stop, then the scheduler's exit path ends it: the child must get one SIGTERM (a second
+    # one makes Scrapy force an unclean shutdown), and SIGKILL only after the grace time.
+    sent: list[int] = []
+    real_killpg = os.killpg
+
+    def killpg(pgid: int, sig: int) -> None:
+        sent.append(sig)
+        real_killpg(pgid, sig)
+
+    monkeypatch.setattr("epaper.schedule.os.killpg", killpg)
+    pidfile = tmp_path / "child.pid"
+    code = textwrap.dedent(f"""
+        import os, signal, sys, time
+        signal.signal(signal.SIGTERM, lambda *a: None)
+        open({str(pidfile)!r}, "w").write(str(os.getpid()))
+        signal.pause()
+        time.sleep(0.3)  # winds down as a crawl does
+        sys.exit(1)
+    """)
+    runner = ChildRunner(kill_grace=30)
+    result: list[int | None] = []
+    thread = threading.Thread(target=lambda: result.append(runner.run([sys.executable, "-c", code],
+                                                                      timeout=None)))
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not (pidfile.exists() and pidfile.read_text()):
+        assert time.monotonic() < deadline, "child never started"
+        time.sleep(0.02)
+    runner.request_stop()  # the signal handler's watcher
+    runner.stop()  # run_scheduler once the scheduler has shut down
+    thread.join(timeout=40)
+    assert sent == [signal.SIGTERM]
+    assert result == [1]  # it ended by itself
