@@ -77,6 +77,13 @@ def build_parser() -> Parser:
     common(p)
     p.add_argument("--base-url", help="the e-paper root")
 
+    p = sub.add_parser("update", help="one scheduled run, for cron: catch up the recent days, "
+                                      "then the latest issue; quiet unless something is wrong")
+    common(p)
+    p.add_argument("--base-url", help="the e-paper root")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="json: one JSON object per line on stderr")
+
     p = sub.add_parser("demo", help="archive the bundled replica portal, offline")
     p.add_argument("--data", default="demo-data", help="archive root (default ./demo-data)")
 
@@ -230,6 +237,15 @@ def run_schedule(args) -> int:
     return run_scheduler(config, data)
 
 
+def run_update(args) -> int:
+    from epaper.schedule import run_update as update
+
+    config = load_config(args, args.base_url)
+    check_base_url(config.portal.base_url)
+    data = check_data_dir(Path(config.storage.data_dir))
+    return update(config, data, json_lines=args.log_format == "json")
+
+
 def run_demo(args) -> int:
     from epaper.demo import run_demo as demo
 
@@ -248,6 +264,7 @@ COMMANDS = {
     "status": run_status,
     "schema": run_schema,
     "schedule": run_schedule,
+    "update": run_update,
     "demo": run_demo,
     "report": run_report,
 }

@@ -181,49 +181,65 @@ def run_once(
     today: date | None = None,
     crawl_command: Sequence[str] | None = None,
     out: TextIO | None = None,
+    child_flags: Sequence[str] = (),
+    quiet: bool = False,
 ) -> int:
-    """One scheduled run: catch-up children, then ``--latest``. Logs one line; returns
-    the worst child exit status (0 when all succeeded or nothing was needed)."""
+    """One scheduled run: catch-up children, then ``--latest`` when it can add anything.
+    Logs one line (with ``quiet``, only when a child failed, on stderr); returns the worst
+    child exit status (0 when all succeeded or nothing was needed). ``child_flags`` are
+    added to every child's command line (``--quiet``, ``--log-format json``)."""
     started = _time.monotonic()
     tz = config.schedule.tzinfo
     today = today or datetime.now(tz).date()
     start = today - timedelta(days=config.schedule.catchup_days - 1)
-    missing = [s.date for s in date_states(data_dir, tz=tz, start=start, end=today)
-               if s.needs_crawl]
+    window = date_states(data_dir, tz=tz, start=start, end=today) if config.schedule.catchup_days else []
+    missing = [s.date for s in window if s.needs_crawl]
     timeout = config.schedule.run_timeout
     parts: list[str] = []
     statuses: list[int] = []
-    last_rc: int | None = None
+
+    def child(args: list[str]) -> int | None:
+        return runner.run(crawl_argv(config, data_dir, [*args, *child_flags],
+                                     crawl_command=crawl_command), timeout=timeout)
+
     for first, last in contiguous_runs(missing):
         if first == last:
             args, label = ["--date", first.isoformat()], first.isoformat()
         else:
             args = ["--from", first.isoformat(), "--to", last.isoformat()]
             label = f"{first.isoformat()}..{last.isoformat()}"
-        last_rc = runner.run(crawl_argv(config, data_dir, args, crawl_command=crawl_command),
-                             timeout=timeout)
-        if last_rc is None:
+        rc = child(args)
+        if rc is None:
             break
-        statuses.append(last_rc)
-        parts.append(f"{label} {_outcome(last_rc)}")
-    if not missing:
+        statuses.append(rc)
+        parts.append(f"{label} {_outcome(rc)}")
+    if not missing and window:
         parts.append("nothing to catch up")
-    # --latest finds the newest issue whatever its date; skip it only when the catch-up
-    # just archived today.
-    if not (missing and missing[-1] == today and last_rc == 0):
-        rc = runner.run(crawl_argv(config, data_dir, ["--latest"], crawl_command=crawl_command),
-                        timeout=timeout)
+    # The newest issue is dated today at the latest (an issue out ahead of its date is
+    # today's in the next run's window), so once the window holds a snapshot the newest
+    # issue is in it, and the catch-up has just crawled every date of it that needed a
+    # crawl: --latest would only fetch an archived issue again. It runs when the window
+    # holds none (no window, or the portal has been silent for all of it).
+    newest = None
+    if window:
+        newest = next((s.date for s in reversed(date_states(data_dir, tz=tz, start=start, end=today))
+                       if s.has_snapshot), None)
+    if newest is not None:
+        parts.append(f"latest not needed (newest archived issue {newest.isoformat()})")
+    elif not runner.stopping:
+        rc = child(["--latest"])
         if rc is not None:
             statuses.append(rc)
             parts.append(f"latest {_outcome(rc)}")
     if runner.stopping:
         parts.append("stopped")
     worst = next((rc for rc in statuses if rc != 0), 0)
-    _emit(
-        f"schedule: {datetime.now(tz).isoformat(timespec='seconds')} run: "
-        f"{'; '.join(parts)} ({_time.monotonic() - started:.0f} s)",
-        out,
-    )
+    if not quiet or worst != 0:
+        _emit(
+            f"schedule: {datetime.now(tz).isoformat(timespec='seconds')} run: "
+            f"{'; '.join(parts)} ({_time.monotonic() - started:.0f} s)",
+            out if not quiet else (out or sys.stderr),
+        )
     return worst
 
 
@@ -299,8 +315,10 @@ class _Stopper:
     """Turns SIGINT/SIGTERM into a clean stop without doing work in the signal handler:
     the handler writes a byte to a pipe; a watcher thread does the stopping."""
 
-    def __init__(self, scheduler: BlockingScheduler, runner: ChildRunner, out: TextIO | None):
+    def __init__(self, scheduler: BlockingScheduler | None, runner: ChildRunner,
+                 out: TextIO | None, announce: bool = True):
         self.scheduler = scheduler
+        self.announce = announce
         self.runner = runner
         self.out = out
         self.requested = False
@@ -308,7 +326,8 @@ class _Stopper:
         os.set_blocking(self._w, False)
         self._thread = threading.Thread(target=self._watch, name="epaper-stopper", daemon=True)
         self._previous: dict[int, Any] = {}
-        scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
+        if scheduler is not None:
+            scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -345,7 +364,8 @@ class _Stopper:
                 return
             signals += 1
             if signals == 1:
-                _emit("schedule: stopping", self.out)
+                if self.announce:
+                    _emit("schedule: stopping", self.out)
                 self.requested = True
                 self.runner.request_stop()
                 self._shutdown()
@@ -358,6 +378,8 @@ class _Stopper:
             self._shutdown()
 
     def _shutdown(self) -> None:
+        if self.scheduler is None:
+            return
         with contextlib.suppress(SchedulerNotRunningError):
             self.scheduler.shutdown(wait=False)
 
@@ -408,6 +430,50 @@ def run_scheduler(
     finally:
         lock.release()
     return 0
+
+
+def run_update(
+    config: Config,
+    data_dir: Path,
+    *,
+    crawl_command: Sequence[str] | None = None,
+    kill_grace: float = KILL_GRACE,
+    json_lines: bool = False,
+    today: date | None = None,
+) -> int:
+    """``epaper update``: exactly one scheduled run (catch-up window, then ``--latest`` when
+    it can add anything), for cron. Quiet unless something is wrong: the children run with
+    ``--quiet``, so only failed or incomplete dates (stderr) and, then, the run's line.
+
+    Holds the archive lock for the run (children get ``EPAPER_LOCK_HELD_BY_PARENT``);
+    returns :data:`epaper.exits.LOCKED` when another process holds it. SIGINT/SIGTERM stop
+    the child in flight as they stop the scheduler's.
+    """
+    from epaper.exits import LOCKED
+
+    data_dir = Path(data_dir)
+    try:
+        lock = ArchiveLock(data_dir, command="epaper update").acquire()
+    except LockError as exc:
+        _emit_error(f"epaper update: {exc}", json_lines, locked=True)
+        return LOCKED
+    try:
+        runner = ChildRunner(kill_grace=kill_grace, env={HELD_BY_PARENT_ENV: str(os.getpid())})
+        flags = ["--quiet", *(["--log-format", "json"] if json_lines else [])]
+        with _Stopper(None, runner, sys.stderr, announce=False).installed():
+            return run_once(config, data_dir, runner=runner, today=today, crawl_command=crawl_command,
+                            child_flags=flags, quiet=True, out=sys.stderr)
+    finally:
+        lock.release()
+
+
+def _emit_error(line: str, json_lines: bool, *, locked: bool = False) -> None:
+    if json_lines:
+        import json
+
+        event = {"event": "locked" if locked else "error", "message": line}
+        line = json.dumps(event, ensure_ascii=False)
+    _emit(line, sys.stderr)
 
 
 def _outcome(rc: int) -> str:

@@ -45,6 +45,12 @@ def D(text: str) -> date:
     return date.fromisoformat(text)
 
 
+@pytest.fixture(autouse=True)
+def _empty_cwd(tmp_path: Path, monkeypatch) -> None:
+    # load_config(None) reads ./epaper.toml: a developer's own must not reach these tests.
+    monkeypatch.chdir(tmp_path)
+
+
 def make_config(**overrides: object) -> Config:
     return load_config(None, env={}, overrides={"storage.data_dir": "unused", **overrides})
 
@@ -295,7 +301,7 @@ def test_run_once_crawls_contiguous_gaps_then_latest(tmp_path: Path) -> None:
     assert [c["argv"] for c in calls] == [
         ["--from", "2026-11-22", "--to", "2026-11-23", *tail],
         ["--date", "2026-11-27", *tail],
-        # today was just archived: no --latest
+        # the window holds snapshots, so the newest issue is in it: no --latest
     ]
     assert {c["marker"] for c in calls} == {"4242"}
 
@@ -313,12 +319,19 @@ def test_run_once_latest_when_today_archived_or_failed(tmp_path: Path, capsys) -
     write_day(data, today)
     write_day(data, today - timedelta(days=1))
     assert run_once(config, data, runner=runner, today=today, crawl_command=command) == 0
-    assert [c["argv"][0] for c in recorded(record)] == ["--latest"]
-    assert recorded(record)[0]["argv"][1:] == ["--data", str(data),
-                                               "--config", str(config_file)]
-    assert "nothing to catch up; latest exit 0" in capsys.readouterr().out
+    assert not record.exists()  # the newest issue is archived complete: nothing is fetched again
+    assert ("nothing to catch up; latest not needed (newest archived issue 2026-11-27)"
+            in capsys.readouterr().out)
 
-    record.unlink()
+    # a weekend: the window's days are confirmed without an issue, Friday archived
+    weekend = tmp_path / "weekend"
+    write_day(weekend, D("2026-11-27"))
+    write_run(weekend, "2026-11-30T02:00:00Z", {"2026-11-28": "no_issue", "2026-11-29": "no_issue"})
+    assert run_once(make_config(**{"schedule.catchup_days": 3}), weekend, runner=runner,
+                    today=D("2026-11-29"), crawl_command=command) == 0
+    assert not record.exists()
+    assert "latest not needed (newest archived issue 2026-11-27)" in capsys.readouterr().out
+
     runner = ChildRunner(env={"RECORD": str(record), "EXIT": "1"})
     assert run_once(config, tmp_path / "empty", runner=runner, today=today,
                     crawl_command=command) == 1
@@ -327,6 +340,55 @@ def test_run_once_latest_when_today_archived_or_failed(tmp_path: Path, capsys) -
     line = capsys.readouterr().out.strip()
     assert "\n" not in line
     assert "2026-11-26..2026-11-27 exit 1; latest exit 1" in line
+
+
+def test_run_once_without_a_window_fetches_the_latest(tmp_path: Path, capsys) -> None:
+    record = tmp_path / "record.jsonl"
+    runner = ChildRunner(env={"RECORD": str(record)})
+    config = make_config(**{"schedule.catchup_days": 0})
+    write_day(tmp_path / "data", D("2026-11-27"))
+    assert run_once(config, tmp_path / "data", runner=runner, today=D("2026-11-27"),
+                    crawl_command=[sys.executable, "-c", RECORDER], child_flags=["--quiet"]) == 0
+    assert [c["argv"][:2] for c in recorded(record)] == [["--latest", "--quiet"]]
+
+
+@pytest.mark.parametrize(("exit_status", "quiet_output"), [(0, False), (1, True)])
+def test_update_is_one_quiet_run(tmp_path: Path, capfd, exit_status: int, quiet_output: bool) -> None:
+    from epaper.schedule import run_update
+
+    record = tmp_path / "record.jsonl"
+    data = tmp_path / "data"
+    write_day(data, D("2026-11-25"))
+    config = make_config(**{"schedule.catchup_days": 3})
+    os.environ["RECORD"], os.environ["EXIT"] = str(record), str(exit_status)
+    try:
+        status = run_update(config, data, crawl_command=[sys.executable, "-c", RECORDER],
+                            today=D("2026-11-27"))
+    finally:
+        del os.environ["RECORD"], os.environ["EXIT"]
+    assert status == exit_status
+    calls = recorded(record)
+    assert [c["argv"][:5] for c in calls] == [["--from", "2026-11-26", "--to", "2026-11-27", "--quiet"]]
+    assert {c["marker"] for c in calls} == {str(os.getpid())}  # the lock is ours, held for them
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert bool(err) == quiet_output
+    if quiet_output:
+        assert "2026-11-26..2026-11-27 exit 1" in err
+    assert not ArchiveLock(data).acquire().release()  # released
+
+
+def test_update_refuses_a_locked_archive(tmp_path: Path, capsys) -> None:
+    from epaper.exits import LOCKED
+    from epaper.schedule import run_update
+
+    with ArchiveLock(tmp_path, command="epaper crawl"):
+        assert run_update(make_config(), tmp_path, crawl_command=[sys.executable, "-c", "pass"]) == LOCKED
+        assert run_update(make_config(), tmp_path, crawl_command=[sys.executable, "-c", "pass"],
+                          json_lines=True) == LOCKED
+    first, second = capsys.readouterr().err.splitlines()
+    assert first.startswith("epaper update: archive") and "locked by pid" in first
+    assert json.loads(second)["event"] == "locked"
 
 
 def test_crawl_argv_default_command(tmp_path: Path) -> None:
