@@ -76,6 +76,8 @@ def build_parser() -> Parser:
     p = sub.add_parser("schedule", help="archive on the configured cron schedule, in the foreground")
     common(p)
     p.add_argument("--base-url", help="the e-paper root")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="json: one JSON object per line, the child crawls' lines too")
 
     p = sub.add_parser("update", help="one scheduled run, for cron: catch up the recent days, "
                                       "then the latest issue; quiet unless something is wrong")
@@ -234,7 +236,7 @@ def run_schedule(args) -> int:
     config = load_config(args, args.base_url)
     check_base_url(config.portal.base_url)
     data = check_data_dir(Path(config.storage.data_dir))
-    return run_scheduler(config, data)
+    return run_scheduler(config, data, json_lines=args.log_format == "json")
 
 
 def run_update(args) -> int:

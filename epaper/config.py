@@ -69,6 +69,11 @@ class ScheduleConfig:
     catchup_days: int = 7
     run_timeout: int = 3600
     misfire_grace_time: int = 3600
+    # A failed run (a child exit status other than 0 and 3, or an error) is tried again after
+    # retry_delay seconds, doubled for each further retry, at most `retries` times, and never
+    # past the next scheduled run.
+    retries: int = 4
+    retry_delay: float = 900.0
 
     @property
     def tzinfo(self) -> ZoneInfo:
@@ -351,6 +356,10 @@ def _validate(config: Config, origins: _Origins) -> None:
         fail("schedule", "run_timeout", "must be more than 0 seconds")
     if s.misfire_grace_time < 0:
         fail("schedule", "misfire_grace_time", "must be 0 or more seconds")
+    if s.retries < 0:
+        fail("schedule", "retries", "must be 0 or more")
+    if s.retry_delay <= 0:
+        fail("schedule", "retry_delay", "must be more than 0 seconds")
 
     c = config.crawl
     if c.concurrency < 1:

@@ -26,8 +26,9 @@ import subprocess
 import sys
 import threading
 import time as _time
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,6 +36,7 @@ from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
@@ -48,6 +50,7 @@ logger = logging.getLogger(__name__)
 KILL_GRACE = 30.0  # seconds between SIGTERM and SIGKILL for a child crawl
 ARCHIVE_JOB_ID = "archive"
 CATCHUP_JOB_ID = "catchup"
+RETRY_JOB_ID = "retry"
 
 
 # ---------------------------------------------------------------------------- dates
@@ -238,7 +241,7 @@ def run_once(
         _emit(
             f"schedule: {datetime.now(tz).isoformat(timespec='seconds')} run: "
             f"{'; '.join(parts)} ({_time.monotonic() - started:.0f} s)",
-            out if not quiet else (out or sys.stderr),
+            out if not quiet else (out or sys.stderr), event="run", status=worst, parts=parts,
         )
     return worst
 
@@ -252,18 +255,20 @@ def build_scheduler(
     run: Callable[[], object] | None = None,
     runner: ChildRunner | None = None,
     crawl_command: Sequence[str] | None = None,
+    out: TextIO | None = None,
 ) -> BlockingScheduler:
     """A configured, not yet started scheduler with two jobs: ``"archive"`` on the cron
-    trigger, and ``"catchup"`` once at start. Both call ``run()`` (default
-    :func:`run_once` with a :class:`ChildRunner`) and never overlap: one worker thread."""
+    trigger, and ``"catchup"`` once at start; a failed run adds ``"retry"`` (see
+    :class:`_Retrying`). All call ``run()`` (default :func:`run_once` with a
+    :class:`ChildRunner`) and never overlap: one worker thread."""
     sched_cfg = config.schedule
     tz = sched_cfg.tzinfo
+    _Output.tz = tz
     if run is None:
         run = functools.partial(
             run_once, config, data_dir, runner=runner or ChildRunner(),
             crawl_command=crawl_command,
         )
-    job = _guarded(run)
     job_defaults: dict[str, Any] = {
         "coalesce": True,
         "max_instances": 1,
@@ -276,9 +281,11 @@ def build_scheduler(
         executors={"default": ThreadPoolExecutor(max_workers=1)},
         job_defaults=job_defaults,
     )
+    tick = CronTrigger(**parse_cron(sched_cfg.cron), timezone=tz)  # type: ignore[arg-type]
+    job = _Retrying(run, scheduler, tick, sched_cfg.retries, sched_cfg.retry_delay, out)
     scheduler.add_job(
         job,
-        CronTrigger(**parse_cron(sched_cfg.cron), timezone=tz),  # type: ignore[arg-type]
+        tick,
         id=ARCHIVE_JOB_ID,
         name="archive on schedule",
         **job_defaults,
@@ -297,18 +304,66 @@ def build_scheduler(
     return scheduler
 
 
-def _guarded(run: Callable[[], object]) -> Callable[[], None]:
-    # A failing run (e.g. the archive unreadable) must not kill the schedule: log it as
-    # one line and wait for the next tick.
-    def job() -> None:
-        try:
-            run()
-        except Exception as exc:  # noqa: BLE001 - any failure of one run
-            _emit(f"schedule: run failed: {type(exc).__name__}: {exc}", sys.stderr)
-            logger.debug("run failed", exc_info=True)
+def next_tick(scheduler: BlockingScheduler) -> datetime | None:
+    """The next cron tick of a scheduler from :func:`build_scheduler` (None: never)."""
+    tick = scheduler.get_job(ARCHIVE_JOB_ID)
+    return tick.trigger.get_next_fire_time(None, datetime.now(scheduler.timezone)) if tick else None
 
-    job.__name__ = job.__qualname__ = "epaper_scheduled_run"
-    return job
+
+class _Retrying:
+    """The scheduled job: one run, then a retry with backoff when it failed.
+
+    A run fails when it raises (logged with its traceback on stderr, and the schedule goes
+    on) or returns an exit status other than 0 and 3 (3: archived, but suspect; another
+    crawl would change nothing). Retry n (1-based) comes ``retry_delay * 2**(n-1)`` seconds
+    after the failed run, at most ``retries`` times in a row, and only when it falls before
+    the next cron tick, which starts afresh. Each run ends with the time of the next one.
+
+    The job never takes the scheduler's locks in its own thread: ``shutdown(wait=True)``
+    holds them while it waits for the job.
+    """
+
+    def __init__(self, run: Callable[[], object], scheduler: BlockingScheduler, tick: CronTrigger,
+                 retries: int, delay: float, out: TextIO | None):
+        self.run, self.scheduler, self.tick = run, scheduler, tick
+        self.retries, self.delay, self.out = retries, delay, out
+        self.failures = 0  # failed runs in a row
+        self.__name__ = self.__qualname__ = "epaper_scheduled_run"
+
+    def __call__(self) -> None:
+        failed = False
+        try:
+            status = self.run()
+            failed = isinstance(status, int) and status not in (0, 3)
+        except Exception as exc:  # noqa: BLE001 - any failure of one run
+            failed = True
+            _emit(f"schedule: run failed: {type(exc).__name__}: {exc}", sys.stderr,
+                  event="error", traceback=traceback.format_exc())
+        if self.scheduler.state == STATE_STOPPED:  # stopping: no next run
+            return
+        tz = self.scheduler.timezone
+        now = datetime.now(tz)
+        tick = self.tick.get_next_fire_time(None, now)
+        upcoming, note = tick, ""
+        self.failures = self.failures + 1 if failed else 0
+        if failed and self.failures <= self.retries:
+            when = now + timedelta(seconds=self.delay * 2 ** (self.failures - 1))
+            if tick is None or when < tick:
+                upcoming, note = when, f" (retry {self.failures} of {self.retries})"
+                threading.Thread(target=self._add_retry, args=(when,), daemon=True).start()
+            else:
+                note, self.failures = " (the next scheduled run comes before a retry)", 0
+        elif failed:
+            note, self.failures = f" (no more retries after {self.retries})", 0
+        if upcoming is not None:
+            _emit(f"schedule: next run at {_iso(upcoming)}{note}", self.out, event="next_run",
+                  at=_iso(upcoming), retry=self.failures if note.startswith(" (retry") else 0)
+
+    def _add_retry(self, when: datetime) -> None:
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.add_job(self, DateTrigger(run_date=when, timezone=self.scheduler.timezone),
+                                   id=RETRY_JOB_ID, name="retry a failed run", replace_existing=True,
+                                   coalesce=True, max_instances=1, misfire_grace_time=None)
 
 
 class _Stopper:
@@ -391,36 +446,44 @@ def run_scheduler(
     crawl_command: Sequence[str] | None = None,
     kill_grace: float = KILL_GRACE,
     out: TextIO | None = None,
+    json_lines: bool = False,
 ) -> int:
     """``epaper schedule``: run in the foreground until SIGINT/SIGTERM, then return 0.
 
-    Holds the archive lock throughout; returns 1 (after one line on stderr) when another
-    process holds it. ``crawl_command`` replaces ``python -m epaper crawl`` (tests).
+    Holds the archive lock throughout; returns :data:`epaper.exits.LOCKED` (after one line
+    on stderr) when another process holds it. ``crawl_command`` replaces ``python -m epaper
+    crawl`` (tests). ``json_lines``: the scheduler's lines and the children's as JSON.
     """
+    from epaper.exits import LOCKED
+
     data_dir = Path(data_dir)
+    _Output.json_lines, _Output.tz = json_lines, config.schedule.tzinfo
     try:
         lock = ArchiveLock(data_dir, command="epaper schedule").acquire()
     except LockError as exc:
-        _emit(f"epaper schedule: {exc}", sys.stderr)
-        return 1
+        _emit(f"epaper schedule: {exc}", sys.stderr, event="locked")
+        return LOCKED
     try:
         runner = ChildRunner(kill_grace=kill_grace, env={HELD_BY_PARENT_ENV: str(os.getpid())})
         busy = threading.Lock()
         run = functools.partial(
             run_once, config, data_dir, runner=runner, crawl_command=crawl_command, out=out,
+            child_flags=["--log-format", "json"] if json_lines else (),
         )
 
         def serialized_run() -> int:
             with busy:
                 return run()
 
-        scheduler = build_scheduler(config, data_dir, run=serialized_run)
+        scheduler = build_scheduler(config, data_dir, run=serialized_run, out=out)
         stopper = _Stopper(scheduler, runner, out)
         with stopper.installed():
+            upcoming = next_tick(scheduler)
             _emit(
                 f"schedule: archiving {data_dir} on {config.schedule.cron!r} "
-                f"({config.schedule.timezone}), catching up {config.schedule.catchup_days} days",
-                out,
+                f"({config.schedule.timezone}), catching up {config.schedule.catchup_days} days "
+                f"now; next scheduled run at {_iso(upcoming) if upcoming else 'never'}",
+                out, event="start", next_run=_iso(upcoming) if upcoming else None,
             )
             scheduler.start()  # blocks until shut down
             runner.stop()  # the child in flight, if any: SIGTERM, wait, SIGKILL
@@ -452,6 +515,7 @@ def run_update(
     from epaper.exits import LOCKED
 
     data_dir = Path(data_dir)
+    _Output.json_lines, _Output.tz = json_lines, config.schedule.tzinfo
     try:
         lock = ArchiveLock(data_dir, command="epaper update").acquire()
     except LockError as exc:
@@ -468,12 +532,8 @@ def run_update(
 
 
 def _emit_error(line: str, json_lines: bool, *, locked: bool = False) -> None:
-    if json_lines:
-        import json
-
-        event = {"event": "locked" if locked else "error", "message": line}
-        line = json.dumps(event, ensure_ascii=False)
-    _emit(line, sys.stderr)
+    _Output.json_lines = json_lines
+    _emit(line, sys.stderr, event="locked" if locked else "error")
 
 
 def _outcome(rc: int) -> str:
@@ -483,8 +543,30 @@ def _outcome(rc: int) -> str:
     return f"exit {rc}"
 
 
-def _emit(line: str, stream: TextIO | None) -> None:
+class _Output:
+    """How the scheduler's own lines are written: text, or one JSON object a line
+    (``--log-format json``), with times in the portal's zone (``schedule.timezone``)."""
+
+    json_lines = False
+    tz: Any = None
+
+
+def _iso(when: datetime) -> str:
+    """ISO 8601 with the offset, in the portal's zone: the one way a person reads a time."""
+    return when.astimezone(_Output.tz or when.tzinfo).isoformat(timespec="seconds")
+
+
+def _emit(line: str, stream: TextIO | None, **fields: Any) -> None:
     stream = stream or sys.stdout
+    if _Output.json_lines:
+        import json
+
+        fields.setdefault("event", "schedule")
+        text = json.dumps({"time": _iso(datetime.now(timezone.utc)), **fields, "message": line},
+                          ensure_ascii=False)
+    else:
+        trace = fields.get("traceback")
+        text = line + ("\n" + trace.rstrip() if trace else "")
     with contextlib.suppress(OSError, ValueError):
-        stream.write(line + "\n")
+        stream.write(text + "\n")
         stream.flush()

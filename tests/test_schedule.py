@@ -3,6 +3,7 @@ crawls is epaper.state's decision (tests/test_state.py)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -264,7 +265,64 @@ def test_failing_run_does_not_stop_the_schedule(tmp_path: Path, capsys) -> None:
     finally:
         scheduler.shutdown(wait=True)
         thread.join(timeout=10)
-    assert "schedule: run failed: OSError: archive unreadable" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "schedule: run failed: OSError: archive unreadable" in err
+    assert "Traceback (most recent call last)" in err and 'raise OSError("archive unreadable")' in err
+
+
+class Lines(io.StringIO):
+    """An output stream a test can wait on."""
+
+    def wait_for(self, text: str, timeout: float = 10) -> bool:
+        deadline = time.monotonic() + timeout
+        while text not in self.getvalue():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+
+@pytest.mark.parametrize(("statuses", "retries", "calls", "last"), [
+    ([1, -15, 0], 3, 3, "next run at 2027-01-01T00:00:00+08:00\n"),  # retried until it worked
+    ([1, 1, 1, 1], 2, 3, "(no more retries after 2)"),
+    ([3], 2, 1, "next run at 2027-01-01T00:00:00+08:00\n"),  # archived but suspect: no retry
+])
+def test_failed_run_is_retried_with_backoff(tmp_path: Path, statuses, retries, calls, last) -> None:
+    config = make_config(**{"schedule.cron": "0 0 1 1 *", "schedule.retries": retries,
+                            "schedule.retry_delay": 0.05})
+    done: list[int] = []
+
+    def run() -> int:
+        done.append(1)
+        return statuses[len(done) - 1]
+
+    out = Lines()
+    scheduler = build_scheduler(config, tmp_path, run=run, out=out)
+    thread = start_in_thread(scheduler)
+    try:
+        assert out.wait_for(last), out.getvalue()
+    finally:
+        scheduler.shutdown(wait=True)
+        thread.join(timeout=10)
+    assert len(done) == calls
+    lines = out.getvalue().splitlines()
+    assert len(lines) == calls
+    retry_lines = [line for line in lines if "(retry" in line]
+    assert [line.rsplit("(", 1)[1] for line in retry_lines] == [
+        f"retry {n} of {retries})" for n in range(1, len(retry_lines) + 1)]
+    assert all(line.startswith("schedule: next run at 20") for line in lines)
+
+
+def test_no_retry_past_the_next_scheduled_run(tmp_path: Path) -> None:
+    config = make_config(**{"schedule.cron": "0 0 1 1 *", "schedule.retry_delay": 86400.0 * 400})
+    out = Lines()
+    scheduler = build_scheduler(config, tmp_path, run=lambda: 1, out=out)
+    thread = start_in_thread(scheduler)
+    try:
+        assert out.wait_for("(the next scheduled run comes before a retry)")
+    finally:
+        scheduler.shutdown(wait=True)
+        thread.join(timeout=10)
 
 
 # ---------------------------------------------------------------------------- one run
@@ -481,7 +539,7 @@ def test_signal_stops_scheduler_and_child(tmp_path: Path, sig: int, ignore_term:
 def test_run_scheduler_refuses_a_locked_archive(tmp_path: Path, capsys) -> None:
     with ArchiveLock(tmp_path, command="epaper crawl"):
         status = run_scheduler(make_config(), tmp_path, crawl_command=[sys.executable, "-c", "pass"])
-    assert status == 1
+    assert status == 75  # its own status (epaper.exits.LOCKED): not a failed crawl
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"epaper schedule: archive {tmp_path} is locked by pid {os.getpid()}")
 
