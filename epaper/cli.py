@@ -198,6 +198,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     # Config resolved here (file, environment, --base-url, --data) rather than the file.
     settings.set("EPAPER_CONFIG", config, priority="cmdline")
     settings.set("SNAPSHOT_DIR", str(data), priority="cmdline")
+    settings.set("RUNLOG_ENABLED", False, priority="cmdline")  # the lock and run log are taken here
     if reparse:
         settings.set("WARC_REPLAY_DIR", str(data), priority="cmdline")
         settings.setdict({"ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False,

@@ -471,7 +471,8 @@ def own_settings() -> dict[str, Any]:
 # or the config and its add-on, which epaper crawl resolves from its own flags.
 NOT_FROM_S = {"SNAPSHOT_DIR": "use --data", "WARC_REPLAY_DIR": "use epaper reparse",
               "ITEM_PIPELINES": "the archive's pipelines are fixed", "EPAPER_CONFIG": "use --config",
-              "EPAPER_BASE_URL": "use --base-url", "ADDONS": "the config is applied by a fixed add-on"}
+              "EPAPER_BASE_URL": "use --base-url", "ADDONS": "the config is applied by a fixed add-on",
+              "RUNLOG_ENABLED": "epaper takes the archive lock and logs the run itself"}
 # Numeric settings where 0 means "never" or "nothing": refused.
 POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DOWNLOAD_TIMEOUT",
             "AUTOTHROTTLE_TARGET_CONCURRENCY", "AUTOTHROTTLE_MAX_DELAY", "REACTOR_THREADPOOL_MAXSIZE",
