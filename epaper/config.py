@@ -60,6 +60,9 @@ class StorageConfig:
     data_dir: Path = Path(_defaults.SNAPSHOT_DIR)
     warc: bool = _defaults.WARC_ENABLED
     compact: bool = _defaults.SNAPSHOT_COMPACT
+    # Retention of logs/*.log and of runs/runs.jsonl (epaper.retention); 0 keeps everything.
+    log_retention_days: int = 90
+    runs_retention_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -340,6 +343,11 @@ def _validate(config: Config, origins: _Origins) -> None:
         fail("portal", "layout", f"must be one of {', '.join(LAYOUTS)}, not {p.layout!r}")
     if p.base_url is not None and not is_http_url(p.base_url):
         fail("portal", "base_url", f"must be an http(s) URL, not {p.base_url!r}")
+
+    if config.storage.log_retention_days < 0:
+        fail("storage", "log_retention_days", "must be 0 (keep everything) or more")
+    if config.storage.runs_retention_days < 0:
+        fail("storage", "runs_retention_days", "must be 0 (keep everything) or more")
 
     s = config.schedule
     try:

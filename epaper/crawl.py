@@ -28,7 +28,8 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
 
     try:  # a -s value Scrapy cannot use (a component path, a reactor) fails here or in crawl()
         process = new_process(settings)
-        setup_logging(settings, log_file(data, args.command), args.verbose, args.log_format == "json")
+        log_path = log_file(data, args.command)
+        setup_logging(settings, log_path, args.verbose, args.log_format == "json")
         crawler = process.create_crawler(EpaperSpider)
     except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
         raise UsageError(f"cannot set up the crawl: {exc}") from None
@@ -50,7 +51,22 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
         raise UsageError(ledger.fatal)
     status = reporter.finish(ledger)
     record.finish(status)
+    retain(data, settings.get("EPAPER_CONFIG"), keep=log_path)
     return status
+
+
+def retain(data: Path, config, keep: Path | None = None) -> None:
+    """Prune old logs and run-log lines as the config says (epaper.retention)."""
+    from epaper.config import Config
+    from epaper.retention import apply_retention
+
+    if not isinstance(config, Config):
+        return
+    try:
+        apply_retention(data, log_days=config.storage.log_retention_days,
+                        runs_days=config.storage.runs_retention_days, keep=keep)
+    except OSError as exc:  # housekeeping: the next run tries again
+        logging.getLogger(__name__).warning("retention not applied: %s", exc)
 
 
 class JsonFormatter(logging.Formatter):

@@ -91,7 +91,14 @@ class ArchiveRunExtension:
             else:
                 status = record.exit_status()
             record.finish(status)
+            self._retain()
         self.release()
+
+    def _retain(self) -> None:
+        from epaper.addon import config_from_settings
+        from epaper.crawl import retain
+
+        retain(self.data, config_from_settings(self.crawler.settings))
 
     def release(self) -> None:
         lock, self._lock = self._lock, None
