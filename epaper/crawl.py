@@ -13,10 +13,21 @@ from pathlib import Path
 from epaper.config import UsageError
 
 
-def log_file(data: Path, command: str) -> Path:
+def log_file(data: Path, command: str, tz=None) -> Path:
+    """``logs/20261127T073000+0800-crawl-<pid>.log``: the start time in the portal's zone."""
+    from epaper.timefmt import stamp
+
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    return logs / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{command}-{os.getpid()}.log"
+    return logs / f"{stamp(dt.datetime.now(dt.timezone.utc), tz)}-{command}-{os.getpid()}.log"
+
+
+def config_zone(settings):
+    """The portal's time zone from the crawl's config (schedule.timezone)."""
+    from epaper.config import Config
+
+    config = settings.get("EPAPER_CONFIG")
+    return config.schedule.tzinfo if isinstance(config, Config) else None
 
 
 def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates) -> int:
@@ -28,12 +39,13 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
 
     try:  # a -s value Scrapy cannot use (a component path, a reactor) fails here or in crawl()
         process = new_process(settings)
-        log_path = log_file(data, args.command)
-        setup_logging(settings, log_path, args.verbose, args.log_format == "json")
+        tz = config_zone(settings)
+        log_path = log_file(data, args.command, tz)
+        setup_logging(settings, log_path, args.verbose, args.log_format == "json", tz)
         crawler = process.create_crawler(EpaperSpider)
     except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
         raise UsageError(f"cannot set up the crawl: {exc}") from None
-    record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [])
+    record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [], tz=tz)
     reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json")
     ledger = Ledger.from_crawler(crawler)
     crawler.signals.connect(reporter.on_issue_done, issue_done)
@@ -69,11 +81,24 @@ def retain(data: Path, config, keep: Path | None = None) -> None:
         logging.getLogger(__name__).warning("retention not applied: %s", exc)
 
 
-class JsonFormatter(logging.Formatter):
+class ZoneFormatter(logging.Formatter):
+    """Log lines whose time is ISO 8601 with the offset, in the portal's zone."""
+
+    def __init__(self, fmt=None, tz=None):
+        super().__init__(fmt)
+        self.tz = tz
+
+    def formatTime(self, record: logging.LogRecord, datefmt=None) -> str:  # noqa: N802 - logging's name
+        from epaper.timefmt import iso
+
+        return iso(dt.datetime.fromtimestamp(record.created, dt.timezone.utc), self.tz)
+
+
+class JsonFormatter(ZoneFormatter):
     """One JSON object per log record, for log shippers."""
 
     def format(self, record: logging.LogRecord) -> str:
-        event = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(),
+        event = {"time": self.formatTime(record),
                  "level": record.levelname, "logger": record.name, "message": record.getMessage()}
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
@@ -91,10 +116,10 @@ def new_process(settings):
     return CrawlerProcess(settings, install_root_handler=False)
 
 
-def setup_logging(settings, path: Path, verbose: bool, json_lines: bool) -> None:
-    """The Scrapy log to a file per run (and to stderr with --verbose), as text or JSON lines."""
-    formatter = JsonFormatter() if json_lines else logging.Formatter(settings.get("LOG_FORMAT"),
-                                                                    settings.get("LOG_DATEFORMAT"))
+def setup_logging(settings, path: Path, verbose: bool, json_lines: bool, tz=None) -> None:
+    """The Scrapy log to a file per run (and to stderr with --verbose), as text or JSON lines;
+    times in the portal's zone with their offset (epaper.timefmt)."""
+    formatter = JsonFormatter(tz=tz) if json_lines else ZoneFormatter(settings.get("LOG_FORMAT"), tz)
     handlers: list[logging.Handler] = [logging.FileHandler(path, encoding="utf-8")]
     if verbose:
         handlers.append(logging.StreamHandler(sys.stderr))

@@ -60,7 +60,10 @@ class ArchiveRunExtension:
         return cls(crawler, Path(crawler.settings.get("SNAPSHOT_DIR")), command)
 
     def spider_opened(self, spider: Any) -> None:
-        self.record = RunLog.start(self.data, self.command, list(self.ledger.dates))
+        from epaper.addon import config_from_settings
+
+        tz = config_from_settings(self.crawler.settings).schedule.tzinfo
+        self.record = RunLog.start(self.data, self.command, list(self.ledger.dates), tz=tz)
 
     def on_issue_done(self, date: Any, result: Any) -> None:
         if self.record is None or date in self.record.outcomes:

@@ -553,7 +553,9 @@ class _Output:
 
 def _iso(when: datetime) -> str:
     """ISO 8601 with the offset, in the portal's zone: the one way a person reads a time."""
-    return when.astimezone(_Output.tz or when.tzinfo).isoformat(timespec="seconds")
+    from epaper.timefmt import iso
+
+    return iso(when, _Output.tz or when.tzinfo)
 
 
 def _emit(line: str, stream: TextIO | None, **fields: Any) -> None:

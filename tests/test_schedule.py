@@ -98,7 +98,9 @@ def test_runlog_round_trip(tmp_path: Path) -> None:
     assert written["outcomes"]["2026-11-27"]["failures"] == [
         {"url": "http://x/a.html", "reason": "HTTP 500"}]
     assert written["exit_status"] == 1
-    assert written["started"].endswith("Z") and written["ended"].endswith("Z")
+    # ISO 8601 with the offset, in the portal's zone (default Asia/Shanghai)
+    assert written["started"].endswith("+08:00") and written["ended"].endswith("+08:00")
+    assert datetime.fromisoformat(written["ended"]).utcoffset() == timedelta(hours=8)
     with pytest.raises(RuntimeError):
         run.finish(0)
 
@@ -301,6 +303,11 @@ def test_failed_run_is_retried_with_backoff(tmp_path: Path, statuses, retries, c
     thread = start_in_thread(scheduler)
     try:
         assert out.wait_for(last), out.getvalue()
+        # one-shot jobs are dropped by the scheduler after their run; shutting down before
+        # that races APScheduler's own removal of the job
+        deadline = time.monotonic() + 5
+        while len(scheduler.get_jobs()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         scheduler.shutdown(wait=True)
         thread.join(timeout=10)
@@ -320,6 +327,9 @@ def test_no_retry_past_the_next_scheduled_run(tmp_path: Path) -> None:
     thread = start_in_thread(scheduler)
     try:
         assert out.wait_for("(the next scheduled run comes before a retry)")
+        deadline = time.monotonic() + 5
+        while len(scheduler.get_jobs()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         scheduler.shutdown(wait=True)
         thread.join(timeout=10)
