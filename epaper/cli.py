@@ -1,14 +1,16 @@
 """The `epaper` command line: crawl, reparse, status, schedule, demo, schema.
 
-Exit status: 0 every requested date archived completely or confirmed without an issue;
-1 any date incomplete or failed (one stderr line per date), or the archive locked;
-2 a usage or configuration error (one short line, never a traceback).
+Exit status (epaper.exits): 0 every requested date archived completely or confirmed without
+an issue; 1 any date incomplete or failed (one stderr line per date); 2 a usage or
+configuration error (one short line, never a traceback); 75 the archive locked by another
+process (nothing done); 143 stopped by SIGTERM before the crawl could stop by itself.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -130,6 +132,8 @@ def load_config(args, base_url: str | None = None):
     if getattr(args, "data", None) is not None and not args.data.strip():
         raise UsageError("--data must name a directory, got an empty string")
     if getattr(args, "data", None):
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", args.data):
+            raise UsageError(f"--data must be a local directory, not a URL: {args.data}")
         overrides["storage.data_dir"] = args.data
     try:
         return _load(args.config, overrides=overrides)
@@ -206,12 +210,36 @@ def run_crawl(args, *, reparse: bool = False) -> int:
                           "WARC_ENABLED": False}, priority="cmdline")
     settings.setdict(extra, priority="cmdline")
 
+    from epaper.exits import LOCKED, TERMINATED, Terminated
+    from epaper.runlog import RunLog
+
     try:
-        with archive_lock(data, f"epaper {args.command}"):  # only taking it raises LockError
-            return run_spider(args, data, settings, base_url, spider_args, dates)
+        lock = archive_lock(data, f"epaper {args.command}")
+        lock.__enter__()
     except LockError as exc:
-        print(f"epaper: {exc}", file=sys.stderr)
-        return 1
+        say_error(args, f"epaper: {exc}", event="locked")
+        return LOCKED
+    try:
+        # From here a SIGTERM (before Scrapy's own handler is in place) still leaves a line.
+        record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [],
+                              tz=config.schedule.tzinfo)
+        try:
+            return run_spider(args, data, settings, base_url, spider_args, dates, record)
+        except Terminated:
+            if not record.finished:
+                record.finish(TERMINATED)
+            raise
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def say_error(args, line: str, event: str = "error") -> None:
+    """One line on stderr; a JSON object with --log-format json."""
+    if getattr(args, "log_format", "text") == "json":
+        import json
+
+        line = json.dumps({"event": event, "message": line}, ensure_ascii=False)
+    print(line, file=sys.stderr, flush=True)
 
 
 def run_status(args) -> int:
@@ -273,14 +301,50 @@ COMMANDS = {
 }
 
 
+def _json_requested(argv: list[str]) -> bool:
+    """--log-format json on the command line, read before (or without) argparse."""
+    for i, arg in enumerate(argv):
+        if arg == "--log-format" and argv[i + 1:i + 2] == ["json"] or arg == "--log-format=json":
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
+    from epaper.exits import TERMINATED, Terminated
+
     started = time.monotonic()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM before a command installs its own handling (Scrapy's, the scheduler's):
+        # an exception, so that what is under way ends cleanly and the run is logged.
+        previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        print(f"epaper: {exc}" if not str(exc).startswith("epaper") else str(exc), file=sys.stderr)
+        line = f"epaper: {exc}" if not str(exc).startswith("epaper") else str(exc)
+        if _json_requested(argv):
+            import json
+
+            line = json.dumps({"event": "usage_error", "message": line}, ensure_ascii=False)
+        print(line, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"epaper: interrupted after {time.monotonic() - started:.0f}s", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"epaper: terminated (SIGTERM) after {time.monotonic() - started:.0f}s", file=sys.stderr)
+        return TERMINATED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum, frame) -> None:
+    from epaper.exits import Terminated
+
+    raise Terminated()

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -348,6 +349,12 @@ def _validate(config: Config, origins: _Origins) -> None:
         fail("storage", "log_retention_days", "must be 0 (keep everything) or more")
     if config.storage.runs_retention_days < 0:
         fail("storage", "runs_retention_days", "must be 0 (keep everything) or more")
+
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", str(config.storage.data_dir)) or \
+            re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", str(config.storage.data_dir)):
+        # Path("s3://bucket/x") is the local folder "s3:/bucket/x": refuse it rather than
+        # archive into a folder named "s3:".
+        fail("storage", "data_dir", f"must be a local directory, not a URL: {str(config.storage.data_dir)!r}")
 
     s = config.schedule
     try:

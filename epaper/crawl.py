@@ -30,9 +30,9 @@ def config_zone(settings):
     return config.schedule.tzinfo if isinstance(config, Config) else None
 
 
-def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates) -> int:
-    """Run the spider in this process, one line per date as it settles; the exit status."""
-    from epaper.runlog import RunLog
+def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates, record) -> int:
+    """Run the spider in this process, one line per date as it settles; the exit status.
+    `record`: the run's line in the run log (epaper.runlog.RunLog.start), finished here."""
     from epaper.crawler.ledger import Ledger
     from epaper.crawler.signals import issue_done
     from epaper.crawler.spiders.epaper import EpaperSpider
@@ -45,8 +45,9 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
         crawler = process.create_crawler(EpaperSpider)
     except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
         raise UsageError(f"cannot set up the crawl: {exc}") from None
-    record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [], tz=tz)
-    reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json")
+    reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json", tz=tz)
+    if args.log_format == "json":
+        _json_formatter().crawler = crawler
     ledger = Ledger.from_crawler(crawler)
     crawler.signals.connect(reporter.on_issue_done, issue_done)
     failed: list = []
@@ -95,14 +96,38 @@ class ZoneFormatter(logging.Formatter):
 
 
 class JsonFormatter(ZoneFormatter):
-    """One JSON object per log record, for log shippers."""
+    """One JSON object per log record, for log shippers. Scrapy's stats dump (a Python repr
+    in its message) becomes ``"stats"``, an object of JSON values, once `crawler` is set."""
+
+    crawler = None  # whose stats a stats dump holds
 
     def format(self, record: logging.LogRecord) -> str:
-        event = {"time": self.formatTime(record),
-                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        message = record.getMessage()
+        event = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                 "message": message}
+        if message.startswith("Dumping Scrapy stats:") and self.crawler is not None:
+            event["message"] = "Dumping Scrapy stats"
+            event["stats"] = self.crawler.stats.get_stats()
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
-        return json.dumps(event, ensure_ascii=False)
+        return json.dumps(event, ensure_ascii=False, default=self._value)
+
+    def _value(self, value):
+        from epaper.timefmt import iso
+
+        if isinstance(value, dt.datetime):
+            return iso(value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc), self.tz)
+        if isinstance(value, (dt.date, dt.timedelta)):
+            return str(value) if isinstance(value, dt.timedelta) else value.isoformat()
+        return str(value)
+
+
+def _json_formatter() -> JsonFormatter:
+    """The JsonFormatter setup_logging installed (there is one per process)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, JsonFormatter):
+            return handler.formatter
+    return JsonFormatter()
 
 
 def new_process(settings):
@@ -138,8 +163,12 @@ class Reporter:
     under cron only the per-date lines appear. `json` prints one JSON object per event.
     """
 
-    def __init__(self, record, total: int, quiet: bool = False, json_lines: bool = False):
+    def __init__(self, record, total: int, quiet: bool = False, json_lines: bool = False, tz=None):
+        from epaper.timefmt import zone
+
         self.record, self.total, self.quiet, self.json = record, total, quiet, json_lines
+        self.tz = zone(tz)
+        self.today = dt.datetime.now(self.tz).date()  # in the portal's zone
         self.tty = sys.stderr.isatty() and not quiet and not json_lines
         self.done: set[dt.date] = set()
         self.articles = self.failed = 0
@@ -152,7 +181,12 @@ class Reporter:
         self.done.add(date)
         self._clear()
         o = result
-        if o.status == "no_issue":
+        if o.status == "no_issue" and date > self.today:
+            # Not published yet, which is not "no issue": not recorded, and not a success.
+            self.status = 1
+            self._out(date, "not_yet_published", f"{date} not yet published (today is {self.today} in "
+                                                  f"{self.tz}): nothing archived, nothing recorded", o, sys.stderr)
+        elif o.status == "no_issue":
             self.record.date_outcome(date, "no_issue")
             self._out(date, "no_issue", f"{date} no issue", o)
         elif o.status == "archived":
@@ -173,12 +207,12 @@ class Reporter:
 
     def _out(self, date, kind, line, o, stream=None) -> None:
         stream = stream or sys.stdout
+        if self.quiet and stream is sys.stdout:
+            return
         if self.json:
             line = json.dumps({"event": "issue", "date": date.isoformat(), "status": kind, "pages": o.pages,
                                "articles": o.articles, "duplicates": o.duplicates, "failures": o.failures},
                               ensure_ascii=False)
-        elif self.quiet and stream is sys.stdout:
-            return
         print(line, file=stream, flush=True)
 
     def _clear(self) -> None:
@@ -199,7 +233,8 @@ class Reporter:
         self._clear()
         if ledger.error and not ledger.dates:
             line = f"latest: failed: {ledger.error}"
-            print(json.dumps({"event": "error", "message": line}) if self.json else line, file=sys.stderr)
+            print(json.dumps({"event": "error", "message": line}, ensure_ascii=False) if self.json else line,
+                  file=sys.stderr)
             return 1
         for day in ledger.dates:  # anything never settled (the ledger closes every date at the end)
             if day not in self.done:

@@ -9,3 +9,7 @@ SUSPECT = 3  # archived, but a date's extraction health departs from the archive
 # again later (cron's next run, systemd's RestartSec).
 LOCKED = 75
 TERMINATED = 143  # stopped by SIGTERM (128 + 15), as a shell reports it
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived before a command put its own handling in place (epaper.cli.main)."""

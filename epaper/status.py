@@ -12,9 +12,15 @@ from epaper.config import Config, UsageError
 def run_status(config: Config, as_json: bool, today: dt.date | None = None) -> int:
     from epaper.state import ARCHIVED, DAMAGED, MISSING, PENDING, date_states
 
+    from epaper.storage.load import is_archive
+
     data = Path(config.storage.data_dir)
-    if data.exists() and not data.is_dir():
+    if not data.exists():
+        raise UsageError(f"no archive at {data}: the directory does not exist")
+    if not data.is_dir():
         raise UsageError(f"data directory {data} is not a directory")
+    if not is_archive(data):
+        raise UsageError(f"{data} is not an epaper archive (no articles/, pages/, runs/ or warc/ in it)")
     tz = config.schedule.tzinfo
     archived = [s for s in date_states(data, tz=tz) if s.has_snapshot]
     today = today or dt.datetime.now(tz).date()

@@ -22,6 +22,15 @@ from epaper.storage.parquet import DATASETS, archived_dates, snapshot_path
 log = logging.getLogger(__name__)
 
 
+ARCHIVE_MARKERS = ("articles", "pages", "runs", "warc", "compact")
+
+
+def is_archive(root: str | Path) -> bool:
+    """Whether `root` is an archive: a directory holding one of the folders a crawl writes."""
+    root = Path(root)
+    return root.is_dir() and any((root / name).is_dir() for name in ARCHIVE_MARKERS)
+
+
 def _valid_files(root: Path, dataset: str, start: dt.date | None, end: dt.date | None) -> list[str]:
     files = []
     for day in archived_dates(root, dataset):
