@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from itemadapter import ItemAdapter
 
 from epaper.crawler.founder import clean_paragraph, normalize_ws
+from epaper.pipelines.authors import parse_authors
 
 _COLUMN = re.compile(r"^【([^【】]+)】")
 _DASHES = re.compile(r"^(?:——|—|--|－－|―|–)+\s*")
@@ -108,4 +109,5 @@ class CleanPipeline:
             adapter[name] = fields[name]
             if name != "column":
                 self.crawler.stats.inc_value(f"epaper/clean/{name}")
+        adapter["authors"] = parse_authors(adapter.get("author"))
         return item
