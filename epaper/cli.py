@@ -34,7 +34,10 @@ def _date(text: str) -> dt.date:
 
 
 def build_parser() -> Parser:
+    from epaper import __version__
+
     parser = Parser(prog="epaper", description="Archive a Founder e-paper to Parquet.")
+    parser.add_argument("--version", action="version", version=f"epaper {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def dates(p, allow_all=False, allow_latest=True):
@@ -91,11 +94,14 @@ def build_parser() -> Parser:
     p = sub.add_parser("demo", help="archive the bundled replica portal, offline")
     p.add_argument("--data", default="demo-data", help="archive root (default ./demo-data)")
 
-    sub.add_parser("schema", help="print every column with its type and meaning")
+    p = sub.add_parser("schema", help="print every column with its type and meaning")
+    p.add_argument("--json", action="store_true", help="as JSON: {dataset: [{name, type, nullable, meaning}]}")
 
     p = sub.add_parser("report", help="draw the archive: a calendar of its days and articles per page name")
     common(p)
     p.add_argument("--out", required=True, metavar="FILE", help="FILE.png, or FILE.html with the PNG embedded")
+    p.add_argument("--from", dest="start", type=_date, help="first date drawn (default the archive's first)")
+    p.add_argument("--to", dest="end", type=_date, help="last date drawn (default the archive's last)")
     return parser
 
 
@@ -252,6 +258,16 @@ def run_status(args) -> int:
 def run_schema(args) -> int:
     from epaper.storage.schema import ARTICLE_COLUMNS, PAGE_COLUMNS
 
+    if getattr(args, "json", False):
+        import json
+
+        part = {"name": "issue_date", "type": "date32[day]", "nullable": False,
+                "meaning": "the issue date (Hive partition key: in the folder name, not in the files)"}
+        print(json.dumps({name: [part] + [{"name": c, "type": str(t), "nullable": n, "meaning": m}
+                                          for c, t, n, m in columns]
+                          for name, columns in (("articles", ARTICLE_COLUMNS), ("pages", PAGE_COLUMNS))},
+                         ensure_ascii=False, indent=1))
+        return 0
     for name, columns in (("articles", ARTICLE_COLUMNS), ("pages", PAGE_COLUMNS)):
         print(f"{name} (partitioned by issue_date: date)")
         for col, typ, nullable, meaning in columns:
