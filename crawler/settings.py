@@ -55,7 +55,7 @@ VALIDATE_REQUIRED = ["url", "issue_date", "page_no", "title"]  # fields an artic
 DEDUPE_SHINGLE_SIZE = 5  # character n-gram size of the shingles
 DEDUPE_THRESHOLD = 0.8  # Jaccard similarity from which a body is "nearly the same" (0 < t <= 1)
 DEDUPE_MIN_CHARS = 50  # bodies shorter than this are duplicates only when equal
-RUNLOG_ENABLED = True  # take the archive lock and log the run (epaper crawl does both itself: false there)
+RUNLOG_ENABLED = False  # take the archive lock and log the run: the add-on turns it on (scrapy crawl); epaper crawl does both itself
 SNAPSHOT_DIR = "data"  # the archive root ([storage] data_dir, epaper crawl --data)
 SNAPSHOT_COMPACT = True  # refresh compact/ (one file per year) at the end of the run ([storage] compact)
 SNAPSHOT_INDEX_COMMIT_EVERY = 30  # dates between saves of the dedupe index (and at the end)

@@ -6,8 +6,9 @@ the lock and log the run themselves and set ``RUNLOG_ENABLED`` to false, so the 
 once; a child crawl of ``epaper schedule``/``epaper update`` finds the lock held by its parent
 (``EPAPER_LOCK_HELD_BY_PARENT``) and does not take it again.
 
-Settings: ``RUNLOG_ENABLED`` (default true; false: ``NotConfigured``), ``SNAPSHOT_DIR`` (the
-archive). When another process holds the lock, the crawl does not start: the extension
+Settings: ``RUNLOG_ENABLED`` (false in crawler/settings.py, so that a component test's crawler
+takes no lock; the add-on :class:`epaper.addon.ConfigAddon` turns it on for every crawl it
+configures; false: ``NotConfigured``), ``SNAPSHOT_DIR`` (the archive). When another process holds the lock, the crawl does not start: the extension
 raises :class:`ArchiveLocked` (one line naming the holder) before the engine is built, so
 nothing is fetched or written, and ``scrapy crawl`` exits with status 1.
 """

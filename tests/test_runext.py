@@ -55,10 +55,21 @@ def test_epaper_crawl_takes_the_lock_once_and_logs_once(portal, tmp_path):
     assert [r["command"].split()[:2] for r in read_runs(tmp_path)] == [["epaper", "crawl"]]
 
 
+def test_the_addon_turns_it_on_for_scrapy_crawl():
+    from epaper.addon import ConfigAddon
+    from epaper.config import project_settings
+
+    settings = project_settings()
+    settings.set("EPAPER_CONFIG", os.devnull)
+    assert settings.getbool("RUNLOG_ENABLED") is False
+    ConfigAddon.update_pre_crawler_settings(settings)
+    assert settings.getbool("RUNLOG_ENABLED") is True
+
+
 def test_extension_settings(tmp_path):
-    base = {**own_settings(), "SNAPSHOT_DIR": str(tmp_path)}
-    with pytest.raises(NotConfigured):
-        ArchiveRunExtension.from_crawler(get_crawler(settings_dict={**base, "RUNLOG_ENABLED": False}))
+    base = {**own_settings(), "SNAPSHOT_DIR": str(tmp_path), "RUNLOG_ENABLED": True}
+    with pytest.raises(NotConfigured):  # the default: a component test's crawler takes no lock
+        ArchiveRunExtension.from_crawler(get_crawler(settings_dict=own_settings()))
     with ArchiveLock(tmp_path, command="other"):
         with pytest.raises(ArchiveLocked, match="is locked by pid"):
             ArchiveRunExtension.from_crawler(get_crawler(settings_dict=base))
