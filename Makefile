@@ -2,9 +2,15 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
+# The runtime alone (make demo): what the archiver needs, no test tools (pyspark is 491 MB).
 $(BIN)/epaper: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# The test extra on top (make test).
+$(VENV)/.test-extra: $(BIN)/epaper
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
@@ -12,10 +18,10 @@ $(BIN)/epaper: pyproject.toml
 demo: $(BIN)/epaper
 	$(BIN)/epaper demo
 
-test: $(BIN)/epaper
+test: $(VENV)/.test-extra
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-all: $(BIN)/epaper
+test-all: $(VENV)/.test-extra
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/epaper

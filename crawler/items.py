@@ -21,6 +21,7 @@ class ArticleItem:
     intro_title: str | None = None
     subtitle: str | None = None
     author: str | None = None
+    authors: list[str] = field(default_factory=list)  # names in the byline (pipelines.authors)
     body: str = ""
     images: list[dict[str, str]] = field(default_factory=list)
     article_id: str = ""

@@ -47,6 +47,8 @@ LOG_LEVEL = "INFO"
 # The config file reaches every crawl through this add-on (epaper.toml, EPAPER_* variables);
 # it sets what the config names above settings.py and below -s (see epaper.addon).
 ADDONS = {"epaper.addon.ConfigAddon": 0}
+# scrapy crawl epaper: the archive lock and a run-log line, as epaper crawl (see epaper.runext).
+EXTENSIONS = {"epaper.runext.ArchiveRunExtension": 100}
 
 # Own settings
 EPAPER_CONFIG = ""  # the config file; "" is ./epaper.toml when there is one (see epaper.addon)
@@ -57,6 +59,7 @@ VALIDATE_REQUIRED = ["url", "issue_date", "page_no", "title"]  # fields an artic
 DEDUPE_SHINGLE_SIZE = 5  # character n-gram size of the shingles
 DEDUPE_THRESHOLD = 0.8  # Jaccard similarity from which a body is "nearly the same" (0 < t <= 1)
 DEDUPE_MIN_CHARS = 50  # bodies shorter than this are duplicates only when equal
+RUNLOG_ENABLED = False  # take the archive lock and log the run: the add-on turns it on (scrapy crawl); epaper crawl does both itself
 SNAPSHOT_DIR = "data"  # the archive root ([storage] data_dir, epaper crawl --data)
 SNAPSHOT_COMPACT = True  # refresh compact/ (one file per year) at the end of the run ([storage] compact)
 SNAPSHOT_INDEX_COMMIT_EVERY = 30  # dates between saves of the dedupe index (and at the end)

@@ -1,14 +1,16 @@
 """The `epaper` command line: crawl, reparse, status, schedule, demo, schema.
 
-Exit status: 0 every requested date archived completely or confirmed without an issue;
-1 any date incomplete or failed (one stderr line per date), or the archive locked;
-2 a usage or configuration error (one short line, never a traceback).
+Exit status (epaper.exits): 0 every requested date archived completely or confirmed without
+an issue; 1 any date incomplete or failed (one stderr line per date); 2 a usage or
+configuration error (one short line, never a traceback); 75 the archive locked by another
+process (nothing done); 143 stopped by SIGTERM before the crawl could stop by itself.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -32,7 +34,10 @@ def _date(text: str) -> dt.date:
 
 
 def build_parser() -> Parser:
+    from epaper import __version__
+
     parser = Parser(prog="epaper", description="Archive a Founder e-paper to Parquet.")
+    parser.add_argument("--version", action="version", version=f"epaper {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def dates(p, allow_all=False, allow_latest=True):
@@ -76,15 +81,27 @@ def build_parser() -> Parser:
     p = sub.add_parser("schedule", help="archive on the configured cron schedule, in the foreground")
     common(p)
     p.add_argument("--base-url", help="the e-paper root")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="json: one JSON object per line, the child crawls' lines too")
+
+    p = sub.add_parser("update", help="one scheduled run, for cron: catch up the recent days, "
+                                      "then the latest issue; quiet unless something is wrong")
+    common(p)
+    p.add_argument("--base-url", help="the e-paper root")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="json: one JSON object per line on stderr")
 
     p = sub.add_parser("demo", help="archive the bundled replica portal, offline")
     p.add_argument("--data", default="demo-data", help="archive root (default ./demo-data)")
 
-    sub.add_parser("schema", help="print every column with its type and meaning")
+    p = sub.add_parser("schema", help="print every column with its type and meaning")
+    p.add_argument("--json", action="store_true", help="as JSON: {dataset: [{name, type, nullable, meaning}]}")
 
     p = sub.add_parser("report", help="draw the archive: a calendar of its days and articles per page name")
     common(p)
     p.add_argument("--out", required=True, metavar="FILE", help="FILE.png, or FILE.html with the PNG embedded")
+    p.add_argument("--from", dest="start", type=_date, help="first date drawn (default the archive's first)")
+    p.add_argument("--to", dest="end", type=_date, help="last date drawn (default the archive's last)")
 
     p = sub.add_parser("extract", help="print as JSON what the parser reads from one saved page")
     p.add_argument("file", metavar="FILE", help="a saved page (版面 or article)")
@@ -127,6 +144,8 @@ def load_config(args, base_url: str | None = None):
     if getattr(args, "data", None) is not None and not args.data.strip():
         raise UsageError("--data must name a directory, got an empty string")
     if getattr(args, "data", None):
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", args.data):
+            raise UsageError(f"--data must be a local directory, not a URL: {args.data}")
         overrides["storage.data_dir"] = args.data
     try:
         return _load(args.config, overrides=overrides)
@@ -195,6 +214,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     # Config resolved here (file, environment, --base-url, --data) rather than the file.
     settings.set("EPAPER_CONFIG", config, priority="cmdline")
     settings.set("SNAPSHOT_DIR", str(data), priority="cmdline")
+    settings.set("RUNLOG_ENABLED", False, priority="cmdline")  # the lock and run log are taken here
     if reparse:
         settings.set("WARC_REPLAY_DIR", str(data), priority="cmdline")
         settings.setdict({"ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False,
@@ -202,12 +222,36 @@ def run_crawl(args, *, reparse: bool = False) -> int:
                           "WARC_ENABLED": False}, priority="cmdline")
     settings.setdict(extra, priority="cmdline")
 
+    from epaper.exits import LOCKED, TERMINATED, Terminated
+    from epaper.runlog import RunLog
+
     try:
-        with archive_lock(data, f"epaper {args.command}"):  # only taking it raises LockError
-            return run_spider(args, data, settings, base_url, spider_args, dates)
+        lock = archive_lock(data, f"epaper {args.command}")
+        lock.__enter__()
     except LockError as exc:
-        print(f"epaper: {exc}", file=sys.stderr)
-        return 1
+        say_error(args, f"epaper: {exc}", event="locked")
+        return LOCKED
+    try:
+        # From here a SIGTERM (before Scrapy's own handler is in place) still leaves a line.
+        record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [],
+                              tz=config.schedule.tzinfo)
+        try:
+            return run_spider(args, data, settings, base_url, spider_args, dates, record)
+        except Terminated:
+            if not record.finished:
+                record.finish(TERMINATED)
+            raise
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def say_error(args, line: str, event: str = "error") -> None:
+    """One line on stderr; a JSON object with --log-format json."""
+    if getattr(args, "log_format", "text") == "json":
+        import json
+
+        line = json.dumps({"event": event, "message": line}, ensure_ascii=False)
+    print(line, file=sys.stderr, flush=True)
 
 
 def run_status(args) -> int:
@@ -220,6 +264,16 @@ def run_status(args) -> int:
 def run_schema(args) -> int:
     from epaper.storage.schema import ARTICLE_COLUMNS, PAGE_COLUMNS
 
+    if getattr(args, "json", False):
+        import json
+
+        part = {"name": "issue_date", "type": "date32[day]", "nullable": False,
+                "meaning": "the issue date (Hive partition key: in the folder name, not in the files)"}
+        print(json.dumps({name: [part] + [{"name": c, "type": str(t), "nullable": n, "meaning": m}
+                                          for c, t, n, m in columns]
+                          for name, columns in (("articles", ARTICLE_COLUMNS), ("pages", PAGE_COLUMNS))},
+                         ensure_ascii=False, indent=1))
+        return 0
     for name, columns in (("articles", ARTICLE_COLUMNS), ("pages", PAGE_COLUMNS)):
         print(f"{name} (partitioned by issue_date: date)")
         for col, typ, nullable, meaning in columns:
@@ -233,7 +287,16 @@ def run_schedule(args) -> int:
     config = load_config(args, args.base_url)
     check_base_url(config.portal.base_url)
     data = check_data_dir(Path(config.storage.data_dir))
-    return run_scheduler(config, data)
+    return run_scheduler(config, data, json_lines=args.log_format == "json")
+
+
+def run_update(args) -> int:
+    from epaper.schedule import run_update as update
+
+    config = load_config(args, args.base_url)
+    check_base_url(config.portal.base_url)
+    data = check_data_dir(Path(config.storage.data_dir))
+    return update(config, data, json_lines=args.log_format == "json")
 
 
 def run_demo(args) -> int:
@@ -254,20 +317,57 @@ COMMANDS = {
     "status": run_status,
     "schema": run_schema,
     "schedule": run_schedule,
+    "update": run_update,
     "demo": run_demo,
     "report": run_report,
     "extract": lambda a: __import__("epaper.extract", fromlist=["run_extract"]).run_extract(a),
 }
 
 
+def _json_requested(argv: list[str]) -> bool:
+    """--log-format json on the command line, read before (or without) argparse."""
+    for i, arg in enumerate(argv):
+        if arg == "--log-format" and argv[i + 1:i + 2] == ["json"] or arg == "--log-format=json":
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
+    from epaper.exits import TERMINATED, Terminated
+
     started = time.monotonic()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM before a command installs its own handling (Scrapy's, the scheduler's):
+        # an exception, so that what is under way ends cleanly and the run is logged.
+        previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        print(f"epaper: {exc}" if not str(exc).startswith("epaper") else str(exc), file=sys.stderr)
+        line = f"epaper: {exc}" if not str(exc).startswith("epaper") else str(exc)
+        if _json_requested(argv):
+            import json
+
+            line = json.dumps({"event": "usage_error", "message": line}, ensure_ascii=False)
+        print(line, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"epaper: interrupted after {time.monotonic() - started:.0f}s", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"epaper: terminated (SIGTERM) after {time.monotonic() - started:.0f}s", file=sys.stderr)
+        return TERMINATED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum, frame) -> None:
+    from epaper.exits import Terminated
+
+    raise Terminated()

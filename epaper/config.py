@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ class StorageConfig:
     data_dir: Path = Path(_defaults.SNAPSHOT_DIR)
     warc: bool = _defaults.WARC_ENABLED
     compact: bool = _defaults.SNAPSHOT_COMPACT
+    # Retention of logs/*.log and of runs/runs.jsonl (epaper.retention); 0 keeps everything.
+    log_retention_days: int = 90
+    runs_retention_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,11 @@ class ScheduleConfig:
     catchup_days: int = 7
     run_timeout: int = 3600
     misfire_grace_time: int = 3600
+    # A failed run (a child exit status other than 0 and 3, or an error) is tried again after
+    # retry_delay seconds, doubled for each further retry, at most `retries` times, and never
+    # past the next scheduled run.
+    retries: int = 4
+    retry_delay: float = 900.0
 
     @property
     def tzinfo(self) -> ZoneInfo:
@@ -336,6 +345,17 @@ def _validate(config: Config, origins: _Origins) -> None:
     if p.base_url is not None and not is_http_url(p.base_url):
         fail("portal", "base_url", f"must be an http(s) URL, not {p.base_url!r}")
 
+    if config.storage.log_retention_days < 0:
+        fail("storage", "log_retention_days", "must be 0 (keep everything) or more")
+    if config.storage.runs_retention_days < 0:
+        fail("storage", "runs_retention_days", "must be 0 (keep everything) or more")
+
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", str(config.storage.data_dir)) or \
+            re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", str(config.storage.data_dir)):
+        # Path("s3://bucket/x") is the local folder "s3:/bucket/x": refuse it rather than
+        # archive into a folder named "s3:".
+        fail("storage", "data_dir", f"must be a local directory, not a URL: {str(config.storage.data_dir)!r}")
+
     s = config.schedule
     try:
         parse_cron(s.cron)
@@ -351,6 +371,10 @@ def _validate(config: Config, origins: _Origins) -> None:
         fail("schedule", "run_timeout", "must be more than 0 seconds")
     if s.misfire_grace_time < 0:
         fail("schedule", "misfire_grace_time", "must be 0 or more seconds")
+    if s.retries < 0:
+        fail("schedule", "retries", "must be 0 or more")
+    if s.retry_delay <= 0:
+        fail("schedule", "retry_delay", "must be more than 0 seconds")
 
     c = config.crawl
     if c.concurrency < 1:
@@ -462,7 +486,8 @@ def own_settings() -> dict[str, Any]:
 # or the config and its add-on, which epaper crawl resolves from its own flags.
 NOT_FROM_S = {"SNAPSHOT_DIR": "use --data", "WARC_REPLAY_DIR": "use epaper reparse",
               "ITEM_PIPELINES": "the archive's pipelines are fixed", "EPAPER_CONFIG": "use --config",
-              "EPAPER_BASE_URL": "use --base-url", "ADDONS": "the config is applied by a fixed add-on"}
+              "EPAPER_BASE_URL": "use --base-url", "ADDONS": "the config is applied by a fixed add-on",
+              "RUNLOG_ENABLED": "epaper takes the archive lock and logs the run itself"}
 # Numeric settings where 0 means "never" or "nothing": refused.
 POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DOWNLOAD_TIMEOUT",
             "AUTOTHROTTLE_TARGET_CONCURRENCY", "AUTOTHROTTLE_MAX_DELAY", "REACTOR_THREADPOOL_MAXSIZE",

@@ -13,27 +13,41 @@ from pathlib import Path
 from epaper.config import UsageError
 
 
-def log_file(data: Path, command: str) -> Path:
+def log_file(data: Path, command: str, tz=None) -> Path:
+    """``logs/20261127T073000+0800-crawl-<pid>.log``: the start time in the portal's zone."""
+    from epaper.timefmt import stamp
+
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    return logs / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{command}-{os.getpid()}.log"
+    return logs / f"{stamp(dt.datetime.now(dt.timezone.utc), tz)}-{command}-{os.getpid()}.log"
 
 
-def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates) -> int:
-    """Run the spider in this process, one line per date as it settles; the exit status."""
-    from epaper.runlog import RunLog
+def config_zone(settings):
+    """The portal's time zone from the crawl's config (schedule.timezone)."""
+    from epaper.config import Config
+
+    config = settings.get("EPAPER_CONFIG")
+    return config.schedule.tzinfo if isinstance(config, Config) else None
+
+
+def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates, record) -> int:
+    """Run the spider in this process, one line per date as it settles; the exit status.
+    `record`: the run's line in the run log (epaper.runlog.RunLog.start), finished here."""
     from epaper.crawler.ledger import Ledger
     from epaper.crawler.signals import issue_done
     from epaper.crawler.spiders.epaper import EpaperSpider
 
     try:  # a -s value Scrapy cannot use (a component path, a reactor) fails here or in crawl()
         process = new_process(settings)
-        setup_logging(settings, log_file(data, args.command), args.verbose, args.log_format == "json")
+        tz = config_zone(settings)
+        log_path = log_file(data, args.command, tz)
+        setup_logging(settings, log_path, args.verbose, args.log_format == "json", tz)
         crawler = process.create_crawler(EpaperSpider)
     except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
         raise UsageError(f"cannot set up the crawl: {exc}") from None
-    record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [])
-    reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json")
+    reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json", tz=tz)
+    if args.log_format == "json":
+        _json_formatter().crawler = crawler
     ledger = Ledger.from_crawler(crawler)
     crawler.signals.connect(reporter.on_issue_done, issue_done)
     failed: list = []
@@ -50,18 +64,70 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
         raise UsageError(ledger.fatal)
     status = reporter.finish(ledger)
     record.finish(status)
+    retain(data, settings.get("EPAPER_CONFIG"), keep=log_path)
     return status
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per log record, for log shippers."""
+def retain(data: Path, config, keep: Path | None = None) -> None:
+    """Prune old logs and run-log lines as the config says (epaper.retention)."""
+    from epaper.config import Config
+    from epaper.retention import apply_retention
+
+    if not isinstance(config, Config):
+        return
+    try:
+        apply_retention(data, log_days=config.storage.log_retention_days,
+                        runs_days=config.storage.runs_retention_days, keep=keep)
+    except OSError as exc:  # housekeeping: the next run tries again
+        logging.getLogger(__name__).warning("retention not applied: %s", exc)
+
+
+class ZoneFormatter(logging.Formatter):
+    """Log lines whose time is ISO 8601 with the offset, in the portal's zone."""
+
+    def __init__(self, fmt=None, tz=None):
+        super().__init__(fmt)
+        self.tz = tz
+
+    def formatTime(self, record: logging.LogRecord, datefmt=None) -> str:  # noqa: N802 - logging's name
+        from epaper.timefmt import iso
+
+        return iso(dt.datetime.fromtimestamp(record.created, dt.timezone.utc), self.tz)
+
+
+class JsonFormatter(ZoneFormatter):
+    """One JSON object per log record, for log shippers. Scrapy's stats dump (a Python repr
+    in its message) becomes ``"stats"``, an object of JSON values, once `crawler` is set."""
+
+    crawler = None  # whose stats a stats dump holds
 
     def format(self, record: logging.LogRecord) -> str:
-        event = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(),
-                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        message = record.getMessage()
+        event = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                 "message": message}
+        if message.startswith("Dumping Scrapy stats:") and self.crawler is not None:
+            event["message"] = "Dumping Scrapy stats"
+            event["stats"] = self.crawler.stats.get_stats()
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
-        return json.dumps(event, ensure_ascii=False)
+        return json.dumps(event, ensure_ascii=False, default=self._value)
+
+    def _value(self, value):
+        from epaper.timefmt import iso
+
+        if isinstance(value, dt.datetime):
+            return iso(value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc), self.tz)
+        if isinstance(value, (dt.date, dt.timedelta)):
+            return str(value) if isinstance(value, dt.timedelta) else value.isoformat()
+        return str(value)
+
+
+def _json_formatter() -> JsonFormatter:
+    """The JsonFormatter setup_logging installed (there is one per process)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, JsonFormatter):
+            return handler.formatter
+    return JsonFormatter()
 
 
 def new_process(settings):
@@ -75,10 +141,10 @@ def new_process(settings):
     return CrawlerProcess(settings, install_root_handler=False)
 
 
-def setup_logging(settings, path: Path, verbose: bool, json_lines: bool) -> None:
-    """The Scrapy log to a file per run (and to stderr with --verbose), as text or JSON lines."""
-    formatter = JsonFormatter() if json_lines else logging.Formatter(settings.get("LOG_FORMAT"),
-                                                                    settings.get("LOG_DATEFORMAT"))
+def setup_logging(settings, path: Path, verbose: bool, json_lines: bool, tz=None) -> None:
+    """The Scrapy log to a file per run (and to stderr with --verbose), as text or JSON lines;
+    times in the portal's zone with their offset (epaper.timefmt)."""
+    formatter = JsonFormatter(tz=tz) if json_lines else ZoneFormatter(settings.get("LOG_FORMAT"), tz)
     handlers: list[logging.Handler] = [logging.FileHandler(path, encoding="utf-8")]
     if verbose:
         handlers.append(logging.StreamHandler(sys.stderr))
@@ -97,8 +163,12 @@ class Reporter:
     under cron only the per-date lines appear. `json` prints one JSON object per event.
     """
 
-    def __init__(self, record, total: int, quiet: bool = False, json_lines: bool = False):
+    def __init__(self, record, total: int, quiet: bool = False, json_lines: bool = False, tz=None):
+        from epaper.timefmt import zone
+
         self.record, self.total, self.quiet, self.json = record, total, quiet, json_lines
+        self.tz = zone(tz)
+        self.today = dt.datetime.now(self.tz).date()  # in the portal's zone
         self.tty = sys.stderr.isatty() and not quiet and not json_lines
         self.done: set[dt.date] = set()
         self.articles = self.failed = 0
@@ -110,7 +180,12 @@ class Reporter:
             return
         self.done.add(date)
         self._clear()
-        if result.status == "no_issue":
+        if result.status == "no_issue" and date > self.today:
+            # Not published yet, which is not "no issue": not recorded, and not a success.
+            self.status = 1
+            self._out(date, "not_yet_published", f"{date} not yet published (today is {self.today} in "
+                                                  f"{self.tz}): nothing archived, nothing recorded", result, sys.stderr)
+        elif result.status == "no_issue":
             self.record.date_outcome(date, "no_issue")
             self._out(date, "no_issue", f"{date} no issue", result)
         elif result.status == "archived":
@@ -131,12 +206,12 @@ class Reporter:
 
     def _out(self, date, kind, line, result, stream=None) -> None:
         stream = stream or sys.stdout
+        if self.quiet and stream is sys.stdout:
+            return
         if self.json:
             line = json.dumps({"event": "issue", "date": date.isoformat(), "status": kind, "pages": result.pages,
                                "articles": result.articles, "duplicates": result.duplicates, "failures": result.failures},
                               ensure_ascii=False)
-        elif self.quiet and stream is sys.stdout:
-            return
         print(line, file=stream, flush=True)
 
     def _clear(self) -> None:
@@ -157,7 +232,8 @@ class Reporter:
         self._clear()
         if ledger.error and not ledger.dates:
             line = f"latest: failed: {ledger.error}"
-            print(json.dumps({"event": "error", "message": line}) if self.json else line, file=sys.stderr)
+            print(json.dumps({"event": "error", "message": line}, ensure_ascii=False) if self.json else line,
+                  file=sys.stderr)
             return 1
         for day in ledger.dates:  # anything never settled (the ledger closes every date at the end)
             if day not in self.done:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ def run_demo(data: Path) -> int:
     sql = (f"SELECT issue_date, page_no, page_name, count(*) AS articles "
            f"FROM read_parquet('{glob}', hive_partitioning=true) WHERE duplicate_of IS NULL "
            f"GROUP BY ALL ORDER BY ALL")
-    print("query it with DuckDB (pip install duckdb):")
-    print(f'  python -c "import duckdb; duckdb.sql(\\"{sql}\\").show()"')
+    python = shlex.quote(sys.executable)  # this venv's python: the system one lacks epaper's packages
+    print(f"query it with DuckDB ({python} -m pip install duckdb):")
+    print(f'  {python} -c "import duckdb; duckdb.sql(\\"{sql}\\").show()"')
     return status

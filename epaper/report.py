@@ -107,9 +107,11 @@ def page_names(root: Path, start: dt.date, end: dt.date) -> list[PageName]:
     return names
 
 
-def collect(root: Path, title: str, tz: dt.tzinfo) -> ReportData:
-    """The report's data; `tz` is the portal's time zone, where a day ends."""
-    days = days_of(st.date_states(root, tz=tz))
+def collect(root: Path, title: str, tz: dt.tzinfo, start: dt.date | None = None,
+            end: dt.date | None = None) -> ReportData:
+    """The report's data over [start, end] (default the archive's span); `tz` is the
+    portal's time zone, where a day ends."""
+    days = days_of(st.date_states(root, tz=tz, start=start, end=end))
     data = ReportData(root, title, days)
     if days:
         data.pages = page_names(root, days[0].date, days[-1].date)
@@ -364,7 +366,13 @@ def _report(args) -> int:
         import matplotlib  # noqa: F401
     except ImportError:
         raise ReportError(MATPLOTLIB_MISSING) from None
-    data = collect(root, "", config.schedule.tzinfo)
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
+    if start and end and start > end:
+        raise ReportError(f"--from {start} is after --to {end}")
+    known = st.date_states(root, tz=config.schedule.tzinfo)
+    if known and (start or end):  # an open end is the archive's first or last date
+        start, end = start or known[0].date, end or known[-1].date
+    data = collect(root, "", config.schedule.tzinfo, start, end)
     if not data.days:
         raise ReportError(f"nothing archived under {root} (no snapshots, no run log)")
     font = cjk_font()
@@ -382,5 +390,6 @@ def _report(args) -> int:
           f"{data.count(INCOMPLETE)} incomplete, {data.count(NO_ISSUE)} no issue, {data.count(MISSING)} missing")
     if not font and kind == ".png":
         print("epaper report: no CJK font (fc-list :lang=zh is empty): page names drawn by rank with their "
-              "page numbers; an .html report lists the names", file=sys.stderr)
+              "page numbers; an .html report lists the names. Install one: apt-get install fonts-noto-cjk "
+              "(Debian, Ubuntu), dnf install google-noto-sans-cjk-fonts (Fedora, RHEL)", file=sys.stderr)
     return 0

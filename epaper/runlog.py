@@ -5,13 +5,14 @@ Append-only. Each line is written by one ``os.write`` of the whole line on an
 which readers skip (and the next writer starts on a fresh line). A line::
 
     {"run_id": "20261127T033000Z-1a2b3c4d", "command": "epaper crawl --date 2026-11-27",
-     "started": "2026-11-27T03:30:00Z", "ended": "2026-11-27T03:31:12Z",
+     "started": "2026-11-27T11:30:00+08:00", "ended": "2026-11-27T11:31:12+08:00",
      "dates": ["2026-11-27"],
      "outcomes": {"2026-11-27": {"status": "archived", "articles": 42, "pages": 8,
                                  "duplicates": 1, "failures": []}},
      "exit_status": 0}
 
-``status`` is one of ``archived``, ``no_issue``, ``incomplete``, ``failed``; each
+Times are ISO 8601 with the offset, in the portal's zone (:mod:`epaper.timefmt`); lines
+written before that rule end in ``Z`` (UTC) and read the same. ``status`` is one of ``archived``, ``no_issue``, ``incomplete``, ``failed``; each
 failure is ``{"url": ..., "reason": ...}``.
 """
 
@@ -46,8 +47,10 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _iso(ts: datetime, tz: Any = None) -> str:
+    from epaper.timefmt import iso
+
+    return iso(ts, tz)
 
 
 @dataclass
@@ -61,6 +64,7 @@ class RunRecord:
     started: datetime
     outcomes: dict[date, dict[str, Any]] = field(default_factory=dict)
     finished: bool = False
+    tz: Any = None  # the zone of `started` and `ended` (epaper.timefmt: the portal's)
 
     def date_outcome(
         self,
@@ -99,8 +103,8 @@ class RunRecord:
         record = {
             "run_id": self.run_id,
             "command": self.command,
-            "started": _iso(self.started),
-            "ended": _iso(_utc_now()),
+            "started": _iso(self.started, self.tz),
+            "ended": _iso(_utc_now(), self.tz),
             "dates": [d.isoformat() for d in self.dates],
             "outcomes": {d.isoformat(): o for d, o in sorted(self.outcomes.items())},
             "exit_status": int(exit_status),
@@ -132,8 +136,9 @@ class RunRecord:
 
 class RunLog:
     @staticmethod
-    def start(data_dir: str | Path, command: str, dates: Iterable[date]) -> RunRecord:
-        """Begin a run; nothing is written until :meth:`RunRecord.finish`."""
+    def start(data_dir: str | Path, command: str, dates: Iterable[date], tz: Any = None) -> RunRecord:
+        """Begin a run; nothing is written until :meth:`RunRecord.finish`. `tz`: the zone its
+        times are written in (default the portal's default, Asia/Shanghai)."""
         check_writable(Path(data_dir))
         started = _utc_now()
         run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
@@ -143,6 +148,7 @@ class RunLog:
             dates=list(dates),
             run_id=run_id,
             started=started,
+            tz=tz,
         )
 
 

@@ -26,8 +26,9 @@ import subprocess
 import sys
 import threading
 import time as _time
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,6 +36,7 @@ from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
@@ -48,6 +50,7 @@ logger = logging.getLogger(__name__)
 KILL_GRACE = 30.0  # seconds between SIGTERM and SIGKILL for a child crawl
 ARCHIVE_JOB_ID = "archive"
 CATCHUP_JOB_ID = "catchup"
+RETRY_JOB_ID = "retry"
 
 
 # ---------------------------------------------------------------------------- dates
@@ -80,6 +83,10 @@ class ChildRunner:
         self.stopping = False
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        # When the child in flight was sent SIGTERM (monotonic), so that it gets one: a
+        # second SIGTERM makes Scrapy give up its graceful stop ("Received SIGTERM twice,
+        # forcing unclean shutdown"), leaving temporary files and an outcome without reasons.
+        self._termed_at: float | None = None
 
     def run(self, argv: Sequence[str], *, timeout: float | None) -> int | None:
         """The child's exit status; None when not started because of a stop request.
@@ -91,6 +98,7 @@ class ChildRunner:
                 list(argv), env={**os.environ, **self.extra_env}, start_new_session=True
             )
             self._proc = proc
+            self._termed_at = None
         try:
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -108,7 +116,7 @@ class ChildRunner:
             self.stopping = True
             proc = self._proc
         if proc is not None:
-            _signal_group(proc, signal.SIGTERM)
+            self._terminate(proc)
 
     def stop(self) -> None:
         """No new child; end the one in flight (SIGTERM, wait, SIGKILL) and wait for it."""
@@ -125,10 +133,18 @@ class ChildRunner:
         if proc is not None:
             _signal_group(proc, signal.SIGKILL)
 
+    def _terminate(self, proc: subprocess.Popen[bytes]) -> float:
+        """SIGTERM the child unless it already got it; when it got it (monotonic)."""
+        with self._lock:
+            if self._termed_at is None or self._proc is not proc:
+                _signal_group(proc, signal.SIGTERM)
+                self._termed_at = _time.monotonic()
+            return self._termed_at
+
     def _end(self, proc: subprocess.Popen[bytes]) -> int:
-        _signal_group(proc, signal.SIGTERM)
+        termed_at = self._terminate(proc)
         try:
-            return proc.wait(timeout=self.kill_grace)
+            return proc.wait(timeout=max(0.0, termed_at + self.kill_grace - _time.monotonic()))
         except subprocess.TimeoutExpired:
             _signal_group(proc, signal.SIGKILL)
             return proc.wait()
@@ -168,49 +184,65 @@ def run_once(
     today: date | None = None,
     crawl_command: Sequence[str] | None = None,
     out: TextIO | None = None,
+    child_flags: Sequence[str] = (),
+    quiet: bool = False,
 ) -> int:
-    """One scheduled run: catch-up children, then ``--latest``. Logs one line; returns
-    the worst child exit status (0 when all succeeded or nothing was needed)."""
+    """One scheduled run: catch-up children, then ``--latest`` when it can add anything.
+    Logs one line (with ``quiet``, only when a child failed, on stderr); returns the worst
+    child exit status (0 when all succeeded or nothing was needed). ``child_flags`` are
+    added to every child's command line (``--quiet``, ``--log-format json``)."""
     started = _time.monotonic()
     tz = config.schedule.tzinfo
     today = today or datetime.now(tz).date()
     start = today - timedelta(days=config.schedule.catchup_days - 1)
-    missing = [s.date for s in date_states(data_dir, tz=tz, start=start, end=today)
-               if s.needs_crawl]
+    window = date_states(data_dir, tz=tz, start=start, end=today) if config.schedule.catchup_days else []
+    missing = [s.date for s in window if s.needs_crawl]
     timeout = config.schedule.run_timeout
     parts: list[str] = []
     statuses: list[int] = []
-    last_rc: int | None = None
+
+    def child(args: list[str]) -> int | None:
+        return runner.run(crawl_argv(config, data_dir, [*args, *child_flags],
+                                     crawl_command=crawl_command), timeout=timeout)
+
     for first, last in contiguous_runs(missing):
         if first == last:
             args, label = ["--date", first.isoformat()], first.isoformat()
         else:
             args = ["--from", first.isoformat(), "--to", last.isoformat()]
             label = f"{first.isoformat()}..{last.isoformat()}"
-        last_rc = runner.run(crawl_argv(config, data_dir, args, crawl_command=crawl_command),
-                             timeout=timeout)
-        if last_rc is None:
+        rc = child(args)
+        if rc is None:
             break
-        statuses.append(last_rc)
-        parts.append(f"{label} {_outcome(last_rc)}")
-    if not missing:
+        statuses.append(rc)
+        parts.append(f"{label} {_outcome(rc)}")
+    if not missing and window:
         parts.append("nothing to catch up")
-    # --latest finds the newest issue whatever its date; skip it only when the catch-up
-    # just archived today.
-    if not (missing and missing[-1] == today and last_rc == 0):
-        rc = runner.run(crawl_argv(config, data_dir, ["--latest"], crawl_command=crawl_command),
-                        timeout=timeout)
+    # The newest issue is dated today at the latest (an issue out ahead of its date is
+    # today's in the next run's window), so once the window holds a snapshot the newest
+    # issue is in it, and the catch-up has just crawled every date of it that needed a
+    # crawl: --latest would only fetch an archived issue again. It runs when the window
+    # holds none (no window, or the portal has been silent for all of it).
+    newest = None
+    if window:
+        newest = next((s.date for s in reversed(date_states(data_dir, tz=tz, start=start, end=today))
+                       if s.has_snapshot), None)
+    if newest is not None:
+        parts.append(f"latest not needed (newest archived issue {newest.isoformat()})")
+    elif not runner.stopping:
+        rc = child(["--latest"])
         if rc is not None:
             statuses.append(rc)
             parts.append(f"latest {_outcome(rc)}")
     if runner.stopping:
         parts.append("stopped")
     worst = next((rc for rc in statuses if rc != 0), 0)
-    _emit(
-        f"schedule: {datetime.now(tz).isoformat(timespec='seconds')} run: "
-        f"{'; '.join(parts)} ({_time.monotonic() - started:.0f} s)",
-        out,
-    )
+    if not quiet or worst != 0:
+        _emit(
+            f"schedule: {datetime.now(tz).isoformat(timespec='seconds')} run: "
+            f"{'; '.join(parts)} ({_time.monotonic() - started:.0f} s)",
+            out if not quiet else (out or sys.stderr), event="run", status=worst, parts=parts,
+        )
     return worst
 
 
@@ -223,18 +255,20 @@ def build_scheduler(
     run: Callable[[], object] | None = None,
     runner: ChildRunner | None = None,
     crawl_command: Sequence[str] | None = None,
+    out: TextIO | None = None,
 ) -> BlockingScheduler:
     """A configured, not yet started scheduler with two jobs: ``"archive"`` on the cron
-    trigger, and ``"catchup"`` once at start. Both call ``run()`` (default
-    :func:`run_once` with a :class:`ChildRunner`) and never overlap: one worker thread."""
+    trigger, and ``"catchup"`` once at start; a failed run adds ``"retry"`` (see
+    :class:`_Retrying`). All call ``run()`` (default :func:`run_once` with a
+    :class:`ChildRunner`) and never overlap: one worker thread."""
     sched_cfg = config.schedule
     tz = sched_cfg.tzinfo
+    _Output.tz = tz
     if run is None:
         run = functools.partial(
             run_once, config, data_dir, runner=runner or ChildRunner(),
             crawl_command=crawl_command,
         )
-    job = _guarded(run)
     job_defaults: dict[str, Any] = {
         "coalesce": True,
         "max_instances": 1,
@@ -247,9 +281,11 @@ def build_scheduler(
         executors={"default": ThreadPoolExecutor(max_workers=1)},
         job_defaults=job_defaults,
     )
+    tick = CronTrigger(**parse_cron(sched_cfg.cron), timezone=tz)  # type: ignore[arg-type]
+    job = _Retrying(run, scheduler, tick, sched_cfg.retries, sched_cfg.retry_delay, out)
     scheduler.add_job(
         job,
-        CronTrigger(**parse_cron(sched_cfg.cron), timezone=tz),  # type: ignore[arg-type]
+        tick,
         id=ARCHIVE_JOB_ID,
         name="archive on schedule",
         **job_defaults,
@@ -268,26 +304,76 @@ def build_scheduler(
     return scheduler
 
 
-def _guarded(run: Callable[[], object]) -> Callable[[], None]:
-    # A failing run (e.g. the archive unreadable) must not kill the schedule: log it as
-    # one line and wait for the next tick.
-    def job() -> None:
-        try:
-            run()
-        except Exception as exc:  # noqa: BLE001 - any failure of one run
-            _emit(f"schedule: run failed: {type(exc).__name__}: {exc}", sys.stderr)
-            logger.debug("run failed", exc_info=True)
+def next_tick(scheduler: BlockingScheduler) -> datetime | None:
+    """The next cron tick of a scheduler from :func:`build_scheduler` (None: never)."""
+    tick = scheduler.get_job(ARCHIVE_JOB_ID)
+    return tick.trigger.get_next_fire_time(None, datetime.now(scheduler.timezone)) if tick else None
 
-    job.__name__ = job.__qualname__ = "epaper_scheduled_run"
-    return job
+
+class _Retrying:
+    """The scheduled job: one run, then a retry with backoff when it failed.
+
+    A run fails when it raises (logged with its traceback on stderr, and the schedule goes
+    on) or returns an exit status other than 0 and 3 (3: archived, but suspect; another
+    crawl would change nothing). Retry n (1-based) comes ``retry_delay * 2**(n-1)`` seconds
+    after the failed run, at most ``retries`` times in a row, and only when it falls before
+    the next cron tick, which starts afresh. Each run ends with the time of the next one.
+
+    The job never takes the scheduler's locks in its own thread: ``shutdown(wait=True)``
+    holds them while it waits for the job.
+    """
+
+    def __init__(self, run: Callable[[], object], scheduler: BlockingScheduler, tick: CronTrigger,
+                 retries: int, delay: float, out: TextIO | None):
+        self.run, self.scheduler, self.tick = run, scheduler, tick
+        self.retries, self.delay, self.out = retries, delay, out
+        self.failures = 0  # failed runs in a row
+        self.__name__ = self.__qualname__ = "epaper_scheduled_run"
+
+    def __call__(self) -> None:
+        failed = False
+        try:
+            status = self.run()
+            failed = isinstance(status, int) and status not in (0, 3)
+        except Exception as exc:  # noqa: BLE001 - any failure of one run
+            failed = True
+            _emit(f"schedule: run failed: {type(exc).__name__}: {exc}", sys.stderr,
+                  event="error", traceback=traceback.format_exc())
+        if self.scheduler.state == STATE_STOPPED:  # stopping: no next run
+            return
+        tz = self.scheduler.timezone
+        now = datetime.now(tz)
+        tick = self.tick.get_next_fire_time(None, now)
+        upcoming, note = tick, ""
+        self.failures = self.failures + 1 if failed else 0
+        if failed and self.failures <= self.retries:
+            when = now + timedelta(seconds=self.delay * 2 ** (self.failures - 1))
+            if tick is None or when < tick:
+                upcoming, note = when, f" (retry {self.failures} of {self.retries})"
+                threading.Thread(target=self._add_retry, args=(when,), daemon=True).start()
+            else:
+                note, self.failures = " (the next scheduled run comes before a retry)", 0
+        elif failed:
+            note, self.failures = f" (no more retries after {self.retries})", 0
+        if upcoming is not None:
+            _emit(f"schedule: next run at {_iso(upcoming)}{note}", self.out, event="next_run",
+                  at=_iso(upcoming), retry=self.failures if note.startswith(" (retry") else 0)
+
+    def _add_retry(self, when: datetime) -> None:
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.add_job(self, DateTrigger(run_date=when, timezone=self.scheduler.timezone),
+                                   id=RETRY_JOB_ID, name="retry a failed run", replace_existing=True,
+                                   coalesce=True, max_instances=1, misfire_grace_time=None)
 
 
 class _Stopper:
     """Turns SIGINT/SIGTERM into a clean stop without doing work in the signal handler:
     the handler writes a byte to a pipe; a watcher thread does the stopping."""
 
-    def __init__(self, scheduler: BlockingScheduler, runner: ChildRunner, out: TextIO | None):
+    def __init__(self, scheduler: BlockingScheduler | None, runner: ChildRunner,
+                 out: TextIO | None, announce: bool = True):
         self.scheduler = scheduler
+        self.announce = announce
         self.runner = runner
         self.out = out
         self.requested = False
@@ -295,7 +381,8 @@ class _Stopper:
         os.set_blocking(self._w, False)
         self._thread = threading.Thread(target=self._watch, name="epaper-stopper", daemon=True)
         self._previous: dict[int, Any] = {}
-        scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
+        if scheduler is not None:
+            scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -332,7 +419,8 @@ class _Stopper:
                 return
             signals += 1
             if signals == 1:
-                _emit("schedule: stopping", self.out)
+                if self.announce:
+                    _emit("schedule: stopping", self.out)
                 self.requested = True
                 self.runner.request_stop()
                 self._shutdown()
@@ -345,6 +433,8 @@ class _Stopper:
             self._shutdown()
 
     def _shutdown(self) -> None:
+        if self.scheduler is None:
+            return
         with contextlib.suppress(SchedulerNotRunningError):
             self.scheduler.shutdown(wait=False)
 
@@ -356,36 +446,44 @@ def run_scheduler(
     crawl_command: Sequence[str] | None = None,
     kill_grace: float = KILL_GRACE,
     out: TextIO | None = None,
+    json_lines: bool = False,
 ) -> int:
     """``epaper schedule``: run in the foreground until SIGINT/SIGTERM, then return 0.
 
-    Holds the archive lock throughout; returns 1 (after one line on stderr) when another
-    process holds it. ``crawl_command`` replaces ``python -m epaper crawl`` (tests).
+    Holds the archive lock throughout; returns :data:`epaper.exits.LOCKED` (after one line
+    on stderr) when another process holds it. ``crawl_command`` replaces ``python -m epaper
+    crawl`` (tests). ``json_lines``: the scheduler's lines and the children's as JSON.
     """
+    from epaper.exits import LOCKED
+
     data_dir = Path(data_dir)
+    _Output.json_lines, _Output.tz = json_lines, config.schedule.tzinfo
     try:
         lock = ArchiveLock(data_dir, command="epaper schedule").acquire()
     except LockError as exc:
-        _emit(f"epaper schedule: {exc}", sys.stderr)
-        return 1
+        _emit(f"epaper schedule: {exc}", sys.stderr, event="locked")
+        return LOCKED
     try:
         runner = ChildRunner(kill_grace=kill_grace, env={HELD_BY_PARENT_ENV: str(os.getpid())})
         busy = threading.Lock()
         run = functools.partial(
             run_once, config, data_dir, runner=runner, crawl_command=crawl_command, out=out,
+            child_flags=["--log-format", "json"] if json_lines else (),
         )
 
         def serialized_run() -> int:
             with busy:
                 return run()
 
-        scheduler = build_scheduler(config, data_dir, run=serialized_run)
+        scheduler = build_scheduler(config, data_dir, run=serialized_run, out=out)
         stopper = _Stopper(scheduler, runner, out)
         with stopper.installed():
+            upcoming = next_tick(scheduler)
             _emit(
                 f"schedule: archiving {data_dir} on {config.schedule.cron!r} "
-                f"({config.schedule.timezone}), catching up {config.schedule.catchup_days} days",
-                out,
+                f"({config.schedule.timezone}), catching up {config.schedule.catchup_days} days "
+                f"now; next scheduled run at {_iso(upcoming) if upcoming else 'never'}",
+                out, event="start", next_run=_iso(upcoming) if upcoming else None,
             )
             scheduler.start()  # blocks until shut down
             runner.stop()  # the child in flight, if any: SIGTERM, wait, SIGKILL
@@ -397,6 +495,47 @@ def run_scheduler(
     return 0
 
 
+def run_update(
+    config: Config,
+    data_dir: Path,
+    *,
+    crawl_command: Sequence[str] | None = None,
+    kill_grace: float = KILL_GRACE,
+    json_lines: bool = False,
+    today: date | None = None,
+) -> int:
+    """``epaper update``: exactly one scheduled run (catch-up window, then ``--latest`` when
+    it can add anything), for cron. Quiet unless something is wrong: the children run with
+    ``--quiet``, so only failed or incomplete dates (stderr) and, then, the run's line.
+
+    Holds the archive lock for the run (children get ``EPAPER_LOCK_HELD_BY_PARENT``);
+    returns :data:`epaper.exits.LOCKED` when another process holds it. SIGINT/SIGTERM stop
+    the child in flight as they stop the scheduler's.
+    """
+    from epaper.exits import LOCKED
+
+    data_dir = Path(data_dir)
+    _Output.json_lines, _Output.tz = json_lines, config.schedule.tzinfo
+    try:
+        lock = ArchiveLock(data_dir, command="epaper update").acquire()
+    except LockError as exc:
+        _emit_error(f"epaper update: {exc}", json_lines, locked=True)
+        return LOCKED
+    try:
+        runner = ChildRunner(kill_grace=kill_grace, env={HELD_BY_PARENT_ENV: str(os.getpid())})
+        flags = ["--quiet", *(["--log-format", "json"] if json_lines else [])]
+        with _Stopper(None, runner, sys.stderr, announce=False).installed():
+            return run_once(config, data_dir, runner=runner, today=today, crawl_command=crawl_command,
+                            child_flags=flags, quiet=True, out=sys.stderr)
+    finally:
+        lock.release()
+
+
+def _emit_error(line: str, json_lines: bool, *, locked: bool = False) -> None:
+    _Output.json_lines = json_lines
+    _emit(line, sys.stderr, event="locked" if locked else "error")
+
+
 def _outcome(rc: int) -> str:
     if rc < 0:
         with contextlib.suppress(ValueError):
@@ -404,8 +543,32 @@ def _outcome(rc: int) -> str:
     return f"exit {rc}"
 
 
-def _emit(line: str, stream: TextIO | None) -> None:
+class _Output:
+    """How the scheduler's own lines are written: text, or one JSON object a line
+    (``--log-format json``), with times in the portal's zone (``schedule.timezone``)."""
+
+    json_lines = False
+    tz: Any = None
+
+
+def _iso(when: datetime) -> str:
+    """ISO 8601 with the offset, in the portal's zone: the one way a person reads a time."""
+    from epaper.timefmt import iso
+
+    return iso(when, _Output.tz or when.tzinfo)
+
+
+def _emit(line: str, stream: TextIO | None, **fields: Any) -> None:
     stream = stream or sys.stdout
+    if _Output.json_lines:
+        import json
+
+        fields.setdefault("event", "schedule")
+        text = json.dumps({"time": _iso(datetime.now(timezone.utc)), **fields, "message": line},
+                          ensure_ascii=False)
+    else:
+        trace = fields.get("traceback")
+        text = line + ("\n" + trace.rstrip() if trace else "")
     with contextlib.suppress(OSError, ValueError):
-        stream.write(line + "\n")
+        stream.write(text + "\n")
         stream.flush()

@@ -14,6 +14,7 @@ from itemadapter import ItemAdapter
 
 from epaper.crawler.founder import clean_paragraph, normalize_ws
 from epaper.crawler.items import ArticleItem
+from epaper.pipelines.authors import parse_authors
 
 _COLUMN = re.compile(r"^【([^【】]+)】")
 _DASHES = re.compile(r"^(?:——|—|--|－－|―|–)+\s*")
@@ -130,4 +131,5 @@ class CleanPipeline:
             adapter[name] = fields[name]
             if name != "column":
                 self.crawler.stats.inc_value(f"epaper/clean/{name}")
+        adapter["authors"] = parse_authors(adapter.get("author"))
         return item

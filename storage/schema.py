@@ -32,6 +32,9 @@ ARTICLE_COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
     ("position", pa.int16(), False, "0-based order of the article on its page"),
     ("warc_file", pa.string(), True, "WARC file (relative to the data directory) holding the raw page"),
     ("warc_record_id", pa.string(), True, "WARC-Record-ID of the response record of the raw page"),
+    ("authors", pa.list_(pa.string()), True,
+     "names in the byline without roles (本报记者, 通讯员, 实习生, …), in byline order; [] when none; "
+     "null in snapshots written before the column"),
 ]
 
 PAGE_COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [

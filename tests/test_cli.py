@@ -38,7 +38,7 @@ def test_status_lists_dates_and_gaps(portal, tmp_path):
     assert [r["date"] for r in rows] == sorted(server.truth["issues"])
     assert all(r["complete"] and r["articles"] > 0 and r["pages"] > 0 for r in rows)
     text = run_epaper("status", "--data", str(tmp_path)).stdout
-    assert text.splitlines()[0].split() == ["date", "pages", "articles", "dups", "complete", "last", "crawled"]
+    assert text.splitlines()[0].split() == ["date", "pages", "articles", "dups", "complete", "last", "crawled", "(Asia/Shanghai)"]
     assert "missing in the last 7 days" in text
 
 
@@ -83,8 +83,12 @@ def test_second_writer_is_refused_and_changes_nothing(portal, tmp_path):
     server = portal("pc-rmrb", *WEEK)
     with ArchiveLock(tmp_path, "test holder"):
         result = crawl(server, tmp_path)
-    assert result.returncode == 1
+        as_json = crawl(server, tmp_path, WEEK[0], WEEK[1], "--log-format", "json")
+    assert result.returncode == 75  # its own status: not a failed crawl (1)
     assert len(result.stderr.strip().splitlines()) == 1 and "locked by pid" in result.stderr
+    assert as_json.returncode == 75
+    event = json.loads(as_json.stderr)
+    assert event["event"] == "locked" and "locked by pid" in event["message"]
     assert not (tmp_path / "articles").exists()
 
 

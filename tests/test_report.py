@@ -140,3 +140,17 @@ def test_without_matplotlib(archive, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == "epaper report needs matplotlib: pip install 'epaper[report]'"
     assert not (tmp_path / "r.png").exists()
+
+
+def test_report_span_and_the_missing_font_hint(archive, tmp_path):
+    root, _ = archive
+    out = tmp_path / "span.png"
+    result = run_epaper("report", "--data", str(root), "--out", str(out), "--from", "2023-08-01", "--to", "2023-08-05")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{out}: 2023-08-01 to 2023-08-05")
+    only_end = run_epaper("report", "--data", str(root), "--out", str(out), "--to", "2023-08-02")
+    assert only_end.stdout.startswith(f"{out}: 2023-07-29 to 2023-08-02"), only_end.stderr
+    if report.cjk_font() is None:  # this machine has none: the note names the package to install
+        assert "apt-get install fonts-noto-cjk" in result.stderr
+    backwards = run_epaper("report", "--data", str(root), "--out", str(out), "--from", "2023-08-05", "--to", "2023-08-01")
+    assert backwards.returncode == 2 and "is after" in backwards.stderr

@@ -3,6 +3,7 @@ crawls is epaper.state's decision (tests/test_state.py)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -43,6 +44,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def D(text: str) -> date:
     return date.fromisoformat(text)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cwd(tmp_path: Path, monkeypatch) -> None:
+    # load_config(None) reads ./epaper.toml: a developer's own must not reach these tests.
+    monkeypatch.chdir(tmp_path)
 
 
 def make_config(**overrides: object) -> Config:
@@ -91,7 +98,9 @@ def test_runlog_round_trip(tmp_path: Path) -> None:
     assert written["outcomes"]["2026-11-27"]["failures"] == [
         {"url": "http://x/a.html", "reason": "HTTP 500"}]
     assert written["exit_status"] == 1
-    assert written["started"].endswith("Z") and written["ended"].endswith("Z")
+    # ISO 8601 with the offset, in the portal's zone (default Asia/Shanghai)
+    assert written["started"].endswith("+08:00") and written["ended"].endswith("+08:00")
+    assert datetime.fromisoformat(written["ended"]).utcoffset() == timedelta(hours=8)
     with pytest.raises(RuntimeError):
         run.finish(0)
 
@@ -258,7 +267,72 @@ def test_failing_run_does_not_stop_the_schedule(tmp_path: Path, capsys) -> None:
     finally:
         scheduler.shutdown(wait=True)
         thread.join(timeout=10)
-    assert "schedule: run failed: OSError: archive unreadable" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "schedule: run failed: OSError: archive unreadable" in err
+    assert "Traceback (most recent call last)" in err and 'raise OSError("archive unreadable")' in err
+
+
+class Lines(io.StringIO):
+    """An output stream a test can wait on."""
+
+    def wait_for(self, text: str, timeout: float = 10) -> bool:
+        deadline = time.monotonic() + timeout
+        while text not in self.getvalue():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+
+@pytest.mark.parametrize(("statuses", "retries", "calls", "last"), [
+    ([1, -15, 0], 3, 3, "next run at 2027-01-01T00:00:00+08:00\n"),  # retried until it worked
+    ([1, 1, 1, 1], 2, 3, "(no more retries after 2)"),
+    ([3], 2, 1, "next run at 2027-01-01T00:00:00+08:00\n"),  # archived but suspect: no retry
+])
+def test_failed_run_is_retried_with_backoff(tmp_path: Path, statuses, retries, calls, last) -> None:
+    config = make_config(**{"schedule.cron": "0 0 1 1 *", "schedule.retries": retries,
+                            "schedule.retry_delay": 0.05})
+    done: list[int] = []
+
+    def run() -> int:
+        done.append(1)
+        return statuses[len(done) - 1]
+
+    out = Lines()
+    scheduler = build_scheduler(config, tmp_path, run=run, out=out)
+    thread = start_in_thread(scheduler)
+    try:
+        assert out.wait_for(last), out.getvalue()
+        # one-shot jobs are dropped by the scheduler after their run; shutting down before
+        # that races APScheduler's own removal of the job
+        deadline = time.monotonic() + 5
+        while len(scheduler.get_jobs()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        scheduler.shutdown(wait=True)
+        thread.join(timeout=10)
+    assert len(done) == calls
+    lines = out.getvalue().splitlines()
+    assert len(lines) == calls
+    retry_lines = [line for line in lines if "(retry" in line]
+    assert [line.rsplit("(", 1)[1] for line in retry_lines] == [
+        f"retry {n} of {retries})" for n in range(1, len(retry_lines) + 1)]
+    assert all(line.startswith("schedule: next run at 20") for line in lines)
+
+
+def test_no_retry_past_the_next_scheduled_run(tmp_path: Path) -> None:
+    config = make_config(**{"schedule.cron": "0 0 1 1 *", "schedule.retry_delay": 86400.0 * 400})
+    out = Lines()
+    scheduler = build_scheduler(config, tmp_path, run=lambda: 1, out=out)
+    thread = start_in_thread(scheduler)
+    try:
+        assert out.wait_for("(the next scheduled run comes before a retry)")
+        deadline = time.monotonic() + 5
+        while len(scheduler.get_jobs()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        scheduler.shutdown(wait=True)
+        thread.join(timeout=10)
 
 
 # ---------------------------------------------------------------------------- one run
@@ -295,7 +369,7 @@ def test_run_once_crawls_contiguous_gaps_then_latest(tmp_path: Path) -> None:
     assert [c["argv"] for c in calls] == [
         ["--from", "2026-11-22", "--to", "2026-11-23", *tail],
         ["--date", "2026-11-27", *tail],
-        # today was just archived: no --latest
+        # the window holds snapshots, so the newest issue is in it: no --latest
     ]
     assert {c["marker"] for c in calls} == {"4242"}
 
@@ -313,12 +387,19 @@ def test_run_once_latest_when_today_archived_or_failed(tmp_path: Path, capsys) -
     write_day(data, today)
     write_day(data, today - timedelta(days=1))
     assert run_once(config, data, runner=runner, today=today, crawl_command=command) == 0
-    assert [c["argv"][0] for c in recorded(record)] == ["--latest"]
-    assert recorded(record)[0]["argv"][1:] == ["--data", str(data),
-                                               "--config", str(config_file)]
-    assert "nothing to catch up; latest exit 0" in capsys.readouterr().out
+    assert not record.exists()  # the newest issue is archived complete: nothing is fetched again
+    assert ("nothing to catch up; latest not needed (newest archived issue 2026-11-27)"
+            in capsys.readouterr().out)
 
-    record.unlink()
+    # a weekend: the window's days are confirmed without an issue, Friday archived
+    weekend = tmp_path / "weekend"
+    write_day(weekend, D("2026-11-27"))
+    write_run(weekend, "2026-11-30T02:00:00Z", {"2026-11-28": "no_issue", "2026-11-29": "no_issue"})
+    assert run_once(make_config(**{"schedule.catchup_days": 3}), weekend, runner=runner,
+                    today=D("2026-11-29"), crawl_command=command) == 0
+    assert not record.exists()
+    assert "latest not needed (newest archived issue 2026-11-27)" in capsys.readouterr().out
+
     runner = ChildRunner(env={"RECORD": str(record), "EXIT": "1"})
     assert run_once(config, tmp_path / "empty", runner=runner, today=today,
                     crawl_command=command) == 1
@@ -327,6 +408,55 @@ def test_run_once_latest_when_today_archived_or_failed(tmp_path: Path, capsys) -
     line = capsys.readouterr().out.strip()
     assert "\n" not in line
     assert "2026-11-26..2026-11-27 exit 1; latest exit 1" in line
+
+
+def test_run_once_without_a_window_fetches_the_latest(tmp_path: Path, capsys) -> None:
+    record = tmp_path / "record.jsonl"
+    runner = ChildRunner(env={"RECORD": str(record)})
+    config = make_config(**{"schedule.catchup_days": 0})
+    write_day(tmp_path / "data", D("2026-11-27"))
+    assert run_once(config, tmp_path / "data", runner=runner, today=D("2026-11-27"),
+                    crawl_command=[sys.executable, "-c", RECORDER], child_flags=["--quiet"]) == 0
+    assert [c["argv"][:2] for c in recorded(record)] == [["--latest", "--quiet"]]
+
+
+@pytest.mark.parametrize(("exit_status", "quiet_output"), [(0, False), (1, True)])
+def test_update_is_one_quiet_run(tmp_path: Path, capfd, exit_status: int, quiet_output: bool) -> None:
+    from epaper.schedule import run_update
+
+    record = tmp_path / "record.jsonl"
+    data = tmp_path / "data"
+    write_day(data, D("2026-11-25"))
+    config = make_config(**{"schedule.catchup_days": 3})
+    os.environ["RECORD"], os.environ["EXIT"] = str(record), str(exit_status)
+    try:
+        status = run_update(config, data, crawl_command=[sys.executable, "-c", RECORDER],
+                            today=D("2026-11-27"))
+    finally:
+        del os.environ["RECORD"], os.environ["EXIT"]
+    assert status == exit_status
+    calls = recorded(record)
+    assert [c["argv"][:5] for c in calls] == [["--from", "2026-11-26", "--to", "2026-11-27", "--quiet"]]
+    assert {c["marker"] for c in calls} == {str(os.getpid())}  # the lock is ours, held for them
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert bool(err) == quiet_output
+    if quiet_output:
+        assert "2026-11-26..2026-11-27 exit 1" in err
+    assert not ArchiveLock(data).acquire().release()  # released
+
+
+def test_update_refuses_a_locked_archive(tmp_path: Path, capsys) -> None:
+    from epaper.exits import LOCKED
+    from epaper.schedule import run_update
+
+    with ArchiveLock(tmp_path, command="epaper crawl"):
+        assert run_update(make_config(), tmp_path, crawl_command=[sys.executable, "-c", "pass"]) == LOCKED
+        assert run_update(make_config(), tmp_path, crawl_command=[sys.executable, "-c", "pass"],
+                          json_lines=True) == LOCKED
+    first, second = capsys.readouterr().err.splitlines()
+    assert first.startswith("epaper update: archive") and "locked by pid" in first
+    assert json.loads(second)["event"] == "locked"
 
 
 def test_crawl_argv_default_command(tmp_path: Path) -> None:
@@ -419,6 +549,44 @@ def test_signal_stops_scheduler_and_child(tmp_path: Path, sig: int, ignore_term:
 def test_run_scheduler_refuses_a_locked_archive(tmp_path: Path, capsys) -> None:
     with ArchiveLock(tmp_path, command="epaper crawl"):
         status = run_scheduler(make_config(), tmp_path, crawl_command=[sys.executable, "-c", "pass"])
-    assert status == 1
+    assert status == 75  # its own status (epaper.exits.LOCKED): not a failed crawl
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"epaper schedule: archive {tmp_path} is locked by pid {os.getpid()}")
+
+
+
+def test_stopping_the_scheduler_signals_the_child_once(tmp_path: Path, monkeypatch) -> None:
+    # systemctl stop: SIGTERM to the scheduler during a crawl. The stopper asks the child to
+    # stop, then the scheduler's exit path ends it: the child must get one SIGTERM (a second
+    # one makes Scrapy force an unclean shutdown), and SIGKILL only after the grace time.
+    sent: list[int] = []
+    real_killpg = os.killpg
+
+    def killpg(pgid: int, sig: int) -> None:
+        sent.append(sig)
+        real_killpg(pgid, sig)
+
+    monkeypatch.setattr("epaper.schedule.os.killpg", killpg)
+    pidfile = tmp_path / "child.pid"
+    code = textwrap.dedent(f"""
+        import os, signal, sys, time
+        signal.signal(signal.SIGTERM, lambda *a: None)
+        open({str(pidfile)!r}, "w").write(str(os.getpid()))
+        signal.pause()
+        time.sleep(0.3)  # winds down as a crawl does
+        sys.exit(1)
+    """)
+    runner = ChildRunner(kill_grace=30)
+    result: list[int | None] = []
+    thread = threading.Thread(target=lambda: result.append(runner.run([sys.executable, "-c", code],
+                                                                      timeout=None)))
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not (pidfile.exists() and pidfile.read_text()):
+        assert time.monotonic() < deadline, "child never started"
+        time.sleep(0.02)
+    runner.request_stop()  # the signal handler's watcher
+    runner.stop()  # run_scheduler once the scheduler has shut down
+    thread.join(timeout=40)
+    assert sent == [signal.SIGTERM]
+    assert result == [1]  # it ended by itself

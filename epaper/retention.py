@@ -1,0 +1,82 @@
+"""Retention of the archive's own logs: ``logs/*.log`` (one Scrapy log per run) and
+``runs/runs.jsonl``. Not of ``warc/`` nor of the snapshots: those are the archive.
+
+Applied at the end of every run that writes the archive (``epaper crawl``/``reparse``, each
+child crawl of ``schedule`` and ``update``, ``scrapy crawl epaper``), under the archive lock.
+
+- ``storage.log_retention_days`` (default 90): a log file last written longer ago is deleted.
+- ``storage.runs_retention_days`` (default 365): a run that ended longer ago is dropped from
+  ``runs.jsonl``, unless it holds the latest outcome of one of its dates. `status`, `report`
+  and the scheduler read those outcomes (a date "confirmed without an issue" is one), so they
+  stay whatever their age: the file keeps at most one old line per date.
+
+0 keeps everything. The run log is rewritten to a temporary file and renamed over the old one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from epaper.runlog import read_runs, runs_path
+
+log = logging.getLogger(__name__)
+
+
+def apply_retention(data: str | Path, *, log_days: int, runs_days: int,
+                    now: dt.datetime | None = None, keep: Path | None = None) -> tuple[int, int]:
+    """Prune old logs and runs; (log files deleted, run lines dropped). `keep`: a log in use."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    removed_logs = prune_logs(Path(data), now - dt.timedelta(days=log_days), keep) if log_days else 0
+    dropped_runs = prune_runs(Path(data), now - dt.timedelta(days=runs_days)) if runs_days else 0
+    return removed_logs, dropped_runs
+
+
+def prune_logs(data: Path, before: dt.datetime, keep: Path | None = None) -> int:
+    removed = 0
+    folder = data / "logs"
+    if not folder.is_dir():
+        return 0
+    for path in folder.glob("*.log"):
+        try:
+            if path == keep or path.stat().st_mtime >= before.timestamp():
+                continue
+            path.unlink()
+            removed += 1
+        except OSError as exc:
+            log.warning("cannot remove the old log %s: %s", path, exc)
+    return removed
+
+
+def _ended(run: dict[str, Any]) -> dt.datetime | None:
+    try:
+        when = dt.datetime.fromisoformat(str(run.get("ended")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else None
+
+
+def prune_runs(data: Path, before: dt.datetime) -> int:
+    runs = read_runs(data)
+    latest: dict[str, int] = {}  # date -> index of the last run holding an outcome for it
+    for i, run in enumerate(runs):
+        outcomes = run.get("outcomes")
+        for day in outcomes if isinstance(outcomes, dict) else ():
+            latest[day] = i
+    needed = set(latest.values())
+    kept = [run for i, run in enumerate(runs)
+            if i in needed or (ended := _ended(run)) is None or ended >= before]
+    if len(kept) == len(runs):
+        return 0
+    path = runs_path(data)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    text = "".join(json.dumps(run, ensure_ascii=False, separators=(",", ":")) + "\n" for run in kept)
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return len(runs) - len(kept)
