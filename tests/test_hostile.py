@@ -327,3 +327,29 @@ def test_runs_being_a_file_is_one_line(server, archived, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = result.stderr.splitlines()
     assert "runs" in line and "not a directory" in line
+
+
+# ------------------------------------------------------------------ an article of another issue
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_article_linked_from_another_dates_page_is_archived_once_under_its_own_date(site_copy, tmp_path):
+    from epaper.storage.load import load_articles
+
+    day2 = dt.date(2023, 8, 2)
+    first = sorted((site_copy / "pc/layout/202308/01").glob("node_*.html"))[0].read_text(encoding="utf-8")
+    link = re.search(r'href="\.\./\.\./\.\./content/202308/01/(content_\d+\.html)"', first).group(1)
+    page = sorted((site_copy / "pc/layout/202308/02").glob("node_*.html"))[0]
+    html = page.read_text(encoding="utf-8")
+    other = f'<a href="../../../content/202308/01/{link}">昨日要闻</a>'
+    page.write_text(html.replace("</body>", f"<ul class=\"news-list\"><li>{other}</li></ul></body>"),
+                    encoding="utf-8")
+    data = tmp_path / "data"
+    with serve(site_copy) as server:  # two runs: within one, the dupe filter would hide the case
+        first_run = await crawl_in_process(data, server.base_url, date=DAY)
+        second_run = await crawl_in_process(data, server.base_url, date=day2)
+    assert first_run.results[DAY].status == second_run.results[day2].status == "archived"
+    rows = load_articles(data, columns=["url", "issue_date"]).to_pylist()
+    linked = [r for r in rows if r["url"].endswith(link)]
+    assert [r["issue_date"] for r in linked] == [DAY]
+    assert len({r["url"] for r in rows}) == len(rows)  # every article once

@@ -341,10 +341,20 @@ class EpaperSpider(scrapy.Spider):
                 continue
             if not p.links and p.promise:
                 self.ledger.fail(d, p.url, f"no recognisable article link, although {p.promise}")
-            for position, url in enumerate(placed.get(p.url, [])):
+            for position, url in enumerate(u for u in placed.get(p.url, []) if self._of_this_issue(u, d)):
                 yield self._request(url, self.parse_article, [d], page_index=pi, position=position,
                                     page_no=p.page_no, page_name=p.page_name, pdf_url=p.pdf_url, stage=3)
         del self.days[d]
+
+    def _of_this_issue(self, url: str, d: dt.date) -> bool:
+        """An article whose URL names another issue's folder belongs to that issue (archived
+        under it, once), not to the page of this one that links it."""
+        other = founder.date_from_url(url)
+        if other is None or other == d:
+            return True
+        self.logger.info("%s: %s belongs to the issue of %s, not filed here", d, url, other)
+        self.crawler.stats.inc_value("epaper/skipped/other_issue")
+        return False
 
     # ------------------------------------------------------------ articles
 
