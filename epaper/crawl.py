@@ -18,7 +18,12 @@ def log_file(data: Path, command: str, tz=None) -> Path:
     from epaper.timefmt import stamp
 
     logs = data / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    if logs.is_symlink() or (logs.exists() and not logs.is_dir()):
+        raise UsageError(f"{logs} is not a folder (a file or a symlink): move it out of the archive")
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {logs}: {exc.strerror or exc}") from None
     return logs / f"{stamp(dt.datetime.now(dt.timezone.utc), tz)}-{command}-{os.getpid()}.log"
 
 

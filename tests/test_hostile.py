@@ -277,6 +277,7 @@ LINKS = [  # (what is a symlink, exit status, words of the one stderr line; None
     ("articles", 1, "symbolic link"),
     (f"warc/issue_date={DAY}", 1, "symbolic link"),
     ("index", 0, None),  # derived data: not saved there (a warning in the log), the crawl goes on
+    ("logs", 2, "not a folder"),
 ]
 
 
@@ -316,17 +317,18 @@ def test_odd_files_in_the_archive_give_one_line_not_a_traceback(archived, tmp_pa
         assert "not a regular file" in result.stdout or as_json == []
 
 
-def test_runs_being_a_file_is_one_line(server, archived, tmp_path):
+@pytest.mark.parametrize("folder, words", [("runs", "not a directory"), ("logs", "not a folder")])
+def test_a_folder_of_the_archive_being_a_file_is_one_line(server, archived, tmp_path, folder, words):
     import shutil
 
     data = tmp_path / "data"
     shutil.copytree(archived, data)
-    shutil.rmtree(data / "runs")
-    (data / "runs").write_text("not a folder\n")
+    shutil.rmtree(data / folder, ignore_errors=True)
+    (data / folder).write_text("not a folder\n")
     result = run_epaper("crawl", "--date", DAY.isoformat(), "--base-url", server.base_url, "--data", str(data), *FAST)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = result.stderr.splitlines()
-    assert "runs" in line and "not a directory" in line
+    assert folder in line and words in line
 
 
 # ------------------------------------------------------------------ an article of another issue
