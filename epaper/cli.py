@@ -186,7 +186,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
 
     from epaper.config import project_settings
     from epaper.crawl import run_spider
-    from epaper.lock import LockError, archive_lock
+    from epaper.lock import LockError, LockHeld, archive_lock
     from epaper.storage.parquet import archived_dates
 
     spider_args: dict[str, str] = {}
@@ -228,9 +228,11 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     try:
         lock = archive_lock(data, f"epaper {args.command}")
         lock.__enter__()
-    except LockError as exc:
+    except LockHeld as exc:
         say_error(args, f"epaper: {exc}", event="locked")
         return LOCKED
+    except LockError as exc:  # a lock file that is not ours to use (a symlink, unwritable)
+        raise UsageError(str(exc)) from None
     try:
         # From here a SIGTERM (before Scrapy's own handler is in place) still leaves a line.
         record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [],

@@ -42,7 +42,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from epaper.config import Config, parse_cron
-from epaper.lock import HELD_BY_PARENT_ENV, ArchiveLock, LockError
+from epaper.lock import HELD_BY_PARENT_ENV, ArchiveLock, LockError, LockHeld
 from epaper.state import date_states
 
 logger = logging.getLogger(__name__)
@@ -454,7 +454,7 @@ def run_scheduler(
     on stderr) when another process holds it. ``crawl_command`` replaces ``python -m epaper
     crawl`` (tests). ``json_lines``: the scheduler's lines and the children's as JSON.
     """
-    from epaper.exits import LOCKED
+    from epaper.exits import LOCKED, USAGE
 
     data_dir = Path(data_dir)
     _Output.json_lines, _Output.tz = json_lines, config.schedule.tzinfo
@@ -462,7 +462,7 @@ def run_scheduler(
         lock = ArchiveLock(data_dir, command="epaper schedule").acquire()
     except LockError as exc:
         _emit(f"epaper schedule: {exc}", sys.stderr, event="locked")
-        return LOCKED
+        return LOCKED if isinstance(exc, LockHeld) else USAGE
     try:
         runner = ChildRunner(kill_grace=kill_grace, env={HELD_BY_PARENT_ENV: str(os.getpid())})
         busy = threading.Lock()
@@ -512,15 +512,15 @@ def run_update(
     returns :data:`epaper.exits.LOCKED` when another process holds it. SIGINT/SIGTERM stop
     the child in flight as they stop the scheduler's.
     """
-    from epaper.exits import LOCKED
+    from epaper.exits import LOCKED, USAGE
 
     data_dir = Path(data_dir)
     _Output.json_lines, _Output.tz = json_lines, config.schedule.tzinfo
     try:
         lock = ArchiveLock(data_dir, command="epaper update").acquire()
     except LockError as exc:
-        _emit_error(f"epaper update: {exc}", json_lines, locked=True)
-        return LOCKED
+        _emit_error(f"epaper update: {exc}", json_lines, locked=isinstance(exc, LockHeld))
+        return LOCKED if isinstance(exc, LockHeld) else USAGE
     try:
         runner = ChildRunner(kill_grace=kill_grace, env={HELD_BY_PARENT_ENV: str(os.getpid())})
         flags = ["--quiet", *(["--log-format", "json"] if json_lines else [])]

@@ -269,7 +269,7 @@ def _symlink(data: Path, name: str, outside: Path) -> None:
 
 
 LINKS = [  # (what is a symlink, exit status, words of the one stderr line; None: the crawl goes on)
-    (".lock", 1, "symbolic link"),
+    (".lock", 2, "symbolic link"),
     ("runs/runs.jsonl", 2, "symbolic link"),
     ("runs", 2, "symbolic link"),
     (f"articles/issue_date={DAY}/part-0.parquet", 0, None),  # read as damaged, replaced by a file
