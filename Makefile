@@ -10,7 +10,7 @@ $(BIN)/epaper: pyproject.toml
 	touch $@
 
 # The test extra on top (make test).
-$(VENV)/.test-extra: $(BIN)/epaper
+$(VENV)/.test-extra: $(BIN)/epaper pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
@@ -18,11 +18,12 @@ $(VENV)/.test-extra: $(BIN)/epaper
 demo: $(BIN)/epaper
 	$(BIN)/epaper demo
 
+# Two workers (the machine's two cores), a test file per worker: module fixtures are built once.
 test: $(VENV)/.test-extra
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile
 
 test-all: $(VENV)/.test-extra
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: $(BIN)/epaper
 	$(BIN)/pip install -q -e '.[bench]'
