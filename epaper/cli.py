@@ -313,6 +313,12 @@ def run_report(args) -> int:
     return report(args)
 
 
+def run_extract(args) -> int:
+    from epaper.extract import run_extract as extract
+
+    return extract(args)
+
+
 COMMANDS = {
     "crawl": run_crawl,
     "reparse": lambda a: run_crawl(a, reparse=True),
@@ -322,7 +328,7 @@ COMMANDS = {
     "update": run_update,
     "demo": run_demo,
     "report": run_report,
-    "extract": lambda a: __import__("epaper.extract", fromlist=["run_extract"]).run_extract(a),
+    "extract": run_extract,
 }
 
 
