@@ -74,9 +74,10 @@ def build_parser() -> Parser:
     common(p)
     crawl_flags(p)
 
-    p = sub.add_parser("status", help="one row per archived issue date")
+    p = sub.add_parser("status", help="one row per archived issue date; exit status 1 when something needs a look")
     common(p)
-    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--json", action="store_true", help="print a JSON list (with --check: every fact, as an object)")
+    p.add_argument("--check", action="store_true", help="print only the health check: 'healthy', or its reasons")
 
     p = sub.add_parser("schedule", help="archive on the configured cron schedule, in the foreground")
     common(p)
@@ -257,7 +258,7 @@ def say_error(args, line: str, event: str = "error") -> None:
 def run_status(args) -> int:
     from epaper.status import run_status as status
 
-    return status(load_config(args), args.json)
+    return status(load_config(args), args.json, check=args.check)
 
 
 

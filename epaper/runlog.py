@@ -65,6 +65,7 @@ class RunRecord:
     outcomes: dict[date, dict[str, Any]] = field(default_factory=dict)
     finished: bool = False
     tz: Any = None  # the zone of `started` and `ended` (epaper.timefmt: the portal's)
+    stats: dict[str, Any] | None = None  # the crawl's figures (requests, response_bytes, bytes_written)
 
     def date_outcome(
         self,
@@ -74,8 +75,11 @@ class RunRecord:
         pages: int = 0,
         duplicates: int = 0,
         failures: Iterable[Mapping[str, Any]] = (),
+        health: Mapping[str, Any] | None = None,
+        suspect: Iterable[str] = (),
     ) -> None:
-        """Record (or replace) the outcome of one issue date."""
+        """Record (or replace) the outcome of one issue date; `health` (the snapshot's
+        extraction health) and `suspect` (its sharp changes) only when there are some."""
         if status not in STATUSES:
             raise ValueError(f"unknown run outcome {status!r} (one of {', '.join(STATUSES)})")
         self.outcomes[day] = {
@@ -87,6 +91,10 @@ class RunRecord:
                 {"url": f.get("url"), "reason": f.get("reason")} for f in failures
             ],
         }
+        if health:
+            self.outcomes[day]["health"] = dict(health)
+        if suspect:
+            self.outcomes[day]["suspect"] = list(suspect)
 
     def exit_status(self) -> int:
         """0 when every requested date is archived or has no issue, else 1 (the CLI's rule)."""
@@ -109,6 +117,8 @@ class RunRecord:
             "outcomes": {d.isoformat(): o for d, o in sorted(self.outcomes.items())},
             "exit_status": int(exit_status),
         }
+        if self.stats:
+            record["stats"] = dict(self.stats)
         _append_line(runs_path(self.data_dir), record)
         self.finished = True
         return record

@@ -371,12 +371,13 @@ def test_damaged_snapshots_are_reported_ignored_and_replaced(server, clean_archi
 
     # epaper status names them
     status = run_epaper("status", "--data", str(data), "--json")
-    assert status.returncode == 0 and status.stderr == ""
+    assert status.returncode == 1 and status.stderr == ""  # damaged: something to look at
     rows = {dt.date.fromisoformat(r["date"]): r for r in json.loads(status.stdout)}
     assert {d for d, r in rows.items() if r["error"]} == set(DAMAGE)
     assert not any(rows[d]["complete"] for d in DAMAGE)
     table = run_epaper("status", "--data", str(data))
-    assert table.returncode == 0
+    assert table.returncode == 1
+    assert {f"attention: damaged: {d}" for d in DAMAGE} <= {line.split(" (")[0] for line in table.stdout.splitlines()}
     assert {d for d in DAYS if re.search(rf"^{d}\s.*DAMAGED", table.stdout, re.M)} == set(DAMAGE)
 
     # the dedupe index skips the damaged articles snapshots with a warning
