@@ -58,14 +58,15 @@ def _article(day: dt.date, i: int, duplicate: bool) -> dict:
 
 
 def write_day(data_dir: Path, day: dt.date, *, complete: bool = True, articles: int = 3,
-              duplicates: int = 0, failures: list[dict] | None = None, damaged: str | None = None) -> None:
+              duplicates: int = 0, failures: list[dict] | None = None, damaged: str | None = None,
+              suspect: list[str] | None = None) -> None:
     """A date's snapshot as the snapshot pipeline writes it; `damaged` ("articles" or "pages")
     then overwrites that file with bytes that are not Parquet."""
     rows = [_article(day, i, i < duplicates) for i in range(articles)]
     page = {"page_no": "01", "page_index": 0, "url": f"http://127.0.0.1/{day}/node_01.html",
             "article_count": articles, "crawled_at": dt.datetime(2026, 11, 27, 1, tzinfo=UTC), "source": "test"}
     info = {"complete": complete, "failures": failures or [], "pages": 1, "duplicates": duplicates,
-            "crawled_at": "2026-11-27T01:00:00+00:00", "source": "test"}
+            "crawled_at": "2026-11-27T01:00:00+00:00", "source": "test", "suspect": suspect or []}
     write_snapshot(data_dir, "pages", day, [page], info)
     write_snapshot(data_dir, "articles", day, rows, info)
     if damaged:
