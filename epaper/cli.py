@@ -104,6 +104,17 @@ def build_parser() -> Parser:
     p.add_argument("--from", dest="start", type=_date, help="first date drawn (default the archive's first)")
     p.add_argument("--to", dest="end", type=_date, help="last date drawn (default the archive's last)")
 
+    p = sub.add_parser("probe", help="check an unseen e-paper root within a small request budget: "
+                                     "would the archive read it right? (exit 0 yes, 1 with reasons, 2 not Founder)")
+    p.add_argument("url", metavar="URL", help="the e-paper root (the folder holding pc/layout/ or html/)")
+    p.add_argument("--config", help="config file (politeness settings; default ./epaper.toml when present)")
+    p.add_argument("--sample", type=int, default=6, help="articles to read (default 6), spread over the pages")
+    p.add_argument("--max-pages", type=int, default=40, help="pages of the latest issue to read at most (default 40)")
+    p.add_argument("--json", action="store_true", help="print the findings as one JSON object")
+    p.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a Scrapy setting, as scrapy crawl -s does")
+    p.add_argument("--verbose", action="store_true", help="send the Scrapy log to stderr")
+
     p = sub.add_parser("extract", help="print as JSON what the parser reads from one saved page")
     p.add_argument("file", metavar="FILE", help="a saved page (版面 or article)")
     p.add_argument("--url", required=True, help="the URL the page was served at")
@@ -322,6 +333,7 @@ COMMANDS = {
     "demo": run_demo,
     "report": run_report,
     "extract": lambda a: __import__("epaper.extract", fromlist=["run_extract"]).run_extract(a),
+    "probe": lambda a: __import__("epaper.probe", fromlist=["run_probe"]).run_probe(a),
 }
 
 
