@@ -182,3 +182,27 @@ def test_the_crawl_exits_3_naming_the_suspect_date_and_logs_health(drifting, tmp
     assert rows[SHORT_SPAN[0].isoformat()]["health"]["fields"]["author"] > 0.3
     table = run_epaper("status", "--data", str(data)).stdout
     assert any(line.startswith(f"{DRIFT_FROM}") and " suspect " in line for line in table.splitlines())
+
+
+@pytest.mark.parametrize(("toml", "words"), [
+    ("[health]\nfield_drop = 2\n", '"health.field_drop" must be between 0 and 1'),
+    ("[health]\nhistory = 0\n", '"health.history" must be 1 or more'),
+    ("[health]\nmax_success_age_hours = 0\n", '"health.max_success_age_hours" must be more than 0 hours'),
+    ("[health]\nfieldrop = 0.3\n", 'unknown key "health.fieldrop"'),
+])
+def test_bad_health_config_is_one_line(tmp_path, toml, words):
+    from epaper.config import ConfigError, load_config
+
+    path = tmp_path / "epaper.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(".", r"\.")):
+        load_config(path, env={})
+
+
+def test_health_config_reaches_the_pipeline_settings(tmp_path):
+    from epaper.config import load_config
+
+    path = tmp_path / "epaper.toml"
+    path.write_text("[health]\nhistory = 10\nfield_drop = 0.1\n", encoding="utf-8")
+    settings = load_config(path, env={}).scrapy_settings()
+    assert settings["HEALTH_HISTORY"] == 10 and settings["HEALTH_FIELD_DROP"] == 0.1
