@@ -206,3 +206,17 @@ def test_health_config_reaches_the_pipeline_settings(tmp_path):
     path.write_text("[health]\nhistory = 10\nfield_drop = 0.1\n", encoding="utf-8")
     settings = load_config(path, env={}).scrapy_settings()
     assert settings["HEALTH_HISTORY"] == 10 and settings["HEALTH_FIELD_DROP"] == 0.1
+
+
+def test_the_replica_builds_a_drifting_site_from_its_command_line(tmp_path):
+    from epaper.replica.__main__ import main
+
+    assert main(["build", "--out", str(tmp_path), "--from", "2023-08-02", "--to", "2023-08-03",
+                 "--drift", "author@2023-08-03"]) == 0
+    day = tmp_path / "site" / "pc" / "content" / "202308"
+    drifted = [p.read_text(encoding="utf-8") for p in (day / "03").glob("content_*.html")]
+    before = [p.read_text(encoding="utf-8") for p in (day / "02").glob("content_*.html")]
+    assert not any("<author>" in text for text in drifted) and any('class="zuozhe"' in text for text in drifted)
+    assert any("<author>" in text for text in before) and not any("zuozhe" in text for text in before)
+    assert main(["build", "--out", str(tmp_path), "--from", "2023-08-02", "--to", "2023-08-03",
+                 "--drift", "markup@2023-08-03"]) == 2
