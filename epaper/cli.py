@@ -2,7 +2,8 @@
 
 Exit status (epaper.exits): 0 every requested date archived completely or confirmed without
 an issue; 1 any date incomplete or failed (one stderr line per date); 2 a usage or
-configuration error (one short line, never a traceback); 75 the archive locked by another
+configuration error (one short line, never a traceback); 3 every date archived, one of them
+suspect (epaper.pipelines.health); 75 the archive locked by another
 process (nothing done); 143 stopped by SIGTERM before the crawl could stop by itself.
 """
 from __future__ import annotations

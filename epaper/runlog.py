@@ -11,6 +11,11 @@ which readers skip (and the next writer starts on a fresh line). A line::
                                  "duplicates": 1, "failures": []}},
      "exit_status": 0}
 
+An archived date's outcome also holds its extraction health (``"health"``, see
+:mod:`epaper.pipelines.health`) and, when it is suspect, the changes (``"suspect"``); a
+crawl's line holds its figures under ``"stats"`` (``requests``, ``response_bytes``,
+``bytes_written``, ``suspect_dates``), which :mod:`epaper.metrics` reads.
+
 Times are ISO 8601 with the offset, in the portal's zone (:mod:`epaper.timefmt`); lines
 written before that rule end in ``Z`` (UTC) and read the same. ``status`` is one of ``archived``, ``no_issue``, ``incomplete``, ``failed``; each
 failure is ``{"url": ..., "reason": ...}``.
