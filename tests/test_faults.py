@@ -322,7 +322,7 @@ def _files(root: Path) -> list[str]:
 
 SAFE = re.compile(r"(articles|pages)/_common_metadata|(articles|pages)/issue_date=2023-08-0[1-4]/part-0\.parquet|"
                   r"compact/(articles|pages)/year=2023/part-0\.parquet|warc/issue_date=2023-08-0[1-4]/"
-                  r"\d{8}T\d{6}-\d+\.warc\.gz|index/[\w.-]+|logs/[\w.+-]+\.log|runs/runs\.jsonl|\.lock")
+                  r"\d{8}T\d{6}-\d+\.warc\.gz|index/[\w.-]+|logs/[\w.+-]+\.log|runs/runs\.jsonl|metrics/epaper\.prom|\.lock")
 
 
 def test_nothing_a_page_says_names_a_path(hostile_site, tmp_path):
