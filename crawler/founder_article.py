@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import lxml.etree
@@ -26,6 +26,8 @@ class Article:
     paragraphs: list[str]
     images: list[dict[str, str]]  # {"url", "caption"}, in print order
     issue_date: dt.date | None
+    # Where each field came from (`field_sources`): what the archive's extraction health counts.
+    sources: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,14 +57,47 @@ def parse_article(text: str, url: str) -> Article:
     """
     doc = html_tree(text)
     enp = parse_enpproperty(text)
-    body = body_container(doc, text)
+    body, body_from = body_source(doc, text)
     lines = head_lines(doc, body)
     at = title_line(lines, enp)
     paragraphs, images = body_parts(body, url) if body is not None else ([], [])
+    lead: list[dict[str, str]] = []
     if at is not None and body is not None:
-        images = _images_between(doc, lines[at].el, body, url) + images
-    return Article(url, title(enp, lines, at), intro_title(enp, lines, at), subtitle(enp, lines, at),
-                   author(enp, lines, at), paragraphs, images, issue_date(url, enp))
+        lead = _images_between(doc, lines[at].el, body, url)
+    art = Article(url, title(enp, lines, at), intro_title(enp, lines, at), subtitle(enp, lines, at),
+                  author(enp, lines, at), paragraphs, lead + images, issue_date(url, enp))
+    art.sources = field_sources(art, enp, lines, at, body_from if paragraphs else None, len(lead), len(images))
+    return art
+
+
+# Coarse names of the body's sources (`body_source`), for counting.
+_BODY_SOURCES = {"<founder-content>": "founder-content", "enpcontent comments": "enpcontent",
+                 "#ozoom": "container", "#articleContent": "container", "#content": "container",
+                 "the largest block of paragraphs": "fallback"}
+
+
+def field_sources(art: Article, enp: dict[str, str], lines: list[HeadLine], at: int | None,
+                  body_from: str | None, lead_images: int, body_images: int) -> dict[str, str | None]:
+    """Which source gave each field, None when the field is empty: title "heading" (the visible
+    line) or "comment"; intro_title, subtitle, author "comment", "marked" (a line marked as the
+    field) or "fallback" (the line next to the title, the first byline); body "founder-content",
+    "enpcontent", "container" (#ozoom, #articleContent, #content) or "fallback" (the largest
+    block of paragraphs); images "head" (between the title and the body), "body" or "head+body".
+    The same order as the field functions above, so the names follow them."""
+    def head(value: str | None, comment: str | None, marked: str | None) -> str | None:
+        if value is None:
+            return None
+        return "comment" if normalize_ws(comment) else "marked" if marked else "fallback"
+
+    visible = at is not None and art.title == lines[at].text
+    return {
+        "title": None if art.title is None else "heading" if visible else "comment",
+        "intro_title": head(art.intro_title, enp.get("introtitle"), _marked(lines, "intro_title")),
+        "subtitle": head(art.subtitle, enp.get("subtitle"), _marked(lines, "subtitle")),
+        "author": head(art.author, enp.get("author"), _marked_author(lines)),
+        "body": _BODY_SOURCES.get(body_from or "", body_from) if body_from else None,
+        "images": "+".join(k for k, n in (("head", lead_images), ("body", body_images)) if n) or None,
+    }
 
 
 # ---------------------------------------------------------------- one function per field
@@ -99,10 +134,14 @@ def author(enp: dict[str, str], lines: list[HeadLine], at: int | None) -> str | 
     """Author: the comment's `<author>`; then the first line marked as author (`<founder-author>`,
     an id or class `author`) unless it holds only a date; then the first line below the title
     that reads as a byline (本报记者 …) once its date-and-page part is cut."""
+    return normalize_ws(enp.get("author")) or _marked_author(lines) or _byline(lines, at)
+
+
+def _marked_author(lines: list[HeadLine]) -> str | None:
     marked = _marked(lines, "author")
     if marked and not normalize_ws(_DATELINE.sub("", _DATE_TEXT.sub("", marked))):
         marked = None  # a date in the author's place (湖北日报's font#author), not a byline
-    return normalize_ws(enp.get("author")) or marked or _byline(lines, at)
+    return marked
 
 
 def issue_date(url: str, enp: dict[str, str]) -> dt.date | None:

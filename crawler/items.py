@@ -29,6 +29,9 @@ class ArticleItem:
     duplicate_of: str | None = None
     warc_file: str | None = None
     warc_record_id: str | None = None
+    # Where the parser found each field (founder_article.field_sources): not a column; the
+    # snapshot pipeline counts them into the date's extraction health.
+    sources: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass

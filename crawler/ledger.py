@@ -38,6 +38,8 @@ class DateResult:
     articles: int = 0  # article rows in the snapshot written
     duplicates: int = 0
     kept_previous: bool = False  # incomplete crawl: the previous complete snapshot stays
+    health: dict | None = None  # the snapshot's extraction health (pipelines.health)
+    suspect: list[str] = field(default_factory=list)  # its sharp changes against the archive's history
 
 
 @dataclass
@@ -119,13 +121,14 @@ class Ledger:
     # ------------------------------------------------------------ the snapshot pipeline's side
 
     def settle(self, date: dt.date, *, pages: int = 0, articles: int = 0, duplicates: int = 0,
-               kept_previous: bool = False) -> DateResult:
+               kept_previous: bool = False, health: dict | None = None, suspect: list[str] | None = None) -> DateResult:
         """The date's snapshot is written (or not): record what was written, send issue_done."""
         result = self.results[date]
         if result.status != NO_ISSUE:
             result.status = INCOMPLETE if result.failures else ARCHIVED
         result.pages, result.articles, result.duplicates = pages, articles, duplicates
         result.kept_previous = kept_previous
+        result.health, result.suspect = health, list(suspect or [])
         self._finish(date)
         return result
 

@@ -68,6 +68,19 @@ SNAPSHOT_PAUSE_SECONDS = 120.0  # crash tests only: how long SNAPSHOT_PAUSE_AT h
 WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/ ([storage] warc)
 WARC_REPLAY_DIR = ""  # when set (epaper reparse): answer every request from the WARC files there
 WARC_RECORD_MAXSIZE = 32 * 1024 * 1024  # bytes one WARC record may inflate to on replay (a bomb is refused)
+# Extraction health (pipelines.health; [health] in the config): a complete date is *suspect* when,
+# against the median of its last HEALTH_HISTORY complete issues (at least HEALTH_MIN_HISTORY), an
+# optional field's share of articles falls to HEALTH_FIELD_DROP times it or less (and so far that
+# chance alone gives it a probability under HEALTH_MAX_CHANCE), articles per page or the median
+# body length fall to HEALTH_ARTICLES_PER_PAGE_DROP / HEALTH_BODY_CHARS_DROP times it, or the
+# share of bodies read by the largest-block fallback rises by HEALTH_FALLBACK_RISE.
+HEALTH_HISTORY = 30  # recent complete issues a date is compared with ([health] history)
+HEALTH_MIN_HISTORY = 5  # fewer complete issues before it: no verdict ([health] min_history)
+HEALTH_FIELD_DROP = 0.25  # ratio to the usual share of an optional field ([health] field_drop)
+HEALTH_ARTICLES_PER_PAGE_DROP = 0.5  # ratio to the usual articles per page ([health] articles_per_page_drop)
+HEALTH_BODY_CHARS_DROP = 0.5  # ratio to the usual median body length ([health] body_chars_drop)
+HEALTH_FALLBACK_RISE = 0.5  # rise of the share of bodies from the fallback ([health] fallback_rise)
+HEALTH_MAX_CHANCE = 0.001  # a field's drop must be less likely than this by chance ([health] max_chance)
 CLEAN_CHROME_LINES = [  # page chrome that leaks into bodies; removed as whole lines
     "安徽经济网首页", "数字版首页", "往期回顾", "版面下载", "PDF下载", "上一版", "下一版",
     "安徽主流经济门户",

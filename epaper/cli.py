@@ -2,7 +2,8 @@
 
 Exit status (epaper.exits): 0 every requested date archived completely or confirmed without
 an issue; 1 any date incomplete or failed (one stderr line per date); 2 a usage or
-configuration error (one short line, never a traceback); 75 the archive locked by another
+configuration error (one short line, never a traceback); 3 every date archived, one of them
+suspect (epaper.pipelines.health); 75 the archive locked by another
 process (nothing done); 143 stopped by SIGTERM before the crawl could stop by itself.
 """
 from __future__ import annotations
@@ -74,9 +75,10 @@ def build_parser() -> Parser:
     common(p)
     crawl_flags(p)
 
-    p = sub.add_parser("status", help="one row per archived issue date")
+    p = sub.add_parser("status", help="one row per archived issue date; exit status 1 when something needs a look")
     common(p)
-    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--json", action="store_true", help="print a JSON list (with --check: every fact, as an object)")
+    p.add_argument("--check", action="store_true", help="print only the health check: 'healthy', or its reasons")
 
     p = sub.add_parser("schedule", help="archive on the configured cron schedule, in the foreground")
     common(p)
@@ -102,6 +104,17 @@ def build_parser() -> Parser:
     p.add_argument("--out", required=True, metavar="FILE", help="FILE.png, or FILE.html with the PNG embedded")
     p.add_argument("--from", dest="start", type=_date, help="first date drawn (default the archive's first)")
     p.add_argument("--to", dest="end", type=_date, help="last date drawn (default the archive's last)")
+
+    p = sub.add_parser("probe", help="check an unseen e-paper root within a small request budget: "
+                                     "would the archive read it right? (exit 0 yes, 1 with reasons, 2 not Founder)")
+    p.add_argument("url", metavar="URL", help="the e-paper root (the folder holding pc/layout/ or html/)")
+    p.add_argument("--config", help="config file (politeness settings; default ./epaper.toml when present)")
+    p.add_argument("--sample", type=int, default=6, help="articles to read (default 6), spread over the pages")
+    p.add_argument("--max-pages", type=int, default=40, help="pages of the latest issue to read at most (default 40)")
+    p.add_argument("--json", action="store_true", help="print the findings as one JSON object")
+    p.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a Scrapy setting, as scrapy crawl -s does")
+    p.add_argument("--verbose", action="store_true", help="send the Scrapy log to stderr")
 
     p = sub.add_parser("extract", help="print as JSON what the parser reads from one saved page")
     p.add_argument("file", metavar="FILE", help="a saved page (版面 or article)")
@@ -259,7 +272,7 @@ def say_error(args, line: str, event: str = "error") -> None:
 def run_status(args) -> int:
     from epaper.status import run_status as status
 
-    return status(load_config(args), args.json)
+    return status(load_config(args), args.json, check=args.check)
 
 
 
@@ -319,6 +332,12 @@ def run_extract(args) -> int:
     return extract(args)
 
 
+def run_probe(args) -> int:
+    from epaper.probe import run_probe as probe
+
+    return probe(args)
+
+
 COMMANDS = {
     "crawl": run_crawl,
     "reparse": lambda a: run_crawl(a, reparse=True),
@@ -329,6 +348,7 @@ COMMANDS = {
     "demo": run_demo,
     "report": run_report,
     "extract": run_extract,
+    "probe": run_probe,
 }
 
 

@@ -96,11 +96,26 @@ class CrawlConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    # When an archived date is suspect (pipelines.health; the HEALTH_* settings).
+    history: int = _defaults.HEALTH_HISTORY
+    min_history: int = _defaults.HEALTH_MIN_HISTORY
+    field_drop: float = _defaults.HEALTH_FIELD_DROP
+    articles_per_page_drop: float = _defaults.HEALTH_ARTICLES_PER_PAGE_DROP
+    body_chars_drop: float = _defaults.HEALTH_BODY_CHARS_DROP
+    fallback_rise: float = _defaults.HEALTH_FALLBACK_RISE
+    max_chance: float = _defaults.HEALTH_MAX_CHANCE
+    # `epaper status` is unhealthy when the last successful run ended longer ago than this.
+    max_success_age_hours: float = 48.0
+
+
+@dataclass(frozen=True)
 class Config:
     portal: PortalConfig = PortalConfig()
     storage: StorageConfig = StorageConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     crawl: CrawlConfig = CrawlConfig()
+    health: HealthConfig = HealthConfig()
     # The file the values came from (None: defaults only); passed on to child crawls.
     path: Path | None = None
 
@@ -122,6 +137,8 @@ class Config:
             "SNAPSHOT_DIR": str(self.storage.data_dir),
             "WARC_ENABLED": self.storage.warc,
             "SNAPSHOT_COMPACT": self.storage.compact,
+            **{f"HEALTH_{f.name.upper()}": getattr(self.health, f.name) for f in dataclasses.fields(HealthConfig)
+               if f.name != "max_success_age_hours"},
         }
 
 
@@ -130,6 +147,7 @@ _SECTIONS: dict[str, type] = {
     "storage": StorageConfig,
     "schedule": ScheduleConfig,
     "crawl": CrawlConfig,
+    "health": HealthConfig,
 }
 
 # Key -> (python type, optional). Derived once from the dataclasses' annotations.
@@ -387,6 +405,16 @@ def _validate(config: Config, origins: _Origins) -> None:
         fail("crawl", "retry_times", "must be 0 or more")
     if not c.user_agent.strip():
         fail("crawl", "user_agent", "must not be empty")
+
+    h = config.health
+    for key in ("history", "min_history"):
+        if getattr(h, key) < 1:
+            fail("health", key, "must be 1 or more")
+    for key in ("field_drop", "articles_per_page_drop", "body_chars_drop", "fallback_rise", "max_chance"):
+        if not 0 <= getattr(h, key) <= 1:
+            fail("health", key, "must be between 0 and 1")
+    if h.max_success_age_hours <= 0:
+        fail("health", "max_success_age_hours", "must be more than 0 hours")
 
 
 # ---------------------------------------------------------------------------- cron

@@ -56,21 +56,59 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
     ledger = Ledger.from_crawler(crawler)
     crawler.signals.connect(reporter.on_issue_done, issue_done)
     failed: list = []
+    started = time.time()
     process.crawl(crawler, base_url=base_url, **spider_args).addErrback(failed.append)
     process.start()
     if failed:
         logging.getLogger(__name__).error("the crawl could not run: %s", failed[0].getTraceback())
         record.finish(2)
+        write_metrics(data, settings.get("EPAPER_CONFIG"))
         raise UsageError(f"the crawl could not run: {failed[0].getErrorMessage()}")
     if crawler.spider is None:
         raise UsageError("the crawl did not start; see the log")
     if ledger.fatal:
         record.finish(2)
+        write_metrics(data, settings.get("EPAPER_CONFIG"))
         raise UsageError(ledger.fatal)
     status = reporter.finish(ledger)
+    record.stats = run_stats(crawler.stats.get_stats(), data, ledger.dates, started)
     record.finish(status)
     retain(data, settings.get("EPAPER_CONFIG"), keep=log_path)
+    write_metrics(data, settings.get("EPAPER_CONFIG"))
     return status
+
+
+def run_stats(stats: dict, data: Path, dates, started: float) -> dict:
+    """The run's figures for the run log (and so the metrics): requests made, bytes downloaded,
+    bytes written (snapshots, and the WARC files of the run's dates written since it started)."""
+    from epaper.storage.parquet import partition_dir
+
+    warc = 0
+    for day in dates or []:
+        for path in partition_dir(data, "warc", day).glob("*.warc.gz"):
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            if info.st_mtime >= started:
+                warc += info.st_size
+    return {"requests": int(stats.get("downloader/request_count", 0)),
+            "response_bytes": int(stats.get("downloader/response_bytes", 0)),
+            "bytes_written": int(stats.get("epaper/bytes_written", 0)) + warc,
+            "suspect_dates": int(stats.get("epaper/health/suspect_dates", 0))}
+
+
+def write_metrics(data: Path, config) -> None:
+    """Rewrite DATA/metrics/epaper.prom (epaper.metrics) after a run; a failure is a warning."""
+    from epaper.config import Config
+    from epaper.metrics import write_metrics as write
+
+    if not isinstance(config, Config):
+        return
+    try:
+        write(data, source=config.portal.id, tz=config.schedule.tzinfo, window_days=config.schedule.catchup_days)
+    except (OSError, ValueError) as exc:  # monitoring output: the next run writes it again
+        logging.getLogger(__name__).warning("metrics not written: %s", exc)
 
 
 def retain(data: Path, config, keep: Path | None = None) -> None:
@@ -178,6 +216,7 @@ class Reporter:
         self.done: set[dt.date] = set()
         self.articles = self.failed = 0
         self.status = 0
+        self.suspect = False  # an archived date is suspect: exit status 3 when nothing failed
         self.started = time.monotonic()
 
     def on_issue_done(self, date, result) -> None:
@@ -195,9 +234,13 @@ class Reporter:
             self._out(date, "no_issue", f"{date} no issue", result)
         elif result.status == "archived":
             self.articles += result.articles
-            self.record.date_outcome(date, "archived", result.articles, result.pages, result.duplicates)
+            self.record.date_outcome(date, "archived", result.articles, result.pages, result.duplicates,
+                                     health=result.health, suspect=result.suspect)
             self._out(date, "archived", f"{date} archived: {result.pages} pages, {result.articles} articles, "
                                         f"{result.duplicates} duplicates", result)
+            if result.suspect:  # archived, but extracted unlike the archive's recent issues
+                self.suspect = True
+                self._out(date, "suspect", f"{date} suspect: {'; '.join(result.suspect)}", result, sys.stderr)
         else:
             self.status, self.failed = 1, self.failed + 1
             self.articles += result.articles
@@ -215,7 +258,8 @@ class Reporter:
             return
         if self.json:
             line = json.dumps({"event": "issue", "date": date.isoformat(), "status": kind, "pages": result.pages,
-                               "articles": result.articles, "duplicates": result.duplicates, "failures": result.failures},
+                               "articles": result.articles, "duplicates": result.duplicates, "failures": result.failures,
+                               **({"changes": result.suspect} if kind == "suspect" else {})},
                               ensure_ascii=False)
         print(line, file=stream, flush=True)
 
@@ -244,4 +288,8 @@ class Reporter:
             if day not in self.done:
                 self.on_issue_done(day, ledger.results[day])
         self._clear()
+        if self.status == 0 and self.suspect:
+            from epaper.exits import SUSPECT
+
+            return SUSPECT
         return self.status

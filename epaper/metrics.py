@@ -52,13 +52,14 @@ def collect(data_dir: str | Path, *, source: str, tz: dt.tzinfo, window_days: in
 
     runs = read_runs(root)
     last: dict[str, Any] = runs[-1] if runs else {}
-    success = next((r for r in reversed(runs) if r.get("exit_status") == 0), {})
+    # A success archived every requested date (3: one of them is suspect, which the window counts).
+    success = next((r for r in reversed(runs) if r.get("exit_status") in (0, 3)), {})
     for name, doc, value in (
         ("epaper_last_run_start_timestamp_seconds", "When the last run started", _timestamp(last.get("started"))),
         ("epaper_last_run_end_timestamp_seconds", "When the last run ended", _timestamp(last.get("ended"))),
         ("epaper_last_run_exit_status", "Exit status of the last run (0 ok, 1 failed, 2 usage, 3 suspect)",
          last.get("exit_status")),
-        ("epaper_last_success_timestamp_seconds", "When the last run with exit status 0 ended",
+        ("epaper_last_success_timestamp_seconds", "When the last run with exit status 0 or 3 ended",
          _timestamp(success.get("ended"))),
     ):
         if isinstance(value, (int, float)):

@@ -77,7 +77,7 @@ class ArchiveRunExtension:
         else:
             status = "failed" if not result.articles and not result.kept_previous else "incomplete"
         self.record.date_outcome(date, status, result.articles, result.pages, result.duplicates,
-                                 result.failures)
+                                 result.failures, health=result.health, suspect=result.suspect)
 
     def spider_closed(self, spider: Any, reason: str = "") -> None:
         record, self.record = self.record, None
@@ -94,8 +94,14 @@ class ArchiveRunExtension:
                 status = 1
             else:
                 status = record.exit_status()
+                if status == 0 and any(o.get("suspect") for o in record.outcomes.values()):
+                    status = 3  # archived, a date suspect (epaper.pipelines.health)
             record.finish(status)
             self._retain()
+            from epaper.addon import config_from_settings
+            from epaper.crawl import write_metrics
+
+            write_metrics(self.data, config_from_settings(self.crawler.settings))
         self.release()
 
     def _retain(self) -> None:

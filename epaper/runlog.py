@@ -11,6 +11,11 @@ which readers skip (and the next writer starts on a fresh line). A line::
                                  "duplicates": 1, "failures": []}},
      "exit_status": 0}
 
+An archived date's outcome also holds its extraction health (``"health"``, see
+:mod:`epaper.pipelines.health`) and, when it is suspect, the changes (``"suspect"``); a
+crawl's line holds its figures under ``"stats"`` (``requests``, ``response_bytes``,
+``bytes_written``, ``suspect_dates``), which :mod:`epaper.metrics` reads.
+
 Times are ISO 8601 with the offset, in the portal's zone (:mod:`epaper.timefmt`); lines
 written before that rule end in ``Z`` (UTC) and read the same. ``status`` is one of ``archived``, ``no_issue``, ``incomplete``, ``failed``; each
 failure is ``{"url": ..., "reason": ...}``.
@@ -65,6 +70,7 @@ class RunRecord:
     outcomes: dict[date, dict[str, Any]] = field(default_factory=dict)
     finished: bool = False
     tz: Any = None  # the zone of `started` and `ended` (epaper.timefmt: the portal's)
+    stats: dict[str, Any] | None = None  # the crawl's figures (requests, response_bytes, bytes_written)
 
     def date_outcome(
         self,
@@ -74,8 +80,11 @@ class RunRecord:
         pages: int = 0,
         duplicates: int = 0,
         failures: Iterable[Mapping[str, Any]] = (),
+        health: Mapping[str, Any] | None = None,
+        suspect: Iterable[str] = (),
     ) -> None:
-        """Record (or replace) the outcome of one issue date."""
+        """Record (or replace) the outcome of one issue date; `health` (the snapshot's
+        extraction health) and `suspect` (its sharp changes) only when there are some."""
         if status not in STATUSES:
             raise ValueError(f"unknown run outcome {status!r} (one of {', '.join(STATUSES)})")
         self.outcomes[day] = {
@@ -87,6 +96,10 @@ class RunRecord:
                 {"url": f.get("url"), "reason": f.get("reason")} for f in failures
             ],
         }
+        if health:
+            self.outcomes[day]["health"] = dict(health)
+        if suspect:
+            self.outcomes[day]["suspect"] = list(suspect)
 
     def exit_status(self) -> int:
         """0 when every requested date is archived or has no issue, else 1 (the CLI's rule)."""
@@ -109,6 +122,8 @@ class RunRecord:
             "outcomes": {d.isoformat(): o for d, o in sorted(self.outcomes.items())},
             "exit_status": int(exit_status),
         }
+        if self.stats:
+            record["stats"] = dict(self.stats)
         _append_line(runs_path(self.data_dir), record)
         self.finished = True
         return record

@@ -236,7 +236,9 @@ def run_once(
             parts.append(f"latest {_outcome(rc)}")
     if runner.stopping:
         parts.append("stopped")
-    worst = next((rc for rc in statuses if rc != 0), 0)
+    # A failure outranks a suspect date (3: archived, but extracted unlike the recent issues).
+    worst = next((rc for rc in statuses if rc not in (0, 3)), 3 if 3 in statuses else 0)
+    write_run_metrics(config, data_dir)
     if not quiet or worst != 0:
         _emit(
             f"schedule: {datetime.now(tz).isoformat(timespec='seconds')} run: "
@@ -244,6 +246,18 @@ def run_once(
             out if not quiet else (out or sys.stderr), event="run", status=worst, parts=parts,
         )
     return worst
+
+
+def write_run_metrics(config: Config, data_dir: Path) -> None:
+    """DATA/metrics/epaper.prom after each scheduled run (epaper.metrics): the window's states
+    change with the day even when no child ran. A failure is a warning."""
+    from epaper.metrics import write_metrics
+
+    try:
+        write_metrics(data_dir, source=config.portal.id, tz=config.schedule.tzinfo,
+                      window_days=config.schedule.catchup_days)
+    except (OSError, ValueError) as exc:
+        logger.warning("metrics not written: %s", exc)
 
 
 # ---------------------------------------------------------------------------- scheduler

@@ -6,6 +6,10 @@ latest run-log outcome of the date (`runlog.last_outcomes`). A snapshot wins ove
 log: it is what the archive holds, and a crawl never replaces it with less.
 
 - ``archived``: a complete snapshot.
+- ``suspect``: a complete snapshot whose extraction health departed sharply from the archive's
+  recent issues when it was written (`pipelines.health`: a field that was filled now empty,
+  articles per page halved, bodies from the fallback). A crawl again will not change that: it
+  needs a person (a parser fix and `epaper reparse`, or a look at the portal).
 - ``incomplete``: a snapshot whose crawl had failures (it holds what could be archived).
 - ``damaged``: a snapshot (articles or pages) that is not valid Parquet.
 - ``no_issue``: no snapshot, and the latest outcome is "no issue" from a run that ended after
@@ -16,7 +20,7 @@ log: it is what the archive holds, and a crawl never replaces it with less.
 - ``missing``: no snapshot and no "no issue": never crawled, or the latest run failed (or
   archived it, and the snapshot is gone since).
 
-Only ``archived`` and ``no_issue`` need no further crawl.
+Only ``archived``, ``suspect`` and ``no_issue`` need no further crawl.
 """
 from __future__ import annotations
 
@@ -32,9 +36,11 @@ from epaper.storage.parquet import archived_dates, snapshot_info
 
 ARCHIVED, INCOMPLETE, DAMAGED = "archived", "incomplete", "damaged"
 NO_ISSUE, PENDING, MISSING = "no_issue", "pending", "missing"
-STATES = (ARCHIVED, INCOMPLETE, DAMAGED, NO_ISSUE, PENDING, MISSING)
-SNAPSHOT_STATES = (ARCHIVED, INCOMPLETE, DAMAGED)
-DONE_STATES = (ARCHIVED, NO_ISSUE)
+SUSPECT = "suspect"
+STATES = (ARCHIVED, SUSPECT, INCOMPLETE, DAMAGED, NO_ISSUE, PENDING, MISSING)
+SNAPSHOT_STATES = (ARCHIVED, SUSPECT, INCOMPLETE, DAMAGED)
+COMPLETE_STATES = (ARCHIVED, SUSPECT)  # a complete snapshot
+DONE_STATES = (ARCHIVED, SUSPECT, NO_ISSUE)
 
 Failure = tuple[str | None, str | None]  # (url, reason)
 
@@ -51,6 +57,8 @@ class DateState:
     last_run: str | None = None  # the latest run-log status of the date, None if never run
     failures: tuple[Failure, ...] = ()  # the snapshot's, or else the latest outcome's
     error: str | None = None  # why a damaged snapshot is unreadable
+    suspect: tuple[str, ...] = ()  # the changes that make a complete snapshot suspect
+    health: dict | None = None  # the snapshot's extraction health (pipelines.health)
 
     @property
     def has_snapshot(self) -> bool:
@@ -66,6 +74,8 @@ class DateState:
         """One line saying why a date needs a crawl; "" when it does not."""
         if self.state == DAMAGED:
             return self.error or "damaged snapshot"
+        if self.state == SUSPECT:
+            return "suspect: " + "; ".join(self.suspect)
         if self.state == INCOMPLETE:
             if not self.failures:
                 return "incomplete (no failure recorded)"
@@ -123,9 +133,9 @@ def _state(root: Path, day: dt.date, has_snapshot: bool, outcome: Mapping[str, A
     last_run = run.get("status")
     if has_snapshot:
         info = snapshot_info(root, day)
-        state = DAMAGED if info.error else ARCHIVED if info.complete else INCOMPLETE
+        state = DAMAGED if info.error else (SUSPECT if info.suspect else ARCHIVED) if info.complete else INCOMPLETE
         return DateState(day, state, info.pages, info.articles, info.duplicates, info.crawled_at,
-                         last_run, _failures(info.failures), info.error)
+                         last_run, _failures(info.failures), info.error, tuple(info.suspect), info.health)
     if last_run == "no_issue":
         state = NO_ISSUE if no_issue_confirmed(day, run.get("ended"), tz) else PENDING
     else:

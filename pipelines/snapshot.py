@@ -19,6 +19,8 @@ and repaired from the snapshots after a crash), SNAPSHOT_COMPACT (default true: 
 per-year copy of `storage.compact` at the end of the run), SNAPSHOT_PAUSE_AT and
 SNAPSHOT_PAUSE_SECONDS (crash tests only: "write:N", "rename:N" or "renamed:N" holds the
 Nth snapshot file of the run at that point, so that a test can kill the process there).
+HEALTH_* (pipelines.health.Thresholds): each snapshot's footer records the date's extraction
+health, and the changes that make it suspect against the archive's recent complete issues.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from itemadapter import ItemAdapter
 from epaper.crawler.items import ArticleItem
 from epaper.crawler.ledger import NO_ISSUE, DateResult, Ledger
 from epaper.crawler.signals import issue_ready, issue_writing
+from epaper.pipelines import health
 from epaper.pipelines.dedupe import DuplicateIndex
 from epaper.storage import compact, parquet
 
@@ -71,6 +74,10 @@ class SnapshotPipeline:
         self.files_started = 0
         self.articles: dict[dt.date, list[dict]] = defaultdict(list)
         self.pages: dict[dt.date, list[dict]] = defaultdict(list)
+        self.sources: dict[dt.date, list[dict]] = defaultdict(list)  # each article's field sources
+        self.thresholds = health.Thresholds.from_settings(settings)
+        self.known_health: dict[dt.date, dict | None] = {}  # complete dates' health, read once
+        self.archived: set[dt.date] | None = None
         self.ledger = Ledger.from_crawler(crawler)
         crawler.signals.connect(self.on_issue_ready, issue_ready)
 
@@ -90,6 +97,8 @@ class SnapshotPipeline:
     def process_item(self, item):
         row = dict(ItemAdapter(item).items())  # shallow: asdict() walks every value for nested items
         day = row.pop("issue_date")
+        if isinstance(item, ArticleItem):
+            self.sources[day].append(row.pop("sources", None) or {})  # counted, not a column
         (self.articles if isinstance(item, ArticleItem) else self.pages)[day].append(row)
         return item
 
@@ -103,6 +112,7 @@ class SnapshotPipeline:
             self.ledger.fail(date, str(self.root), f"write failed: {type(exc).__name__}: {exc}")
         self.articles.pop(date, None)
         self.pages.pop(date, None)
+        self.sources.pop(date, None)
         result = self.ledger.settle(date, **written)
         for failure in result.failures:
             log.error("%s %s: %s failed: %s", date, result.status, failure["url"], failure["reason"])
@@ -145,6 +155,8 @@ class SnapshotPipeline:
         duplicates = sum(1 for r in articles if r.get("duplicate_of"))
         self._writing(day, True)
         crawled = max((r["crawled_at"] for r in articles), default=None)
+        summary = health.summarize(articles, self.sources.get(day, []), len(pages))
+        suspect = health.judge(summary, self._recent_health(day), self.thresholds) if complete else []
         info = {
             "complete": complete,
             "failures": result.failures,
@@ -152,14 +164,40 @@ class SnapshotPipeline:
             "duplicates": duplicates,
             "crawled_at": crawled.isoformat() if crawled else dt.datetime.now(dt.timezone.utc).isoformat(),
             "source": self.ledger.source,
+            "health": summary,
+            "suspect": suspect,
         }
-        parquet.write_snapshot(self.root, "pages", day, pages, info, pause=self._pause)
-        parquet.write_snapshot(self.root, "articles", day, articles, info, pause=self._pause)
+        for dataset, rows in (("pages", pages), ("articles", articles)):
+            path = parquet.write_snapshot(self.root, dataset, day, rows, info, pause=self._pause)
+            self.crawler.stats.inc_value("epaper/bytes_written", path.stat().st_size)
         self.crawler.stats.inc_value("epaper/snapshots_written")
+        if suspect:
+            self.crawler.stats.inc_value("epaper/health/suspect_dates")
+            log.warning("%s suspect: %s", day, "; ".join(suspect))
+        self.known_health[day] = summary if complete else None
+        if self.archived is not None:
+            self.archived.add(day)
         self.uncommitted += 1
         if self.uncommitted >= self.commit_every:
             self._commit()
-        return {"pages": len(pages), "articles": len(articles), "duplicates": duplicates}
+        return {"pages": len(pages), "articles": len(articles), "duplicates": duplicates,
+                "health": summary, "suspect": suspect}
+
+    def _recent_health(self, day: dt.date) -> list[dict]:
+        """The health of the complete archived dates before `day`, newest first, at most
+        HEALTH_HISTORY of them (footers read once a run; dates written by this run included)."""
+        if self.archived is None:
+            self.archived = set(parquet.archived_dates(self.root))
+        out: list[dict] = []
+        for earlier in sorted((d for d in self.archived if d < day), reverse=True):
+            if earlier not in self.known_health:
+                info = parquet.snapshot_info(self.root, earlier)
+                self.known_health[earlier] = info.health if info.complete and not info.error else None
+            if self.known_health[earlier]:
+                out.append(self.known_health[earlier])  # type: ignore[arg-type]
+                if len(out) >= self.thresholds.history:
+                    break
+        return out
 
     def _never_less(self, day: dt.date, pages: list[dict], articles: list[dict]) -> list[dict]:
         """A crawl without failures against the date's previous snapshot: a re-crawl never

@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--template", choices=sorted(TEMPLATES), default=None)
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--root", default="/ahjjb/")
+    b.add_argument("--drift", metavar="KIND@YYYY-MM-DD", default=None,
+                   help="change the article template from that date on: author, images or links (replica/drift.py)")
     s = sub.add_parser("serve", help="serve a built site on 127.0.0.1")
     s.add_argument("dir", type=Path, help="the --out folder of build (or its site/ folder)")
     s.add_argument("--port", type=int, default=0)
@@ -44,7 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             site = build_site(args.out, start=args.start, end=args.end, generation=generation,
                               template=args.template, seed=args.seed, root_path=args.root)
-        except (ValueError, OSError) as exc:
+            if args.drift:
+                from epaper.replica.drift import drift_site
+
+                kind, _, since = args.drift.partition("@")
+                drift_site(args.out, kind, _date(since))
+        except (ValueError, OSError, argparse.ArgumentTypeError) as exc:
             print(f"replica build: {exc}", file=sys.stderr)
             return 2
         print(site)

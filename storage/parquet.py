@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -191,6 +191,8 @@ class SnapshotInfo:
     crawled_at: str | None
     failures: list[dict]
     error: str | None = None  # set when the file is damaged
+    health: dict | None = None  # the date's extraction health (pipelines.health), None before it was kept
+    suspect: list[str] = field(default_factory=list)  # its sharp changes against the archive's history
 
 
 def snapshot_info(root: Path, day: dt.date) -> SnapshotInfo:
@@ -211,8 +213,12 @@ def snapshot_info(root: Path, day: dt.date) -> SnapshotInfo:
         info = json.loads(kv.get(META_KEY, b"{}"))
     except ValueError as exc:
         return SnapshotInfo(day, False, 0, meta.num_rows, 0, None, [], error=f"damaged snapshot metadata: {exc}")
+    health = info.get("health")
+    suspect = info.get("suspect")
     return SnapshotInfo(day, bool(info.get("complete")), int(info.get("pages", 0)), meta.num_rows,
-                        int(info.get("duplicates", 0)), info.get("crawled_at"), info.get("failures", []))
+                        int(info.get("duplicates", 0)), info.get("crawled_at"), info.get("failures", []),
+                        health=health if isinstance(health, dict) else None,
+                        suspect=[str(x) for x in suspect] if isinstance(suspect, list) else [])
 
 
 def snapshot_status(root: Path) -> dict[dt.date, bool]:

@@ -192,8 +192,8 @@ def test_bad_input_is_one_line_and_changes_nothing(world, request, tmp_path, nam
     assert result.stdout == "" or args[0] == "demo"  # demo announces its portal first
 
     after = fingerprint(archive), {str(p): fingerprint(p) if p.is_dir() else p.read_bytes() for p in others}
-    if started:  # the run is recorded (logs/, runs/), the archive itself is untouched
-        keep = lambda fp: {k: v for k, v in fp.items() if not k.startswith(("logs", "runs", ".lock"))}  # noqa: E731
+    if started:  # the run is recorded (logs/, runs/, metrics/), the archive itself is untouched
+        keep = lambda fp: {k: v for k, v in fp.items() if not k.startswith(("logs", "runs", "metrics", ".lock"))}  # noqa: E731
         assert keep(after[0]) == keep(before[0])
     else:  # refused before anything was touched: not even a log file, no request sent
         assert after[0] == before[0]

@@ -144,6 +144,13 @@ def test_scrapy_settings() -> None:
         "SNAPSHOT_DIR": "/srv/epaper",
         "WARC_ENABLED": True,
         "SNAPSHOT_COMPACT": True,
+        "HEALTH_HISTORY": 30,
+        "HEALTH_MIN_HISTORY": 5,
+        "HEALTH_FIELD_DROP": 0.25,
+        "HEALTH_ARTICLES_PER_PAGE_DROP": 0.5,
+        "HEALTH_BODY_CHARS_DROP": 0.5,
+        "HEALTH_FALLBACK_RISE": 0.5,
+        "HEALTH_MAX_CHANCE": 0.001,
     }
 
 

@@ -322,7 +322,7 @@ def _files(root: Path) -> list[str]:
 
 SAFE = re.compile(r"(articles|pages)/_common_metadata|(articles|pages)/issue_date=2023-08-0[1-4]/part-0\.parquet|"
                   r"compact/(articles|pages)/year=2023/part-0\.parquet|warc/issue_date=2023-08-0[1-4]/"
-                  r"\d{8}T\d{6}-\d+\.warc\.gz|index/[\w.-]+|logs/[\w.+-]+\.log|runs/runs\.jsonl|\.lock")
+                  r"\d{8}T\d{6}-\d+\.warc\.gz|index/[\w.-]+|logs/[\w.+-]+\.log|runs/runs\.jsonl|metrics/epaper\.prom|\.lock")
 
 
 def test_nothing_a_page_says_names_a_path(hostile_site, tmp_path):
@@ -371,12 +371,13 @@ def test_damaged_snapshots_are_reported_ignored_and_replaced(server, clean_archi
 
     # epaper status names them
     status = run_epaper("status", "--data", str(data), "--json")
-    assert status.returncode == 0 and status.stderr == ""
+    assert status.returncode == 1 and status.stderr == ""  # damaged: something to look at
     rows = {dt.date.fromisoformat(r["date"]): r for r in json.loads(status.stdout)}
     assert {d for d, r in rows.items() if r["error"]} == set(DAMAGE)
     assert not any(rows[d]["complete"] for d in DAMAGE)
     table = run_epaper("status", "--data", str(data))
-    assert table.returncode == 0
+    assert table.returncode == 1
+    assert {f"attention: damaged: {d}" for d in DAMAGE} <= {line.split(" (")[0] for line in table.stdout.splitlines()}
     assert {d for d in DAYS if re.search(rf"^{d}\s.*DAMAGED", table.stdout, re.M)} == set(DAMAGE)
 
     # the dedupe index skips the damaged articles snapshots with a warning

@@ -58,14 +58,15 @@ def _article(day: dt.date, i: int, duplicate: bool) -> dict:
 
 
 def write_day(data_dir: Path, day: dt.date, *, complete: bool = True, articles: int = 3,
-              duplicates: int = 0, failures: list[dict] | None = None, damaged: str | None = None) -> None:
+              duplicates: int = 0, failures: list[dict] | None = None, damaged: str | None = None,
+              suspect: list[str] | None = None) -> None:
     """A date's snapshot as the snapshot pipeline writes it; `damaged` ("articles" or "pages")
     then overwrites that file with bytes that are not Parquet."""
     rows = [_article(day, i, i < duplicates) for i in range(articles)]
     page = {"page_no": "01", "page_index": 0, "url": f"http://127.0.0.1/{day}/node_01.html",
             "article_count": articles, "crawled_at": dt.datetime(2026, 11, 27, 1, tzinfo=UTC), "source": "test"}
     info = {"complete": complete, "failures": failures or [], "pages": 1, "duplicates": duplicates,
-            "crawled_at": "2026-11-27T01:00:00+00:00", "source": "test"}
+            "crawled_at": "2026-11-27T01:00:00+00:00", "source": "test", "suspect": suspect or []}
     write_snapshot(data_dir, "pages", day, [page], info)
     write_snapshot(data_dir, "articles", day, rows, info)
     if damaged:
@@ -218,13 +219,17 @@ def test_status_lists_what_the_scheduler_would_crawl(tmp_path: Path, capsys) -> 
     write_run(tmp_path, "2026-11-26T23:30:00Z", {"2026-11-27": "no_issue"})  # 07:30 the same day
     config = load_config(None, env={}, overrides={"storage.data_dir": str(tmp_path),
                                                   "schedule.catchup_days": 5})
-    assert run_status(config, False, today=D("2026-11-27")) == 0
+    now = dt.datetime(2026, 11, 27, 1, tzinfo=UTC)
+    # Something to look at (epaper.health): exit status 1, one "attention:" line per reason.
+    assert run_status(config, False, today=D("2026-11-27"), now=now) == 1
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[:5] for line in lines[1:3]] == [["2026-11-23", "1", "3", "0", "yes"],
                                                          ["2026-11-24", "1", "3", "0", "no"]]
     assert lines[3] == ("2 dates archived, 1 incomplete (2026-11-24); missing in the last 5 days: "
                         "2026-11-26, 2026-11-27 (no issue so far)")
-    assert run_status(config, True, today=D("2026-11-27")) == 0
+    assert lines[4:] == ["attention: incomplete: 2026-11-24 (1 failed: HTTP 503 ×1)",
+                         "attention: missing: 2026-11-26 (never crawled)"]
+    assert run_status(config, True, today=D("2026-11-27"), now=now) == 1
     rows = json.loads(capsys.readouterr().out)
     assert [(r["date"], r["complete"], r["articles"], r["error"]) for r in rows] == [
         ("2026-11-23", True, 3, None), ("2026-11-24", False, 3, None)]

@@ -378,6 +378,7 @@ class EpaperSpider(scrapy.Spider):
             body="\n".join(art.paragraphs), images=art.images,
             article_id=article_id(self.source, response.url, self.root),
             warc_file=meta.get("warc_file"), warc_record_id=meta.get("warc_record_id"),
+            sources=art.sources,
         )
 
     def _failed(self, failure):

@@ -1,0 +1,205 @@
+"""`epaper probe URL`: would the archive read this portal right? From the e-paper root alone,
+within a small request budget (the calendar, the latest issue's pages, a sample of its
+articles), with the crawl's politeness settings, writing nothing.
+
+It prints the Founder generation and the file-name families found, the calendar's span, the
+latest issue (pages, articles), each sampled article's fields with their sources, the warnings
+and problems, the verdict and the number of requests. Exit status: 0 it would archive the
+portal; 1 something looks wrong (each problem on its own line); 2 no Founder e-paper there (or
+a usage error).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from typing import Any
+
+from epaper.config import UsageError
+
+OPTIONAL = ("intro_title", "subtitle", "author", "images")
+PAGE_FAMILIES = [(r"node_\d+\.html?$", "node_K"), (r"node_[\w-]+\.html?$", "node_NAME"),
+                 (r"nbs\.D110000\w*_\w+\.html?$", "nbs.D110000<code>_NN")]
+ARTICLE_FAMILIES = [(r"content_\d+(?:_\d+)?\.html?$", "content_ID"), (r"content_[\w-]+\.html?$", "content_NAME"),
+                    (r"c\d+\.html?$", "cID"), (r"nw\.D110000\w*_\d{8}_\d+-\d+\.html?$", "nw.D110000<code>_YYYYMMDD_K-NN")]
+
+
+def family(urls: list[str], families: list[tuple[str, str]]) -> list[str]:
+    """The file-name families of these URLs (with their extension), most common first."""
+    counts: dict[str, int] = {}
+    for url in urls:
+        name = url.rsplit("/", 1)[-1].split("?")[0]
+        label = next((f"{label}{name[name.rfind('.'):]}" for pattern, label in families if re.search(pattern, name)),
+                     "other")
+        counts[label] = counts.get(label, 0) + 1
+    return sorted(counts, key=lambda k: -counts[k])
+
+
+def judge(findings, sample: list[dict]) -> tuple[int, list[str], list[str]]:
+    """(exit status, problems, warnings) of the findings; `sample` the cleaned sampled articles."""
+    f = findings
+    if f.generation is None or (not f.pages and not f.calendar and f.errors):
+        return 2, [f"no Founder e-paper at {f.root}: " + "; ".join(f.errors or ["nothing found"])], []
+    problems, warnings = list(f.errors), []
+    if f.calendar_error:
+        (warnings if "HTTP 404" in f.calendar_error else problems).append(f"calendar {f.calendar_error}")
+    for p in f.pages:
+        label = p.page_no or p.url
+        if p.error:
+            problems.append(f"page {label} {p.url}: {p.error}")
+        elif not p.articles and p.promise:
+            problems.append(f"page {label}: no recognisable article link, although {p.promise}")
+        elif not p.articles and not p.boxed:
+            warnings.append(f"page {label} has no articles (an advertisement page?)")
+        if p.boxed:
+            warnings.append(f"page {label} boxes {p.boxed} article(s) of other pages (今日关注, 导读, 转版): "
+                            "each is archived once, on the page that prints it")
+        if p.twins:
+            warnings.append(f"page {label} links {p.twins} article(s) twice, with a display-mode query "
+                            "(?div=…): read as one article")
+    if f.pages and not f.articles:
+        problems.append("no article found in the latest issue: its article links are not recognised")
+    if f.pages_listed > len(f.pages):
+        warnings.append(f"only the first {len(f.pages)} of {f.pages_listed} pages were probed")
+    readable = [a for a in sample if not a["error"]]
+    for a in sample:
+        if a["error"]:
+            problems.append(f"article {a['url']}: {a['error']}")
+        elif a["problems"]:
+            problems.append(f"article {a['url']}: {', '.join(a['problems'])}")
+    if readable:
+        for name in OPTIONAL:
+            if not any(a["fields"].get(name) for a in readable):
+                warnings.append(f"{name} is empty on every sampled article")
+        if not any(a["fields"]["images"] and any(i["caption"] for i in a["fields"]["images"]) for a in readable):
+            if any(a["fields"]["images"] for a in readable):
+                warnings.append("no sampled image has a caption")
+        if all(a["sources"].get("body") == "fallback" for a in readable):
+            problems.append("every sampled body comes from the largest-block fallback: the article's text "
+                            "container is not recognised")
+        elif any(a["sources"].get("body") == "fallback" for a in readable):
+            warnings.append("some sampled bodies come from the largest-block fallback")
+    return (1 if problems else 0), problems, warnings
+
+
+def clean_sample(findings) -> list[dict]:
+    """The sampled articles as the archive would keep them (cleaned and validated)."""
+    from epaper.crawler.settings import CLEAN_CHROME_LINES as chrome
+    from epaper.pipelines.clean import clean_article
+    from epaper.pipelines.validate import article_problems
+
+    out = []
+    for a in findings.sample:
+        fields: dict[str, Any] = dict(a.fields)
+        problems: list[str] = []
+        if not a.error:
+            clean_article(fields, chrome)
+            problems = [p for p in article_problems({**fields, "url": a.url, "issue_date": findings.latest_date,
+                                                     "page_no": a.page_no}) if p != "no issue_date"]
+        out.append({"url": a.url, "page_no": a.page_no, "error": a.error, "problems": problems,
+                    "fields": fields, "sources": a.sources})
+    return out
+
+
+def report(findings, sample: list[dict], requests: int) -> dict:
+    status, problems, warnings = judge(findings, sample)
+    f = findings
+    return {
+        "url": f.root, "exit_status": status, "requests": requests, "generation": f.generation,
+        "page_files": family([p.url for p in f.pages], PAGE_FAMILIES),
+        "article_files": family([u for p in f.pages for u in p.articles], ARTICLE_FAMILIES),
+        "calendar": {"url": f.calendar_url, "issues": len(f.calendar),
+                     "first": f.calendar[0].isoformat() if f.calendar else None,
+                     "last": f.calendar[-1].isoformat() if f.calendar else None, "error": f.calendar_error},
+        "latest": {"date": f.latest_date.isoformat() if f.latest_date else None, "url": f.front_url,
+                   "pages": len(f.pages), "pages_listed": f.pages_listed, "articles": f.articles},
+        "pages": [{"url": p.url, "page_no": p.page_no, "page_name": p.page_name, "articles": len(p.articles),
+                   "boxed": p.boxed, "twins": p.twins, "promise": p.promise, "error": p.error} for p in f.pages],
+        "sample": sample, "warnings": warnings, "problems": problems,
+    }
+
+
+def _short(value: Any, width: int = 48) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_report(r: dict) -> None:
+    out = []
+    if r["exit_status"] == 2:
+        out.append(r["problems"][0])
+    else:
+        gen = {"pc": "pc (pc/layout/…, the newer generation)", "html": "html (html/…, the older generation)"}
+        out.append(f"generation: {gen.get(r['generation'], r['generation'])}")
+        out.append(f"file names: pages {', '.join(r['page_files']) or '-'}; articles {', '.join(r['article_files']) or '-'}")
+        c = r["calendar"]
+        out.append(f"calendar: {c['issues']} issues from {c['first']} to {c['last']} ({c['url']})" if c["issues"]
+                   else f"calendar: none read ({c['error'] or c['url']})")
+        lt = r["latest"]
+        more = f" (of {lt['pages_listed']})" if lt["pages_listed"] > lt["pages"] else ""
+        out.append(f"latest issue: {lt['date']}: {lt['pages']} pages{more}, {lt['articles']} articles ({lt['url']})")
+        out.append(f"sampled articles ({len(r['sample'])}): each field, [its source], as the archive would keep it")
+        for n, a in enumerate(r["sample"], 1):
+            out.append(f"  {n}. page {a['page_no']}  {a['url']}")
+            if a["error"]:
+                out.append(f"     error: {a['error']}")
+                continue
+            f, s = a["fields"], a["sources"]
+            for name in ("column", "intro_title", "title", "subtitle", "author"):
+                source = s.get(name) or ("title" if name == "column" and f.get(name) else "-")
+                out.append(f"     {name:<12} [{source}] {_short(f.get(name) or '')}")
+            body = f.get("body") or ""
+            out.append(f"     {'body':<12} [{s.get('body') or '-'}] {len(body)} characters, "
+                       f"{len(body.splitlines())} paragraphs: {_short(body, 36)}")
+            images = f.get("images") or []
+            captioned = sum(1 for i in images if i.get("caption"))
+            out.append(f"     {'images':<12} [{s.get('images') or '-'}] {len(images)}, {captioned} with a caption")
+    for w in r["warnings"]:
+        out.append(f"warning: {w}")
+    for p in r["problems"] if r["exit_status"] == 1 else ():
+        out.append(f"problem: {p}")
+    verdict = {0: "it would archive this portal", 1: "something looks wrong (the problems above)",
+               2: "no Founder e-paper there"}[r["exit_status"]]
+    out.append(f"verdict: {verdict} (exit status {r['exit_status']}); {r['requests']} requests")
+    print("\n".join(out))
+
+
+def run_probe(args) -> int:
+    from epaper.cli import check_base_url, load_config
+    from epaper.config import project_settings, scrapy_overrides
+    from epaper.crawl import new_process
+    from epaper.crawler.spiders.probe import ProbeSpider
+
+    url = check_base_url(args.url)
+    if args.sample < 1 or args.max_pages < 1:
+        raise UsageError("--sample and --max-pages must be 1 or more")
+    config = load_config(args)
+    extra = scrapy_overrides(args.settings)
+    settings = project_settings()
+    settings.set("EPAPER_CONFIG", config, priority="cmdline")
+    settings.setdict(extra, priority="cmdline")
+    # Nothing is written: no pipeline, no WARC, no run log or lock, whatever -s says.
+    settings.setdict({"ITEM_PIPELINES": {}, "WARC_ENABLED": False, "RUNLOG_ENABLED": False,
+                      "SNAPSHOT_COMPACT": False, "LOG_LEVEL": "DEBUG" if args.verbose else "ERROR"},
+                     priority="cmdline")
+    root = logging.getLogger()
+    root.addHandler(logging.StreamHandler(sys.stderr) if args.verbose else logging.NullHandler())
+    try:
+        process = new_process(settings)
+        crawler = process.create_crawler(ProbeSpider)
+    except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
+        raise UsageError(f"cannot set up the probe: {exc}") from None
+    failed: list = []
+    process.crawl(crawler, base_url=url, sample=args.sample, max_pages=args.max_pages).addErrback(failed.append)
+    process.start()
+    if failed or crawler.spider is None:
+        raise UsageError(f"the probe could not run: {failed[0].getErrorMessage() if failed else 'see --verbose'}")
+    findings = crawler.spider.findings
+    requests = int(crawler.stats.get_value("downloader/request_count", 0))
+    result = report(findings, clean_sample(findings), requests)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
+    else:
+        print_report(result)
+    return result["exit_status"]

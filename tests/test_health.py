@@ -1,0 +1,222 @@
+"""Extraction health: each archived date's summary, the judgement against the archive's own
+recent history, and drifting replicas (a template changed mid-span) flagged on their first
+affected date, with the field named, and not before."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import pytest_twisted
+
+from epaper.crawler import founder, founder_article
+from epaper.pipelines.health import Thresholds, chance_at_most, judge, summarize
+from epaper.replica.drift import drift_site
+from epaper.replica.server import serve
+from epaper.runlog import read_runs
+from epaper.state import ARCHIVED, SUSPECT, date_states
+from epaper.storage.parquet import snapshot_info
+from tests.conftest import FAST, SHORT_SPAN, crawl_in_process, run_epaper
+
+SHANGHAI = __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
+DRIFT_FROM = dt.date(2023, 8, 7)  # a Monday: 7 issues of SHORT_SPAN before it, 3 from it
+
+
+# ---------------------------------------------------------------------------- plain functions
+
+def usual(**changes) -> dict:
+    """A summary like the replica's: 50 articles on 7 pages, fields filled as real papers do."""
+    base = {"articles": 50, "pages": 7, "articles_per_page": 7.1,
+            "fields": {"intro_title": 0.3, "subtitle": 0.2, "author": 0.6, "images": 0.4, "captions": 0.3},
+            "body_chars": {"p10": 300, "p50": 800, "p90": 1400},
+            "sources": {"body": {"founder-content": 50}}}
+    for key, value in changes.items():
+        if key in base["fields"]:
+            base["fields"] = {**base["fields"], key: value}
+        else:
+            base[key] = value
+    return base
+
+
+HISTORY = [usual() for _ in range(10)]
+CASES = {
+    "as usual": (usual(), []),
+    "author gone": (usual(author=0.0), ["author in 0% of articles (median of the last 10 issues: 60%)"]),
+    "images and captions gone": (usual(images=0.0, captions=0.0), ["images in 0%", "captions in 0%"]),
+    "a field a little lower": (usual(author=0.45), []),
+    "articles per page halved": (usual(articles=25, articles_per_page=3.5), ["articles per page 3.5"]),
+    "no article found": (usual(articles=0, articles_per_page=0.0), ["articles per page 0.0"]),
+    "bodies from the fallback": (usual(sources={"body": {"fallback": 48, "founder-content": 2}}),
+                                 ["body from the largest-block fallback in 96% of articles"]),
+    "bodies cut short": (usual(body_chars={"p10": 20, "p50": 60, "p90": 90}), ["body length: median 60 characters"]),
+}
+
+
+@pytest.mark.parametrize(("current", "expected"), CASES.values(), ids=CASES.keys())
+def test_judge_names_each_sharp_change(current, expected):
+    changes = judge(current, HISTORY)
+    assert len(changes) == len(expected), changes
+    for change, start in zip(changes, expected):
+        assert change.startswith(start), changes
+
+
+def test_no_verdict_without_enough_history_and_small_issues_are_not_noise():
+    assert judge(usual(author=0.0), HISTORY[:4]) == []  # HEALTH_MIN_HISTORY = 5
+    assert judge(usual(author=0.0), HISTORY[:4], Thresholds(min_history=3)) != []
+    # 4 articles without an author where 60% usually have one: 2.6% by chance, not a change
+    assert judge(usual(articles=4, author=0.0), HISTORY) == []
+    assert chance_at_most(0, 4, 0.6) == pytest.approx(0.4 ** 4)
+
+
+def test_summary_counts_fields_lengths_and_sources():
+    rows = [{"intro_title": "引", "subtitle": None, "author": "本报记者 张三", "body": "x" * n,
+             "images": [{"url": "u", "caption": "图为" if n == 10 else ""}]} for n in (10, 20, 30, 40)]
+    sources = [{"title": "heading", "author": "comment", "body": "founder-content"}] * 3 + [{"body": "fallback"}]
+    s = summarize(rows, sources, pages=2)
+    assert s["articles_per_page"] == 2.0
+    assert s["fields"] == {"intro_title": 1.0, "subtitle": 0.0, "author": 1.0, "images": 1.0, "captions": 0.25}
+    assert s["body_chars"] == {"p10": 10, "p50": 20, "p90": 40}
+    assert s["sources"]["body"] == {"fallback": 1, "founder-content": 3}
+    assert s["sources"]["author"] == {"comment": 3, "none": 1}
+
+
+@pytest.mark.parametrize("template", ["pc-rmrb", "pc-hbrb", "html-table"])
+def test_the_parser_says_where_each_field_came_from(replica_sites, template):
+    out = replica_sites(template, dt.date(2023, 8, 3), dt.date(2023, 8, 3))
+    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+    seen: dict[str, set] = {}
+    for row in truth["articles"]:
+        text = founder.decode_html((out / "site" / row["url"]).read_bytes())[0]
+        art = founder_article.parse_article(text, "http://127.0.0.1/ahjjb/" + row["url"])
+        assert (art.sources["author"] is None) == (art.author is None)
+        assert (art.sources["images"] is None) == (not art.images)
+        for name, source in art.sources.items():
+            seen.setdefault(name, set()).add(source)
+    assert seen["title"] <= {"heading", "comment"} and "heading" in seen["title"]
+    assert seen["body"] <= {"founder-content", "enpcontent", "container", "fallback"}
+    assert seen["author"] <= {"comment", "marked", "fallback", None} and "comment" in seen["author"]
+
+
+# ---------------------------------------------------------------------------- drifting replicas
+
+@pytest.fixture
+def drifting(replica_sites, tmp_path):
+    servers = []
+
+    def start(template: str, kind: str, since: dt.date = DRIFT_FROM):
+        out = tmp_path / f"replica-{kind}"
+        shutil.copytree(replica_sites(template, *SHORT_SPAN), out)
+        assert drift_site(out, kind, since) > 0
+        server = serve(out / "site")
+        servers.append(server)
+        server.truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def suspect_dates(results) -> dict[dt.date, list[str]]:
+    return {d: r.suspect for d, r in results.items() if r.suspect}
+
+
+@pytest.mark.parametrize(("template", "kind", "field"), [
+    ("pc-rmrb", "author", "author"),
+    ("html-table", "author", "author"),
+    ("pc-detail", "images", "images"),
+    ("pc-rmrb", "links", "articles per page"),  # pc articles live outside the page's folder: no sign of them
+])
+@pytest_twisted.ensureDeferred
+async def test_a_drift_is_flagged_from_its_first_date_and_not_before(drifting, tmp_path, template, kind, field):
+    server = drifting(template, kind)
+    data = tmp_path / "data"
+    ledger = await crawl_in_process(data, server.base_url, start=SHORT_SPAN[0], end=SHORT_SPAN[1])
+    issues = sorted(dt.date.fromisoformat(d) for d in server.truth["issues"])
+    assert all(ledger.results[d].status == "archived" for d in issues)
+    flagged = suspect_dates(ledger.results)
+    assert sorted(flagged) == [d for d in issues if d >= DRIFT_FROM]
+    first = flagged[DRIFT_FROM]
+    assert any(change.startswith(field) for change in first), first
+    # recorded in the snapshot's footer, and the state every command reads
+    assert snapshot_info(data, DRIFT_FROM).suspect == first
+    assert snapshot_info(data, DRIFT_FROM).health["articles"] == ledger.results[DRIFT_FROM].articles
+    states = {s.date: s.state for s in date_states(data, tz=SHANGHAI) if s.has_snapshot}
+    assert {d for d, st in states.items() if st == SUSPECT} == set(flagged)
+    assert all(states[d] == ARCHIVED for d in issues if d < DRIFT_FROM)
+
+
+@pytest_twisted.ensureDeferred
+async def test_renamed_links_in_the_issue_folder_fail_the_date_instead(drifting, tmp_path):
+    """html articles live in the page's folder: a page whose links are no longer recognised
+    still shows them (image map, links into the folder), so the date fails with that reason."""
+    server = drifting("html-table", "links")
+    ledger = await crawl_in_process(tmp_path / "data", server.base_url, start=SHORT_SPAN[0], end=SHORT_SPAN[1])
+    issues = sorted(dt.date.fromisoformat(d) for d in server.truth["issues"])
+    assert [d for d in issues if ledger.results[d].status != "archived"] == [d for d in issues if d >= DRIFT_FROM]
+    assert all("no recognisable article link" in f["reason"] for f in ledger.results[DRIFT_FROM].failures)
+
+
+def test_the_crawl_exits_3_naming_the_suspect_date_and_logs_health(drifting, tmp_path):
+    server = drifting("pc-rmrb", "author")
+    data = tmp_path / "data"
+    result = run_epaper("crawl", "--from", SHORT_SPAN[0].isoformat(), "--to", SHORT_SPAN[1].isoformat(),
+                        "--base-url", server.base_url, "--data", str(data), *FAST)
+    assert result.returncode == 3, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 3 and lines[0].startswith(f"{DRIFT_FROM} suspect: author in 0% of articles"), lines
+    assert f"{DRIFT_FROM} archived:" in result.stdout  # archived all the same
+    [run] = read_runs(data)
+    assert run["exit_status"] == 3
+    outcome = run["outcomes"][DRIFT_FROM.isoformat()]
+    assert outcome["suspect"] == lines[0].split(" suspect: ")[1].split("; ")
+    before = run["outcomes"][SHORT_SPAN[0].isoformat()]
+    assert "suspect" not in before and before["health"]["fields"]["author"] > 0.3
+    assert set(before["health"]["sources"]["author"]) <= {"comment", "marked", "fallback", "none"}
+    status = run_epaper("status", "--data", str(data), "--json")
+    rows = {r["date"]: r for r in json.loads(status.stdout)}
+    assert rows[DRIFT_FROM.isoformat()]["state"] == "suspect" and rows[DRIFT_FROM.isoformat()]["complete"]
+    assert rows[DRIFT_FROM.isoformat()]["suspect"] == outcome["suspect"]
+    assert rows[SHORT_SPAN[0].isoformat()]["health"]["fields"]["author"] > 0.3
+    table = run_epaper("status", "--data", str(data)).stdout
+    assert any(line.startswith(f"{DRIFT_FROM}") and " suspect " in line for line in table.splitlines())
+
+
+@pytest.mark.parametrize(("toml", "words"), [
+    ("[health]\nfield_drop = 2\n", '"health.field_drop" must be between 0 and 1'),
+    ("[health]\nhistory = 0\n", '"health.history" must be 1 or more'),
+    ("[health]\nmax_success_age_hours = 0\n", '"health.max_success_age_hours" must be more than 0 hours'),
+    ("[health]\nfieldrop = 0.3\n", 'unknown key "health.fieldrop"'),
+])
+def test_bad_health_config_is_one_line(tmp_path, toml, words):
+    from epaper.config import ConfigError, load_config
+
+    path = tmp_path / "epaper.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(".", r"\.")):
+        load_config(path, env={})
+
+
+def test_health_config_reaches_the_pipeline_settings(tmp_path):
+    from epaper.config import load_config
+
+    path = tmp_path / "epaper.toml"
+    path.write_text("[health]\nhistory = 10\nfield_drop = 0.1\n", encoding="utf-8")
+    settings = load_config(path, env={}).scrapy_settings()
+    assert settings["HEALTH_HISTORY"] == 10 and settings["HEALTH_FIELD_DROP"] == 0.1
+
+
+def test_the_replica_builds_a_drifting_site_from_its_command_line(tmp_path):
+    from epaper.replica.__main__ import main
+
+    assert main(["build", "--out", str(tmp_path), "--from", "2023-08-02", "--to", "2023-08-03",
+                 "--drift", "author@2023-08-03"]) == 0
+    day = tmp_path / "site" / "pc" / "content" / "202308"
+    drifted = [p.read_text(encoding="utf-8") for p in (day / "03").glob("content_*.html")]
+    before = [p.read_text(encoding="utf-8") for p in (day / "02").glob("content_*.html")]
+    assert not any("<author>" in text for text in drifted) and any('class="zuozhe"' in text for text in drifted)
+    assert any("<author>" in text for text in before) and not any("zuozhe" in text for text in before)
+    assert main(["build", "--out", str(tmp_path), "--from", "2023-08-02", "--to", "2023-08-03",
+                 "--drift", "markup@2023-08-03"]) == 2

@@ -1,0 +1,148 @@
+"""`epaper probe URL`: the verdict and exit status on every replica template, on drifting
+replicas, on a portal whose article links are not recognised, and on sites that are not a
+Founder e-paper; within its request budget, writing nothing."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+
+import pytest
+
+from epaper.crawler.spiders.probe import ProbedArticle, ProbedPage, ProbeFindings
+from epaper.probe import judge
+from epaper.replica.build import TEMPLATES
+from epaper.replica.drift import drift_site
+from epaper.replica.server import serve
+from tests.conftest import CLEAN_CWD, FAST, SHORT_SPAN, run_epaper
+
+SPAN = (dt.date(2023, 8, 1), dt.date(2023, 8, 9))
+SAMPLE = 6
+
+
+def probe(url: str, *extra: str):
+    result = run_epaper("probe", url, "--json", *FAST, *extra, timeout=120)
+    return result, (json.loads(result.stdout) if result.stdout.strip() else None)
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_every_replica_template_would_be_archived(portal, template):
+    server = portal(template, *SPAN)
+    before = set(CLEAN_CWD.iterdir())
+    result, found = probe(server.base_url)
+    assert result.returncode == 0, (found or {}).get("problems") or result.stderr
+    assert found["generation"] == TEMPLATES[template] and found["problems"] == []
+    latest = max(server.truth["issues"])
+    issue = server.truth["issues"][latest]
+    assert found["latest"]["date"] == latest and found["latest"]["pages"] == len(issue["pages"])
+    assert found["latest"]["articles"] == sum(len(p["articles"]) for p in issue["pages"])
+    assert found["calendar"]["last"] == latest and found["calendar"]["issues"] == sum(
+        1 for d in server.truth["issues"] if d[:7] == latest[:7])
+    # every field of the sample as the truth has it, with where it came from
+    truth = {server.base_url + a["url"]: a for a in server.truth["articles"]}
+    assert len(found["sample"]) == SAMPLE
+    for article in found["sample"]:
+        want = truth[article["url"]]
+        for name in ("title", "intro_title", "subtitle", "author", "body"):
+            assert article["fields"][name] == want[name], (article["url"], name)
+            assert (article["sources"][name] is None) == (want[name] is None)
+    # the budget: robots.txt, the latest-issue page(s), the calendar, the pages, the sample
+    assert found["requests"] == server.request_count() <= 1 + 2 + 1 + len(issue["pages"]) + SAMPLE
+    assert set(CLEAN_CWD.iterdir()) == before  # nothing written
+
+
+def test_the_text_report(portal):
+    server = portal("html-kjrb", *SPAN)
+    result = run_epaper("probe", server.base_url, *FAST, timeout=120)
+    assert result.returncode == 0 and result.stderr == ""
+    out = result.stdout
+    assert "generation: html" in out and "articles content_ID.htm" in out
+    assert "calendar: 7 issues from 2023-08-01 to 2023-08-09" in out
+    assert "warning: page 01 links" in out and "twice, with a display-mode query" in out  # ?div= twins
+    assert "     title        [heading] " in out and "     body         [founder-content] " in out
+    assert out.splitlines()[-1] == f"verdict: it would archive this portal (exit status 0); {server.request_count()} requests"
+
+
+@pytest.fixture
+def drifted(replica_sites, tmp_path):
+    servers = []
+
+    def start(template: str, kind: str):
+        out = tmp_path / f"{template}-{kind}"
+        shutil.copytree(replica_sites(template, *SHORT_SPAN), out)
+        drift_site(out, kind, dt.date(2023, 8, 7))  # the latest issue is 2023-08-09
+        servers.append(serve(out / "site"))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+@pytest.mark.parametrize(("template", "kind", "status", "says"), [
+    ("pc-rmrb", "author", 0, "author is empty on every sampled article"),
+    ("html-table", "images", 0, "images is empty on every sampled article"),
+    # article links nobody recognises: on pc nothing else shows them, on html the image map does
+    ("pc-con", "links", 1, "no article found in the latest issue"),
+    ("html-nbs", "links", 1, "no recognisable article link, although its image map has"),
+])
+def test_a_drifted_portal(drifted, template, kind, status, says):
+    result, found = probe(drifted(template, kind).base_url)
+    assert result.returncode == status
+    assert any(says in line for line in found["warnings"] + found["problems"]), found
+
+
+def test_not_a_founder_site(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html><body><h1>A blog</h1><a href='post.html'>post</a></body></html>")
+    with serve(site, "/") as server:
+        result, found = probe(server.base_url)
+        text = run_epaper("probe", server.base_url, *FAST, timeout=60)
+    assert result.returncode == 2 and found["problems"][0].startswith(f"no Founder e-paper at {server.base_url}")
+    assert found["requests"] == 1 + 2 + 4  # robots.txt, two latest-issue pages, two months' calendars twice
+    assert text.returncode == 2 and text.stdout.splitlines()[-1].startswith("verdict: no Founder e-paper there")
+
+
+def test_a_site_that_answers_every_path_with_its_home_page(tmp_path):
+    from epaper.replica.faults import Fault
+
+    site = tmp_path / "site"
+    site.mkdir()
+    with serve(site, "/", faults=[Fault("maintenance", r"^/(?!robots)")]) as server:
+        result, found = probe(server.base_url)
+    assert result.returncode == 2, found
+
+
+def test_nothing_listening_is_no_founder_site():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result, found = probe(f"http://127.0.0.1:{port}/", "-s", "RETRY_TIMES=0")
+    assert result.returncode == 2 and "connection refused" in found["problems"][0]
+
+
+def test_bad_arguments_are_usage_errors():
+    result = run_epaper("probe", "ftp://example.invalid/")
+    assert result.returncode == 2 and result.stderr.startswith("epaper: base URL must be an http(s) URL")
+    assert run_epaper("probe", "http://127.0.0.1:9/", "--sample", "0").returncode == 2
+
+
+def findings(sources: list[str | None]) -> tuple[ProbeFindings, list[dict]]:
+    f = ProbeFindings("http://127.0.0.1/", generation="pc", calendar=[dt.date(2023, 8, 9)],
+                      pages=[ProbedPage("http://127.0.0.1/p1", "01", articles=["a"])])
+    sample = [{"url": f"http://127.0.0.1/c{i}.html", "page_no": "01", "error": None, "problems": [],
+               "fields": {"title": "t", "author": "a", "intro_title": "i", "subtitle": "s",
+                          "body": "b", "images": [{"url": "u", "caption": "c"}]},
+               "sources": {"body": s}} for i, s in enumerate(sources)]
+    f.sample = [ProbedArticle(a["url"], "01") for a in sample]
+    return f, sample
+
+
+def test_bodies_only_from_the_fallback_look_wrong():
+    assert judge(*findings(["fallback"] * 3))[0] == 1
+    status, problems, warnings = judge(*findings(["fallback", "founder-content"]))
+    assert status == 0 and warnings == ["some sampled bodies come from the largest-block fallback"]
+    assert judge(*findings(["founder-content"] * 3)) == (0, [], [])
