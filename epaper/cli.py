@@ -335,7 +335,7 @@ def run_extract(args) -> int:
 def run_probe(args) -> int:
     from epaper.probe import run_probe as probe
 
-    return probe(args)
+    return probe(args, check_base_url(args.url), load_config(args))
 
 
 COMMANDS = {

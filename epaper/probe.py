@@ -165,16 +165,14 @@ def print_report(r: dict) -> None:
     print("\n".join(out))
 
 
-def run_probe(args) -> int:
-    from epaper.cli import check_base_url, load_config
+def run_probe(args, url: str, config) -> int:
+    """`epaper probe`: `url` and `config` as the command line checked them."""
     from epaper.config import project_settings, scrapy_overrides
     from epaper.crawl import new_process
     from epaper.crawler.spiders.probe import ProbeSpider
 
-    url = check_base_url(args.url)
     if args.sample < 1 or args.max_pages < 1:
         raise UsageError("--sample and --max-pages must be 1 or more")
-    config = load_config(args)
     extra = scrapy_overrides(args.settings)
     settings = project_settings()
     settings.set("EPAPER_CONFIG", config, priority="cmdline")
