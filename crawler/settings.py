@@ -55,6 +55,7 @@ EPAPER_CONFIG = ""  # the config file; "" is ./epaper.toml when there is one (se
 EPAPER_BASE_URL = ""  # the e-paper root when the spider gets no base_url argument ([portal] base_url)
 EPAPER_SOURCE = "ahjjb"  # the `source` column ([portal] id)
 EPAPER_LAYOUT = "auto"  # auto | pc | html: which Founder generation to crawl ([portal] layout)
+EPAPER_FORCE = False  # --latest: fetch the newest issue even when it is archived complete (epaper crawl --force)
 VALIDATE_REQUIRED = ["url", "issue_date", "page_no", "title"]  # fields an article cannot lack
 DEDUPE_SHINGLE_SIZE = 5  # character n-gram size of the shingles
 DEDUPE_THRESHOLD = 0.8  # Jaccard similarity from which a body is "nearly the same" (0 < t <= 1)

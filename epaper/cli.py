@@ -67,6 +67,8 @@ def build_parser() -> Parser:
     dates(p)
     common(p)
     p.add_argument("--base-url", help="the e-paper root (the folder holding pc/layout/ or html/)")
+    p.add_argument("--force", action="store_true",
+                   help="--latest: fetch the newest issue even when it is archived complete")
     crawl_flags(p)
 
     p = sub.add_parser("reparse", help="rebuild snapshots from the raw pages in warc/, offline")
@@ -220,6 +222,8 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         settings.setdict({"ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False,
                           "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
                           "WARC_ENABLED": False}, priority="cmdline")
+    if getattr(args, "force", False):
+        settings.set("EPAPER_FORCE", True, priority="cmdline")
     settings.setdict(extra, priority="cmdline")
 
     from epaper.exits import LOCKED, TERMINATED, Terminated

@@ -74,8 +74,11 @@ class RunRecord:
         pages: int = 0,
         duplicates: int = 0,
         failures: Iterable[Mapping[str, Any]] = (),
+        revised: int = 0,
+        gone: int = 0,
     ) -> None:
-        """Record (or replace) the outcome of one issue date."""
+        """Record (or replace) the outcome of one issue date. `revised` (articles corrected)
+        and `gone` (articles no longer found) are written only when not 0."""
         if status not in STATUSES:
             raise ValueError(f"unknown run outcome {status!r} (one of {', '.join(STATUSES)})")
         self.outcomes[day] = {
@@ -87,6 +90,9 @@ class RunRecord:
                 {"url": f.get("url"), "reason": f.get("reason")} for f in failures
             ],
         }
+        for key, count in (("revised", revised), ("gone", gone)):
+            if count:
+                self.outcomes[day][key] = int(count)
 
     def exit_status(self) -> int:
         """0 when every requested date is archived or has no issue, else 1 (the CLI's rule)."""

@@ -112,6 +112,14 @@ class SnapshotPipeline:
 
     def _flush(self, day: dt.date, result: DateResult) -> dict:
         """Write the date's snapshots; what was written, as `Ledger.settle` takes it."""
+        if result.unchanged:  # --latest, archived complete already: nothing was fetched
+            self._writing(day, True)
+            info = parquet.snapshot_info(self.root, day)
+            return {"pages": info.pages, "articles": info.articles, "duplicates": info.duplicates}
+        if result.status == NO_ISSUE and day in parquet.archived_dates(self.root):
+            # The portal no longer serves an issue the archive holds: reported, never emptied.
+            self.ledger.withdrawn(day, self.ledger.root, "the portal no longer serves this archived issue "
+                                                         "(no issue found); the archived snapshot is kept")
         if result.status == NO_ISSUE:  # its WARC keeps the calendar that says so
             self._writing(day, True)
             return {}
