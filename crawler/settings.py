@@ -69,6 +69,7 @@ SNAPSHOT_PAUSE_SECONDS = 120.0  # crash tests only: how long SNAPSHOT_PAUSE_AT h
 WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/ ([storage] warc)
 WARC_REPLAY_DIR = ""  # when set (epaper reparse): answer every request from the WARC files there
 WARC_RECORD_MAXSIZE = 32 * 1024 * 1024  # bytes one WARC record may inflate to on replay (a bomb is refused)
+CONDITIONAL_ENABLED = True  # re-crawls send If-None-Match / If-Modified-Since from the date's last capture; a 304 is that capture
 CLEAN_CHROME_LINES = [  # page chrome that leaks into bodies; removed as whole lines
     "安徽经济网首页", "数字版首页", "往期回顾", "版面下载", "PDF下载", "上一版", "下一版",
     "安徽主流经济门户",
@@ -98,4 +99,6 @@ DOWNLOADER_MIDDLEWARES = {
     # 950: next to the download handler, so the WARC holds the bytes exactly as served.
     "epaper.crawler.warc.WarcWriterMiddleware": 950,
     "epaper.crawler.warc.WarcReplayMiddleware": 950,
+    # 945: a 304 becomes the capture it confirms after the WARC writer recorded it as a revisit.
+    "epaper.crawler.middlewares.ConditionalRequestMiddleware": 945,
 }
