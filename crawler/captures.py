@@ -129,6 +129,7 @@ class DateCaptures:
     newest_by_url: dict[str, Capture] = field(default_factory=dict)
     originals: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     damaged: str | None = None  # the first damaged file, with the reason
+    revisits: set[str] = field(default_factory=set)  # records this crawl wrote as revisits (raw page unchanged)
 
     def newest(self, url: str) -> Capture | None:
         return self.newest_by_url.get(url)
@@ -220,6 +221,11 @@ class CaptureIndex:
         if captures is None:
             captures = self.dates[day] = load_captures(self.root, day, self.limit)
         return captures
+
+    def revisits_of(self, day: dt.date) -> set[str]:
+        """The WARC-Record-IDs this crawl wrote as revisits for the date (its raw page unchanged)."""
+        captures = self.dates.get(day)
+        return captures.revisits if captures is not None else set()
 
     def newest(self, url: str, days: list[dt.date]) -> Capture | None:
         return next((c for c in (self.of(d).newest(url) for d in days) if c is not None), None)

@@ -8,6 +8,12 @@ ledger with what was written.
 - incomplete date: the rows that could be archived are merged with the previous snapshot's
   (nothing archived before is lost) and the date is marked incomplete; a previous complete
   snapshot is never replaced by an incomplete crawl.
+- corrections: an article whose archived fields differ from the previous snapshot's row while
+  its raw page changed (a new capture, not a revisit) keeps its earlier row in `revisions/`
+  (storage.revisions), written before the snapshot is replaced; `reparse` records none (what
+  differs there is the parser, not the portal).
+- removals: an article a complete re-crawl no longer finds stays, marked `gone_since` (the
+  time of that crawl's newest fetch); it is cleared when the article is found again.
 
 A previous snapshot that is damaged (not valid Parquet) is replaced, never merged; every
 failed URL of an unfinished date is logged with its reason.
@@ -31,11 +37,12 @@ from pathlib import Path
 import pyarrow as pa
 from itemadapter import ItemAdapter
 
+from epaper.crawler.captures import CaptureIndex
 from epaper.crawler.items import ArticleItem
 from epaper.crawler.ledger import NO_ISSUE, DateResult, Ledger
 from epaper.crawler.signals import issue_ready, issue_writing
 from epaper.pipelines.dedupe import DuplicateIndex
-from epaper.storage import compact, parquet
+from epaper.storage import compact, parquet, revisions
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +79,9 @@ class SnapshotPipeline:
         self.articles: dict[dt.date, list[dict]] = defaultdict(list)
         self.pages: dict[dt.date, list[dict]] = defaultdict(list)
         self.ledger = Ledger.from_crawler(crawler)
+        self.replay = bool(settings.get("WARC_REPLAY_DIR"))
+        self.captures = CaptureIndex.from_crawler(crawler) if settings.getbool("WARC_ENABLED") else None
+        self.gone_now: dict[dt.date, int] = {}
         crawler.signals.connect(self.on_issue_ready, issue_ready)
 
     @classmethod
@@ -142,6 +152,7 @@ class SnapshotPipeline:
             if not articles and not pages:  # nothing to keep: no snapshot rather than an empty one
                 self._writing(day, False)
                 return {}
+        revised = self._revisions(day, articles) if previous is not None and not self.replay else []
         per_page: dict[int, int] = defaultdict(int)
         for row in articles:
             per_page[row["page_index"]] += 1
@@ -160,14 +171,41 @@ class SnapshotPipeline:
             "duplicates": duplicates,
             "crawled_at": crawled.isoformat() if crawled else dt.datetime.now(dt.timezone.utc).isoformat(),
             "source": self.ledger.source,
+            "gone": sum(1 for r in articles if r.get("gone_since") is not None),
         }
         parquet.write_snapshot(self.root, "pages", day, pages, info, pause=self._pause)
+        # Before the snapshot that drops them: a kill in between leaves them in both.
+        revisions.write_revisions(self.root, day, revised, pause=self._pause)
         parquet.write_snapshot(self.root, "articles", day, articles, info, pause=self._pause)
         self.crawler.stats.inc_value("epaper/snapshots_written")
         self.uncommitted += 1
         if self.uncommitted >= self.commit_every:
             self._commit()
-        return {"pages": len(pages), "articles": len(articles), "duplicates": duplicates}
+        if revised:
+            self.crawler.stats.inc_value("epaper/revised", len(revised))
+        return {"pages": len(pages), "articles": len(articles), "duplicates": duplicates,
+                "revised": len(revised), "gone": self.gone_now.pop(day, 0)}
+
+    def _revisions(self, day: dt.date, articles: list[dict]) -> list[dict]:
+        """The previous rows of the articles whose archived fields changed with their raw page,
+        as `revisions` rows (superseded when the new version was fetched)."""
+        old = self._previous("articles", day)
+        if old is None:
+            return []
+        before = {r["article_id"]: r for r in old.to_pylist()}
+        unchanged = self.captures.revisits_of(day) if self.captures is not None else set()
+        out = []
+        for row in articles:
+            prior = before.get(row["article_id"])
+            if prior is None or row.get("warc_record_id") in unchanged:
+                continue  # new, or the same raw page: a difference there is the parser's, not the portal's
+            changed = revisions.changed_fields(prior, row)
+            if changed and row["crawled_at"] != prior["crawled_at"]:
+                out.append({**prior, "superseded_at": row["crawled_at"], "changed_fields": changed})
+        if out:
+            log.warning("%s: %d articles corrected by the portal; earlier versions kept in revisions/: %s", day,
+                        len(out), ", ".join(r["url"] for r in out[:10]))
+        return out
 
     def _never_less(self, day: dt.date, pages: list[dict], articles: list[dict]) -> list[dict]:
         """A crawl without failures against the date's previous snapshot: a re-crawl never
@@ -189,6 +227,12 @@ class SnapshotPipeline:
             log.warning("%s: %d archived articles are no longer linked by the portal; kept: %s", day, len(kept),
                         ", ".join(r["url"] for r in kept[:10]))
             self.crawler.stats.inc_value("epaper/kept/unlinked_articles", len(kept))
+            # Marked with the time of this crawl's newest fetch (a replay gives the same time).
+            when = max((r["crawled_at"] for r in articles), default=dt.datetime.now(dt.timezone.utc))
+            newly = [r for r in kept if r.get("gone_since") is None]
+            for row in newly:
+                row["gone_since"] = when
+            self.gone_now[day] = len(newly)
         return sorted(articles + kept, key=lambda r: (r["page_index"], r["position"]))
 
     def _commit(self) -> None:

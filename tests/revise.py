@@ -12,16 +12,16 @@ def path_of(server, url: str) -> str:
     return "/" + url.split("/", 3)[3]
 
 
-def correction(server, row: dict, field: str = "body") -> tuple[Fault, str, str]:
-    """A `correct` fault changing one article's body (its first sentence of 12+ characters
-    found verbatim in the page) or title; with the old and the new text."""
+def correction(server, row: dict, field: str = "body", mark: str = "更正后") -> tuple[Fault, str, str]:
+    """A `correct` fault changing one article's body (`mark` put into the first 12 characters of
+    a line found verbatim in the page file) or title; with the old and the new text."""
     raw = (server.site_dir / path_of(server, row["url"])[len(server.root_path):]).read_bytes().decode("utf-8")
     if field == "title":
         old = re.search(r"<title>(.*?)</title>", raw.split("enpproperty", 1)[1]).group(1)
         new = old + "（更正）"
     else:
         old = next(line[:12] for line in row["body"].split("\n") if len(line) >= 12 and line[:12] in raw)
-        new = old[:6] + "更正后" + old[6:]
+        new = old[:6] + mark + old[6:]
     pattern = re.escape(path_of(server, row["url"])) + "$"
     return Fault("correct", pattern, old=old, new=new), old, new
 
