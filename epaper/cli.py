@@ -105,6 +105,12 @@ def build_parser() -> Parser:
     p.add_argument("--from", dest="start", type=_date, help="first date drawn (default the archive's first)")
     p.add_argument("--to", dest="end", type=_date, help="last date drawn (default the archive's last)")
 
+    p = sub.add_parser("changes", help="corrected and removed articles: what the portal changed after archiving")
+    common(p)
+    p.add_argument("--from", dest="start", type=_date, help="first issue date (default the archive's first)")
+    p.add_argument("--to", dest="end", type=_date, help="last issue date (default the archive's last)")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+
     p = sub.add_parser("extract", help="print as JSON what the parser reads from one saved page")
     p.add_argument("file", metavar="FILE", help="a saved page (版面 or article)")
     p.add_argument("--url", required=True, help="the URL the page was served at")
@@ -265,6 +271,12 @@ def run_status(args) -> int:
 
 
 
+def run_changes(args) -> int:
+    from epaper.changes import run_changes as changes
+
+    return changes(load_config(args), args.start, args.end, args.json)
+
+
 def run_schema(args) -> int:
     from epaper.storage.schema import ARTICLE_COLUMNS, PAGE_COLUMNS
 
@@ -324,6 +336,7 @@ COMMANDS = {
     "update": run_update,
     "demo": run_demo,
     "report": run_report,
+    "changes": run_changes,
     "extract": lambda a: __import__("epaper.extract", fromlist=["run_extract"]).run_extract(a),
 }
 

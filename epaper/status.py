@@ -35,10 +35,14 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None) -> i
     incomplete = [s.date.isoformat() for s in archived if s.state != ARCHIVED]
     from epaper.timefmt import iso_text
 
+    from epaper.changes import counts_by_date
+
+    changes = counts_by_date(data)  # corrections kept in revisions/, rows marked gone
     if as_json:
         rows = [{"date": s.date.isoformat(), "pages": s.pages, "articles": s.articles,
                  "duplicates": s.duplicates, "complete": s.state == ARCHIVED,
-                 "last_crawled": iso_text(s.last_crawled, tz), "error": s.error} for s in archived]
+                 "last_crawled": iso_text(s.last_crawled, tz), "error": s.error,
+                 **changes.get(s.date, {"revised": 0, "gone": 0})} for s in archived]
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0
     print(f"{'date':<10}  {'pages':>5}  {'articles':>8}  {'dups':>4}  {'complete':<8}  "
@@ -50,4 +54,7 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None) -> i
     print(f"{len(archived)} dates archived, {len(incomplete)} incomplete"
           + (f" ({', '.join(incomplete[:10])})" if incomplete else "")
           + f"; missing in the last {days} days: {', '.join(gaps) or 'none'}")
+    revised, gone = (sum(c[k] for c in changes.values()) for k in ("revised", "gone"))
+    if revised or gone:
+        print(f"{revised} corrections kept, {gone} articles removed by the portal (epaper changes lists them)")
     return 0
