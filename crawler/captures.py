@@ -129,7 +129,7 @@ class DateCaptures:
     newest_by_url: dict[str, Capture] = field(default_factory=dict)
     originals: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     damaged: str | None = None  # the first damaged file, with the reason
-    revisits: set[str] = field(default_factory=set)  # records this crawl wrote as revisits (raw page unchanged)
+    digests: dict[str, str] = field(default_factory=dict)  # WARC-Record-ID -> payload digest (revisits too)
 
     def newest(self, url: str) -> Capture | None:
         return self.newest_by_url.get(url)
@@ -178,6 +178,7 @@ def load_captures(root: Path, day: dt.date, limit: int = 0) -> DateCaptures:
                         if prior is None:
                             continue
                         status, http_headers = prior.status, prior.headers
+                out.digests[record_id] = digest
                 prior = out.newest_by_url.get(url)
                 if prior is not None and prior.when > when:
                     continue  # an older capture than the one kept: the newest answers
@@ -222,10 +223,11 @@ class CaptureIndex:
             captures = self.dates[day] = load_captures(self.root, day, self.limit)
         return captures
 
-    def revisits_of(self, day: dt.date) -> set[str]:
-        """The WARC-Record-IDs this crawl wrote as revisits for the date (its raw page unchanged)."""
+    def digest_of(self, day: dt.date, record_id: str | None) -> str | None:
+        """The payload digest of a record of the date (an earlier file's or this crawl's), when
+        the date's captures are loaded; None when unknown."""
         captures = self.dates.get(day)
-        return captures.revisits if captures is not None else set()
+        return captures.digests.get(record_id or "") if captures is not None else None
 
     def newest(self, url: str, days: list[dt.date]) -> Capture | None:
         return next((c for c in (self.of(d).newest(url) for d in days) if c is not None), None)

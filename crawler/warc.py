@@ -120,8 +120,7 @@ class _DateWarc:
             self.captures.add_original(response.url, resp.rec_headers.get_header("WARC-Payload-Digest"),
                                        resp.rec_headers.get_header("WARC-Record-ID"), date)
         record_id = resp.rec_headers.get_header("WARC-Record-ID")
-        if resp.rec_type == "revisit":
-            self.captures.revisits.add(record_id)
+        self.captures.digests[record_id] = resp.rec_headers.get_header("WARC-Payload-Digest")
         path = request.url.split("/", 3)[3] if request.url.count("/") >= 3 else ""
         req_http = StatusAndHeaders(f"{request.method} /{path} HTTP/1.1", _headers_list(request.headers),
                                     is_http_request=True)

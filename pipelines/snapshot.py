@@ -9,7 +9,8 @@ ledger with what was written.
   (nothing archived before is lost) and the date is marked incomplete; a previous complete
   snapshot is never replaced by an incomplete crawl.
 - corrections: an article whose archived fields differ from the previous snapshot's row while
-  its raw page changed (a new capture, not a revisit) keeps its earlier row in `revisions/`
+  its raw page differs from the one that row was read from (payload digests, from the WARC
+  files and this crawl's records) keeps its earlier row in `revisions/`
   (storage.revisions), written before the snapshot is replaced; `reparse` records none (what
   differs there is the parser, not the portal).
 - removals: an article a complete re-crawl no longer finds stays, marked `gone_since` (the
@@ -193,12 +194,15 @@ class SnapshotPipeline:
         if old is None:
             return []
         before = {r["article_id"]: r for r in old.to_pylist()}
-        unchanged = self.captures.revisits_of(day) if self.captures is not None else set()
+        digest = self.captures.digest_of if self.captures is not None else (lambda day, record_id: None)
         out = []
         for row in articles:
             prior = before.get(row["article_id"])
-            if prior is None or row.get("warc_record_id") in unchanged:
-                continue  # new, or the same raw page: a difference there is the parser's, not the portal's
+            if prior is None:
+                continue
+            raw = digest(day, row.get("warc_record_id"))
+            if raw is not None and raw == digest(day, prior.get("warc_record_id")):
+                continue  # the same raw page: a difference there is the parser's, not the portal's
             changed = revisions.changed_fields(prior, row)
             if changed and row["crawled_at"] != prior["crawled_at"]:
                 out.append({**prior, "superseded_at": row["crawled_at"], "changed_fields": changed})
