@@ -40,6 +40,9 @@ class DateResult:
     kept_previous: bool = False  # incomplete crawl: the previous complete snapshot stays
     health: dict | None = None  # the snapshot's extraction health (pipelines.health)
     suspect: list[str] = field(default_factory=list)  # its sharp changes against the archive's history
+    unchanged: bool = False  # --latest: the issue is archived complete already; nothing fetched
+    revised: int = 0  # articles whose archived fields changed (earlier versions kept in revisions/)
+    gone: int = 0  # articles this complete crawl no longer found (kept, marked gone_since)
 
 
 @dataclass
@@ -115,13 +118,29 @@ class Ledger:
     def no_issue(self, date: dt.date) -> None:
         self.results[date].status = NO_ISSUE
 
+    def already_archived(self, date: dt.date) -> None:
+        """--latest found an issue archived complete: nothing of it is fetched (its snapshot
+        stays as it is), and the date is released at once."""
+        self.results[date].unchanged = True
+        self._progress[date].crawled = True
+        self._release()
+
+    def withdrawn(self, date: dt.date, url: str, reason: str) -> None:
+        """The portal no longer serves a date the archive holds: not "no issue" (the snapshot
+        stays untouched), a failure with the reason."""
+        result = self.results[date]
+        if result.status == NO_ISSUE:
+            result.status = PENDING
+        self.fail(date, url, reason)
+
     def set_fatal(self, message: str) -> None:
         self.fatal = message
 
     # ------------------------------------------------------------ the snapshot pipeline's side
 
     def settle(self, date: dt.date, *, pages: int = 0, articles: int = 0, duplicates: int = 0,
-               kept_previous: bool = False, health: dict | None = None, suspect: list[str] | None = None) -> DateResult:
+               kept_previous: bool = False, health: dict | None = None, suspect: list[str] | None = None,
+               revised: int = 0, gone: int = 0) -> DateResult:
         """The date's snapshot is written (or not): record what was written, send issue_done."""
         result = self.results[date]
         if result.status != NO_ISSUE:
@@ -129,6 +148,7 @@ class Ledger:
         result.pages, result.articles, result.duplicates = pages, articles, duplicates
         result.kept_previous = kept_previous
         result.health, result.suspect = health, list(suspect or [])
+        result.revised, result.gone = revised, gone
         self._finish(date)
         return result
 

@@ -55,6 +55,7 @@ EPAPER_CONFIG = ""  # the config file; "" is ./epaper.toml when there is one (se
 EPAPER_BASE_URL = ""  # the e-paper root when the spider gets no base_url argument ([portal] base_url)
 EPAPER_SOURCE = "ahjjb"  # the `source` column ([portal] id)
 EPAPER_LAYOUT = "auto"  # auto | pc | html: which Founder generation to crawl ([portal] layout)
+EPAPER_FORCE = False  # --latest: fetch the newest issue even when it is archived complete (epaper crawl --force)
 VALIDATE_REQUIRED = ["url", "issue_date", "page_no", "title"]  # fields an article cannot lack
 DEDUPE_SHINGLE_SIZE = 5  # character n-gram size of the shingles
 DEDUPE_THRESHOLD = 0.8  # Jaccard similarity from which a body is "nearly the same" (0 < t <= 1)
@@ -81,6 +82,7 @@ HEALTH_ARTICLES_PER_PAGE_DROP = 0.5  # ratio to the usual articles per page ([he
 HEALTH_BODY_CHARS_DROP = 0.5  # ratio to the usual median body length ([health] body_chars_drop)
 HEALTH_FALLBACK_RISE = 0.5  # rise of the share of bodies from the fallback ([health] fallback_rise)
 HEALTH_MAX_CHANCE = 0.001  # a field's drop must be less likely than this by chance ([health] max_chance)
+CONDITIONAL_ENABLED = True  # re-crawls send If-None-Match / If-Modified-Since from the date's last capture; a 304 is that capture
 CLEAN_CHROME_LINES = [  # page chrome that leaks into bodies; removed as whole lines
     "安徽经济网首页", "数字版首页", "往期回顾", "版面下载", "PDF下载", "上一版", "下一版",
     "安徽主流经济门户",
@@ -110,4 +112,6 @@ DOWNLOADER_MIDDLEWARES = {
     # 950: next to the download handler, so the WARC holds the bytes exactly as served.
     "epaper.crawler.warc.WarcWriterMiddleware": 950,
     "epaper.crawler.warc.WarcReplayMiddleware": 950,
+    # 945: a 304 becomes the capture it confirms after the WARC writer recorded it as a revisit.
+    "epaper.crawler.middlewares.ConditionalRequestMiddleware": 945,
 }

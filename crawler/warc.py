@@ -8,6 +8,14 @@ ever added: a re-crawl writes a new file beside the earlier ones, never deletes 
 of a kept snapshot point into them; a crawl whose snapshot is not written discards its own
 file). Responses that are retried (5xx, truncated or empty pages) are not kept.
 
+A response whose payload is byte-identical to one already captured for the date (same URL,
+same WARC-Payload-Digest) is written as a `revisit` record (profile identical-payload-digest,
+with WARC-Refers-To, WARC-Refers-To-Target-URI and WARC-Refers-To-Date naming the record that
+holds the payload), and a 304 answer to a conditional request as a `revisit` record of profile
+server-not-modified referring to the date's newest capture of the URL: an unchanged page is
+not stored again. The date's earlier captures are read once per crawl (`CaptureIndex`), which
+also gives the conditional requests their validators (crawler.middlewares).
+
 The writer sits next to the download handler, before Scrapy's HttpCompressionMiddleware: a
 page the portal gzips is stored as received (compressed, with its Content-Encoding), and
 whether it is whole is judged on the decoded page.
@@ -15,7 +23,8 @@ whether it is whole is judged on the decoded page.
 WarcReplayMiddleware answers every request from those files, so no request reaches the
 network: the spider and pipelines run exactly as in a crawl (a stored gzipped payload is
 decoded by the compression middleware, as it was when crawled). A URL captured by several
-crawls is answered with its newest capture (by WARC-Date).
+crawls is answered with its newest capture (by WARC-Date); a revisit is answered with the
+payload of the record it refers to.
 
 Replay streams each file record by record: no record may inflate past WARC_RECORD_MAXSIZE,
 so a WARC bomb (1 MB inflating to 1 GiB) is refused with that reason, in bounded memory.
@@ -27,12 +36,10 @@ SNAPSHOT_DIR (archive root to write to).
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import io
 import json
 import logging
 import os
-import zlib
 from pathlib import Path
 
 from scrapy import signals
@@ -40,22 +47,19 @@ from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddlewa
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
-from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from epaper.crawler.captures import (IDENTICAL, NOT_MODIFIED, RECORD_MAXSIZE, CaptureIndex,  # noqa: F401
+                                     DateCaptures, RecordTooLarge, _members, _records, load_captures,
+                                     payload_digest, warc_files)
 from epaper.crawler.ledger import Ledger
 from epaper.crawler.middlewares import truncation
 from epaper.crawler.signals import issue_writing
 from epaper.storage.parquet import check_inside, fsync_dir, open_regular, partition_dir, remove_stale_temps
 
 log = logging.getLogger(__name__)
-
-
-def warc_files(root: Path, day: dt.date) -> list[Path]:
-    folder = partition_dir(root, "warc", day)
-    return sorted(folder.glob("*.warc.gz")) if folder.is_dir() else []
 
 
 def _headers_list(headers: Headers, skip: tuple[bytes, ...] = ()) -> list[tuple[str, str]]:
@@ -80,18 +84,23 @@ def decoded(response, max_size: int):
 
 
 class _DateWarc:
-    def __init__(self, root: Path, day: dt.date, base_url: str, source: str):
+    def __init__(self, root: Path, day: dt.date, base_url: str, source: str, captures: DateCaptures):
         folder = partition_dir(root, "warc", day)
         check_inside(folder / "x", root)  # no folder on the way is a symlink, before anything is touched
         folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(folder)
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-        self.name = f"{stamp}-{os.getpid()}.warc.gz"
-        self.path = folder / self.name
+        now = dt.datetime.now(dt.timezone.utc)
+        while True:  # a second crawl of the date within the second (in one process) gets the next name
+            self.name = f"{now:%Y%m%dT%H%M%S}-{os.getpid()}.warc.gz"
+            self.path = folder / self.name
+            if not self.path.exists() and not self.path.is_symlink():
+                break
+            now += dt.timedelta(seconds=1)
         self.tmp = folder / f".{self.name}.tmp-{os.getpid()}"
         self.relative = str(self.path.relative_to(root))
         self.fh = os.fdopen(open_regular(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, root=root), "wb")
-        self.writer = WARCWriter(self.fh, gzip=True)
+        self.writer = WARCWriter(self.fh, gzip=True, warc_version="1.1")
+        self.captures = captures  # the date's earlier captures: an identical payload is a revisit
         info = self.writer.create_warcinfo_record(self.name, {
             "software": "epaper", "format": "WARC File Format 1.1",
             "json-metadata": json.dumps({"base_url": base_url, "source": source, "issue_date": day.isoformat()}),
@@ -104,24 +113,54 @@ class _DateWarc:
         # Content-Encoding), but de-chunked by the HTTP client: no Transfer-Encoding header.
         http = StatusAndHeaders(f"{response.status} {_reason(response.status)}",
                                 _headers_list(response.headers, skip=(b"transfer-encoding",)), protocol="HTTP/1.1")
-        resp = self.writer.create_warc_record(response.url, "response", payload=io.BytesIO(response.body),
-                                              http_headers=http, warc_headers_dict={"WARC-Date": date})
+        resp = self._revisit(response, http, date)
+        if resp is None:
+            resp = self.writer.create_warc_record(response.url, "response", payload=io.BytesIO(response.body),
+                                                  http_headers=http, warc_headers_dict={"WARC-Date": date})
+            self.captures.add_original(response.url, resp.rec_headers.get_header("WARC-Payload-Digest"),
+                                       resp.rec_headers.get_header("WARC-Record-ID"), date)
         record_id = resp.rec_headers.get_header("WARC-Record-ID")
+        self.captures.digests[record_id] = resp.rec_headers.get_header("WARC-Payload-Digest")
         path = request.url.split("/", 3)[3] if request.url.count("/") >= 3 else ""
         req_http = StatusAndHeaders(f"{request.method} /{path} HTTP/1.1", _headers_list(request.headers),
                                     is_http_request=True)
-        req = self.writer.create_warc_record(request.url, "request", payload=io.BytesIO(request.body or b""),
-                                             http_headers=req_http,
-                                             warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id})
         self.writer.write_record(resp)
-        self.writer.write_record(req)
+        if resp.rec_type != "revisit":
+            # A revisit has no request record: its GET is its original's (with, for a 304, the
+            # original's ETag / Last-Modified as validators), and it halves what an unchanged
+            # page costs.
+            req = self.writer.create_warc_record(request.url, "request", payload=io.BytesIO(request.body or b""),
+                                                 http_headers=req_http,
+                                                 warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id})
+            self.writer.write_record(req)
         return record_id
+
+    def _revisit(self, response, http: StatusAndHeaders, date: str):
+        """A revisit record when the payload is one the date holds already (or the answer is a
+        304 to a conditional request for a URL it holds); None when it must be stored."""
+        if response.status == 304:
+            prior = self.captures.newest(response.url)
+            if prior is None:
+                return None
+            digest, (refers_to, refers_date), profile = prior.digest, prior.original, NOT_MODIFIED
+        else:
+            digest = payload_digest(response.body)
+            original = self.captures.original(response.url, digest)
+            if original is None:
+                return None
+            (refers_to, refers_date), profile = original, None
+        record = self.writer.create_revisit_record(response.url, digest, response.url, refers_date, http_headers=http,
+                                                   warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": refers_to})
+        if profile:
+            record.rec_headers.replace_header("WARC-Profile", profile)
+        return record
 
     def commit(self) -> None:
         self.fh.flush()
         os.fsync(self.fh.fileno())
         self.fh.close()
-        os.replace(self.tmp, self.path)
+        os.link(self.tmp, self.path)  # never onto an existing file: captures are only ever added
+        self.tmp.unlink()
         fsync_dir(self.path.parent)
 
     def discard(self) -> None:
@@ -151,6 +190,7 @@ class WarcWriterMiddleware:
         self.check_truncated = settings.getbool("RETRY_TRUNCATED")
         self.max_size = settings.getint("DOWNLOAD_MAXSIZE")
         self.ledger = Ledger.from_crawler(crawler)
+        self.captures = CaptureIndex.from_crawler(crawler)
         self.open: dict[dt.date, _DateWarc] = {}
         crawler.signals.connect(self.on_writing, issue_writing)
         crawler.signals.connect(self.on_closed, signals.spider_closed)
@@ -170,10 +210,13 @@ class WarcWriterMiddleware:
         for day in request.meta.get("issue_dates", []):
             warc = self.open.get(day)
             if warc is None:
-                warc = self.open[day] = _DateWarc(self.root, day, self.ledger.root, self.ledger.source)
+                warc = self.open[day] = _DateWarc(self.root, day, self.ledger.root, self.ledger.source,
+                                                  self.captures.of(day))
             record_id = warc.write(request, response, fetched)
             request.meta["warc_file"], request.meta["warc_record_id"] = warc.relative, record_id
         self.crawler.stats.inc_value("epaper/warc/records")
+        if response.status == 304:
+            self.crawler.stats.inc_value("epaper/warc/not_modified")
         return response
 
     def on_writing(self, date, keep):
@@ -192,68 +235,6 @@ class WarcWriterMiddleware:
 
 
 # ------------------------------------------------------------------ replay
-
-
-RECORD_MAXSIZE = 32 * 1024 * 1024  # WARC_RECORD_MAXSIZE's default
-_CHUNK = 64 * 1024
-
-
-class RecordTooLarge(ValueError):
-    """A gzip member of a WARC file inflates past the bound on one record (a WARC bomb)."""
-
-
-def _members(fh, limit: int):
-    """The decompressed bytes of each gzip member of an open .warc.gz, one at a time.
-
-    Each member is inflated in chunks, never past `limit` bytes (RecordTooLarge), so memory
-    stays bounded whatever the file holds. A member the file ends inside raises EOFError
-    (a cut file never passes for a short one); bytes that are not gzip raise BadGzipFile.
-    """
-    pending = fh.read(_CHUNK)
-    offset = 0  # of the member, in the compressed file
-    while pending:
-        d = zlib.decompressobj(wbits=31)
-        out = bytearray()
-        consumed = 0
-        try:
-            while True:
-                before = len(pending)
-                out += d.decompress(pending, limit + 1 - len(out))
-                if len(out) > limit:
-                    raise RecordTooLarge(f"record at offset {offset:,} inflates past {limit:,} bytes "
-                                         f"(WARC_RECORD_MAXSIZE): not read")
-                if d.eof:
-                    consumed += before - len(d.unused_data)
-                    pending = d.unused_data or fh.read(_CHUNK)
-                    break
-                consumed += before - len(d.unconsumed_tail)
-                pending = d.unconsumed_tail or fh.read(_CHUNK)
-                if not pending:
-                    out += d.flush()
-                    if not d.eof:
-                        raise EOFError(f"compressed file ended inside the record at offset {offset:,}")
-                    if len(out) > limit:
-                        raise RecordTooLarge(f"record at offset {offset:,} inflates past {limit:,} bytes "
-                                             f"(WARC_RECORD_MAXSIZE): not read")
-                    break
-        except zlib.error as exc:
-            raise gzip.BadGzipFile(f"not gzip data at offset {offset:,}: {exc}") from None
-        offset += consumed
-        yield bytes(out)
-
-
-def _records(path: Path, limit: int = RECORD_MAXSIZE):
-    """The records of one WARC file, streamed; raises EOFError/OSError on damage and
-    RecordTooLarge on a record that inflates past `limit`.
-
-    Each gzip member is inflated whole (within `limit`) before warcio parses it: warcio's
-    iterator swallows an EOFError met while it parses a record's headers, so a cut file
-    could pass for a short one; a cut member is caught here first. Read a record's payload
-    before asking for the next one.
-    """
-    with os.fdopen(open_regular(path), "rb") as fh:  # never through a symlink, never a FIFO
-        for member in _members(fh, limit):
-            yield from ArchiveIterator(io.BytesIO(member))
 
 
 def replay_source(root: Path, dates: list[dt.date]) -> tuple[str, str]:
@@ -302,26 +283,17 @@ class WarcReplayMiddleware:
 
     def _load(self, day: dt.date) -> None:
         self.loaded.add(day)
-        for path in warc_files(self.root, day):
-            relative = str(path.relative_to(self.root))
-            try:
-                for record in _records(path, self.record_max):
-                    if record.rec_type != "response":
-                        continue
-                    url = record.rec_headers.get_header("WARC-Target-URI")
-                    record_id = record.rec_headers.get_header("WARC-Record-ID")
-                    date = record.rec_headers.get_header("WARC-Date")
-                    http = record.http_headers
-                    when = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
-                    if url in self.responses and self.responses[url][3] > when:
-                        continue  # an older capture than the one kept: the newest answers
-                    # The payload as received: a gzipped page is decoded by Scrapy's
-                    # HttpCompressionMiddleware on its way to the spider, as in a crawl.
-                    self.responses[url] = (int(http.get_statuscode()), http.headers,
-                                           record.raw_stream.read(), when, relative, record_id)
-            except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-                log.warning("damaged WARC file %s: %s", path, exc)
-                self.damaged[day] = f"damaged WARC {relative} ({exc})"
+        captures = load_captures(self.root, day, self.record_max)
+        if captures.damaged:
+            self.damaged[day] = captures.damaged
+        for url, capture in captures.newest_by_url.items():
+            kept = self.responses.get(url)
+            if kept is not None and kept[3] > capture.when:
+                continue  # a calendar kept with several dates: the newest capture answers
+            # The payload as received: a gzipped page is decoded by Scrapy's
+            # HttpCompressionMiddleware on its way to the spider, as in a crawl.
+            self.responses[url] = (capture.status, capture.headers, capture.payload, capture.when,
+                                   capture.relative, capture.record_id)
 
     def process_request(self, request, spider=None):
         for day in request.meta.get("issue_dates", []):

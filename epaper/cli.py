@@ -68,6 +68,8 @@ def build_parser() -> Parser:
     dates(p)
     common(p)
     p.add_argument("--base-url", help="the e-paper root (the folder holding pc/layout/ or html/)")
+    p.add_argument("--force", action="store_true",
+                   help="--latest: fetch the newest issue even when it is archived complete")
     crawl_flags(p)
 
     p = sub.add_parser("reparse", help="rebuild snapshots from the raw pages in warc/, offline")
@@ -115,6 +117,12 @@ def build_parser() -> Parser:
     p.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                    help="override a Scrapy setting, as scrapy crawl -s does")
     p.add_argument("--verbose", action="store_true", help="send the Scrapy log to stderr")
+
+    p = sub.add_parser("changes", help="corrected and removed articles: what the portal changed after archiving")
+    common(p)
+    p.add_argument("--from", dest="start", type=_date, help="first issue date (default the archive's first)")
+    p.add_argument("--to", dest="end", type=_date, help="last issue date (default the archive's last)")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
 
     p = sub.add_parser("extract", help="print as JSON what the parser reads from one saved page")
     p.add_argument("file", metavar="FILE", help="a saved page (版面 or article)")
@@ -233,6 +241,8 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         settings.setdict({"ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False,
                           "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
                           "WARC_ENABLED": False}, priority="cmdline")
+    if getattr(args, "force", False):
+        settings.set("EPAPER_FORCE", True, priority="cmdline")
     settings.setdict(extra, priority="cmdline")
 
     from epaper.exits import LOCKED, TERMINATED, Terminated
@@ -274,6 +284,12 @@ def run_status(args) -> int:
 
     return status(load_config(args), args.json, check=args.check)
 
+
+
+def run_changes(args) -> int:
+    from epaper.changes import run_changes as changes
+
+    return changes(load_config(args), args.start, args.end, args.json)
 
 
 def run_schema(args) -> int:
@@ -349,6 +365,7 @@ COMMANDS = {
     "report": run_report,
     "extract": run_extract,
     "probe": run_probe,
+    "changes": run_changes,
 }
 
 

@@ -78,6 +78,9 @@ class ScheduleConfig:
     # past the next scheduled run.
     retries: int = 4
     retry_delay: float = 900.0
+    # Archived issues are crawled again this many days after their date (the day after, a week
+    # after), with conditional requests: an unchanged page costs a 304, a correction is caught.
+    recheck_days: tuple[int, ...] = (1, 7)
 
     @property
     def tzinfo(self) -> ZoneInfo:
@@ -158,6 +161,7 @@ _KIND = {
     "bool": (bool, False),
     "int": (int, False),
     "float": (float, False),
+    "tuple[int, ...]": (tuple, False),  # a TOML array of integers; "1,7" in the environment
 }
 
 
@@ -170,7 +174,7 @@ _FIELDS: dict[str, dict[str, tuple[type, bool]]] = {
 }
 
 _TYPE_NAMES = {str: "a string", Path: "a path string", bool: "a boolean", int: "an integer",
-               float: "a number"}
+               float: "a number", tuple: "a list of integers"}
 
 
 def load_config(
@@ -272,6 +276,10 @@ def _check_type(section: str, key: str, raw: object, where: str) -> Any:
         ok = isinstance(raw, (int, float)) and not isinstance(raw, bool)
         if ok:
             raw = float(raw)  # type: ignore[arg-type]
+    elif typ is tuple:
+        ok = isinstance(raw, (list, tuple)) and all(isinstance(x, int) and not isinstance(x, bool) for x in raw)
+        if ok:
+            raw = tuple(raw)  # type: ignore[arg-type]
     elif typ is Path:
         ok = isinstance(raw, (str, os.PathLike))
         if ok:
@@ -314,6 +322,8 @@ def _parse_text(section: str, key: str, text: str, where: str) -> Any:
             return int(stripped)
         if typ is float:
             return _finite(section, key, float(stripped), where)
+        if typ is tuple:
+            return tuple(int(part) for part in stripped.split(",") if part.strip())
     except ValueError:
         raise ConfigError(
             f'config: "{section}.{key}" must be {_TYPE_NAMES[typ]}, not {text!r} {where}'
@@ -393,6 +403,8 @@ def _validate(config: Config, origins: _Origins) -> None:
         fail("schedule", "retries", "must be 0 or more")
     if s.retry_delay <= 0:
         fail("schedule", "retry_delay", "must be more than 0 seconds")
+    if any(days < 1 or days > 366 for days in s.recheck_days):
+        fail("schedule", "recheck_days", "must be days from 1 to 366 after the issue date")
 
     c = config.crawl
     if c.concurrency < 1:

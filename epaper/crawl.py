@@ -199,6 +199,11 @@ def setup_logging(settings, path: Path, verbose: bool, json_lines: bool, tz=None
         root.addHandler(handler)
 
 
+def _changes(result) -> dict[str, int]:
+    """The corrections and removals a date's crawl found, for its line and the run log."""
+    return {"revised": result.revised, "gone": result.gone}
+
+
 class Reporter:
     """Prints each date's line as soon as the date is settled, and records it in the run log.
 
@@ -232,12 +237,17 @@ class Reporter:
         elif result.status == "no_issue":
             self.record.date_outcome(date, "no_issue")
             self._out(date, "no_issue", f"{date} no issue", result)
+        elif result.status == "archived" and result.unchanged:
+            self.record.date_outcome(date, "archived", result.articles, result.pages, result.duplicates)
+            self._out(date, "already_archived", f"{date} already archived", result)
         elif result.status == "archived":
             self.articles += result.articles
             self.record.date_outcome(date, "archived", result.articles, result.pages, result.duplicates,
-                                     health=result.health, suspect=result.suspect)
+                                     health=result.health, suspect=result.suspect, **_changes(result))
+            changed = ", ".join(f"{n} {what}" for what, n in _changes(result).items() if n)
             self._out(date, "archived", f"{date} archived: {result.pages} pages, {result.articles} articles, "
-                                        f"{result.duplicates} duplicates", result)
+                                        f"{result.duplicates} duplicates" + (f" ({changed})" if changed else ""),
+                      result)
             if result.suspect:  # archived, but extracted unlike the archive's recent issues
                 self.suspect = True
                 self._out(date, "suspect", f"{date} suspect: {'; '.join(result.suspect)}", result, sys.stderr)
@@ -257,10 +267,11 @@ class Reporter:
         if self.quiet and stream is sys.stdout:
             return
         if self.json:
-            line = json.dumps({"event": "issue", "date": date.isoformat(), "status": kind, "pages": result.pages,
-                               "articles": result.articles, "duplicates": result.duplicates, "failures": result.failures,
-                               **({"changes": result.suspect} if kind == "suspect" else {})},
-                              ensure_ascii=False)
+            event = {"event": "issue", "date": date.isoformat(), "status": kind, "pages": result.pages,
+                     "articles": result.articles, "duplicates": result.duplicates, "failures": result.failures,
+                     **({"changes": result.suspect} if kind == "suspect" else {})}
+            event.update({k: v for k, v in _changes(result).items() if v})
+            line = json.dumps(event, ensure_ascii=False)
         print(line, file=stream, flush=True)
 
     def _clear(self) -> None:

@@ -82,9 +82,12 @@ class RunRecord:
         failures: Iterable[Mapping[str, Any]] = (),
         health: Mapping[str, Any] | None = None,
         suspect: Iterable[str] = (),
+        revised: int = 0,
+        gone: int = 0,
     ) -> None:
         """Record (or replace) the outcome of one issue date; `health` (the snapshot's
-        extraction health) and `suspect` (its sharp changes) only when there are some."""
+        extraction health), `suspect` (its sharp changes), `revised` (articles corrected) and
+        `gone` (articles no longer found) only when there are some."""
         if status not in STATUSES:
             raise ValueError(f"unknown run outcome {status!r} (one of {', '.join(STATUSES)})")
         self.outcomes[day] = {
@@ -100,6 +103,9 @@ class RunRecord:
             self.outcomes[day]["health"] = dict(health)
         if suspect:
             self.outcomes[day]["suspect"] = list(suspect)
+        for key, count in (("revised", revised), ("gone", gone)):
+            if count:
+                self.outcomes[day][key] = int(count)
 
     def exit_status(self) -> int:
         """0 when every requested date is archived or has no issue, else 1 (the CLI's rule)."""

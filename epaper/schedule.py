@@ -4,8 +4,10 @@ Each run (once at start, then on every cron tick) works out which of the last
 ``schedule.catchup_days`` issue dates (today included, in ``schedule.timezone``) are
 neither archived completely nor confirmed to have no issue (:mod:`epaper.state`: a "no
 issue" found before the day was over is not confirmed), crawls each contiguous run of
-them in a child ``epaper crawl --from D1 --to D2`` (``--date D`` for a single day), then a
-child ``epaper crawl --latest``. Crawls run in child processes so that a hung or leaking
+them in a child ``epaper crawl --from D1 --to D2`` (``--date D`` for a single day), rechecks
+the archived issues ``schedule.recheck_days`` after their date (:func:`recheck_dates`: a crawl
+with conditional requests, which catches corrections and removals), then a child ``epaper
+crawl --latest`` when it can add anything (an issue archived complete costs it one request). Crawls run in child processes so that a hung or leaking
 crawl can be timed out (``schedule.run_timeout``: SIGTERM, then SIGKILL after 30 s) and
 Twisted's reactor, which cannot be restarted, lives once per crawl.
 
@@ -64,6 +66,31 @@ def contiguous_runs(dates: Sequence[date]) -> list[tuple[date, date]]:
         else:
             runs.append((d, d))
     return runs
+
+
+def recheck_dates(data_dir: Path, tz: Any, today: date, days: Sequence[int]) -> list[date]:
+    """Archived issues due for a recheck (``schedule.recheck_days``): issue date D is due when,
+    for some k in `days`, D + k is today or earlier and D was last crawled before the day D + k
+    began (in `tz`). So each k rechecks once, a missed recheck is made up by the next run, and
+    an issue crawled today is not fetched again."""
+    if not days:
+        return []
+    due = []
+    for state in date_states(data_dir, tz=tz, start=today - timedelta(days=max(days)),
+                             end=today - timedelta(days=min(days))):
+        if state.state != "archived" or not state.last_crawled:
+            continue
+        try:
+            crawled = datetime.fromisoformat(state.last_crawled.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if crawled.tzinfo is None:
+            crawled = crawled.replace(tzinfo=timezone.utc)
+        if any(state.date + timedelta(days=k) <= today
+               and crawled < datetime.combine(state.date + timedelta(days=k), datetime.min.time(), tz)
+               for k in days):
+            due.append(state.date)
+    return due
 
 
 # ---------------------------------------------------------------------------- children
@@ -218,6 +245,16 @@ def run_once(
         parts.append(f"{label} {_outcome(rc)}")
     if not missing and window:
         parts.append("nothing to catch up")
+    for first, last in contiguous_runs(recheck_dates(data_dir, tz, today, config.schedule.recheck_days)):
+        if runner.stopping:
+            break
+        args = ["--date", first.isoformat()] if first == last else ["--from", first.isoformat(),
+                                                                    "--to", last.isoformat()]
+        rc = child(args)
+        if rc is None:
+            break
+        statuses.append(rc)
+        parts.append(f"recheck {first.isoformat()}{'' if first == last else '..' + last.isoformat()} {_outcome(rc)}")
     # The newest issue is dated today at the latest (an issue out ahead of its date is
     # today's in the next run's window), so once the window holds a snapshot the newest
     # issue is in it, and the catch-up has just crawled every date of it that needed a

@@ -12,6 +12,7 @@ from epaper.config import Config, UsageError
 
 def run_status(config: Config, as_json: bool, today: dt.date | None = None, check: bool = False,
                now: dt.datetime | None = None) -> int:
+    from epaper.changes import counts_by_date
     from epaper.health import as_json as health_json
     from epaper.health import check as health_check
     from epaper.health import date_row
@@ -38,8 +39,10 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
             print("healthy" if health.healthy else "\n".join(health.reasons))
         return status
     archived = health.dates
+    changes = counts_by_date(data)  # corrections kept in revisions/, rows marked gone
     if as_json:
-        print(json.dumps([date_row(s, tz) for s in archived], ensure_ascii=False, indent=1))
+        print(json.dumps([{**date_row(s, tz), **changes.get(s.date, {"revised": 0, "gone": 0})} for s in archived],
+                         ensure_ascii=False, indent=1))
         return status
     # Incomplete and damaged dates need a crawl too, but are listed as incomplete.
     gaps = [s.date.isoformat() + (" (no issue so far)" if s.state == PENDING else "") for s in health.gaps]
@@ -53,6 +56,9 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
     print(f"{len(archived)} dates archived, {len(incomplete)} incomplete"
           + (f" ({', '.join(incomplete[:10])})" if incomplete else "")
           + f"; missing in the last {days} days: {', '.join(gaps) or 'none'}")
+    revised, gone = (sum(c[k] for c in changes.values()) for k in ("revised", "gone"))
+    if revised or gone:
+        print(f"{revised} corrections kept, {gone} articles removed by the portal (epaper changes lists them)")
     for reason in health.reasons:
         print(f"attention: {reason}")
     return status

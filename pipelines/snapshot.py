@@ -8,6 +8,13 @@ ledger with what was written.
 - incomplete date: the rows that could be archived are merged with the previous snapshot's
   (nothing archived before is lost) and the date is marked incomplete; a previous complete
   snapshot is never replaced by an incomplete crawl.
+- corrections: an article whose archived fields differ from the previous snapshot's row while
+  its raw page differs from the one that row was read from (payload digests, from the WARC
+  files and this crawl's records) keeps its earlier row in `revisions/`
+  (storage.revisions), written before the snapshot is replaced; `reparse` records none (what
+  differs there is the parser, not the portal).
+- removals: an article a complete re-crawl no longer finds stays, marked `gone_since` (the
+  time of that crawl's newest fetch); it is cleared when the article is found again.
 
 A previous snapshot that is damaged (not valid Parquet) is replaced, never merged; every
 failed URL of an unfinished date is logged with its reason.
@@ -33,12 +40,13 @@ from pathlib import Path
 import pyarrow as pa
 from itemadapter import ItemAdapter
 
+from epaper.crawler.captures import CaptureIndex
 from epaper.crawler.items import ArticleItem
 from epaper.crawler.ledger import NO_ISSUE, DateResult, Ledger
 from epaper.crawler.signals import issue_ready, issue_writing
 from epaper.pipelines import health
 from epaper.pipelines.dedupe import DuplicateIndex
-from epaper.storage import compact, parquet
+from epaper.storage import compact, parquet, revisions
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +87,9 @@ class SnapshotPipeline:
         self.known_health: dict[dt.date, dict | None] = {}  # complete dates' health, read once
         self.archived: set[dt.date] | None = None
         self.ledger = Ledger.from_crawler(crawler)
+        self.replay = bool(settings.get("WARC_REPLAY_DIR"))
+        self.captures = CaptureIndex.from_crawler(crawler) if settings.getbool("WARC_ENABLED") else None
+        self.gone_now: dict[dt.date, int] = {}
         crawler.signals.connect(self.on_issue_ready, issue_ready)
 
     @classmethod
@@ -122,6 +133,14 @@ class SnapshotPipeline:
 
     def _flush(self, day: dt.date, result: DateResult) -> dict:
         """Write the date's snapshots; what was written, as `Ledger.settle` takes it."""
+        if result.unchanged:  # --latest, archived complete already: nothing was fetched
+            self._writing(day, True)
+            info = parquet.snapshot_info(self.root, day)
+            return {"pages": info.pages, "articles": info.articles, "duplicates": info.duplicates}
+        if result.status == NO_ISSUE and day in parquet.archived_dates(self.root):
+            # The portal no longer serves an issue the archive holds: reported, never emptied.
+            self.ledger.withdrawn(day, self.ledger.root, "the portal no longer serves this archived issue "
+                                                         "(no issue found); the archived snapshot is kept")
         if result.status == NO_ISSUE:  # its WARC keeps the calendar that says so
             self._writing(day, True)
             return {}
@@ -144,6 +163,7 @@ class SnapshotPipeline:
             if not articles and not pages:  # nothing to keep: no snapshot rather than an empty one
                 self._writing(day, False)
                 return {}
+        revised = self._revisions(day, articles) if previous is not None and not self.replay else []
         per_page: dict[int, int] = defaultdict(int)
         for row in articles:
             per_page[row["page_index"]] += 1
@@ -166,10 +186,14 @@ class SnapshotPipeline:
             "source": self.ledger.source,
             "health": summary,
             "suspect": suspect,
+            "gone": sum(1 for r in articles if r.get("gone_since") is not None),
         }
-        for dataset, rows in (("pages", pages), ("articles", articles)):
-            path = parquet.write_snapshot(self.root, dataset, day, rows, info, pause=self._pause)
-            self.crawler.stats.inc_value("epaper/bytes_written", path.stat().st_size)
+        path = parquet.write_snapshot(self.root, "pages", day, pages, info, pause=self._pause)
+        self.crawler.stats.inc_value("epaper/bytes_written", path.stat().st_size)
+        # Before the snapshot that drops them: a kill in between leaves them in both.
+        revisions.write_revisions(self.root, day, revised, pause=self._pause)
+        path = parquet.write_snapshot(self.root, "articles", day, articles, info, pause=self._pause)
+        self.crawler.stats.inc_value("epaper/bytes_written", path.stat().st_size)
         self.crawler.stats.inc_value("epaper/snapshots_written")
         if suspect:
             self.crawler.stats.inc_value("epaper/health/suspect_dates")
@@ -180,8 +204,10 @@ class SnapshotPipeline:
         self.uncommitted += 1
         if self.uncommitted >= self.commit_every:
             self._commit()
+        if revised:
+            self.crawler.stats.inc_value("epaper/revised", len(revised))
         return {"pages": len(pages), "articles": len(articles), "duplicates": duplicates,
-                "health": summary, "suspect": suspect}
+                "health": summary, "suspect": suspect, "revised": len(revised), "gone": self.gone_now.pop(day, 0)}
 
     def _recent_health(self, day: dt.date) -> list[dict]:
         """The health of the complete archived dates before `day`, newest first, at most
@@ -197,6 +223,30 @@ class SnapshotPipeline:
                 out.append(self.known_health[earlier])  # type: ignore[arg-type]
                 if len(out) >= self.thresholds.history:
                     break
+        return out
+
+    def _revisions(self, day: dt.date, articles: list[dict]) -> list[dict]:
+        """The previous rows of the articles whose archived fields changed with their raw page,
+        as `revisions` rows (superseded when the new version was fetched)."""
+        old = self._previous("articles", day)
+        if old is None:
+            return []
+        before = {r["article_id"]: r for r in old.to_pylist()}
+        digest = self.captures.digest_of if self.captures is not None else (lambda day, record_id: None)
+        out = []
+        for row in articles:
+            prior = before.get(row["article_id"])
+            if prior is None:
+                continue
+            raw = digest(day, row.get("warc_record_id"))
+            if raw is not None and raw == digest(day, prior.get("warc_record_id")):
+                continue  # the same raw page: a difference there is the parser's, not the portal's
+            changed = revisions.changed_fields(prior, row)
+            if changed and row["crawled_at"] != prior["crawled_at"]:
+                out.append({**prior, "superseded_at": row["crawled_at"], "changed_fields": changed})
+        if out:
+            log.warning("%s: %d articles corrected by the portal; earlier versions kept in revisions/: %s", day,
+                        len(out), ", ".join(r["url"] for r in out[:10]))
         return out
 
     def _never_less(self, day: dt.date, pages: list[dict], articles: list[dict]) -> list[dict]:
@@ -219,6 +269,12 @@ class SnapshotPipeline:
             log.warning("%s: %d archived articles are no longer linked by the portal; kept: %s", day, len(kept),
                         ", ".join(r["url"] for r in kept[:10]))
             self.crawler.stats.inc_value("epaper/kept/unlinked_articles", len(kept))
+            # Marked with the time of this crawl's newest fetch (a replay gives the same time).
+            when = max((r["crawled_at"] for r in articles), default=dt.datetime.now(dt.timezone.utc))
+            newly = [r for r in kept if r.get("gone_since") is None]
+            for row in newly:
+                row["gone_since"] = when
+            self.gone_now[day] = len(newly)
         return sorted(articles + kept, key=lambda r: (r["page_index"], r["position"]))
 
     def _commit(self) -> None:

@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--root", default="/ahjjb/")
     s.add_argument("--delay", type=float, default=0.0)
     s.add_argument("--faults", type=Path, default=None, help="JSON list of faults")
+    s.add_argument("--conditional", choices=["answer", "ignore"], default="answer",
+                   help="answer If-None-Match/If-Modified-Since with 304 (default), or ignore them")
     args = p.parse_args(argv)
     if args.cmd == "build":
         from epaper.replica.build import build_site
@@ -70,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with serve(site, args.root, delay=args.delay, faults=faults, port=args.port) as server:
+    with serve(site, args.root, delay=args.delay, faults=faults, port=args.port,
+               conditional=args.conditional) as server:
         print(server.base_url, flush=True)
         while not stop.wait(0.5):
             pass

@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import socket
 import struct
 import threading
 import time
+from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from epaper.replica.build import GIF_BYTES, JPG_BYTES, PDF_BYTES
-from epaper.replica.faults import Fault, load_faults
+from epaper.replica.faults import EDITS, Fault, load_faults
 
 __all__ = ["Fault", "ReplicaServer", "load_faults", "serve"]
 
@@ -37,8 +39,15 @@ class ReplicaServer:
     """A running replica; use as a context manager or call ``stop()``."""
 
     def __init__(self, site_dir: Path, root_path: str = "/ahjjb/", *, delay: float = 0.0,
-                 faults: list[Fault] | None = None, port: int = 0, gzip: bool = False) -> None:
+                 faults: list[Fault] | None = None, port: int = 0, gzip: bool = False,
+                 conditional: str = "answer") -> None:
+        if conditional not in ("answer", "ignore"):
+            raise ValueError(f"conditional must be answer or ignore, got {conditional!r}")
         self.site_dir = Path(site_dir).resolve()
+        # Every page carries ETag and Last-Modified; "answer": a conditional request for an
+        # unchanged page gets 304 without a body (as nginx does), "ignore": always the page.
+        self.conditional = conditional
+        self.sent: list[tuple[str, int, int]] = []  # (path, status, body bytes sent), in order
         self.gzip = gzip  # gzip HTML and XML for clients that accept it, as nginx does
         self.root_path = "/" + root_path.strip("/") + "/" if root_path.strip("/") else "/"
         self.delay = delay
@@ -73,10 +82,13 @@ class ReplicaServer:
 
 
 def serve(site_dir: Path, root_path: str = "/ahjjb/", *, delay: float = 0.0,
-          faults: list[Fault] | None = None, port: int = 0, gzip: bool = False) -> ReplicaServer:
+          faults: list[Fault] | None = None, port: int = 0, gzip: bool = False,
+          conditional: str = "answer") -> ReplicaServer:
     """Start serving ``site_dir`` at ``http://127.0.0.1:PORT{root_path}`` (``gzip``: compress
-    HTML and XML for clients sending ``Accept-Encoding: gzip``)."""
-    return ReplicaServer(site_dir, root_path, delay=delay, faults=faults, port=port, gzip=gzip)
+    HTML and XML for clients sending ``Accept-Encoding: gzip``; ``conditional``: "answer"
+    If-None-Match / If-Modified-Since with 304 when the page is unchanged, or "ignore" them)."""
+    return ReplicaServer(site_dir, root_path, delay=delay, faults=faults, port=port, gzip=gzip,
+                         conditional=conditional)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -104,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(rep.delay)
         if path == "/robots.txt":
             return self._send(200, "text/plain", ROBOTS, head)
-        fault = next((f for f in rep.faults if f.take(path)), None)
+        fault = next((f for f in rep.faults if f.kind not in EDITS and f.take(path)), None)
         if fault is not None and fault.kind != "slow":
             return self._fault(fault, path, head)
         if fault is not None:
@@ -113,7 +125,14 @@ class _Handler(BaseHTTPRequestHandler):
         if found is None:
             return self._send(404, "text/html; charset=utf-8", b"<html><body>404 Not Found</body></html>", head)
         body, ctype = found
-        self._send(200, ctype, body, head)
+        modified = self._mtime(path)
+        for edit in (f for f in rep.faults if f.kind in EDITS and f.take(path)):
+            body, modified = edit.edit(body), max(modified, edit.since)
+        self._send(200, ctype, body, head, validators=(hashlib.sha1(body).hexdigest()[:20], modified))
+
+    def _mtime(self, path: str) -> float:
+        rel = unquote(path[len(self.replica.root_path):])
+        return self.replica.site_dir.joinpath(*PurePosixPath(rel).parts).stat().st_mtime
 
     def _resolve(self, path: str) -> tuple[bytes, str] | None:
         rep = self.replica
@@ -130,19 +149,40 @@ class _Handler(BaseHTTPRequestHandler):
         return body, content_type(file.name, body)
 
     def _send(self, status: int, ctype: str, body: bytes, head: bool,
-              extra: dict[str, str] | None = None) -> None:
+              extra: dict[str, str] | None = None, validators: tuple[str, float] | None = None) -> None:
+        zipped = False
         if (self.replica.gzip and body and ("html" in ctype or "xml" in ctype)
                 and "gzip" in self.headers.get("Accept-Encoding", "")):
-            body = gzip.compress(body, mtime=0)
+            body, zipped = gzip.compress(body, mtime=0), True
             extra = {**(extra or {}), "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        if validators is not None:
+            etag = f'"{validators[0]}{"-gz" if zipped else ""}"'
+            extra = {**(extra or {}), "ETag": etag, "Last-Modified": formatdate(validators[1], usegmt=True)}
+            if self.replica.conditional == "answer" and self._not_modified(etag, validators[1]):
+                status, body = 304, b""
+        self.replica.sent.append((urlsplit(self.path).path, status, 0 if head else len(body)))
         self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        if status != 304:
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
         if not head:
             self.wfile.write(body)
+
+    def _not_modified(self, etag: str, modified: float) -> bool:
+        """RFC 9110: If-None-Match decides when sent; else If-Modified-Since, to the second."""
+        match = self.headers.get("If-None-Match")
+        if match is not None:
+            return match.strip() == "*" or etag in (t.strip() for t in match.split(","))
+        since = self.headers.get("If-Modified-Since")
+        if since is None:
+            return False
+        try:
+            return int(modified) <= parsedate_to_datetime(since).timestamp()
+        except (TypeError, ValueError):
+            return False
 
     def _fault(self, f: Fault, path: str, head: bool) -> None:
         kind = f.kind

@@ -128,7 +128,7 @@ def _first_occurrences(table: pa.Table) -> pa.Table:
 
 
 def load_articles(root: str | Path, start: Day = None, end: Day = None,
-                  columns: list[str] | None = None, dedupe: bool = False) -> pa.Table:
+                  columns: list[str] | None = None, dedupe: bool = False, revisions: bool = False) -> pa.Table:
     """Articles of [start, end] (dates, or ISO text) as a pyarrow Table.
 
     `dedupe=True` keeps the first occurrence of each body within the result: the rows without
@@ -137,15 +137,31 @@ def load_articles(root: str | Path, start: Day = None, end: Day = None,
     set"; over a range it keeps every text that appeared in the range once, so the counts of a
     month do not lose the reprints of earlier months. Raises NotAnArchiveError for a root that
     is not an archive, KeyError for an unknown column (naming close matches).
+
+    `revisions=True` adds the history: the earlier versions of corrected articles (the
+    `revisions` dataset, storage.revisions) after the current rows, with two more columns,
+    `superseded_at` (null for a current row) and `changed_fields`.
     """
     root = Path(root)
     start, end = _day(start, "start"), _day(end, "end")
     _check(root, "articles", columns)
     if not dedupe:
-        return _load(root, "articles", start, end, columns)
-    wanted = None if columns is None else list(dict.fromkeys([*columns, *_DEDUPE_COLUMNS]))
-    table = _first_occurrences(_load(root, "articles", start, end, wanted))
-    return table.select(columns) if columns is not None else table
+        table = _load(root, "articles", start, end, columns)
+    else:
+        wanted = None if columns is None else list(dict.fromkeys([*columns, *_DEDUPE_COLUMNS]))
+        table = _first_occurrences(_load(root, "articles", start, end, wanted))
+        table = table.select(columns) if columns is not None else table
+    return _with_history(root, table, start, end) if revisions else table
+
+
+def _with_history(root: Path, current: pa.Table, start, end) -> pa.Table:
+    from epaper.storage.revisions import load_revisions
+
+    extra = [f for f in S.REVISIONS if f.name not in S.ARTICLES.names]
+    for f in extra:
+        current = current.append_column(f.with_nullable(True), pa.nulls(current.num_rows, f.type))
+    history = load_revisions(root, start, end, columns=current.column_names)
+    return pa.concat_tables([current, history.cast(current.schema)])
 
 
 def load_pages(root: str | Path, start: Day = None, end: Day = None,

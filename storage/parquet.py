@@ -28,7 +28,7 @@ DATASETS = {"articles": S.ARTICLES, "pages": S.PAGES}
 
 
 def partition_dir(root: Path, dataset: str, day: dt.date) -> Path:
-    if dataset not in DATASETS and dataset != "warc":
+    if dataset not in DATASETS and dataset not in ("warc", "revisions"):
         raise ValueError(f"unknown dataset {dataset!r}")
     # `day` is a date object, never text from a page: nothing a page says names a path.
     return Path(root) / dataset / f"issue_date={dt.date.isoformat(day)}"

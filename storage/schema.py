@@ -35,6 +35,16 @@ ARTICLE_COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
     ("authors", pa.list_(pa.string()), True,
      "names in the byline without roles (本报记者, 通讯员, 实习生, …), in byline order; [] when none; "
      "null in snapshots written before the column"),
+    ("gone_since", pa.timestamp("us", tz="UTC"), True,
+     "when a complete re-crawl first no longer found the article on its date's pages (the row is kept); "
+     "null while it is online, and in snapshots written before the column"),
+]
+
+# The `revisions` dataset: earlier versions of corrected articles, the articles' columns plus these.
+REVISION_EXTRA: list[tuple[str, pa.DataType, bool, str]] = [
+    ("superseded_at", pa.timestamp("us", tz="UTC"), False,
+     "when the newer version was fetched (crawled_at is when this version was captured)"),
+    ("changed_fields", pa.list_(pa.string()), False, "the archived fields that differ in the newer version"),
 ]
 
 PAGE_COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
@@ -58,4 +68,5 @@ def _schema(columns: list[tuple[str, pa.DataType, bool, str]]) -> pa.Schema:
 
 ARTICLES = _schema(ARTICLE_COLUMNS)
 PAGES = _schema(PAGE_COLUMNS)
+REVISIONS = _schema(ARTICLE_COLUMNS + REVISION_EXTRA)
 PARTITION = pa.schema([("issue_date", pa.date32())])

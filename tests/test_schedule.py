@@ -395,8 +395,9 @@ def test_run_once_latest_when_today_archived_or_failed(tmp_path: Path, capsys) -
     weekend = tmp_path / "weekend"
     write_day(weekend, D("2026-11-27"))
     write_run(weekend, "2026-11-30T02:00:00Z", {"2026-11-28": "no_issue", "2026-11-29": "no_issue"})
-    assert run_once(make_config(**{"schedule.catchup_days": 3}), weekend, runner=runner,
-                    today=D("2026-11-29"), crawl_command=command) == 0
+    # (no recheck: Friday's, due the day after, is tests/test_rechecks.py's)
+    assert run_once(make_config(**{"schedule.catchup_days": 3, "schedule.recheck_days": ()}), weekend,
+                    runner=runner, today=D("2026-11-29"), crawl_command=command) == 0
     assert not record.exists()
     assert "latest not needed (newest archived issue 2026-11-27)" in capsys.readouterr().out
 

@@ -121,3 +121,109 @@ def test_reparse_of_a_warc_bomb_stays_in_bounded_memory(portal, tmp_path, where)
         assert status == 0, result.stderr
         log = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "logs").glob("*reparse*.log"))
         assert "inflates past 33,554,432 bytes (WARC_RECORD_MAXSIZE)" in log
+
+
+# ------------------------------------------------------------------ revisits
+
+
+def _warc_records(path):
+    """(type, headers) of every record of a WARC file, read by warcio itself."""
+    with open(path, "rb") as fh:
+        return [(r.rec_type, r.rec_headers) for r in ArchiveIterator(fh)]
+
+
+async def _crawl_twice(portal, tmp_path, day, **server_options):
+    import datetime as dt
+
+    from tests.conftest import crawl_in_process
+
+    server = portal("pc-rmrb", day, day + dt.timedelta(days=1), **server_options)
+    for _ in range(2):
+        ledger = await crawl_in_process(tmp_path, server.base_url, date=day)
+        assert ledger.results[day].status == "archived", ledger.results[day].failures
+    return server
+
+
+def _replay_settings(root):
+    return {"WARC_REPLAY_DIR": str(root), "WARC_ENABLED": False, "ROBOTSTXT_OBEY": False}
+
+
+import pytest_twisted  # noqa: E402
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_recrawl_of_an_unchanged_issue_writes_revisits_that_replay(portal, tmp_path):
+    """The second capture of an unchanged issue holds only revisit records, each naming the
+    response record of the first that holds its payload; the first file is left as it was;
+    replay answers a revisit with that payload, so reparse gives the live snapshot."""
+    import datetime as dt
+
+    from epaper.crawler.warc import IDENTICAL, payload_digest
+    from epaper.storage.load import load_articles, load_pages
+    from tests.conftest import crawl_in_process
+
+    day = dt.date(2023, 8, 3)
+    server = portal("pc-rmrb", day, day + dt.timedelta(days=1), conditional="ignore")
+    await crawl_in_process(tmp_path, server.base_url, date=day)
+    (first,) = sorted((tmp_path / "warc").rglob("*.warc.gz"))
+    first_bytes = first.read_bytes()
+    await crawl_in_process(tmp_path, server.base_url, date=day)
+    files = sorted((tmp_path / "warc").rglob("*.warc.gz"))
+    assert len(files) == 2 and files[0] == first and first.read_bytes() == first_bytes
+    second = files[1]
+
+    originals = {h.get_header("WARC-Record-ID"): h for t, h in _warc_records(first) if t == "response"}
+    records = _warc_records(second)
+    assert {t for t, _ in records} == {"warcinfo", "revisit"}
+    for _, h in records[1:]:
+        original = originals[h.get_header("WARC-Refers-To")]
+        assert h.get_header("WARC-Profile") == IDENTICAL
+        assert h.get_header("WARC-Refers-To-Target-URI") == h.get_header("WARC-Target-URI") \
+            == original.get_header("WARC-Target-URI")
+        assert h.get_header("WARC-Refers-To-Date") == original.get_header("WARC-Date")
+        assert h.get_header("WARC-Payload-Digest") == original.get_header("WARC-Payload-Digest")
+    assert len(records) - 1 == len(originals)
+    ratio = second.stat().st_size / first.stat().st_size
+    print(f"WARC bytes of a repeated crawl of an unchanged issue: {second.stat().st_size:,} "
+          f"({ratio:.1%} of the first capture, {first.stat().st_size:,})")
+    assert ratio < 0.15
+
+    live_articles, live_pages = load_articles(tmp_path), load_pages(tmp_path)
+    rows = load_articles(tmp_path, columns=["url", "warc_file", "warc_record_id"]).to_pylist()
+    revisits = {h.get_header("WARC-Record-ID"): h for _, h in records[1:]}
+    for row in rows:  # each row names the revisit of this crawl, whose original holds its page
+        assert row["warc_file"] == str(second.relative_to(tmp_path))
+        assert revisits[row["warc_record_id"]].get_header("WARC-Target-URI") == row["url"]
+    body = (server.site_dir / rows[0]["url"][len(server.base_url):]).read_bytes()
+    assert revisits[rows[0]["warc_record_id"]].get_header("WARC-Payload-Digest") == payload_digest(body)
+
+    server.stop()  # the portal is down: replay only
+    ledger = await crawl_in_process(tmp_path, server.base_url, settings=_replay_settings(tmp_path), date=day)
+    assert ledger.results[day].status == "archived", ledger.results[day].failures
+    assert load_articles(tmp_path).equals(live_articles)
+    assert load_pages(tmp_path).equals(live_pages)
+
+
+def test_a_file_with_revisits_cut_anywhere_is_damaged(tmp_path, warc):
+    """The cut-at-every-offset guarantee holds for files holding revisit records too."""
+    from epaper.crawler.warc import payload_digest
+
+    path, _ = warc
+    with open(path, "ab") as fh:
+        writer = WARCWriter(fh, gzip=True, warc_version="1.1")
+        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+        body = ("<p>" + "第%d篇　正文。" % 0 * 40 + "</p>").encode()
+        writer.write_record(writer.create_revisit_record(
+            "http://127.0.0.1/pc/content/0.html", payload_digest(body), "http://127.0.0.1/pc/content/0.html",
+            "2023-08-03T00:00:00Z", http_headers=http))
+    assert [r.rec_type for r in _records(path)][-1] == "revisit"
+    data = path.read_bytes()
+    with open(path, "rb") as fh:
+        it = ArchiveIterator(fh)
+        boundaries = {it.get_record_offset() for _ in it} | {len(data)}
+    for cut in range(1, len(data)):
+        if cut in boundaries:
+            continue
+        path.write_bytes(data[:cut])
+        with pytest.raises((EOFError, OSError)):
+            list(_records(path))

@@ -2,7 +2,9 @@
 
 Arguments (`-a`): `base_url` (the e-paper root; default the EPAPER_BASE_URL setting, which
 the config's `portal.base_url` sets), and `date=YYYY-MM-DD`, or `start`/`end` (inclusive), or
-`latest=1`; `layout` (auto | pc | html) overrides the EPAPER_LAYOUT setting.
+`latest=1`; `layout` (auto | pc | html) overrides the EPAPER_LAYOUT setting. With `latest=1`
+an issue already archived complete under SNAPSHOT_DIR is not fetched again (the latest page is
+the one request) unless the EPAPER_FORCE setting is true (`epaper crawl --force`).
 They are checked by `crawler.arguments`, as the command line checks them.
 
 Each date's progress and result are the crawl's ledger's (`crawler.ledger`): the spider tells
@@ -16,6 +18,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import scrapy
@@ -29,6 +32,7 @@ from epaper.crawler import founder, founder_article
 from epaper.crawler.arguments import crawl_arguments
 from epaper.crawler.items import ArticleItem, PageItem
 from epaper.crawler.ledger import Ledger
+from epaper.storage.parquet import snapshot_info
 from epaper.storage.schema import ARTICLES
 
 
@@ -47,6 +51,7 @@ def plausible_issue_date(day: dt.date) -> bool:
     return dt.date(1900, 1, 1) <= day <= dt.date.today() + dt.timedelta(days=2)
 
 
+_REDIRECTS = (301, 302, 303, 307, 308)
 _MAXSIZE = re.compile(r"(\d+) bytes which is larger than download max size \((\d+)\)")
 
 
@@ -112,6 +117,8 @@ class EpaperSpider(scrapy.Spider):
         spider.source = crawler.settings.get("EPAPER_SOURCE")
         spider.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         spider.generation = spider.arguments.layout or crawler.settings.get("EPAPER_LAYOUT")
+        spider.force = crawler.settings.getbool("EPAPER_FORCE")
+        spider.archive = crawler.settings.get("SNAPSHOT_DIR")
         if spider.generation not in ("auto", "pc", "html"):
             raise ValueError(f"layout must be auto, pc or html, got {spider.generation!r}")
         spider.ledger = Ledger.from_crawler(crawler)
@@ -171,7 +178,11 @@ class EpaperSpider(scrapy.Spider):
                              dates, month=month, gens=gens)
 
     def _latest_request(self, gens: list[str], dates: list[dt.date] | None = None) -> scrapy.Request:
-        return self._request(self.root + founder.LATEST_PATHS[gens[0]], self.parse_latest, dates or [], gens=gens)
+        # Its redirect (HTTP or meta refresh) is read here rather than followed: the newest
+        # issue's date is in the target's URL, so an issue archived already costs this request only.
+        request = self._request(self.root + founder.LATEST_PATHS[gens[0]], self.parse_latest, dates or [], gens=gens)
+        request.meta.update(dont_redirect=True, handle_httpstatus_list=[*_REDIRECTS, 404])
+        return request
 
     # ------------------------------------------------------------ calendar and latest
 
@@ -230,6 +241,10 @@ class EpaperSpider(scrapy.Spider):
             return
         target = self._latest_target(response)
         day = founder.date_from_url(target) if target else None
+        if day is None and target and response.meta.get("dont_redirect") and target != response.url:
+            # A redirect whose target names no date: followed, and that page is read instead.
+            yield self._request(target, self.parse_latest, response.meta["issue_dates"], gens=gens)
+            return
         if day is None:
             self.ledger.error = f"cannot find the latest issue at {response.url}"
             return
@@ -237,9 +252,16 @@ class EpaperSpider(scrapy.Spider):
             self.ledger.error = f"the latest issue at {response.url} claims an impossible date {day} ({target})"
             return
         self.ledger.expect([day])
+        if not self.force and snapshot_info(Path(self.archive), day).complete:
+            # An idle run costs this one request: the issue is archived complete already.
+            self.ledger.already_archived(day)
+            return
         yield self._request(target, self.parse_front, [day], guess=None, stage=1)
 
     def _latest_target(self, response: Response) -> str | None:
+        if response.status in _REDIRECTS:
+            location = response.headers.get("Location")
+            return response.urljoin(location.decode("latin-1")) if location else None
         text = founder.decode_html(response.body, response.headers.get("Content-Type", b"").decode("latin-1"))[0]
         m = re.search(r"""http-equiv=["']?refresh["']?[^>]*content=["'][^"']*url=([^"'>\s]+)""", text, re.I)
         if m:

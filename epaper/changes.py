@@ -1,0 +1,136 @@
+"""`epaper changes`: what the portal corrected and removed after the archive first took it.
+
+Corrections come from the `revisions` dataset (storage.revisions: each earlier version with
+when it was superseded and the fields that changed), shown with a short diff against the
+version that replaced it; removals are the snapshot rows marked `gone_since`. The run log
+records both per run (`revised`, `gone` in a date's outcome); `status` counts them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import logging
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from epaper.config import Config, UsageError
+from epaper.storage.parquet import META_KEY, archived_dates, open_regular, read_snapshot, snapshot_path
+from epaper.storage.revisions import read_revisions, revised_dates
+
+log = logging.getLogger(__name__)
+
+SNIPPET = 24  # characters of context shown on each side of a change
+
+
+def _clip(text: str, width: int = SNIPPET) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def field_diff(field: str, old, new) -> str:
+    """One short line saying how a field changed."""
+    if field == "images":
+        old, new = old or [], new or []
+        if len(old) != len(new):
+            return f"images: {len(old)} → {len(new)}"
+        return "images: " + ", ".join(f"#{i + 1} changed" for i, (a, b) in enumerate(zip(old, new)) if a != b)
+    old, new = old or "", new or ""
+    if field != "body" or (len(old) <= 2 * SNIPPET and len(new) <= 2 * SNIPPET):
+        return f"{field}: {json.dumps(old, ensure_ascii=False)} → {json.dumps(new, ensure_ascii=False)}"
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    edits = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    added = sum(j2 - j1 for tag, _, _, j1, j2 in edits if tag in ("insert", "replace"))
+    removed = sum(i2 - i1 for tag, i1, i2, _, _ in edits if tag in ("delete", "replace"))
+    _, i1, i2, j1, j2 = edits[0]
+    before = old[max(0, i1 - 8):i1]
+    first = f"…{before}[{_clip(old[i1:i2])}→{_clip(new[j1:j2])}]…"
+    more = f", {len(edits) - 1} more" if len(edits) > 1 else ""
+    return f"body: +{added} −{removed} characters, {first}{more}"
+
+
+def _gone_count(root: Path, day: dt.date) -> int | None:
+    """Rows marked gone in the date's snapshot, from its footer (None: an older snapshot)."""
+    try:
+        with os.fdopen(open_regular(snapshot_path(root, "articles", day), root=root), "rb") as fh:
+            info = json.loads((pq.read_metadata(fh).metadata or {}).get(META_KEY, b"{}"))
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+    return info.get("gone")
+
+
+def _in(day: dt.date, start: dt.date | None, end: dt.date | None) -> bool:
+    return (start is None or day >= start) and (end is None or day <= end)
+
+
+def list_changes(root: str | Path, start: dt.date | None = None, end: dt.date | None = None) -> list[dict]:
+    """Every correction and removal of the dates in [start, end], by date then time."""
+    root = Path(root)
+    events: list[dict] = []
+    for day in (d for d in revised_dates(root) if _in(d, start, end)):
+        try:
+            current = {r["article_id"]: r for r in (read_snapshot(root, "articles", day) or pa.table({})).to_pylist()}
+        except (OSError, pa.ArrowException) as exc:
+            log.warning("%s: snapshot unreadable, corrections shown without the current version: %s", day, exc)
+            current = {}
+        history = read_revisions(root, day)
+        for i, old in enumerate(history):
+            later = [r for r in history[i + 1:] if r["article_id"] == old["article_id"]]
+            newer = later[0] if later else current.get(old["article_id"], {})
+            events.append({
+                "date": day.isoformat(), "kind": "corrected", "at": old["superseded_at"],
+                "article_id": old["article_id"], "url": old["url"], "title": newer.get("title", old["title"]),
+                "fields": list(old["changed_fields"]),
+                "diff": [field_diff(f, old.get(f), newer.get(f)) for f in old["changed_fields"] if newer],
+            })
+    for day in (d for d in archived_dates(root) if _in(d, start, end)):
+        if not _gone_count(root, day):
+            continue
+        try:
+            table = read_snapshot(root, "articles", day)
+        except (OSError, pa.ArrowException):
+            continue
+        for row in table.to_pylist() if table is not None else []:
+            if row["gone_since"] is not None:
+                events.append({"date": day.isoformat(), "kind": "removed", "at": row["gone_since"],
+                               "article_id": row["article_id"], "url": row["url"], "title": row["title"]})
+    return sorted(events, key=lambda e: (e["date"], e["at"], e["kind"], e["article_id"]))
+
+
+def counts_by_date(root: str | Path) -> dict[dt.date, dict[str, int]]:
+    """Date → {"revised": earlier versions kept, "gone": rows marked gone}, for `status`."""
+    root = Path(root)
+    out: dict[dt.date, dict[str, int]] = {}
+    for day in revised_dates(root):
+        out.setdefault(day, {"revised": 0, "gone": 0})["revised"] = len(read_revisions(root, day))
+    for day in archived_dates(root):
+        gone = _gone_count(root, day)
+        if gone:
+            out.setdefault(day, {"revised": 0, "gone": 0})["gone"] = gone
+    return out
+
+
+def run_changes(config: Config, start: dt.date | None, end: dt.date | None, as_json: bool) -> int:
+    from epaper.storage.load import is_archive
+    from epaper.timefmt import iso
+
+    data = Path(config.storage.data_dir)
+    if not is_archive(data):
+        raise UsageError(f"{data} is not an epaper archive (no articles/, pages/, runs/ or warc/ in it)")
+    if start and end and start > end:
+        raise UsageError(f"--from {start} is after --to {end}")
+    tz = config.schedule.tzinfo
+    events = [{**e, "at": iso(e["at"], tz)} for e in list_changes(data, start, end)]
+    if as_json:
+        print(json.dumps(events, ensure_ascii=False, indent=1))
+        return 0
+    for e in events:
+        when = f"at {e['at']}" if e["kind"] == "corrected" else f"since {e['at']}"
+        print(f"{e['date']} {e['kind']:<9} {e['title']}  {e['url']}  {when}")
+        for line in e.get("diff", []):
+            print(f"    {line}")
+    corrected = sum(e["kind"] == "corrected" for e in events)
+    print(f"{corrected} corrections, {len(events) - corrected} removed")
+    return 0
