@@ -29,12 +29,14 @@ def test_deep_nesting_fails_the_page(text):
         founder.parse_page(text, PAGE_URL)
 
 
-def _best(fn, arg, runs=3) -> float:
+def _best(fn, arg, runs=5) -> float:
+    """The least CPU time of this process over a few runs: other processes' load (the suite runs
+    on parallel workers) does not count."""
     best = float("inf")
     for _ in range(runs):
-        t = time.perf_counter()
+        t = time.process_time()
         fn(arg)
-        best = min(best, time.perf_counter() - t)
+        best = min(best, time.process_time() - t)
     return best
 
 
@@ -65,8 +67,9 @@ def test_parsing_is_linear_on_hostile_input(name):
     n = 5_000
     small, large = make(n), make(4 * n)
     t_small, t_large = _best(fn, small), _best(fn, large)
-    # linear: about 4x; quadratic would be 16x. Generous margin, and a floor for tiny timings.
-    assert t_large < 8 * max(t_small, 0.002), (name, t_small, t_large)
+    # linear: about 4x; quadratic would be 16x (seconds at this size). Generous margin, and a
+    # floor for tiny timings.
+    assert t_large < 8 * max(t_small, 0.005), (name, t_small, t_large)
 
 
 def test_period_xml_html_error_page_is_a_failure():

@@ -40,7 +40,7 @@ DATES = ("--from", START.isoformat(), "--to", END.isoformat())
 SLOW = [*FAST, "-s", "CONCURRENT_REQUESTS=4", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4", "-s", "DOWNLOAD_TIMEOUT=5"]
 
 # 24 kills: 8 at random times, 16 at chosen points of the snapshot write (N: the Nth file of the
-# run); the first 12 (every stage of the write among them) in make test, all in make test-all
+# run); the first 6 (two random, and every stage of the write) in make test, all in make test-all
 TRIALS = ["random", "write:1", "rename:2", "random", "renamed:1", "write:4", "random", "rename:5",
           "write:6", "random", "renamed:3", "rename:1", "random", "write:3", "rename:6", "random",
           "renamed:5", "write:2", "random", "rename:4", "write:5", "random", "rename:3", "renamed:6"]
@@ -129,7 +129,7 @@ def recover(server, data: Path) -> None:
     assert_complete_and_true(server, data)
 
 
-@pytest.mark.parametrize("trials", [pytest.param(TRIALS[:12], id="12"),
+@pytest.mark.parametrize("trials", [pytest.param(TRIALS[:6], id="6"),
                                     pytest.param(TRIALS, marks=pytest.mark.slow, id="all-24")])
 def test_sigkill_at_random_moments_never_breaks_the_archive(server, tmp_path, trials):
     data = tmp_path / "data"
@@ -164,7 +164,7 @@ def test_sigkill_at_random_moments_never_breaks_the_archive(server, tmp_path, tr
         server.delay = 0.0
         COUNTS["kills survived"] += sum(v for k, v in kills.items() if k != "finished before the kill")
     recover(server, data)
-    assert sum(v for k, v in kills.items() if k != "finished before the kill") >= len(trials) - 4, kills
+    assert sum(v for k, v in kills.items() if k != "finished before the kill") >= len(trials) * 2 // 3, kills
     assert {"random", "write", "rename", "renamed"} <= set(kills), kills
 
 

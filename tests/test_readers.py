@@ -220,6 +220,7 @@ def spark():
     session.stop()
 
 
+@pytest.mark.slow  # a JVM start: make test-all
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 def test_spark(spark, archive, truth):
     from pyspark.sql import types as T
