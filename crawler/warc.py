@@ -51,8 +51,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from epaper.crawler.captures import (IDENTICAL, NOT_MODIFIED, RECORD_MAXSIZE, CaptureIndex,  # noqa: F401
-                                     DateCaptures, RecordTooLarge, _members, _records, load_captures,
+from epaper.crawler.captures import (NOT_MODIFIED, CaptureIndex, DateCaptures, _records, load_captures,
                                      payload_digest, warc_files)
 from epaper.crawler.ledger import Ledger
 from epaper.crawler.middlewares import truncation

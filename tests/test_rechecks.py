@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import pytest_twisted
 
-from epaper.crawler.warc import NOT_MODIFIED
+from epaper.crawler.captures import NOT_MODIFIED
 from epaper.storage.load import load_articles, load_pages
 from tests.conftest import crawl_in_process
 from tests.revise import correction, path_of

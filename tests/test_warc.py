@@ -7,7 +7,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from epaper.crawler.warc import _records
+from epaper.crawler.captures import _records
 
 
 def _read_all(path):
@@ -74,7 +74,7 @@ def bomb_member(size: int = 1 << 30) -> bytes:
 
 
 def test_a_record_inflating_past_the_bound_is_refused(tmp_path, warc):
-    from epaper.crawler.warc import RecordTooLarge
+    from epaper.crawler.captures import RecordTooLarge
 
     path, _ = warc
     bomb = tmp_path / "bomb.warc.gz"
@@ -158,7 +158,7 @@ async def test_a_recrawl_of_an_unchanged_issue_writes_revisits_that_replay(porta
     replay answers a revisit with that payload, so reparse gives the live snapshot."""
     import datetime as dt
 
-    from epaper.crawler.warc import IDENTICAL, payload_digest
+    from epaper.crawler.captures import IDENTICAL, payload_digest
     from epaper.storage.load import load_articles, load_pages
     from tests.conftest import crawl_in_process
 
@@ -206,7 +206,7 @@ async def test_a_recrawl_of_an_unchanged_issue_writes_revisits_that_replay(porta
 
 def test_a_file_with_revisits_cut_anywhere_is_damaged(tmp_path, warc):
     """The cut-at-every-offset guarantee holds for files holding revisit records too."""
-    from epaper.crawler.warc import payload_digest
+    from epaper.crawler.captures import payload_digest
 
     path, _ = warc
     with open(path, "ab") as fh:
