@@ -61,6 +61,29 @@ def _codec(name: str | None) -> str | None:
         return None
 
 
+_REFRESH = re.compile(r"""http-equiv=["']?refresh["']?[^>]*content=["'][^"']*url=([^"'>\s]+)""", re.I)
+
+
+def latest_target(text: str, url: str, root: str) -> str | None:
+    """The newest issue's first page, from the latest-issue page at `url`: its meta refresh
+    target, else the first page of its page list; None when it names neither."""
+    m = _REFRESH.search(text)
+    if m:
+        return absolute_url(url, m.group(1))
+    page = parse_page(text, url, root)
+    return page.pages[0].url if page.pages else None
+
+
+def page_text(body: bytes, content_type: str = "") -> str:
+    """The text of a response that should be a page or a calendar; ValueError when its
+    Content-Type says it is something else. The header's charset is decode_html's hint."""
+    ctype = content_type.lower()
+    if ctype and not any(t in ctype for t in ("html", "xml", "text/plain")):
+        raise ValueError(f"not HTML ({ctype.split(';')[0]})")
+    header = re.search(r"charset=([\w-]+)", ctype)
+    return decode_html(body, header.group(1) if header else None)[0]
+
+
 def decode_html(body: bytes, header_encoding: str | None = None) -> tuple[str, str]:
     """Decode page bytes; return (text, encoding used).
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from epaper.runlog import read_runs
+from epaper.runlog import read_runs, run_ended
 from epaper.state import DAMAGED, INCOMPLETE, MISSING, PENDING, SUSPECT, DateState, date_states
 
 SUCCESS = (0, 3)  # every requested date archived (3: one of them suspect)
@@ -49,14 +49,6 @@ def window_start(today: dt.date, days: int) -> dt.date:
     return max(dt.date(1900, 1, 1), today - dt.timedelta(min(days, (today - dt.date.min).days + 1) - 1))
 
 
-def _ended(run: dict[str, Any]) -> dt.datetime | None:
-    try:
-        when = dt.datetime.fromisoformat(str(run.get("ended")).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else None
-
-
 def check(data: str | Path, *, tz: dt.tzinfo, catchup_days: int, max_success_age_hours: float,
           today: dt.date | None = None, now: dt.datetime | None = None) -> Health:
     root = Path(data)
@@ -82,12 +74,12 @@ def check(data: str | Path, *, tz: dt.tzinfo, catchup_days: int, max_success_age
             reasons.append(f"suspect: {s.date} ({'; '.join(s.suspect)})")
     runs = read_runs(root)
     health.last_run = runs[-1] if runs else None
-    success = next((r for r in reversed(runs) if r.get("exit_status") in SUCCESS and _ended(r)), None)
+    success = next((r for r in reversed(runs) if r.get("exit_status") in SUCCESS and run_ended(r)), None)
     health.last_success = success
     if success is None:
         reasons.append("no successful run recorded")
     else:
-        ended = _ended(success)
+        ended = run_ended(success)
         assert ended is not None
         health.success_age_hours = round((now - ended).total_seconds() / 3600, 2)
         if health.success_age_hours > max_success_age_hours:

@@ -19,9 +19,8 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
-from epaper.runlog import read_runs, runs_path
+from epaper.runlog import read_runs, run_ended, runs_path
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +50,6 @@ def prune_logs(data: Path, before: dt.datetime, keep: Path | None = None) -> int
     return removed
 
 
-def _ended(run: dict[str, Any]) -> dt.datetime | None:
-    try:
-        when = dt.datetime.fromisoformat(str(run.get("ended")).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else None
-
-
 def prune_runs(data: Path, before: dt.datetime) -> int:
     runs = read_runs(data)
     latest: dict[str, int] = {}  # date -> index of the last run holding an outcome for it
@@ -68,7 +59,7 @@ def prune_runs(data: Path, before: dt.datetime) -> int:
             latest[day] = i
     needed = set(latest.values())
     kept = [run for i, run in enumerate(runs)
-            if i in needed or (ended := _ended(run)) is None or ended >= before]
+            if i in needed or (ended := run_ended(run)) is None or ended >= before]
     if len(kept) == len(runs):
         return 0
     path = runs_path(data)

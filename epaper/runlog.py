@@ -250,3 +250,12 @@ def last_outcomes(data_dir: str | Path) -> dict[date, dict[str, Any]]:
             if isinstance(outcome, dict):
                 latest[day] = {**outcome, "run_id": run.get("run_id"), "ended": run.get("ended")}
     return latest
+
+
+def run_ended(run: Mapping[str, Any]) -> datetime | None:
+    """When a run-log line's run ended (aware), or None when its time is unreadable."""
+    try:
+        when = datetime.fromisoformat(str(run.get("ended")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else None

@@ -263,22 +263,12 @@ class EpaperSpider(scrapy.Spider):
             location = response.headers.get("Location")
             return response.urljoin(location.decode("latin-1")) if location else None
         text = founder.decode_html(response.body, response.headers.get("Content-Type", b"").decode("latin-1"))[0]
-        m = re.search(r"""http-equiv=["']?refresh["']?[^>]*content=["'][^"']*url=([^"'>\s]+)""", text, re.I)
-        if m:
-            return response.urljoin(m.group(1))
-        page = founder.parse_page(text, response.url, self.root)
-        if page.pages:
-            return page.pages[0].url
-        return None
+        return founder.latest_target(text, response.url, self.root)
 
     # ------------------------------------------------------------ pages
 
     def _html(self, response: Response) -> str:
-        ctype = response.headers.get("Content-Type", b"").decode("latin-1").lower()
-        if ctype and not any(t in ctype for t in ("html", "xml", "text/plain")):
-            raise ValueError(f"not HTML ({ctype.split(';')[0]})")
-        header = re.search(r"charset=([\w-]+)", ctype)
-        return founder.decode_html(response.body, header.group(1) if header else None)[0]
+        return founder.page_text(response.body, response.headers.get("Content-Type", b"").decode("latin-1"))
 
     def _parse_page(self, response: Response) -> founder.Page:
         """The 版面 of a response; ValueError when it is not an e-paper page at all.

@@ -14,7 +14,6 @@ default the machine's date: which months to try without a latest page).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -92,11 +91,7 @@ class ProbeSpider(scrapy.Spider):
         yield self._request(self.root + founder.LATEST_PATHS["pc"], self.parse_latest, gens=["pc", "html"])
 
     def _text(self, response: Response) -> str:
-        ctype = response.headers.get("Content-Type", b"").decode("latin-1").lower()
-        if ctype and not any(t in ctype for t in ("html", "xml", "text/plain")):
-            raise ValueError(f"not HTML ({ctype.split(';')[0]})")
-        header = re.search(r"charset=([\w-]+)", ctype)
-        return founder.decode_html(response.body, header.group(1) if header else None)[0]
+        return founder.page_text(response.body, response.headers.get("Content-Type", b"").decode("latin-1"))
 
     # ------------------------------------------------------------ the latest issue
 
@@ -108,12 +103,7 @@ class ProbeSpider(scrapy.Spider):
                 text = self._text(response)
             except ValueError:
                 text = ""
-            m = re.search(r"""http-equiv=["']?refresh["']?[^>]*content=["'][^"']*url=([^"'>\s]+)""", text, re.I)
-            if m:
-                target = response.urljoin(m.group(1))
-            else:
-                page = founder.parse_page(text, response.url, self.root)
-                target = page.pages[0].url if page.pages else None
+            target = founder.latest_target(text, response.url, self.root)
         day = founder.date_from_url(target) if target else None
         if day is not None and plausible_issue_date(day):
             f = self.findings
