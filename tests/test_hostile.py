@@ -355,3 +355,28 @@ async def test_an_article_linked_from_another_dates_page_is_archived_once_under_
     linked = [r for r in rows if r["url"].endswith(link)]
     assert [r["issue_date"] for r in linked] == [DAY]
     assert len({r["url"] for r in rows}) == len(rows)  # every article once
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_site_whose_articles_live_in_another_dates_folder_keeps_them(site_copy, tmp_path):
+    """The folder is the issue date on Founder sites, but where a site breaks the convention for
+    the whole day, the articles stay with the issue that links them (never an empty day)."""
+    import shutil
+
+    from epaper.storage.load import load_articles
+
+    day2 = dt.date(2023, 8, 2)
+    src, dst = site_copy / "pc/content/202308/02", site_copy / "pc/content/202308/01"
+    for article in src.glob("content_*.html"):
+        shutil.copy(article, dst / f"content_9{article.name[len('content_'):]}")  # new ids: no clash
+    for page in (site_copy / "pc/layout/202308/02").glob("node_*.html"):
+        html = page.read_text(encoding="utf-8")
+        page.write_text(re.sub(r"\.\./\.\./\.\./content/202308/02/content_", "../../../content/202308/01/content_9",
+                               html), encoding="utf-8")
+    data = tmp_path / "data"
+    with serve(site_copy) as server:
+        ledger = await crawl_in_process(data, server.base_url, date=day2)
+    result = ledger.results[day2]
+    assert result.status == "archived" and result.articles > 0, result
+    rows = load_articles(data, columns=["url"]).to_pylist()
+    assert len(rows) == result.articles and all("/202308/01/content_9" in r["url"] for r in rows)

@@ -347,26 +347,34 @@ class EpaperSpider(scrapy.Spider):
         # Every page of the day is in: request each article once, on the page that prints it.
         order = sorted(day.pages)
         placed = founder.place_articles([day.pages[pi] for pi in order])
+        foreign = self._other_issues(placed, d)
         for pi in order:
             p = day.pages[pi]
             if p is None:
                 continue
             if not p.links and p.promise:
                 self.ledger.fail(d, p.url, f"no recognisable article link, although {p.promise}")
-            for position, url in enumerate(u for u in placed.get(p.url, []) if self._of_this_issue(u, d)):
+            for position, url in enumerate(u for u in placed.get(p.url, []) if u not in foreign):
                 yield self._request(url, self.parse_article, [d], page_index=pi, position=position,
                                     page_no=p.page_no, page_name=p.page_name, pdf_url=p.pdf_url, stage=3)
         del self.days[d]
 
-    def _of_this_issue(self, url: str, d: dt.date) -> bool:
-        """An article whose URL names another issue's folder belongs to that issue (archived
-        under it, once), not to the page of this one that links it."""
-        other = founder.date_from_url(url)
-        if other is None or other == d:
-            return True
-        self.logger.info("%s: %s belongs to the issue of %s, not filed here", d, url, other)
-        self.crawler.stats.inc_value("epaper/skipped/other_issue")
-        return False
+    def _other_issues(self, placed: dict[str, list[str]], d: dt.date) -> set[str]:
+        """The day's article links whose URL names another issue's folder: that issue holds them
+        (archived under it, once), not the page of this one that links them. Only while the
+        site follows the convention: when most of the day's articles live in another folder,
+        the folder is not the issue date there, and every article stays with this issue."""
+        urls = [u for page_urls in placed.values() for u in page_urls]
+        foreign = {u for u in urls if (other := founder.date_from_url(u)) is not None and other != d}
+        if not foreign:
+            return set()
+        if 2 * len(foreign) > len(urls):
+            self.logger.info("%s: most article URLs name another date's folder; all are kept with this issue", d)
+            return set()
+        for url in sorted(foreign):
+            self.logger.info("%s: %s belongs to the issue of its folder, not filed here", d, url)
+        self.crawler.stats.inc_value("epaper/skipped/other_issue", len(foreign))
+        return foreign
 
     # ------------------------------------------------------------ articles
 
