@@ -137,7 +137,7 @@ class SnapshotPipeline:
             self._writing(day, True)
             info = parquet.snapshot_info(self.root, day)
             return {"pages": info.pages, "articles": info.articles, "duplicates": info.duplicates}
-        if result.status == NO_ISSUE and day in parquet.archived_dates(self.root):
+        if result.status == NO_ISSUE and parquet.has_snapshot(self.root, day):
             # The portal no longer serves an issue the archive holds: reported, never emptied.
             self.ledger.withdrawn(day, self.ledger.root, "the portal no longer serves this archived issue "
                                                          "(no issue found); the archived snapshot is kept")
@@ -146,7 +146,7 @@ class SnapshotPipeline:
             return {}
         articles = sorted(self.articles.get(day, []), key=lambda r: (r["page_index"], r["position"]))
         pages = sorted(self.pages.get(day, []), key=lambda r: r["page_index"])
-        previous = parquet.snapshot_info(self.root, day) if day in parquet.archived_dates(self.root) else None
+        previous = parquet.snapshot_info(self.root, day) if parquet.has_snapshot(self.root, day) else None
         if not result.failures and previous is not None and previous.error is None:
             articles = self._never_less(day, pages, articles)
         complete = not result.failures

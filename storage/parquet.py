@@ -161,6 +161,11 @@ def read_snapshot(root: Path, dataset: str, day: dt.date) -> pa.Table | None:
                                  else pa.nulls(table.num_rows, f.type) for f in schema], schema=schema)
 
 
+def has_snapshot(root: Path, day: dt.date, dataset: str = "articles") -> bool:
+    """Whether the date has a snapshot file (whole or damaged): one stat, not a folder scan."""
+    return snapshot_path(root, dataset, day).exists()
+
+
 def archived_dates(root: Path, dataset: str = "articles") -> list[dt.date]:
     out = []
     base = Path(root) / dataset
