@@ -52,18 +52,22 @@ class CrawlArguments:
 
 
 def crawl_arguments(base_url: str | None, date: str | None = None, start: str | None = None,
-                    end: str | None = None, latest: str | None = None, layout: str | None = None) -> CrawlArguments:
-    """The spider's `-a` arguments: `base_url`, and `date`, or `start`/`end`, or `latest=1`."""
+                    end: str | None = None, latest: str | None = None, layout: str | None = None,
+                    dates: str | None = None) -> CrawlArguments:
+    """The spider's `-a` arguments: `base_url`, and `date`, or `start`/`end`, or `dates` (dates
+    separated by commas, in any order), or `latest=1`."""
     root = check_base_url(base_url)
     wants_latest = bool(latest) and latest not in ("0", "false", "no")
-    if date:
-        dates = [parse_date(date)]
+    if dates:
+        days = sorted({parse_date(d.strip()) for d in dates.split(",")})
+    elif date:
+        days = [parse_date(date)]
     elif start or end:
-        dates = date_range(parse_date(start or end), parse_date(end or start))
+        days = date_range(parse_date(start or end), parse_date(end or start))
     elif wants_latest:
-        dates = []
+        days = []
     else:
-        raise ValueError("give date=, start=/end= or latest=1")
+        raise ValueError("give date=, start=/end=, dates= or latest=1")
     if layout is not None and layout not in LAYOUTS:
         raise ValueError(f"layout must be auto, pc or html, got {layout!r}")
-    return CrawlArguments(root, tuple(dates), wants_latest and not dates, layout)
+    return CrawlArguments(root, tuple(days), wants_latest and not days, layout)

@@ -142,12 +142,19 @@ class DateCaptures:
             self.originals.setdefault((url, digest), (record_id, date))
 
 
-def load_captures(root: Path, day: dt.date, limit: int = 0) -> DateCaptures:
+def load_captures(root: Path, day: dt.date, limit: int = 0, generation: int = 0) -> DateCaptures:
     """Read every committed WARC file of a date in time order (file names start with the crawl's
-    time). A damaged file is read as far as it goes and named in `damaged`."""
+    time). A damaged file is read as far as it goes and named in `damaged`.
+
+    `generation` k > 0: only the first k files are read, and `newest_by_url` holds what the k-th
+    file's crawl captured (its revisits resolved through the earlier files): the date as that
+    crawl saw it."""
     out = DateCaptures()
     payloads: dict[str, bytes] = {}  # WARC-Record-ID of a response record -> its payload
-    for path in warc_files(root, day):
+    files = warc_files(root, day)
+    if generation:
+        files = files[:generation]
+    for path in files:
         relative = str(path.relative_to(root))
         try:
             for record in _records(path, limit or RECORD_MAXSIZE):
@@ -187,6 +194,9 @@ def load_captures(root: Path, day: dt.date, limit: int = 0) -> DateCaptures:
         except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
             log.warning("damaged WARC file %s: %s", path, exc)
             out.damaged = out.damaged or f"damaged WARC {relative} ({exc})"
+    if generation and files:
+        last = str(files[-1].relative_to(root))
+        out.newest_by_url = {url: c for url, c in out.newest_by_url.items() if c.relative == last}
     return out
 
 

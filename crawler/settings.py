@@ -68,6 +68,7 @@ SNAPSHOT_PAUSE_AT = ""  # crash tests only: "write:N", "rename:N" or "renamed:N"
 SNAPSHOT_PAUSE_SECONDS = 120.0  # crash tests only: how long SNAPSHOT_PAUSE_AT holds the file
 WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/ ([storage] warc)
 WARC_REPLAY_DIR = ""  # when set (epaper reparse): answer every request from the WARC files there
+WARC_REPLAY_GENERATION = 0  # 0: each URL's newest capture; k: what each date's k-th crawl captured (its history)
 WARC_RECORD_MAXSIZE = 32 * 1024 * 1024  # bytes one WARC record may inflate to on replay (a bomb is refused)
 # Extraction health (pipelines.health; [health] in the config): a complete date is *suspect* when,
 # against the median of its last HEALTH_HISTORY complete issues (at least HEALTH_MIN_HISTORY), an

@@ -24,13 +24,15 @@ WarcReplayMiddleware answers every request from those files, so no request reach
 network: the spider and pipelines run exactly as in a crawl (a stored gzipped payload is
 decoded by the compression middleware, as it was when crawled). A URL captured by several
 crawls is answered with its newest capture (by WARC-Date); a revisit is answered with the
-payload of the record it refers to.
+payload of the record it refers to. With WARC_REPLAY_GENERATION k, each date is answered with
+what its k-th WARC file holds (its k-th crawl, as that crawl saw the portal): `epaper reparse`
+replays a date's crawls in time order, one generation per crawl, to rebuild its history.
 
 Replay streams each file record by record: no record may inflate past WARC_RECORD_MAXSIZE,
 so a WARC bomb (1 MB inflating to 1 GiB) is refused with that reason, in bounded memory.
 
 Settings: WARC_ENABLED (default True), WARC_REPLAY_DIR (archive root to replay from; empty:
-off), WARC_RECORD_MAXSIZE (default 32 MiB: the most one record may inflate to on replay),
+off), WARC_REPLAY_GENERATION (default 0: the newest captures), WARC_RECORD_MAXSIZE (default 32 MiB: the most one record may inflate to on replay),
 SNAPSHOT_DIR (archive root to write to).
 """
 from __future__ import annotations
@@ -271,6 +273,7 @@ class WarcReplayMiddleware:
             raise NotConfigured
         self.root = Path(replay)
         self.record_max = crawler.settings.getint("WARC_RECORD_MAXSIZE")
+        self.generation = crawler.settings.getint("WARC_REPLAY_GENERATION")
         self.crawler = crawler
         self.loaded: set[dt.date] = set()
         self.responses: dict[str, tuple] = {}
@@ -282,7 +285,7 @@ class WarcReplayMiddleware:
 
     def _load(self, day: dt.date) -> None:
         self.loaded.add(day)
-        captures = load_captures(self.root, day, self.record_max)
+        captures = load_captures(self.root, day, self.record_max, self.generation)
         if captures.damaged:
             self.damaged[day] = captures.damaged
         for url, capture in captures.newest_by_url.items():

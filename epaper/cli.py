@@ -229,6 +229,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         spider_args.update(start=dates[0].isoformat(), end=dates[-1].isoformat())
     else:
         spider_args["latest"] = "1"
+    rounds = history_rounds(data, dates, spider_args) if reparse else None
 
     settings = project_settings()
     # The add-on in ADDONS applies the config, as for `scrapy crawl`: one way in. It gets the
@@ -261,13 +262,48 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [],
                               tz=config.schedule.tzinfo)
         try:
-            return run_spider(args, data, settings, base_url, spider_args, dates, record)
+            if rounds:
+                clear_history(data)
+            try:
+                return run_spider(args, data, settings, base_url, spider_args, dates, record, rounds)
+            finally:
+                if rounds:
+                    clear_history(data)
         except Terminated:
             if not record.finished:
                 record.finish(TERMINATED)
             raise
     finally:
         lock.__exit__(None, None, None)
+
+
+def history_rounds(data: Path, dates: list, spider_args: dict) -> list[tuple[dict, dict, set]]:
+    """The runs of a history replay: run k replays the k-th crawl (WARC file) of every date that
+    has one, so each date's crawls are replayed in time order, and prints the dates it replays
+    last (epaper.crawl.run_spider's rounds)."""
+    from epaper.crawler.captures import warc_files
+
+    crawls = {day: max(len(warc_files(data, day)), 1) for day in dates}
+    rounds = []
+    for k in range(1, max(crawls.values()) + 1):
+        todo = [day for day in dates if crawls[day] >= k]
+        args = {key: value for key, value in spider_args.items() if key not in ("start", "end")}
+        args["dates"] = ",".join(day.isoformat() for day in todo)
+        rounds.append(({"WARC_REPLAY_GENERATION": k}, args, {day for day in todo if crawls[day] == k}))
+    return rounds
+
+
+def clear_history(data: Path) -> None:
+    """Remove the scratch archive of a history replay (one that was stopped leaves it)."""
+    import shutil
+
+    from epaper.pipelines.snapshot import HISTORY
+
+    path = data / HISTORY
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)  # removes links inside, never what they point to
 
 
 def say_error(args, line: str, event: str = "error") -> None:

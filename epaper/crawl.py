@@ -35,43 +35,75 @@ def config_zone(settings):
     return config.schedule.tzinfo if isinstance(config, Config) else None
 
 
-def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates, record) -> int:
+def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates, record,
+               rounds: list[tuple[dict, dict, set]] | None = None) -> int:
     """Run the spider in this process, one line per date as it settles; the exit status.
-    `record`: the run's line in the run log (epaper.runlog.RunLog.start), finished here."""
+    `record`: the run's line in the run log (epaper.runlog.RunLog.start), finished here.
+    `rounds`: runs of the spider one after the other, each (settings, spider arguments, the
+    dates whose lines it prints), as a history replay needs; by default one run of
+    `spider_args` printing every date."""
+    from twisted.internet import defer
+
     from epaper.crawler.ledger import Ledger
     from epaper.crawler.signals import issue_done
     from epaper.crawler.spiders.epaper import EpaperSpider
 
+    rounds = rounds or [({}, spider_args, None)]
     try:  # a -s value Scrapy cannot use (a component path, a reactor) fails here or in crawl()
         process = new_process(settings)
         tz = config_zone(settings)
         log_path = log_file(data, args.command, tz)
         setup_logging(settings, log_path, args.verbose, args.log_format == "json", tz)
-        crawler = process.create_crawler(EpaperSpider)
+        crawlers = []
+        for overrides, _, _ in rounds:
+            crawler = process.create_crawler(EpaperSpider)
+            crawler.settings.setdict(overrides, priority="cmdline")  # its own: crawl() merges the process's in
+            crawlers.append(crawler)
     except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
         raise UsageError(f"cannot set up the crawl: {exc}") from None
     reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json", tz=tz)
     if args.log_format == "json":
-        _json_formatter().crawler = crawler
-    ledger = Ledger.from_crawler(crawler)
-    crawler.signals.connect(reporter.on_issue_done, issue_done)
+        _json_formatter().crawler = crawlers[0]
+    for crawler in crawlers:
+        crawler.signals.connect(reporter.on_issue_done, issue_done)
     failed: list = []
+    ran: list = []
     started = time.time()
-    process.crawl(crawler, base_url=base_url, **spider_args).addErrback(failed.append)
+
+    @defer.inlineCallbacks
+    def crawl_rounds():
+        for crawler, (_, kwargs, shown) in zip(crawlers, rounds):
+            reporter.shown = shown
+            yield process.crawl(crawler, base_url=base_url, **kwargs).addErrback(failed.append)
+            ran.append(crawler)
+            if failed or crawler.spider is None or Ledger.from_crawler(crawler).fatal:
+                return
+            if crawler.stats.get_value("finish_reason") != "finished":  # stopped (SIGTERM): no next round
+                reporter.shown = None
+                return
+            reporter.finish(Ledger.from_crawler(crawler))  # its dates never settled, before the next round
+
+    crawl_rounds()
     process.start()
     if failed:
         logging.getLogger(__name__).error("the crawl could not run: %s", failed[0].getTraceback())
         record.finish(2)
         write_metrics(data, settings.get("EPAPER_CONFIG"))
         raise UsageError(f"the crawl could not run: {failed[0].getErrorMessage()}")
-    if crawler.spider is None:
+    if not ran or ran[-1].spider is None:
         raise UsageError("the crawl did not start; see the log")
+    ledger = Ledger.from_crawler(ran[-1])
     if ledger.fatal:
         record.finish(2)
         write_metrics(data, settings.get("EPAPER_CONFIG"))
         raise UsageError(ledger.fatal)
     status = reporter.finish(ledger)
-    record.stats = run_stats(crawler.stats.get_stats(), data, ledger.dates, started)
+    stats: dict = {}
+    for crawler in ran:
+        for key, value in crawler.stats.get_stats().items():
+            if isinstance(value, int):
+                stats[key] = stats.get(key, 0) + value
+    record.stats = run_stats(stats, data, Ledger.from_crawler(ran[0]).dates, started)
     record.finish(status)
     retain(data, settings.get("EPAPER_CONFIG"), keep=log_path)
     write_metrics(data, settings.get("EPAPER_CONFIG"))
@@ -219,13 +251,14 @@ class Reporter:
         self.today = dt.datetime.now(self.tz).date()  # in the portal's zone
         self.tty = sys.stderr.isatty() and not quiet and not json_lines
         self.done: set[dt.date] = set()
+        self.shown: set[dt.date] | None = None  # the dates whose lines the current round prints (None: all)
         self.articles = self.failed = 0
         self.status = 0
         self.suspect = False  # an archived date is suspect: exit status 3 when nothing failed
         self.started = time.monotonic()
 
     def on_issue_done(self, date, result) -> None:
-        if date in self.done:
+        if date in self.done or (self.shown is not None and date not in self.shown):
             return
         self.done.add(date)
         self._clear()

@@ -11,10 +11,13 @@ ledger with what was written.
 - corrections: an article whose archived fields differ from the previous snapshot's row while
   its raw page differs from the one that row was read from (payload digests, from the WARC
   files and this crawl's records) keeps its earlier row in `revisions/`
-  (storage.revisions), written before the snapshot is replaced; `reparse` records none (what
-  differs there is the parser, not the portal).
+  (storage.revisions), written before the snapshot is replaced; a replay of the newest
+  captures records none (what differs there is the parser, not the portal).
 - removals: an article a complete re-crawl no longer finds stays, marked `gone_since` (the
   time of that crawl's newest fetch); it is cleared when the article is found again.
+- history (`epaper reparse`, WARC_REPLAY_GENERATION k): each of a date's crawls is replayed in
+  time order, one generation per run of the spider, as the crawl it was (see `_roots`); the
+  last rebuilds the snapshot, and the revisions and removals of the date's whole history.
 
 A previous snapshot that is damaged (not valid Parquet) is replaced, never merged; every
 failed URL of an unfinished date is logged with its reason.
@@ -40,7 +43,7 @@ from pathlib import Path
 import pyarrow as pa
 from itemadapter import ItemAdapter
 
-from epaper.crawler.captures import CaptureIndex
+from epaper.crawler.captures import CaptureIndex, warc_files
 from epaper.crawler.items import ArticleItem
 from epaper.crawler.ledger import NO_ISSUE, DateResult, Ledger
 from epaper.crawler.signals import issue_ready, issue_writing
@@ -49,6 +52,8 @@ from epaper.pipelines.dedupe import DuplicateIndex
 from epaper.storage import compact, parquet, revisions
 
 log = logging.getLogger(__name__)
+
+HISTORY = ".reparse"  # under the archive root: the earlier generations of a history replay
 
 
 def _merge(new: list[dict], old: pa.Table | None, key: str) -> list[dict]:
@@ -88,7 +93,10 @@ class SnapshotPipeline:
         self.archived: set[dt.date] | None = None
         self.ledger = Ledger.from_crawler(crawler)
         self.replay = bool(settings.get("WARC_REPLAY_DIR"))
-        self.captures = CaptureIndex.from_crawler(crawler) if settings.getbool("WARC_ENABLED") else None
+        self.generation = settings.getint("WARC_REPLAY_GENERATION") if self.replay else 0
+        self.history_index: DuplicateIndex | None = None
+        self.captures = (CaptureIndex.from_crawler(crawler)
+                         if settings.getbool("WARC_ENABLED") or self.generation else None)
         self.gone_now: dict[dt.date, int] = {}
         crawler.signals.connect(self.on_issue_ready, issue_ready)
 
@@ -137,7 +145,9 @@ class SnapshotPipeline:
             self._writing(day, True)
             info = parquet.snapshot_info(self.root, day)
             return {"pages": info.pages, "articles": info.articles, "duplicates": info.duplicates}
-        if result.status == NO_ISSUE and parquet.has_snapshot(self.root, day):
+        before, out, also = self._roots(day)
+        final = out == self.root
+        if result.status == NO_ISSUE and any(parquet.has_snapshot(r, day) for r in (before, also) if r):
             # The portal no longer serves an issue the archive holds: reported, never emptied.
             self.ledger.withdrawn(day, self.ledger.root, "the portal no longer serves this archived issue "
                                                          "(no issue found); the archived snapshot is kept")
@@ -146,37 +156,37 @@ class SnapshotPipeline:
             return {}
         articles = sorted(self.articles.get(day, []), key=lambda r: (r["page_index"], r["position"]))
         pages = sorted(self.pages.get(day, []), key=lambda r: r["page_index"])
-        previous = parquet.snapshot_info(self.root, day) if parquet.has_snapshot(self.root, day) else None
-        if not result.failures and previous is not None and previous.error is None:
-            articles = self._never_less(day, pages, articles)
+        previous, archived = self._info(before, day), self._info(also, day)
+        for root, info in ((before, previous), (also, archived)):
+            if not result.failures and info is not None and info.error is None:
+                articles = self._never_less(day, pages, articles, root)
         complete = not result.failures
         if not complete:
-            if previous is not None and previous.complete and previous.error is None:
+            guard = archived if also is not None else previous  # what an incomplete crawl never replaces
+            if guard is not None and guard.complete and guard.error is None:
                 log.warning("%s: incomplete crawl, keeping the previous complete snapshot", day)
                 self._writing(day, False)
                 return {"kept_previous": True}
-            if previous is not None:
-                articles = _merge(articles, self._previous("articles", day), "article_id")
-                pages = _merge(pages, self._previous("pages", day), "page_no")
-                articles.sort(key=lambda r: (r["page_index"], r["position"]))
-                pages.sort(key=lambda r: r["page_index"])
-            if not articles and not pages:  # nothing to keep: no snapshot rather than an empty one
-                self._writing(day, False)
-                return {}
-        revised = self._revisions(day, articles) if previous is not None and not self.replay else []
+            for root, info in ((before, previous), (also, archived)):
+                if info is not None:
+                    articles, pages = self._merged(day, articles, pages, root)
+        # A replay records corrections only between the generations of a history.
+        revised = (self._revisions(day, articles, before)
+                   if previous is not None and (not self.replay or self.generation > 1) else [])
+        if not articles and not pages:  # nothing to keep: no snapshot rather than an empty one
+            self._writing(day, False)
+            return {}
         per_page: dict[int, int] = defaultdict(int)
         for row in articles:
             per_page[row["page_index"]] += 1
         for page in pages:  # articles archived under the page (an article on two pages counts on the first)
             page["article_count"] = per_page[page["page_index"]]
-        if self.index is None:
-            self.index = DuplicateIndex.open(self.root, **self.index_options)
-        self.index.resolve(day, articles)
+        self._index(final).resolve(day, articles)
         duplicates = sum(1 for r in articles if r.get("duplicate_of"))
         self._writing(day, True)
         crawled = max((r["crawled_at"] for r in articles), default=None)
         summary = health.summarize(articles, self.sources.get(day, []), len(pages))
-        suspect = health.judge(summary, self._recent_health(day), self.thresholds) if complete else []
+        suspect = health.judge(summary, self._recent_health(day), self.thresholds) if complete and final else []
         info = {
             "complete": complete,
             "failures": result.failures,
@@ -188,11 +198,19 @@ class SnapshotPipeline:
             "suspect": suspect,
             "gone": sum(1 for r in articles if r.get("gone_since") is not None),
         }
-        path = parquet.write_snapshot(self.root, "pages", day, pages, info, pause=self._pause)
+        path = parquet.write_snapshot(out, "pages", day, pages, info, pause=self._pause)
         self.crawler.stats.inc_value("epaper/bytes_written", path.stat().st_size)
         # Before the snapshot that drops them: a kill in between leaves them in both.
-        revisions.write_revisions(self.root, day, revised, pause=self._pause)
-        path = parquet.write_snapshot(self.root, "articles", day, articles, info, pause=self._pause)
+        replaced: list[Path] = []
+        if also is not None:  # the date's whole history, rebuilt: it replaces the versions archived
+            revised, replaced = revisions.rebuild_revisions(self.root, day, revisions.read_revisions(before, day)
+                                                            + revised, pause=self._pause)
+        else:
+            revisions.write_revisions(out, day, revised, pause=self._pause)
+        path = parquet.write_snapshot(out, "articles", day, articles, info, pause=self._pause)
+        revisions.remove_files(self.root, replaced)
+        if not final:
+            return {"pages": len(pages), "articles": len(articles), "duplicates": duplicates}
         self.crawler.stats.inc_value("epaper/bytes_written", path.stat().st_size)
         self.crawler.stats.inc_value("epaper/snapshots_written")
         if suspect:
@@ -206,8 +224,52 @@ class SnapshotPipeline:
             self._commit()
         if revised:
             self.crawler.stats.inc_value("epaper/revised", len(revised))
+        gone = self.gone_now.pop(day, 0)
+        if also is not None:  # a history replay counts the removals the archive did not show
+            shown = self._previous("articles", day, also) if archived is not None else None
+            marked = {r["article_id"] for r in shown.to_pylist() if r["gone_since"] is not None} if shown else set()
+            gone = sum(1 for r in articles if r.get("gone_since") is not None and r["article_id"] not in marked)
         return {"pages": len(pages), "articles": len(articles), "duplicates": duplicates,
-                "health": summary, "suspect": suspect, "revised": len(revised), "gone": self.gone_now.pop(day, 0)}
+                "health": summary, "suspect": suspect, "revised": len(revised), "gone": gone}
+
+    def _roots(self, day: dt.date) -> tuple[Path | None, Path, Path | None]:
+        """(where the date's previous version is read, where this version is written, the archive
+        when its snapshot is kept besides the previous version).
+
+        A crawl, and a replay of the newest captures, read and write the archive. A history replay
+        (WARC_REPLAY_GENERATION k: `epaper reparse`) writes each generation but a date's last into
+        the scratch archive HISTORY, where the next generation reads it as its previous version;
+        the last generation is written to the archive, keeping every row the archive holds that
+        the rebuild does not reproduce. A date with one capture is replayed as without history.
+        """
+        if not self.generation:
+            return self.root, self.root, None
+        last = self.generation >= len(warc_files(self.captures.root, day))
+        before = self.root / HISTORY if self.generation > 1 else (self.root if last else None)
+        if last:
+            return before, self.root, self.root if self.generation > 1 else None
+        return before, self.root / HISTORY, None
+
+    def _info(self, root: Path | None, day: dt.date) -> parquet.SnapshotInfo | None:
+        return parquet.snapshot_info(root, day) if root is not None and parquet.has_snapshot(root, day) else None
+
+    def _merged(self, day: dt.date, articles: list[dict], pages: list[dict], root: Path) -> tuple[list, list]:
+        """An incomplete crawl's rows merged with the rows the date's snapshot under `root` holds."""
+        articles = _merge(articles, self._previous("articles", day, root), "article_id")
+        pages = _merge(pages, self._previous("pages", day, root), "page_no")
+        articles.sort(key=lambda r: (r["page_index"], r["position"]))
+        pages.sort(key=lambda r: r["page_index"])
+        return articles, pages
+
+    def _index(self, final: bool) -> DuplicateIndex:
+        """The archive's dedupe index; for a history's earlier generation, a copy never saved."""
+        if final:
+            if self.index is None:
+                self.index = DuplicateIndex.open(self.root, **self.index_options)
+            return self.index
+        if self.history_index is None:
+            self.history_index = DuplicateIndex.open(self.root, **self.index_options)
+        return self.history_index
 
     def _recent_health(self, day: dt.date) -> list[dict]:
         """The health of the complete archived dates before `day`, newest first, at most
@@ -225,13 +287,16 @@ class SnapshotPipeline:
                     break
         return out
 
-    def _revisions(self, day: dt.date, articles: list[dict]) -> list[dict]:
-        """The previous rows of the articles whose archived fields changed with their raw page,
-        as `revisions` rows (superseded when the new version was fetched)."""
-        old = self._previous("articles", day)
+    def _revisions(self, day: dt.date, articles: list[dict], root: Path) -> list[dict]:
+        """The previous rows (the snapshot under `root`) of the articles whose archived fields
+        changed with their raw page, as `revisions` rows (superseded when the new version was
+        fetched)."""
+        old = self._previous("articles", day, root)
         if old is None:
             return []
         before = {r["article_id"]: r for r in old.to_pylist()}
+        if self.generation:
+            self.captures.of(day)  # every capture's digest (a crawl loads them to write its WARC)
         digest = self.captures.digest_of if self.captures is not None else (lambda day, record_id: None)
         out = []
         for row in articles:
@@ -249,12 +314,12 @@ class SnapshotPipeline:
                         len(out), ", ".join(r["url"] for r in out[:10]))
         return out
 
-    def _never_less(self, day: dt.date, pages: list[dict], articles: list[dict]) -> list[dict]:
-        """A crawl without failures against the date's previous snapshot: a re-crawl never
+    def _never_less(self, day: dt.date, pages: list[dict], articles: list[dict], root: Path) -> list[dict]:
+        """A crawl without failures against the date's previous snapshot (under `root`): a re-crawl never
         deletes a row. A page the previous snapshot holds (by page_no) that this crawl did not
         find fails the date ("less than the archive holds"), so the previous snapshot stays; an
         article it holds that the intact pages no longer link is kept (its previous row)."""
-        old_pages = self._previous("pages", day)
+        old_pages = self._previous("pages", day, root)
         found = {p["page_no"] for p in pages}
         for row in old_pages.to_pylist() if old_pages is not None else []:
             if row["page_no"] not in found:
@@ -262,7 +327,7 @@ class SnapshotPipeline:
                                                   "(the portal no longer lists it)")
         if self.ledger.results[day].failures:
             return articles
-        old_articles = self._previous("articles", day)
+        old_articles = self._previous("articles", day, root)
         ids = {a["article_id"] for a in articles}
         kept = [r for r in (old_articles.to_pylist() if old_articles is not None else []) if r["article_id"] not in ids]
         if kept:
@@ -284,10 +349,10 @@ class SnapshotPipeline:
             parquet.write_common_metadata(self.root)
             self.uncommitted = 0
 
-    def _previous(self, dataset: str, day: dt.date) -> pa.Table | None:
+    def _previous(self, dataset: str, day: dt.date, root: Path) -> pa.Table | None:
         """The date's previous snapshot to merge with, or None when absent or damaged (then replaced)."""
         try:
-            return parquet.read_snapshot(self.root, dataset, day)
+            return parquet.read_snapshot(root, dataset, day)
         except (OSError, pa.ArrowException) as exc:
             log.warning("%s: the previous %s snapshot is damaged and will be replaced: %s", day, dataset, exc)
             return None

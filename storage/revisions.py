@@ -6,7 +6,9 @@ fetched) and `changed_fields`. A date revised several times gets a file per run 
 corrections, each written atomically under a new name (nothing is ever rewritten), before
 the date's snapshot is replaced: a run killed in between leaves the old version in both, and
 the next run writes it again, so readers drop a repeat (same `article_id` and `crawled_at`:
-the same capture), keeping the earliest `superseded_at`. No Scrapy imports.
+the same capture), keeping the earliest `superseded_at`. `epaper reparse` rebuilds a date's
+versions from its WARC files and writes them as one file that replaces the date's others,
+keeping every version it does not reproduce. No Scrapy imports.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from epaper.storage import schema as S
-from epaper.storage.parquet import _no_pause, atomic_write, open_regular, partition_dir
+from epaper.storage.parquet import _no_pause, atomic_write, check_inside, fsync_dir, open_regular, partition_dir
 
 log = logging.getLogger(__name__)
 
@@ -80,22 +82,54 @@ def _read(root: Path, path: Path) -> pa.Table:
                                  else pa.nulls(table.num_rows, f.type) for f in S.REVISIONS], schema=S.REVISIONS)
 
 
-def read_revisions(root: str | Path, day: dt.date) -> list[dict]:
-    """The date's earlier versions, oldest capture first, each capture once; a damaged file is
-    skipped with a warning."""
-    root = Path(root)
+def _key(row: dict) -> tuple:
+    return row["article_id"], row["crawled_at"]  # one capture of one article
+
+
+def _read_all(root: Path, day: dt.date) -> tuple[list[dict], list[Path]]:
+    """The date's earlier versions, each capture once, and the files they were read from."""
     seen: dict[tuple, dict] = {}
+    read = []
     for path in revision_files(root, day):
         try:
             rows = _read(root, path).to_pylist()
         except (OSError, pa.ArrowException) as exc:
             log.warning("skipping damaged revisions file %s: %s", path, exc)
             continue
-        for row in rows:
-            key = (row["article_id"], row["crawled_at"])
-            if key not in seen or row["superseded_at"] < seen[key]["superseded_at"]:
-                seen[key] = row
-    return sorted(seen.values(), key=lambda r: (r["page_index"], r["position"], r["crawled_at"]))
+        read.append(path)
+        for row in rows:  # the earliest supersession; of equal ones, the newer file's (a rebuild's)
+            if _key(row) not in seen or row["superseded_at"] <= seen[_key(row)]["superseded_at"]:
+                seen[_key(row)] = row
+    return sorted(seen.values(), key=lambda r: (r["page_index"], r["position"], r["crawled_at"])), read
+
+
+def read_revisions(root: str | Path, day: dt.date) -> list[dict]:
+    """The date's earlier versions, oldest capture first, each capture once; a damaged file is
+    skipped with a warning."""
+    return _read_all(Path(root), day)[0]
+
+
+def rebuild_revisions(root: Path, day: dt.date, rows: list[dict], pause=_no_pause) -> tuple[list[dict], list[Path]]:
+    """The date's earlier versions as a history replay rebuilt them, written as one new file
+    with every archived version the rebuild does not reproduce; (the versions the archive did
+    not hold, the files the new one replaces: remove them once the snapshot is written). When
+    the rebuild finds none, the archived files stay as they are."""
+    if not rows:
+        return [], []
+    archived, files = _read_all(root, day)
+    rebuilt = {_key(r) for r in rows}
+    write_revisions(root, day, rows + [r for r in archived if _key(r) not in rebuilt], pause)
+    known = {_key(r) for r in archived}
+    return [r for r in rows if _key(r) not in known], files
+
+
+def remove_files(root: Path, files: list[Path]) -> None:
+    """Remove revisions files another file has replaced (rebuild_revisions)."""
+    for path in files:
+        check_inside(path, root)
+        path.unlink(missing_ok=True)
+    if files:
+        fsync_dir(files[0].parent)
 
 
 def revision_counts(root: str | Path) -> dict[dt.date, int]:

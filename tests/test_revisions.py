@@ -172,3 +172,53 @@ def test_changes_status_and_the_run_log_show_them(portal, tmp_path):
     outcome = read_runs(tmp_path)[-1]["outcomes"][DAY.isoformat()]
     assert (outcome["revised"], outcome["gone"]) == (1, 1)
     assert "revised" not in read_runs(tmp_path)[0]["outcomes"][DAY.isoformat()]
+
+
+@pytest_twisted.ensureDeferred
+async def test_reparse_rebuilds_the_history_from_the_warc_files(portal, tmp_path):
+    """Three crawls of a date (a correction and a removal, then a second correction and the
+    article back) beside a date crawled once: with the portal down, `reparse --all` replays each
+    date's crawls in time order and rebuilds the snapshots, the revisions and the removals
+    exactly, whether the derived data is there or deleted."""
+    import shutil
+
+    from tests.conftest import run_epaper
+
+    other = DAY + dt.timedelta(days=1)
+    server = portal("pc-rmrb", DAY, other)
+    ledger = await crawl_in_process(tmp_path, server.base_url, start=DAY, end=other)
+    assert {r.status for r in ledger.results.values()} == {"archived"}
+    rows = sorted(load_articles(tmp_path, start=DAY, end=DAY).to_pylist(), key=lambda r: (r["page_index"], r["position"]))
+    body_fix, _, _ = correction(server, rows[2])
+    server.faults[:] = [body_fix, correction(server, rows[5], "title")[0], removal(server, rows[9])]
+    assert (await crawl(tmp_path, server)).revised == 2
+    server.faults[:] = [correction(server, rows[2], mark="再次更正")[0]]
+    result = await crawl(tmp_path, server)
+    assert (result.revised, result.gone) == (2, 0)  # the body again, and the title back as first printed
+    server.stop()
+
+    def archive():
+        return (load_articles(tmp_path), load_pages(tmp_path),
+                {day: revisions.read_revisions(tmp_path, day) for day in (DAY, other)})
+
+    crawled = archive()
+    assert len(crawled[2][DAY]) == 4 and crawled[2][other] == []
+    assert crawled[0].column("gone_since").null_count == crawled[0].num_rows  # the removed one is back
+
+    reparse = ("reparse", "--all", "--data", str(tmp_path))
+    done = run_epaper(*reparse)
+    assert done.returncode == 0, done.stderr
+    lines = sorted(done.stdout.splitlines())  # a date's line comes when its last crawl is replayed
+    assert lines[0] == f"{DAY} archived: 7 pages, {len(rows)} articles, 0 duplicates", lines
+    assert lines[1].startswith(f"{other} archived: ") and len(lines) == 2
+    assert archive() == crawled
+    assert len(revisions.revision_files(tmp_path, DAY)) == 1  # the rebuild's one file replaced the three
+    assert not (tmp_path / ".reparse").exists()
+
+    for derived in ("articles", "pages", "revisions"):
+        shutil.rmtree(tmp_path / derived)
+    done = run_epaper(*reparse)
+    assert done.returncode == 0, done.stderr
+    assert f"{DAY} archived: 7 pages, {len(rows)} articles, 0 duplicates (4 revised)" in done.stdout
+    rebuilt = archive()
+    assert rebuilt[0].equals(crawled[0]) and rebuilt[1].equals(crawled[1]) and rebuilt == crawled

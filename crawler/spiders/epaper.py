@@ -2,9 +2,9 @@
 
 Arguments (`-a`): `base_url` (the e-paper root; default the EPAPER_BASE_URL setting, which
 the config's `portal.base_url` sets), and `date=YYYY-MM-DD`, or `start`/`end` (inclusive), or
-`latest=1`; `layout` (auto | pc | html) overrides the EPAPER_LAYOUT setting. With `latest=1`
-an issue already archived complete under SNAPSHOT_DIR is not fetched again (the latest page is
-the one request) unless the EPAPER_FORCE setting is true (`epaper crawl --force`).
+`dates` (a comma-separated list), or `latest=1`; `layout` (auto | pc | html) overrides the
+EPAPER_LAYOUT setting. With `latest=1` an issue already archived complete under SNAPSHOT_DIR
+is not fetched again (the latest page is the one request) unless the EPAPER_FORCE setting is true (`epaper crawl --force`).
 They are checked by `crawler.arguments`, as the command line checks them.
 
 Each date's progress and result are the crawl's ledger's (`crawler.ledger`): the spider tells
@@ -102,9 +102,9 @@ class EpaperSpider(scrapy.Spider):
 
     def __init__(self, base_url: str = "", date: str | None = None, start: str | None = None,
                  end: str | None = None, latest: str | None = None, layout: str | None = None,
-                 *args, **kwargs):
+                 dates: str | None = None, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.arguments = crawl_arguments(base_url, date, start, end, latest, layout)
+        self.arguments = crawl_arguments(base_url, date, start, end, latest, layout, dates)
         self.root = self.arguments.root
         self.allowed_domains = [urlsplit(self.root).hostname]
         self.days: dict[dt.date, _Day] = {}
