@@ -59,11 +59,13 @@ def server(replica_sites):
         yield server
 
 
-def spawn(server, data: Path, *extra: str) -> subprocess.Popen:
-    """The real command line, in its own process group (so the kill reaches only what we started)."""
-    return subprocess.Popen([sys.executable, "-m", "epaper", "crawl", *DATES, "--base-url", server.base_url,
-                             "--data", str(data), *SLOW, *extra], cwd=CLEAN_CWD, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+def spawn(server, data: Path, *extra: str, command: tuple[str, ...] = ()) -> subprocess.Popen:
+    """The real command line (a crawl of DATES unless `command` says otherwise), in its own
+    process group (so the kill reaches only what we started)."""
+    command = command or ("crawl", *DATES, "--base-url", server.base_url)
+    return subprocess.Popen([sys.executable, "-m", "epaper", *command, "--data", str(data), *SLOW, *extra],
+                            cwd=CLEAN_CWD, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
 def kill(proc: subprocess.Popen) -> bool:
@@ -79,7 +81,7 @@ def wait_for_pause(proc: subprocess.Popen, data: Path, timeout: float = 60) -> N
     """Until the crawl's log says it holds at the chosen point of the snapshot write."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for log in (data / "logs").glob(f"*-crawl-{proc.pid}.log"):
+        for log in (data / "logs").glob(f"*-{proc.pid}.log"):
             if "SNAPSHOT_PAUSE_AT: holding" in log.read_text(encoding="utf-8", errors="replace"):
                 return
         assert proc.poll() is None, f"the crawl ended (status {proc.returncode}) before reaching the pause"
@@ -289,3 +291,34 @@ def test_kills_in_a_revising_recrawl_lose_nothing(server, tmp_path):
     for day in DAYS:
         assert load_captures(data, day).damaged is None
     assert not list(data.rglob("*.tmp-*"))
+
+    # a reparse rebuilding that history, killed while it replays the first crawls (into .reparse/)
+    # and at random moments, then one that finishes: the archive as the crawls left it
+    archived = (load_articles(data), load_pages(data), {d: revisions.read_revisions(data, d) for d in DAYS})
+    for trial in ("rename:2", "random", "random"):
+        proc = spawn(server, data, *(["-s", f"SNAPSHOT_PAUSE_AT={trial}"] if trial != "random" else []),
+                     command=("reparse", "--all"))
+        if trial == "random":
+            time.sleep(random.uniform(1.0, 3.0))
+        else:
+            wait_for_pause(proc, data)
+        COUNTS["kills survived"] += kill(proc)
+        assert_readers_see_no_broken_file(data)
+    result = run_epaper("reparse", "--all", "--data", str(data))
+    assert result.returncode == 0, result.stderr
+    # The same rows and versions. A crawl killed after its WARC file was saved, before its
+    # snapshot was written, is replayed as the crawl that first saw the change: a removal or a
+    # correction may date from that earlier capture.
+    assert load_pages(data).equals(archived[1])
+    now = {r["article_id"]: r for r in load_articles(data).to_pylist()}
+    for old in archived[0].to_pylist():
+        new = now.pop(old["article_id"])
+        assert (new["gone_since"] is None) == (old["gone_since"] is None)
+        assert new["gone_since"] is None or new["gone_since"] <= old["gone_since"]
+        assert {**new, "gone_since": None} == {**old, "gone_since": None}
+    assert now == {}
+    for day in DAYS:
+        rebuilt, kept = revisions.read_revisions(data, day), archived[2][day]
+        assert [{**r, "superseded_at": None} for r in rebuilt] == [{**r, "superseded_at": None} for r in kept]
+        assert all(r["superseded_at"] <= k["superseded_at"] for r, k in zip(rebuilt, kept))
+    assert not (data / ".reparse").exists() and not list(data.rglob("*.tmp-*"))
