@@ -514,14 +514,15 @@ def _images_between(doc: lxml.html.HtmlElement, title_el: lxml.html.HtmlElement,
             text = normalize_ws(holder.text_content())
             caption = text if text and len(text) <= 100 else None
         if caption is None:
-            caption = _text_after(el, body)
+            caption = _text_after(el, body, stop)
         out.append({"url": url, "caption": caption or ""})
     return out
 
 
-def _text_after(img: lxml.html.HtmlElement, body: lxml.html.HtmlElement) -> str | None:
+def _text_after(img: lxml.html.HtmlElement, body: lxml.html.HtmlElement, stop) -> str | None:
     """The short text right after an image outside the body (its tail, else the next element
-    with text before the body or another image): that image's caption."""
+    with text before the body, its `<!--enpcontent-->` mark `stop`, or another image): that
+    image's caption."""
     tail = normalize_ws(img.tail)
     if tail:
         return tail if len(tail) <= 150 else None
@@ -529,6 +530,8 @@ def _text_after(img: lxml.html.HtmlElement, body: lxml.html.HtmlElement) -> str 
     node = img
     while node is not None and node not in holders:
         for sibling in node.itersiblings():
+            if sibling is stop:
+                return None
             if not isinstance(sibling.tag, str) or sibling.tag.lower() in _SKIP_TAGS:
                 continue
             if sibling in holders or next(sibling.iter("img"), None) is not None:

@@ -346,7 +346,7 @@ class SnapshotPipeline:
         """Persist the dedupe index; a crash before this only costs a repair at the next open."""
         if self.index is not None and self.uncommitted:
             self.index.commit()
-            parquet.write_common_metadata(self.root)
+            parquet.remove_common_metadata(self.root)
             self.uncommitted = 0
 
     def _previous(self, dataset: str, day: dt.date, root: Path) -> pa.Table | None:

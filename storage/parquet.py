@@ -234,17 +234,10 @@ def snapshot_status(root: Path) -> dict[dt.date, bool]:
 COMMON_METADATA = "_common_metadata"
 
 
-def write_common_metadata(root: str | Path) -> list[Path]:
-    """Write `<dataset>/_common_metadata` (the schema, no rows) for each dataset present.
-
-    Spark takes a dataset's schema from `_common_metadata` when there is one, else from a
-    single data file: with it, columns added later show up even when that file is older.
-    pyarrow, pandas, DuckDB's and polars' `*.parquet` globs skip the file. Idempotent.
-    """
-    written = []
-    for dataset, schema in DATASETS.items():
-        folder = Path(root) / dataset
-        if folder.is_dir():
-            written.append(atomic_write(folder / COMMON_METADATA,
-                                        lambda tmp, schema=schema: pq.write_metadata(schema, tmp), root=Path(root)))
-    return written
+def remove_common_metadata(root: str | Path) -> None:
+    """Remove the `<dataset>/_common_metadata` files (the schema, no rows) earlier versions
+    wrote: polars refuses a dataset folder holding one, and every snapshot has the whole schema."""
+    for dataset in DATASETS:
+        path = Path(root) / dataset / COMMON_METADATA
+        if path.is_file() and not path.is_symlink():
+            path.unlink()

@@ -320,7 +320,7 @@ def _files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
-SAFE = re.compile(r"(articles|pages)/_common_metadata|(articles|pages)/issue_date=2023-08-0[1-4]/part-0\.parquet|"
+SAFE = re.compile(r"(articles|pages)/issue_date=2023-08-0[1-4]/part-0\.parquet|"
                   r"compact/(articles|pages)/year=2023/part-0\.parquet|warc/issue_date=2023-08-0[1-4]/"
                   r"\d{8}T\d{6}-\d+\.warc\.gz|index/[\w.-]+|logs/[\w.+-]+\.log|runs/runs\.jsonl|metrics/epaper\.prom|\.lock")
 

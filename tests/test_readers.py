@@ -17,7 +17,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from epaper.replica.server import serve
-from epaper.storage.parquet import write_common_metadata
 from epaper.storage.load import load_articles, load_pages
 from tests.conftest import FAST, SPAN, run_epaper
 from tests.truth import read_snapshots
@@ -34,7 +33,6 @@ def archive(replica_sites, tmp_path_factory) -> Path:
         for dates in (("--date", ORIGINALS.isoformat()), ("--from", START.isoformat(), "--to", END.isoformat())):
             result = run_epaper("crawl", *dates, "--base-url", server.base_url, "--data", str(root), *FAST)
             assert result.returncode == 0, result.stderr
-    write_common_metadata(root)  # idempotent: the snapshot pipeline may have written it already
     return root
 
 
@@ -193,14 +191,21 @@ def test_pyarrow_dataset(archive, truth):
     assert table.schema.field("crawled_at").type == pa.timestamp("us", tz="UTC")
 
 
-def test_common_metadata_is_the_schema_and_skipped_by_globs(archive):
+def test_an_earlier_archives_common_metadata_is_removed(archive, tmp_path):
+    """Archives written by earlier versions hold `_common_metadata`; the next run removes it, so
+    polars can read the dataset folder."""
+    import shutil
+
+    from epaper.storage.parquet import remove_common_metadata
+
+    copy = tmp_path / "data"
+    shutil.copytree(archive, copy)
     for dataset in ("articles", "pages"):
-        meta = archive / dataset / "_common_metadata"
-        assert meta.is_file() and not meta.name.endswith(".parquet")
-        assert pq.read_schema(meta).names == pq.read_schema(next((archive / dataset).glob("*/part-0.parquet"))).names
-        assert pq.read_metadata(meta).num_rows == 0
-    assert write_common_metadata(archive)  # again: replaced in place, nothing else left behind
-    assert not list((archive / "articles").glob(".*"))
+        pq.write_metadata(pq.read_schema(next((copy / dataset).glob("*/part-0.parquet"))),
+                          copy / dataset / "_common_metadata")
+    remove_common_metadata(copy)
+    assert not list(copy.rglob("_common_metadata"))
+    assert load_articles(copy).num_rows == load_articles(archive).num_rows
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +231,7 @@ def test_spark(spark, archive, truth):
     from pyspark.sql import types as T
 
     # README: Spark (session time zone UTC, so crawled_at prints as the UTC it was stored in)
-    df = spark.read.parquet(str(archive / "articles"))
+    df = spark.read.option("mergeSchema", "true").parquet(str(archive / "articles"))
     types = {f.name: f.dataType for f in df.schema.fields}
     assert isinstance(types["issue_date"], T.DateType)
     assert types["images"] == T.ArrayType(T.StructType([T.StructField("url", T.StringType()),
@@ -236,7 +241,7 @@ def test_spark(spark, archive, truth):
     assert df.count() == truth.num_rows
     assert df.where("duplicate_of IS NULL").count() == load_articles(archive, dedupe=True).num_rows
     # Every column of the schema, in the file order, then the partition column.
-    assert df.columns == pq.read_schema(archive / "articles" / "_common_metadata").names + ["issue_date"]
+    assert df.columns == pq.read_schema(next((archive / "articles").glob("*/part-0.parquet"))).names + ["issue_date"]
     row = df.selectExpr("min(issue_date) AS d", "unix_micros(min(crawled_at)) AS us",
                         "date_format(min(crawled_at), \"yyyy-MM-dd'T'HH:mm:ss.SSSSSS\") AS utc").first()
     assert row.d == ORIGINALS
@@ -271,5 +276,6 @@ def test_the_obvious_globs_behave_as_the_readme_says(archive, truth):
     pages = load_pages(archive).num_rows
     assert everything == 2 * (articles + pages)  # daily snapshots and compact/, both datasets
     pl = pytest.importorskip("polars")
-    with pytest.raises(Exception, match="different file extensions"):
-        pl.scan_parquet(f"{glob}/articles/").collect()
+    folder = pl.scan_parquet(f"{glob}/articles/").collect()  # the folder, not a glob
+    assert folder.height == truth.num_rows and folder.schema["issue_date"] == pl.Date
+    assert not list(archive.rglob("_common_metadata"))
