@@ -81,7 +81,7 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
             if crawler.stats.get_value("finish_reason") != "finished":  # stopped (SIGTERM): no next round
                 reporter.shown = None
                 return
-            reporter.finish(Ledger.from_crawler(crawler))  # its dates never settled, before the next round
+            reporter.settle(Ledger.from_crawler(crawler))
 
     crawl_rounds()
     process.start()
@@ -321,6 +321,12 @@ class Reporter:
                          f"{self.articles} articles, {self.failed} failed, {rate:.1f} articles/s")
         sys.stderr.flush()
 
+    def settle(self, ledger) -> None:
+        """The lines of the dates never settled (the ledger closes every date at the end)."""
+        for day in ledger.dates:
+            if day not in self.done:
+                self.on_issue_done(day, ledger.results[day])
+
     def finish(self, ledger) -> int:
         self._clear()
         if ledger.error and not ledger.dates:
@@ -328,9 +334,7 @@ class Reporter:
             print(json.dumps({"event": "error", "message": line}, ensure_ascii=False) if self.json else line,
                   file=sys.stderr)
             return 1
-        for day in ledger.dates:  # anything never settled (the ledger closes every date at the end)
-            if day not in self.done:
-                self.on_issue_done(day, ledger.results[day])
+        self.settle(ledger)
         self._clear()
         if self.status == 0 and self.suspect:
             from epaper.exits import SUSPECT
