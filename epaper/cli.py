@@ -277,19 +277,25 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         lock.__exit__(None, None, None)
 
 
+REPLAY_BATCH = 31  # dates one run of the spider replays: its captures are held in memory until it ends
+
+
 def history_rounds(data: Path, dates: list, spider_args: dict) -> list[tuple[dict, dict, set]]:
-    """The runs of a history replay: run k replays the k-th crawl (WARC file) of every date that
-    has one, so each date's crawls are replayed in time order, and prints the dates it replays
-    last (epaper.crawl.run_spider's rounds)."""
+    """The runs of a history replay, REPLAY_BATCH dates at a time in date order: run k of a
+    batch replays the k-th crawl (WARC file) of each of its dates that has one, so each date's
+    crawls are replayed in time order, and prints the dates it replays last (the `rounds` of
+    epaper.crawl.run_spider)."""
     from epaper.crawler.captures import warc_files
 
     crawls = {day: max(len(warc_files(data, day)), 1) for day in dates}
+    args = {key: value for key, value in spider_args.items() if key not in ("start", "end")}
     rounds = []
-    for k in range(1, max(crawls.values()) + 1):
-        todo = [day for day in dates if crawls[day] >= k]
-        args = {key: value for key, value in spider_args.items() if key not in ("start", "end")}
-        args["dates"] = ",".join(day.isoformat() for day in todo)
-        rounds.append(({"WARC_REPLAY_GENERATION": k}, args, {day for day in todo if crawls[day] == k}))
+    for at in range(0, len(dates), REPLAY_BATCH):
+        batch = dates[at:at + REPLAY_BATCH]
+        for k in range(1, max(crawls[day] for day in batch) + 1):
+            todo = [day for day in batch if crawls[day] >= k]
+            rounds.append(({"WARC_REPLAY_GENERATION": k}, {**args, "dates": ",".join(d.isoformat() for d in todo)},
+                           {day for day in todo if crawls[day] == k}))
     return rounds
 
 

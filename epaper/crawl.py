@@ -54,28 +54,30 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
         tz = config_zone(settings)
         log_path = log_file(data, args.command, tz)
         setup_logging(settings, log_path, args.verbose, args.log_format == "json", tz)
-        crawlers = []
-        for overrides, _, _ in rounds:
-            crawler = process.create_crawler(EpaperSpider)
-            crawler.settings.setdict(overrides, priority="cmdline")  # its own: crawl() merges the process's in
-            crawlers.append(crawler)
+        first = process.create_crawler(EpaperSpider)
     except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
         raise UsageError(f"cannot set up the crawl: {exc}") from None
     reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json", tz=tz)
-    if args.log_format == "json":
-        _json_formatter().crawler = crawlers[0]
-    for crawler in crawlers:
-        crawler.signals.connect(reporter.on_issue_done, issue_done)
     failed: list = []
-    ran: list = []
+    stats: dict = {}
+    ran: dict = {}  # the first and the last crawler run (the others are let go: a replay's payloads with them)
     started = time.time()
 
     @defer.inlineCallbacks
     def crawl_rounds():
-        for crawler, (_, kwargs, shown) in zip(crawlers, rounds):
+        for n, (overrides, kwargs, shown) in enumerate(rounds):
+            crawler = first if n == 0 else process.create_crawler(EpaperSpider)
+            crawler.settings.setdict(overrides, priority="cmdline")  # its own: crawl() merges the process's in
+            crawler.signals.connect(reporter.on_issue_done, issue_done)
+            if args.log_format == "json":
+                _json_formatter().crawler = crawler
             reporter.shown = shown
+            ran.setdefault("first", crawler)
+            ran["last"] = crawler
             yield process.crawl(crawler, base_url=base_url, **kwargs).addErrback(failed.append)
-            ran.append(crawler)
+            for key, value in crawler.stats.get_stats().items():
+                if isinstance(value, int):
+                    stats[key] = stats.get(key, 0) + value
             if failed or crawler.spider is None or Ledger.from_crawler(crawler).fatal:
                 return
             if crawler.stats.get_value("finish_reason") != "finished":  # stopped (SIGTERM): no next round
@@ -90,20 +92,17 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
         record.finish(2)
         write_metrics(data, settings.get("EPAPER_CONFIG"))
         raise UsageError(f"the crawl could not run: {failed[0].getErrorMessage()}")
-    if not ran or ran[-1].spider is None:
+    if not ran or ran["last"].spider is None:
         raise UsageError("the crawl did not start; see the log")
-    ledger = Ledger.from_crawler(ran[-1])
+    ledger = Ledger.from_crawler(ran["last"])
     if ledger.fatal:
         record.finish(2)
         write_metrics(data, settings.get("EPAPER_CONFIG"))
         raise UsageError(ledger.fatal)
+    reporter.settle(ledger)
+    reporter.not_reached([day for day in dates or [] if day not in reporter.done])
     status = reporter.finish(ledger)
-    stats: dict = {}
-    for crawler in ran:
-        for key, value in crawler.stats.get_stats().items():
-            if isinstance(value, int):
-                stats[key] = stats.get(key, 0) + value
-    record.stats = run_stats(stats, data, Ledger.from_crawler(ran[0]).dates, started)
+    record.stats = run_stats(stats, data, dates or Ledger.from_crawler(ran["first"]).dates, started)
     record.finish(status)
     retain(data, settings.get("EPAPER_CONFIG"), keep=log_path)
     write_metrics(data, settings.get("EPAPER_CONFIG"))
@@ -320,6 +319,15 @@ class Reporter:
         sys.stderr.write(f"[{'#' * filled}{'.' * (width - filled)}] {len(self.done)}/{self.total} dates, "
                          f"{self.articles} articles, {self.failed} failed, {rate:.1f} articles/s")
         sys.stderr.flush()
+
+    def not_reached(self, dates: list[dt.date]) -> None:
+        """Dates a run stopped before it reached (a stopped reparse's later rounds)."""
+        from epaper.crawler.ledger import DateResult
+
+        self.shown = None
+        for date in dates:
+            why = {"url": f"warc/issue_date={date}", "reason": "the run stopped before this date was replayed"}
+            self.on_issue_done(date, DateResult(date, "incomplete", failures=[why]))
 
     def settle(self, ledger) -> None:
         """The lines of the dates never settled (the ledger closes every date at the end)."""

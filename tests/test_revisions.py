@@ -222,3 +222,22 @@ async def test_reparse_rebuilds_the_history_from_the_warc_files(portal, tmp_path
     assert f"{DAY} archived: 7 pages, {len(rows)} articles, 0 duplicates (4 revised)" in done.stdout
     rebuilt = archive()
     assert rebuilt[0].equals(crawled[0]) and rebuilt[1].equals(crawled[1]) and rebuilt == crawled
+
+
+def test_reparse_replays_a_few_dates_at_a_time_each_dates_crawls_in_order(tmp_path, monkeypatch):
+    """The runs of a history replay: batches of dates in date order (memory holds one batch's
+    captures), within a batch one run per crawl; each date printed by the run of its last."""
+    from epaper import cli
+
+    crawls = {dt.date(2023, 8, 1): 2, dt.date(2023, 8, 2): 0, dt.date(2023, 8, 3): 1, dt.date(2023, 8, 5): 3}
+    for day, n in crawls.items():
+        folder = tmp_path / "warc" / f"issue_date={day}"
+        folder.mkdir(parents=True)
+        for i in range(n):
+            (folder / f"2023080{i}T000000-1.warc.gz").write_bytes(b"")
+    monkeypatch.setattr(cli, "REPLAY_BATCH", 2)
+    rounds = cli.history_rounds(tmp_path, sorted(crawls), {"start": "x", "end": "y", "layout": "pc"})
+    assert [(s["WARC_REPLAY_GENERATION"], a["dates"], sorted(d.day for d in shown)) for s, a, shown in rounds] == [
+        (1, "2023-08-01,2023-08-02", [2]), (2, "2023-08-01", [1]),
+        (1, "2023-08-03,2023-08-05", [3]), (2, "2023-08-05", []), (3, "2023-08-05", [5])]
+    assert all(a["layout"] == "pc" and "start" not in a for _, a, _ in rounds)
