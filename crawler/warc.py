@@ -278,6 +278,7 @@ class WarcReplayMiddleware:
         self.loaded: set[dt.date] = set()
         self.responses: dict[str, tuple] = {}
         self.damaged: dict[dt.date, str] = {}
+        crawler.signals.connect(self.on_closed, signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -296,6 +297,9 @@ class WarcReplayMiddleware:
             # HttpCompressionMiddleware on its way to the spider, as in a crawl.
             self.responses[url] = (capture.status, capture.headers, capture.payload, capture.when,
                                    capture.relative, capture.record_id)
+
+    def on_closed(self, spider=None, reason=None):
+        self.responses.clear()  # a reparse runs the spider again in this process: the payloads go now
 
     def process_request(self, request, spider=None):
         for day in request.meta.get("issue_dates", []):

@@ -284,7 +284,7 @@ def history_rounds(data: Path, dates: list, spider_args: dict) -> list[tuple[dic
     """The runs of a history replay, REPLAY_BATCH dates at a time in date order: run k of a
     batch replays the k-th crawl (WARC file) of each of its dates that has one, so each date's
     crawls are replayed in time order, and prints the dates it replays last (the `rounds` of
-    epaper.crawl.run_spider)."""
+    epaper.crawl.run_spider). Only the last run refreshes `compact/`."""
     from epaper.crawler.captures import warc_files
 
     crawls = {day: max(len(warc_files(data, day)), 1) for day in dates}
@@ -294,8 +294,10 @@ def history_rounds(data: Path, dates: list, spider_args: dict) -> list[tuple[dic
         batch = dates[at:at + REPLAY_BATCH]
         for k in range(1, max(crawls[day] for day in batch) + 1):
             todo = [day for day in batch if crawls[day] >= k]
-            rounds.append(({"WARC_REPLAY_GENERATION": k}, {**args, "dates": ",".join(d.isoformat() for d in todo)},
+            rounds.append(({"WARC_REPLAY_GENERATION": k, "SNAPSHOT_COMPACT": False},
+                           {**args, "dates": ",".join(d.isoformat() for d in todo)},
                            {day for day in todo if crawls[day] == k}))
+    del rounds[-1][0]["SNAPSHOT_COMPACT"]  # compact/ is refreshed once, by the last run, as configured
     return rounds
 
 

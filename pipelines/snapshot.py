@@ -359,6 +359,8 @@ class SnapshotPipeline:
 
     def close_spider(self):
         self._commit()
+        # Let go of the indexes now: a reparse runs the spider again in this process.
+        self.index = self.history_index = None
         if self.compact and not self.ledger.fatal:
             try:
                 compact.refresh(self.root)

@@ -241,3 +241,4 @@ def test_reparse_replays_a_few_dates_at_a_time_each_dates_crawls_in_order(tmp_pa
         (1, "2023-08-01,2023-08-02", [2]), (2, "2023-08-01", [1]),
         (1, "2023-08-03,2023-08-05", [3]), (2, "2023-08-05", []), (3, "2023-08-05", [5])]
     assert all(a["layout"] == "pc" and "start" not in a for _, a, _ in rounds)
+    assert [s.get("SNAPSHOT_COMPACT", "as configured") for s, _, _ in rounds] == [False] * 4 + ["as configured"]
