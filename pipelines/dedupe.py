@@ -264,7 +264,6 @@ class DuplicateIndex:
         self._idblob = idblob
         self._idoff = idoff
         self._alive = np.ones(len(order), dtype=bool)
-        n = len(order)
         flat = np.ascontiguousarray(keys, dtype=np.uint32).ravel()  # entry e is row e // BANDS
         perm = np.argsort(flat)
         self._skeys = flat[perm]

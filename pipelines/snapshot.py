@@ -156,18 +156,18 @@ class SnapshotPipeline:
             return {}
         articles = sorted(self.articles.get(day, []), key=lambda r: (r["page_index"], r["position"]))
         pages = sorted(self.pages.get(day, []), key=lambda r: r["page_index"])
-        previous, archived = self._info(before, day), self._info(also, day)
-        for root, info in ((before, previous), (also, archived)):
+        previous, current = self._info(before, day), self._info(also, day)
+        for root, info in ((before, previous), (also, current)):
             if not result.failures and info is not None and info.error is None:
                 articles = self._never_less(day, pages, articles, root)
         complete = not result.failures
         if not complete:
-            guard = archived if also is not None else previous  # what an incomplete crawl never replaces
+            guard = current if also is not None else previous  # what an incomplete crawl never replaces
             if guard is not None and guard.complete and guard.error is None:
                 log.warning("%s: incomplete crawl, keeping the previous complete snapshot", day)
                 self._writing(day, False)
                 return {"kept_previous": True}
-            for root, info in ((before, previous), (also, archived)):
+            for root, info in ((before, previous), (also, current)):
                 if info is not None:
                     articles, pages = self._merged(day, articles, pages, root)
         # A replay records corrections only between the generations of a history.
@@ -226,7 +226,7 @@ class SnapshotPipeline:
             self.crawler.stats.inc_value("epaper/revised", len(revised))
         gone = self.gone_now.pop(day, 0)
         if also is not None:  # a history replay counts the removals the archive did not show
-            shown = self._previous("articles", day, also) if archived is not None else None
+            shown = self._previous("articles", day, also) if current is not None else None
             marked = {r["article_id"] for r in shown.to_pylist() if r["gone_since"] is not None} if shown else set()
             gone = sum(1 for r in articles if r.get("gone_since") is not None and r["article_id"] not in marked)
         return {"pages": len(pages), "articles": len(articles), "duplicates": duplicates,

@@ -8,7 +8,7 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from epaper.storage import load, parquet
+from epaper.storage import load
 from epaper.storage.compact import compact_path, refresh
 from epaper.storage.parquet import archived_dates, partition_dir, write_snapshot
 from epaper.storage.load import load_articles

@@ -6,7 +6,6 @@ import json
 import datetime as dt
 import re
 import struct
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -26,7 +26,7 @@ from epaper.config import (
 from epaper.pipelines.snapshot import SnapshotPipeline
 from epaper.pipelines.validate import REQUIRED
 from epaper.storage.load import load_articles
-from tests.conftest import FAST, ROOT, run_epaper
+from tests.conftest import FAST, ROOT
 
 SOURCES = [ROOT / d for d in ("crawler", "pipelines", "storage", "epaper")]
 GETTER = re.compile(r"settings\.get(?:int|float|bool|list|dict|withbase)?\(\s*\"([A-Z0-9_]+)\"\s*(,)?")
