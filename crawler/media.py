@@ -37,7 +37,7 @@ from scrapy.exceptions import NotConfigured
 from epaper.crawler.arguments import check_media_maxsize, media_kinds
 from epaper.crawler.items import ArticleItem, PageItem
 from epaper.crawler.ledger import Ledger
-from epaper.crawler.middlewares import incomplete_media
+from epaper.crawler.middlewares import incompleteness
 from epaper.crawler.spiders.epaper import failure_reason
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class MediaCaptureMiddleware:
 
     def _answered(self, response) -> list:
         meta = response.meta
-        why = incomplete_media(response) if "not_modified" not in response.flags else None
+        why = incompleteness(response.request, response)
         if why is not None:  # a short body is never kept (the WARC writer refuses it too)
             self._record_failure(meta["issue_dates"], response.url, meta["media"], why)
         else:

@@ -74,7 +74,10 @@ def incomplete_media(response: Response) -> str | None:
 
 def incompleteness(request: Request, response: Response) -> str | None:
     """Why a response is not whole: a media request's (`meta["media"]`, crawler.media) by its
-    length, any other by `truncation`."""
+    length, any other by `truncation`; a 304 standing for its capture (`not_modified`) is whole,
+    as that capture was (a media capture's payload is not held in memory: its body is empty)."""
+    if "not_modified" in response.flags:
+        return None
     return incomplete_media(response) if request.meta.get("media") else truncation(response)
 
 
