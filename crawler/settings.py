@@ -83,8 +83,8 @@ HEALTH_BODY_CHARS_DROP = 0.5  # ratio to the usual median body length ([health] 
 HEALTH_FALLBACK_RISE = 0.5  # rise of the share of bodies from the fallback ([health] fallback_rise)
 HEALTH_MAX_CHANCE = 0.001  # a field's drop must be less likely than this by chance ([health] max_chance)
 # Pages as printed (crawler.media): page PDFs ("pdf"), page scans ("scan") and article images
-# ("images") kept in the date's WARC. Off: they cost about 100 times the issue's pages and
-# articles (README, "Pages as printed"). [storage] media.
+# ("images") kept in the date's WARC ([storage] media). Off: on the replica an issue takes 79
+# times the disk with them (README, "Pages as printed"; bench/media.py).
 MEDIA_CAPTURE: list[str] = []
 MEDIA_MAXSIZE = 24 * 1024 * 1024  # bytes a page PDF, scan or image may have; below WARC_RECORD_MAXSIZE
 CONDITIONAL_ENABLED = True  # re-crawls send If-None-Match / If-Modified-Since from the date's last capture; a 304 is that capture
