@@ -42,6 +42,7 @@ from epaper.crawler.spiders.epaper import failure_reason
 
 log = logging.getLogger(__name__)
 
+
 def media_urls(item, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
     """(kind, URL) of the media a yielded row names, in the row's order."""
     if isinstance(item, PageItem):
@@ -99,7 +100,7 @@ class MediaCaptureMiddleware:
                 continue
             self.ledger.sent([day])
             self.stats.inc_value("epaper/media/requested")
-            # After the date's pages and articles (stage 0), before the next date's.
+            # After the date's pages and articles (the spider's stages 1-3 rank above), before the next date's.
             yield scrapy.Request(url, callback=self._answered, errback=self._failed, priority=-rank * 10,
                                  meta={"issue_dates": [day], "media": kind, "download_maxsize": self.maxsize,
                                        "download_warnsize": self.maxsize})

@@ -545,9 +545,9 @@ NOT_FROM_S = {"SNAPSHOT_DIR": "use --data", "WARC_REPLAY_DIR": "use epaper repar
               "EPAPER_BASE_URL": "use --base-url", "ADDONS": "the config is applied by a fixed add-on",
               "RUNLOG_ENABLED": "epaper takes the archive lock and logs the run itself"}
 # Numeric settings where 0 means "never" or "nothing": refused.
-POSITIVE = {"MEDIA_MAXSIZE", "CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DOWNLOAD_TIMEOUT",
+POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DOWNLOAD_TIMEOUT",
             "AUTOTHROTTLE_TARGET_CONCURRENCY", "AUTOTHROTTLE_MAX_DELAY", "REACTOR_THREADPOOL_MAXSIZE",
-            "DEDUPE_SHINGLE_SIZE", "DEDUPE_THRESHOLD"}
+            "DEDUPE_SHINGLE_SIZE", "DEDUPE_THRESHOLD", "MEDIA_MAXSIZE"}
 # List settings whose items come from a fixed set: the function that checks them.
 CHOICES = {"MEDIA_CAPTURE": media_kinds}
 # Numeric settings with an upper bound, (bound, what it is).
