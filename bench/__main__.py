@@ -33,6 +33,7 @@ BENCHES = [
     ("cpu", "bench.cpu", 3),
     ("storage", "bench.storage", 5),
     ("dedupe", "bench.dedupe_bench", 6),
+    ("media", "bench.media", 7),
 ]
 BUDGET_S = 15 * 60
 

@@ -1,4 +1,5 @@
-"""The spider's arguments, checked once: the spider and the command line both use these.
+"""The spider's arguments and the media kinds, checked once: the spider, the media capture and
+the command line all use these.
 
 Every function raises ValueError with a one-line message naming the bad value.
 """
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -71,3 +73,27 @@ def crawl_arguments(base_url: str | None, date: str | None = None, start: str | 
     if layout is not None and layout not in LAYOUTS:
         raise ValueError(f"layout must be auto, pc or html, got {layout!r}")
     return CrawlArguments(root, tuple(days), wants_latest and not days, layout)
+
+
+MEDIA_KINDS = ("pdf", "scan", "images")  # MEDIA_CAPTURE's kinds (crawler.media)
+
+
+def media_kinds(value: Iterable[str] | str) -> tuple[str, ...]:
+    """The media kinds named (a list, or comma-separated text), checked: MEDIA_CAPTURE."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    kinds = [str(n).strip().lower() for n in names if str(n).strip()]
+    wrong = [k for k in kinds if k not in MEDIA_KINDS]
+    if wrong:
+        raise ValueError(f"unknown media kind {wrong[0]!r} (expected {', '.join(MEDIA_KINDS)})")
+    return tuple(dict.fromkeys(kinds))
+
+
+# What a media record may hold besides the body (WARC and HTTP headers), read back on replay.
+RECORD_HEADROOM = 64 * 1024
+
+
+def check_media_maxsize(media_maxsize: int, record_maxsize: int) -> None:
+    """MEDIA_MAXSIZE against WARC_RECORD_MAXSIZE: every media record captured must replay."""
+    if media_maxsize <= 0 or media_maxsize + RECORD_HEADROOM > record_maxsize:
+        raise ValueError(f"MEDIA_MAXSIZE ({media_maxsize:,}) must be more than 0 and at least {RECORD_HEADROOM:,} "
+                         f"bytes below WARC_RECORD_MAXSIZE ({record_maxsize:,}): every capture must replay")

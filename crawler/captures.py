@@ -95,6 +95,9 @@ def _records(path: Path, limit: int = RECORD_MAXSIZE):
             yield from ArchiveIterator(io.BytesIO(member))
 
 
+# A WARC header naming a record's media kind (crawler.media: pdf, scan, images): its payload is
+# never held in memory here, nor answered on replay (the spider asks for no media then).
+MEDIA_HEADER = "Epaper-Media"
 IDENTICAL = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
@@ -116,6 +119,7 @@ class Capture:
     record_id: str  # the record itself (a revisit's own id)
     digest: str
     original: tuple[str, str]  # (WARC-Record-ID, WARC-Date) of the response record holding the payload
+    media: str | None = None  # the media kind (MEDIA_HEADER); its payload is not read (b"")
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
@@ -166,8 +170,10 @@ def load_captures(root: Path, day: dt.date, limit: int = 0, generation: int = 0)
                 date = headers.get_header("WARC-Date")
                 when = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
                 http = record.http_headers
+                media = headers.get_header(MEDIA_HEADER)
                 if record.rec_type == "response":
-                    payload = record.raw_stream.read()
+                    # A page PDF is megabytes that nothing reads back: its digest is the record's.
+                    payload = b"" if media and headers.get_header("WARC-Payload-Digest") else record.raw_stream.read()
                     digest = headers.get_header("WARC-Payload-Digest") or payload_digest(payload)
                     payloads[record_id] = payload
                     out.add_original(url, digest, record_id, date)
@@ -190,7 +196,7 @@ def load_captures(root: Path, day: dt.date, limit: int = 0, generation: int = 0)
                 if prior is not None and prior.when > when:
                     continue  # an older capture than the one kept: the newest answers
                 out.newest_by_url[url] = Capture(status, list(http_headers), payload, when, relative, record_id,
-                                                 digest, original)
+                                                 digest, original, media)
         except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
             log.warning("damaged WARC file %s: %s", path, exc)
             out.damaged = out.damaged or f"damaged WARC {relative} ({exc})"

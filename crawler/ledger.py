@@ -5,7 +5,8 @@ crawler (spider, pipelines, middlewares, the CLI's reporter), so a date's progre
 live in one place and no component touches another's attributes.
 
 - The spider reports its requests (`sent`, `answered`), the items it yields (`found`), what
-  failed (`fail`) and dates without an issue (`no_issue`).
+  failed (`fail`) and dates without an issue (`no_issue`); the media capture its requests and
+  the media it could not capture (`media_failed`, which leaves the date complete).
 - Items settle through Scrapy's item signals: a date is *ready* once every request is
   answered and every item it yielded went through the pipelines (kept or dropped). Ready
   dates are released in ascending order (`issue_ready`), so that duplicates resolve against
@@ -43,6 +44,9 @@ class DateResult:
     unchanged: bool = False  # --latest: the issue is archived complete already; nothing fetched
     revised: int = 0  # articles whose archived fields changed (earlier versions kept in revisions/)
     gone: int = 0  # articles this complete crawl no longer found (kept, marked gone_since)
+    # {"url", "reason"} of page PDFs, scans and images not captured (crawler.media): reported,
+    # but the date is not incomplete for them
+    media_failures: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -114,6 +118,10 @@ class Ledger:
 
     def fail(self, date: dt.date, url: str, reason: str) -> None:
         self.results[date].failures.append({"url": url, "reason": reason})
+
+    def media_failed(self, date: dt.date, url: str, reason: str) -> None:
+        """A page PDF, scan or image was not captured: listed with the date, not a failure of it."""
+        self.results[date].media_failures.append({"url": url, "reason": reason})
 
     def no_issue(self, date: dt.date) -> None:
         self.results[date].status = NO_ISSUE

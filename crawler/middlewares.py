@@ -59,6 +59,28 @@ def truncation(response: Response) -> str | None:
     return "truncated XML (root element not closed)"
 
 
+def incomplete_media(response: Response) -> str | None:
+    """Why a media response cannot be kept (None when it can): a 200 with no body, or a body
+    shorter than its Content-Length. Never the page rule (`</html>`): a JPEG has no end tag."""
+    if response.status != 200:
+        return None
+    if not response.body:
+        return "empty response"
+    length = response.headers.get("Content-Length")
+    if length is not None and length.strip().isdigit() and len(response.body) < int(length):
+        return f"truncated response ({len(response.body):,} of {int(length):,} bytes)"
+    return None
+
+
+def incompleteness(request: Request, response: Response) -> str | None:
+    """Why a response is not whole: a media request's (`meta["media"]`, crawler.media) by its
+    length, any other by `truncation`; a 304 standing for its capture (`not_modified`) is whole,
+    as that capture was (a media capture's payload is not held in memory: its body is empty)."""
+    if "not_modified" in response.flags:
+        return None
+    return incomplete_media(response) if request.meta.get("media") else truncation(response)
+
+
 class FetchedAtMiddleware:
     """Stamps `fetched_at` (UTC) in the request's meta when its response arrives: the row's
     `crawled_at` and the WARC record's date. A response replayed from a WARC file keeps the
@@ -143,7 +165,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return result
 
     async def process_response(self, request, response, spider=None):
-        why = truncation(response) if self.check_truncated and not request.meta.get("dont_retry") else None
+        checked = self.check_truncated and not request.meta.get("dont_retry")
+        why = incompleteness(request, response) if checked else None
         if why is not None:
             self.crawler.stats.inc_value(f"epaper/truncated/{why.split(' (')[0].replace(' ', '_')}")
             retry = get_retry_request(

@@ -83,6 +83,11 @@ HEALTH_ARTICLES_PER_PAGE_DROP = 0.5  # ratio to the usual articles per page ([he
 HEALTH_BODY_CHARS_DROP = 0.5  # ratio to the usual median body length ([health] body_chars_drop)
 HEALTH_FALLBACK_RISE = 0.5  # rise of the share of bodies from the fallback ([health] fallback_rise)
 HEALTH_MAX_CHANCE = 0.001  # a field's drop must be less likely than this by chance ([health] max_chance)
+# Pages as printed (crawler.media): page PDFs ("pdf"), page scans ("scan") and article images
+# ("images") kept in the date's WARC ([storage] media). Off: on the replica an issue takes 79
+# times the disk with them (README, "Pages as printed"; bench/media.py).
+MEDIA_CAPTURE: list[str] = []
+MEDIA_MAXSIZE = 24 * 1024 * 1024  # bytes a page PDF, scan or image may have; below WARC_RECORD_MAXSIZE
 CONDITIONAL_ENABLED = True  # re-crawls send If-None-Match / If-Modified-Since from the date's last capture; a 304 is that capture
 CLEAN_CHROME_LINES = [  # page chrome that leaks into bodies; removed as whole lines
     "安徽经济网首页", "数字版首页", "往期回顾", "版面下载", "PDF下载", "上一版", "下一版",
@@ -93,7 +98,11 @@ CLEAN_DROP_FIELDS: list[str] = []  # e.g. ["author"]: optional fields not to kee
 # Every request the spider makes is answered in the ledger: a spider middleware that drops one
 # silently would leave its date waiting until the crawl ends. URL length is checked in the
 # downloader instead (crawler.middlewares.UrlLengthMiddleware); the others drop nothing here.
-SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None}
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    # 950, next to the spider: its media requests pass Scrapy's own middlewares like the spider's.
+    "epaper.crawler.media.MediaCaptureMiddleware": 950,
+}
 
 ITEM_PIPELINES = {
     "epaper.pipelines.clean.CleanPipeline": 200,

@@ -8,6 +8,10 @@ ever added: a re-crawl writes a new file beside the earlier ones, never deletes 
 of a kept snapshot point into them; a crawl whose snapshot is not written discards its own
 file). Responses that are retried (5xx, truncated or empty pages) are not kept.
 
+Page PDFs, scans and article images (crawler.media, MEDIA_CAPTURE) go into the same file,
+their records marked with an `Epaper-Media` header naming the kind. A file is judged whole by
+its length (a body shorter than its Content-Length is not kept), never by the page rule.
+
 A response whose payload is byte-identical to one already captured for the date (same URL,
 same WARC-Payload-Digest) is written as a `revisit` record (profile identical-payload-digest,
 with WARC-Refers-To, WARC-Refers-To-Target-URI and WARC-Refers-To-Date naming the record that
@@ -27,6 +31,8 @@ crawls is answered with its newest capture (by WARC-Date); a revisit is answered
 payload of the record it refers to. With WARC_REPLAY_GENERATION k, each date is answered with
 what its k-th WARC file holds (its k-th crawl, as that crawl saw the portal): `epaper reparse`
 replays a date's crawls in time order, one generation per crawl, to rebuild its history.
+Media records are not answered (nor held in memory): the spider asks for no media when
+replaying.
 
 Replay streams each file record by record: no record may inflate past WARC_RECORD_MAXSIZE,
 so a WARC bomb (1 MB inflating to 1 GiB) is refused with that reason, in bounded memory.
@@ -53,10 +59,10 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from epaper.crawler.captures import (NOT_MODIFIED, CaptureIndex, DateCaptures, _records, load_captures,
-                                     payload_digest, warc_files)
+from epaper.crawler.captures import (MEDIA_HEADER, NOT_MODIFIED, CaptureIndex, DateCaptures, _records,
+                                     load_captures, payload_digest, warc_files)
 from epaper.crawler.ledger import Ledger
-from epaper.crawler.middlewares import truncation
+from epaper.crawler.middlewares import incomplete_media, truncation
 from epaper.crawler.signals import issue_writing
 from epaper.storage.parquet import check_inside, fsync_dir, open_regular, partition_dir, remove_stale_temps
 
@@ -110,14 +116,15 @@ class _DateWarc:
 
     def write(self, request, response, fetched: dt.datetime) -> str:
         date = fetched.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        extra = {MEDIA_HEADER: request.meta["media"]} if request.meta.get("media") else {}
         # The payload is stored as received (still compressed when the portal gzips, with its
         # Content-Encoding), but de-chunked by the HTTP client: no Transfer-Encoding header.
         http = StatusAndHeaders(f"{response.status} {_reason(response.status)}",
                                 _headers_list(response.headers, skip=(b"transfer-encoding",)), protocol="HTTP/1.1")
-        resp = self._revisit(response, http, date)
+        resp = self._revisit(response, http, {"WARC-Date": date, **extra})
         if resp is None:
             resp = self.writer.create_warc_record(response.url, "response", payload=io.BytesIO(response.body),
-                                                  http_headers=http, warc_headers_dict={"WARC-Date": date})
+                                                  http_headers=http, warc_headers_dict={"WARC-Date": date, **extra})
             self.captures.add_original(response.url, resp.rec_headers.get_header("WARC-Payload-Digest"),
                                        resp.rec_headers.get_header("WARC-Record-ID"), date)
         record_id = resp.rec_headers.get_header("WARC-Record-ID")
@@ -136,7 +143,7 @@ class _DateWarc:
             self.writer.write_record(req)
         return record_id
 
-    def _revisit(self, response, http: StatusAndHeaders, date: str):
+    def _revisit(self, response, http: StatusAndHeaders, headers: dict[str, str]):
         """A revisit record when the payload is one the date holds already (or the answer is a
         304 to a conditional request for a URL it holds); None when it must be stored."""
         if response.status == 304:
@@ -151,7 +158,7 @@ class _DateWarc:
                 return None
             (refers_to, refers_date), profile = original, None
         record = self.writer.create_revisit_record(response.url, digest, response.url, refers_date, http_headers=http,
-                                                   warc_headers_dict={"WARC-Date": date, "WARC-Refers-To": refers_to})
+                                                   warc_headers_dict={**headers, "WARC-Refers-To": refers_to})
         if profile:
             record.rec_headers.replace_header("WARC-Profile", profile)
         return record
@@ -204,7 +211,10 @@ class WarcWriterMiddleware:
         fetched = request.meta["fetched_at"]
         if response.status in self.retry_codes:
             return response
-        if self.check_truncated:  # judged on the page as the spider will read it
+        if request.meta.get("media"):  # a file, not a page: judged by its length (crawler.media)
+            if incomplete_media(response):
+                return response
+        elif self.check_truncated:  # judged on the page as the spider will read it
             page = decoded(response, request.meta.get("download_maxsize", self.max_size))
             if page is None or truncation(page):
                 return response
@@ -290,6 +300,8 @@ class WarcReplayMiddleware:
         if captures.damaged:
             self.damaged[day] = captures.damaged
         for url, capture in captures.newest_by_url.items():
+            if capture.media:
+                continue  # the spider asks for no media when replaying (crawler.media)
             kept = self.responses.get(url)
             if kept is not None and kept[3] > capture.when:
                 continue  # a calendar kept with several dates: the newest capture answers

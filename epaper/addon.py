@@ -1,7 +1,7 @@
 """The Scrapy add-on that brings the epaper config to every crawl.
 
 Enabled in crawler/settings.py (``ADDONS``), so ``scrapy crawl epaper`` gets the same
-politeness, portal id, layout, base URL, archive root, warc and compact settings as
+politeness, portal id, layout, base URL, archive root, warc, media and compact settings as
 ``epaper crawl``: both go through :meth:`epaper.config.Config.scrapy_settings`.
 
 Setting: ``EPAPER_CONFIG``, the config file (``""``: ``./epaper.toml`` when there is one,

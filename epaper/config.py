@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from epaper.crawler import settings as _defaults
+from epaper.crawler.arguments import check_media_maxsize, media_kinds
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings
@@ -61,6 +62,8 @@ class StorageConfig:
     data_dir: Path = Path(_defaults.SNAPSHOT_DIR)
     warc: bool = _defaults.WARC_ENABLED
     compact: bool = _defaults.SNAPSHOT_COMPACT
+    # Page PDFs, scans and article images kept in warc/ (crawler.media): pdf, scan, images.
+    media: tuple[str, ...] = tuple(_defaults.MEDIA_CAPTURE)
     # Retention of logs/*.log and of runs/runs.jsonl (epaper.retention); 0 keeps everything.
     log_retention_days: int = 90
     runs_retention_days: int = 365
@@ -140,6 +143,7 @@ class Config:
             "SNAPSHOT_DIR": str(self.storage.data_dir),
             "WARC_ENABLED": self.storage.warc,
             "SNAPSHOT_COMPACT": self.storage.compact,
+            "MEDIA_CAPTURE": list(self.storage.media),
             **{f"HEALTH_{f.name.upper()}": getattr(self.health, f.name) for f in dataclasses.fields(HealthConfig)
                if f.name != "max_success_age_hours"},
         }
@@ -162,6 +166,7 @@ _KIND = {
     "int": (int, False),
     "float": (float, False),
     "tuple[int, ...]": (tuple, False),  # a TOML array of integers; "1,7" in the environment
+    "tuple[str, ...]": (list, False),  # a TOML array of strings; "pdf,scan" in the environment
 }
 
 
@@ -174,7 +179,7 @@ _FIELDS: dict[str, dict[str, tuple[type, bool]]] = {
 }
 
 _TYPE_NAMES = {str: "a string", Path: "a path string", bool: "a boolean", int: "an integer",
-               float: "a number", tuple: "a list of integers"}
+               float: "a number", tuple: "a list of integers", list: "a list of strings"}
 
 
 def load_config(
@@ -280,6 +285,10 @@ def _check_type(section: str, key: str, raw: object, where: str) -> Any:
         ok = isinstance(raw, (list, tuple)) and all(isinstance(x, int) and not isinstance(x, bool) for x in raw)
         if ok:
             raw = tuple(raw)  # type: ignore[arg-type]
+    elif typ is list:
+        ok = isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw)
+        if ok:
+            raw = tuple(raw)  # type: ignore[arg-type]
     elif typ is Path:
         ok = isinstance(raw, (str, os.PathLike))
         if ok:
@@ -324,6 +333,8 @@ def _parse_text(section: str, key: str, text: str, where: str) -> Any:
             return _finite(section, key, float(stripped), where)
         if typ is tuple:
             return tuple(int(part) for part in stripped.split(",") if part.strip())
+        if typ is list:
+            return tuple(part.strip() for part in stripped.split(",") if part.strip())
     except ValueError:
         raise ConfigError(
             f'config: "{section}.{key}" must be {_TYPE_NAMES[typ]}, not {text!r} {where}'
@@ -377,6 +388,11 @@ def _validate(config: Config, origins: _Origins) -> None:
         fail("storage", "log_retention_days", "must be 0 (keep everything) or more")
     if config.storage.runs_retention_days < 0:
         fail("storage", "runs_retention_days", "must be 0 (keep everything) or more")
+
+    try:
+        media_kinds(config.storage.media)
+    except ValueError as exc:
+        fail("storage", "media", f"has an {exc}")
 
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", str(config.storage.data_dir)) or \
             re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", str(config.storage.data_dir)):
@@ -531,7 +547,9 @@ NOT_FROM_S = {"SNAPSHOT_DIR": "use --data", "WARC_REPLAY_DIR": "use epaper repar
 # Numeric settings where 0 means "never" or "nothing": refused.
 POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DOWNLOAD_TIMEOUT",
             "AUTOTHROTTLE_TARGET_CONCURRENCY", "AUTOTHROTTLE_MAX_DELAY", "REACTOR_THREADPOOL_MAXSIZE",
-            "DEDUPE_SHINGLE_SIZE", "DEDUPE_THRESHOLD"}
+            "DEDUPE_SHINGLE_SIZE", "DEDUPE_THRESHOLD", "MEDIA_MAXSIZE"}
+# List settings whose items come from a fixed set: the function that checks them.
+CHOICES = {"MEDIA_CAPTURE": media_kinds}
 # Numeric settings with an upper bound, (bound, what it is).
 AT_MOST = {"DEDUPE_THRESHOLD": (1.0, "a Jaccard similarity")}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -557,6 +575,13 @@ def scrapy_overrides(pairs: list[str]) -> dict[str, object]:
         if name in NOT_FROM_S:
             raise UsageError(f"-s {name}: not settable with -s ({NOT_FROM_S[name]})")
         out[name] = _setting_value(name, value, known[name])
+    if {"MEDIA_MAXSIZE", "WARC_RECORD_MAXSIZE"} & set(out):
+        merged = known.copy()
+        merged.setdict(out, priority="cmdline")
+        try:
+            check_media_maxsize(merged.getint("MEDIA_MAXSIZE"), merged.getint("WARC_RECORD_MAXSIZE"))
+        except ValueError as exc:
+            raise UsageError(f"-s {exc}") from None
     return out
 
 
@@ -584,6 +609,11 @@ def _setting_value(name: str, value: str, default: object) -> object:
             raise UsageError(f"-s {name}={value}: expected a JSON object") from None
         return value
     if isinstance(default, (list, tuple)):
+        if name in CHOICES:
+            try:
+                CHOICES[name](value)
+            except ValueError as exc:
+                raise UsageError(f"-s {name}={value}: {exc}") from None
         if default and all(isinstance(x, int) and not isinstance(x, bool) for x in default):
             try:
                 [int(x) for x in value.split(",") if x.strip()]

@@ -230,6 +230,13 @@ def setup_logging(settings, path: Path, verbose: bool, json_lines: bool, tz=None
         root.addHandler(handler)
 
 
+def _media(result) -> str:
+    """The page PDFs, scans and images not captured (crawler.media): named in the log, counted
+    on the date's line; the date stays complete."""
+    count = len(result.media_failures)
+    return f", {count} media file{'s' if count != 1 else ''} not captured (see the log)" if count else ""
+
+
 def _changes(result) -> dict[str, int]:
     """The corrections and removals a date's crawl found, for its line and the run log."""
     return {"revised": result.revised, "gone": result.gone}
@@ -275,11 +282,12 @@ class Reporter:
         elif result.status == "archived":
             self.articles += result.articles
             self.record.date_outcome(date, "archived", result.articles, result.pages, result.duplicates,
-                                     health=result.health, suspect=result.suspect, **_changes(result))
+                                     health=result.health, suspect=result.suspect,
+                                     media_failures=result.media_failures, **_changes(result))
             changed = ", ".join(f"{n} {what}" for what, n in _changes(result).items() if n)
             self._out(date, "archived", f"{date} archived: {result.pages} pages, {result.articles} articles, "
-                                        f"{result.duplicates} duplicates" + (f" ({changed})" if changed else ""),
-                      result)
+                                        f"{result.duplicates} duplicates" + (f" ({changed})" if changed else "")
+                      + _media(result), result)
             if result.suspect:  # archived, but extracted unlike the archive's recent issues
                 self.suspect = True
                 self._out(date, "suspect", f"{date} suspect: {'; '.join(result.suspect)}", result, sys.stderr)
@@ -287,11 +295,12 @@ class Reporter:
             self.status, self.failed = 1, self.failed + 1
             self.articles += result.articles
             kind = "failed" if not result.articles and not result.kept_previous else "incomplete"
-            self.record.date_outcome(date, kind, result.articles, result.pages, result.duplicates, result.failures)
+            self.record.date_outcome(date, kind, result.articles, result.pages, result.duplicates, result.failures,
+                                     media_failures=result.media_failures)
             shown = "; ".join(f"{f['url']} ({f['reason']})" for f in result.failures)  # every one: nothing silent
             kept = " (previous complete snapshot kept)" if result.kept_previous else ""
             self._out(date, kind, f"{date} {kind}{kept}: {result.articles} articles archived, "
-                                  f"{len(result.failures)} failed: {shown}", result, sys.stderr)
+                                  f"{len(result.failures)} failed: {shown}{_media(result)}", result, sys.stderr)
         self._progress()
 
     def _out(self, date, kind, line, result, stream=None) -> None:
@@ -303,6 +312,8 @@ class Reporter:
                      "articles": result.articles, "duplicates": result.duplicates, "failures": result.failures,
                      **({"changes": result.suspect} if kind == "suspect" else {})}
             event.update({k: v for k, v in _changes(result).items() if v})
+            if result.media_failures:
+                event["media_failures"] = result.media_failures
             line = json.dumps(event, ensure_ascii=False)
         print(line, file=stream, flush=True)
 

@@ -77,7 +77,8 @@ class ArchiveRunExtension:
         else:
             status = "failed" if not result.articles and not result.kept_previous else "incomplete"
         self.record.date_outcome(date, status, result.articles, result.pages, result.duplicates,
-                                 result.failures, health=result.health, suspect=result.suspect)
+                                 result.failures, health=result.health, suspect=result.suspect,
+                                 media_failures=result.media_failures)
 
     def spider_closed(self, spider: Any, reason: str = "") -> None:
         record, self.record = self.record, None

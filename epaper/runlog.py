@@ -84,10 +84,12 @@ class RunRecord:
         suspect: Iterable[str] = (),
         revised: int = 0,
         gone: int = 0,
+        media_failures: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         """Record (or replace) the outcome of one issue date; `health` (the snapshot's
-        extraction health), `suspect` (its sharp changes), `revised` (articles corrected) and
-        `gone` (articles no longer found) only when there are some."""
+        extraction health), `suspect` (its sharp changes), `revised` (articles corrected),
+        `gone` (articles no longer found) and `media_failures` (page PDFs, scans and images not
+        captured, which leave the date complete) only when there are some."""
         if status not in STATUSES:
             raise ValueError(f"unknown run outcome {status!r} (one of {', '.join(STATUSES)})")
         self.outcomes[day] = {
@@ -103,6 +105,9 @@ class RunRecord:
             self.outcomes[day]["health"] = dict(health)
         if suspect:
             self.outcomes[day]["suspect"] = list(suspect)
+        media = [{"url": f.get("url"), "reason": f.get("reason")} for f in media_failures]
+        if media:
+            self.outcomes[day]["media_failures"] = media
         for key, count in (("revised", revised), ("gone", gone)):
             if count:
                 self.outcomes[day][key] = int(count)

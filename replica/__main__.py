@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--template", choices=sorted(TEMPLATES), default=None)
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--root", default="/ahjjb/")
+    b.add_argument("--media", choices=["small", "real"], default="small",
+                   help="page PDFs, scans and images: a few bytes each (default), or real sizes (MBs)")
     b.add_argument("--drift", metavar="KIND@YYYY-MM-DD", default=None,
                    help="change the article template from that date on: author, images or links (replica/drift.py)")
     s = sub.add_parser("serve", help="serve a built site on 127.0.0.1")
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         generation = args.generation or (TEMPLATES[args.template] if args.template else "pc")
         try:
             site = build_site(args.out, start=args.start, end=args.end, generation=generation,
-                              template=args.template, seed=args.seed, root_path=args.root)
+                              template=args.template, seed=args.seed, root_path=args.root, media=args.media)
             if args.drift:
                 from epaper.replica.drift import drift_site
 

@@ -1,4 +1,11 @@
-"""Build a replica e-paper site and its ground truth (``truth.json``)."""
+"""Build a replica e-paper site and its ground truth (``truth.json``).
+
+Media (page PDFs, page scans, article images): ``media="small"`` (the default, for fast tests)
+gives each the same few bytes; ``media="real"`` gives each its own bytes of a size drawn as on
+real portals (PDF 1-3 MB, scan 300 KB-1 MB, image 50-200 KB): a valid magic header, then
+seeded pseudo-random bytes that do not compress, the same for the same seed and path. The
+media never change the site's pages or its truth.
+"""
 from __future__ import annotations
 
 import json
@@ -22,12 +29,32 @@ PDF_BYTES = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n
 JPG_BYTES = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
 GIF_BYTES = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c"
                           "00000000010001000002024401003b")
+MEDIA_MODES = ("small", "real")
+# (smallest, largest) bytes of a "real" media file, by kind
+REAL_SIZES = {"pdf": (1_000_000, 3_000_000), "scan": (300_000, 1_000_000), "image": (50_000, 200_000)}
+
+
+def media_bytes(kind: str, path: str, seed: int, mode: str) -> bytes:
+    """The bytes of the media file at `path` (kind pdf, scan or image) in that mode."""
+    if mode == "small":
+        return PDF_BYTES if kind == "pdf" else JPG_BYTES
+    rng = random.Random(f"{seed}:{path}")  # its own generator: the site's plan is not disturbed
+    size = rng.randint(*REAL_SIZES[kind])
+    if kind == "pdf":
+        head, tail = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", b"\n%%EOF\n"
+    else:
+        head, tail = bytes.fromhex("ffd8ffe000104a46494600010100000100010000"), b"\xff\xd9"
+    return head + rng.randbytes(size - len(head) - len(tail)) + tail
 
 
 def build_site(out_dir: Path, *, start: date, end: date, generation: str = "pc",
-               template: str | None = None, seed: int = 1, root_path: str = "/ahjjb/") -> Path:
-    """Write ``out_dir/site`` (serve it at ``root_path``) and ``out_dir/truth.json``."""
+               template: str | None = None, seed: int = 1, root_path: str = "/ahjjb/",
+               media: str = "small") -> Path:
+    """Write ``out_dir/site`` (serve it at ``root_path``) and ``out_dir/truth.json``; ``media``
+    is "small" or "real" (see the module's docstring)."""
     template = template or DEFAULT_TEMPLATE[generation]
+    if media not in MEDIA_MODES:
+        raise ValueError(f"media must be one of {', '.join(MEDIA_MODES)}, got {media!r}")
     if TEMPLATES.get(template) != generation:
         raise ValueError(f"template {template!r} is not of generation {generation!r}")
     if end < start:
@@ -37,10 +64,13 @@ def build_site(out_dir: Path, *, start: date, end: date, generation: str = "pc",
     dates, no_issue = issue_dates(start, end)
     issues = plan_issues(rng, dates, generation)
     files: dict[str, bytes | str] = {}
+    media_files: list[tuple[str, str]] = []  # (path, kind) of each page PDF, scan and image
     truth_issues, rows = {}, []
     for issue in issues:
-        truth_issues[f"{issue.date}"], day_rows = _render_issue(rng, lay, issue, files)
+        truth_issues[f"{issue.date}"], day_rows = _render_issue(rng, lay, issue, files, media_files)
         rows += day_rows
+    for path, kind in media_files:
+        files[path] = media_bytes(kind, path, seed, media)
     dups = duplicate_of([r["body"] for r in rows])
     for row, j in zip(rows, dups):
         row["duplicate_of_url"] = None if j is None else rows[j]["url"]
@@ -72,8 +102,8 @@ def build_site(out_dir: Path, *, start: date, end: date, generation: str = "pc",
     return site
 
 
-def _render_issue(rng: random.Random, lay: Layout, issue: Issue,
-                  files: dict[str, bytes | str]) -> tuple[dict, list[dict]]:
+def _render_issue(rng: random.Random, lay: Layout, issue: Issue, files: dict[str, bytes | str],
+                  media_files: list[tuple[str, str]]) -> tuple[dict, list[dict]]:
     d, gen = issue.date, lay.generation
     day = lay.day_dir(d)
     static = "pc/static" if gen == "pc" else "html/static"
@@ -91,14 +121,14 @@ def _render_issue(rng: random.Random, lay: Layout, issue: Issue,
             a.url = lay.article(d, aid, part2=gen == "html" and rng.random() < 0.05, page=p.index + 1, rank=rank)
             for img in a.images:
                 img.url = lay.article_image(d, rng)
-                files[img.url] = JPG_BYTES
+                media_files.append((img.url, "image"))
         aid += rng.randint(20, 300)
     nav_form, seen = rng.randrange(6), set()
     pages_truth, rows = [], []
     for k, p in enumerate(issue.pages):
         path = paths[k]
         pdf, scan = lay.page_pdf(d, p.page_no, rng), lay.page_scan(d, p.page_no, rng)
-        files[pdf], files[scan] = PDF_BYTES, JPG_BYTES
+        media_files += [(pdf, "pdf"), (scan, "scan")]
         # The page's articles are the ones it prints, in list order, then the map's: links to
         # other pages' articles (a 转版 link, a 今日关注 box) do not move them.
         printed = {id(a) for a in p.articles}

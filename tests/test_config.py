@@ -144,6 +144,7 @@ def test_scrapy_settings() -> None:
         "SNAPSHOT_DIR": "/srv/epaper",
         "WARC_ENABLED": True,
         "SNAPSHOT_COMPACT": True,
+        "MEDIA_CAPTURE": [],
         "HEALTH_HISTORY": 30,
         "HEALTH_MIN_HISTORY": 5,
         "HEALTH_FIELD_DROP": 0.25,

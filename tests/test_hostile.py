@@ -114,7 +114,8 @@ async def test_a_link_over_the_url_length_limit_is_named_with_its_reason(site_co
 
 def test_no_spider_middleware_drops_a_request_silently():
     """The spider middlewares in the chain are reviewed ones: none drops a request the ledger
-    counts (DepthMiddleware only with DEPTH_LIMIT, which the project never sets)."""
+    counts (DepthMiddleware only with DEPTH_LIMIT, which the project never sets; the project's
+    MediaCaptureMiddleware passes every output on and counts the requests it adds)."""
     from scrapy.settings import Settings
     from scrapy.utils.conf import build_component_list
 
@@ -123,7 +124,7 @@ def test_no_spider_middleware_drops_a_request_silently():
     assert settings.getint("DEPTH_LIMIT") == 0
     names = {path.rsplit(".", 1)[1] for path in build_component_list(settings.getwithbase("SPIDER_MIDDLEWARES"))}
     assert names == {"StartSpiderMiddleware", "HttpErrorMiddleware", "RefererMiddleware", "DepthMiddleware",
-                     "MetaCopyDetectionMiddleware"}
+                     "MetaCopyDetectionMiddleware", "MediaCaptureMiddleware"}
 
 
 @pytest_twisted.ensureDeferred

@@ -55,11 +55,11 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 _MAXSIZE = re.compile(r"(\d+) bytes which is larger than download max size \((\d+)\)")
 
 
-def failure_reason(failure, maxsize: int = 0) -> str:
+def failure_reason(failure, maxsize: int = 0, limit: str = "DOWNLOAD_MAXSIZE") -> str:
     """One readable phrase for why a request failed (the URL is reported next to it).
 
-    `maxsize` is the DOWNLOAD_MAXSIZE the request ran under: a response without a length
-    that goes past it is cancelled with no message at all, so the reason names the limit."""
+    `maxsize` is the size bound the request ran under (the setting `limit`): a response without
+    a length that goes past it is cancelled with no message at all, so the reason names it."""
     exc = failure.value
     if isinstance(exc, HttpError):
         return f"HTTP {exc.response.status}"
@@ -72,10 +72,10 @@ def failure_reason(failure, maxsize: int = 0) -> str:
     if isinstance(exc, DownloadCancelledError):
         m = _MAXSIZE.search(str(exc))
         if m:
-            return (f"response too large: {int(m.group(1)):,} bytes, larger than DOWNLOAD_MAXSIZE "
+            return (f"response too large: {int(m.group(1)):,} bytes, larger than {limit} "
                     f"({int(m.group(2)):,} bytes)")
         if maxsize and not str(exc).strip():
-            return (f"response too large: no length announced, cut off once larger than DOWNLOAD_MAXSIZE "
+            return (f"response too large: no length announced, cut off once larger than {limit} "
                     f"({maxsize:,} bytes)")
     if isinstance(exc, (DownloadFailedError, ResponseNeverReceived)):
         return "connection lost before a complete response"
