@@ -4,7 +4,8 @@ Arguments (`-a`): `base_url` (the e-paper root; default the EPAPER_BASE_URL sett
 the config's `portal.base_url` sets), and `date=YYYY-MM-DD`, or `start`/`end` (inclusive), or
 `dates` (a comma-separated list), or `latest=1`; `layout` (auto | pc | html) overrides the
 EPAPER_LAYOUT setting. With `latest=1` an issue already archived complete under SNAPSHOT_DIR
-is not fetched again (the latest page is the one request) unless the EPAPER_FORCE setting is true (`epaper crawl --force`).
+is not fetched again (the latest page is the one request) unless the EPAPER_FORCE setting is
+true (`epaper crawl --force`).
 They are checked by `crawler.arguments`, as the command line checks them.
 
 Each date's progress and result are the crawl's ledger's (`crawler.ledger`): the spider tells
