@@ -75,10 +75,12 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
             ran.setdefault("first", crawler)
             ran["last"] = crawler
             yield process.crawl(crawler, base_url=base_url, **kwargs).addErrback(failed.append)
+            if failed or crawler.spider is None:
+                return
             for key, value in crawler.stats.get_stats().items():
                 if isinstance(value, int):
                     stats[key] = stats.get(key, 0) + value
-            if failed or crawler.spider is None or Ledger.from_crawler(crawler).fatal:
+            if Ledger.from_crawler(crawler).fatal:
                 return
             if crawler.stats.get_value("finish_reason") != "finished":  # stopped (SIGTERM): no next round
                 reporter.shown = None
