@@ -38,8 +38,8 @@ Replay streams each file record by record: no record may inflate past WARC_RECOR
 so a WARC bomb (1 MB inflating to 1 GiB) is refused with that reason, in bounded memory.
 
 Settings: WARC_ENABLED (default True), WARC_REPLAY_DIR (archive root to replay from; empty:
-off), WARC_REPLAY_GENERATION (default 0: the newest captures), WARC_RECORD_MAXSIZE (default 32 MiB: the most one record may inflate to on replay),
-SNAPSHOT_DIR (archive root to write to).
+off), WARC_REPLAY_GENERATION (default 0: the newest captures), WARC_RECORD_MAXSIZE (default
+32 MiB: the most one record may inflate to on replay), SNAPSHOT_DIR (archive root to write to).
 """
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
     reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json", tz=tz)
     failed: list = []
     stats: dict = {}
-    ran: dict = {}  # the first and the last crawler run (the others are let go: a replay's payloads with them)
+    ran: dict = {}  # the first crawler run, and the last
     started = time.time()
 
     @defer.inlineCallbacks
