@@ -9,6 +9,7 @@ process (nothing done); 143 stopped by SIGTERM before the crawl could stop by it
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import re
@@ -258,17 +259,21 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     except LockError as exc:  # a lock file that is not ours to use (a symlink, unwritable)
         raise UsageError(str(exc)) from None
     try:
+        try:  # a stopped reparse's scratch: no reparse runs while we hold the lock
+            clear_history(data)
+        except OSError as exc:  # a reparse would take what is left there for a date's earlier crawls
+            if rounds:
+                raise UsageError(f"cannot remove the scratch of a stopped reparse: {exc}") from None
         # From here a SIGTERM (before Scrapy's own handler is in place) still leaves a line.
         record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [],
                               tz=config.schedule.tzinfo)
         try:
-            if rounds:
-                clear_history(data)
             try:
                 return run_spider(args, data, settings, base_url, spider_args, dates, record, rounds)
             finally:
                 if rounds:
-                    clear_history(data)
+                    with contextlib.suppress(OSError):  # the next crawl or reparse removes it
+                        clear_history(data)
         except Terminated:
             if not record.finished:
                 record.finish(TERMINATED)

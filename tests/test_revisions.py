@@ -147,9 +147,13 @@ def test_changes_status_and_the_run_log_show_them(portal, tmp_path):
     rows = sorted(load_articles(tmp_path).to_pylist(), key=lambda r: (r["page_index"], r["position"]))
     fix, _, _ = correction(server, rows[1])
     server.faults[:] = [fix, removal(server, rows[4])]
+    stale = tmp_path / ".reparse" / "articles" / f"issue_date={DAY}" / "part-0.parquet"  # a stopped reparse's
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"PAR1")
     result = run_epaper(*crawl_args)
     assert result.returncode == 0, result.stderr
     assert "(1 revised, 1 gone)" in result.stdout
+    assert not (tmp_path / ".reparse").exists()
 
     listed = run_epaper("changes", "--data", str(tmp_path))
     assert listed.returncode == 0, listed.stderr
