@@ -80,6 +80,9 @@ def collect(data_dir: str | Path, *, source: str, tz: dt.tzinfo, window_days: in
     failed = gauge("epaper_last_run_failures", "Failed URLs of the last run, by reason", ("reason",))
     for reason, count in sorted(failures.items()):
         failed.labels(reason=reason, **labels).set(count)
+    media = sum(len(o.get("media_failures") or []) for o in outcomes.values() if isinstance(o, dict))
+    gauge("epaper_last_run_media_not_captured",
+          "Page PDFs, scans and images the last run could not capture (storage.media)").labels(**labels).set(media)
 
     today = today or dt.datetime.now(tz).date()
     window = date_states(root, tz=tz, start=today - dt.timedelta(days=max(window_days, 1) - 1), end=today)

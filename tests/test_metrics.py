@@ -42,7 +42,8 @@ def test_metrics_hold_the_last_run_the_last_success_and_the_window(tmp_path):
         "2026-11-26": {"status": "incomplete", "articles": 2, "failures": [
             {"url": "http://127.0.0.1/a", "reason": "article: HTTP 503"},
             {"url": "http://127.0.0.1/b", "reason": "article: HTTP 503"},
-            {"url": "http://127.0.0.1/c", "reason": "timeout"}]},
+            {"url": "http://127.0.0.1/c", "reason": "timeout"}],
+            "media_failures": [{"url": "http://127.0.0.1/p.pdf", "reason": "pdf: HTTP 404"}]},
         "2026-11-22": {"status": "no_issue"}}, stats={"requests": 70, "response_bytes": 123456})
 
     path = write_metrics(tmp_path, source="ahjjb", tz=SHANGHAI, window_days=7, today=TODAY)
@@ -55,6 +56,7 @@ def test_metrics_hold_the_last_run_the_last_success_and_the_window(tmp_path):
     assert got[("epaper_last_run_requests", ())] == 70
     assert got[("epaper_last_run_failures", (("reason", "HTTP 503"),))] == 2
     assert got[("epaper_last_run_failures", (("reason", "timeout"),))] == 1
+    assert got[("epaper_last_run_media_not_captured", ())] == 1
     window = {labels[0][1]: v for (name, labels), v in got.items() if name == "epaper_window_dates"}
     # 11-21..11-27: 25 archived, 26 incomplete, 22 no issue (confirmed: the run ended after it), 4 missing
     assert window == {"archived": 1, "suspect": 0, "incomplete": 1, "damaged": 0, "no_issue": 1, "pending": 0,
@@ -99,6 +101,7 @@ def test_a_real_crawl_leaves_a_metrics_file_that_parses(portal, tmp_path):
                   if p.is_file() and not p.name.startswith("_"))
     assert got[("epaper_last_run_bytes_written", ())] == run["stats"]["bytes_written"] == written
     assert not any(name == "epaper_last_run_failures" for name, _ in got)
+    assert got[("epaper_last_run_media_not_captured", ())] == 0
     window = {labels[0][1]: v for (name, labels), v in got.items() if name == "epaper_window_dates"}
     assert sum(window.values()) == 7 and set(window) >= {"archived", "suspect", "incomplete", "missing"}
 
