@@ -146,64 +146,104 @@ class DateCaptures:
             self.originals.setdefault((url, digest), (record_id, date))
 
 
-def load_captures(root: Path, day: dt.date, limit: int = 0, generation: int = 0) -> DateCaptures:
+def load_captures(root: Path, day: dt.date, limit: int = 0) -> DateCaptures:
     """Read every committed WARC file of a date in time order (file names start with the crawl's
-    time). A damaged file is read as far as it goes and named in `damaged`.
-
-    `generation` k > 0: only the first k files are read, and `newest_by_url` holds what the k-th
-    file's crawl captured (its revisits resolved through the earlier files): the date as that
-    crawl saw it."""
+    time). A damaged file is read as far as it goes and named in `damaged`."""
     out = DateCaptures()
     payloads: dict[str, bytes] = {}  # WARC-Record-ID of a response record -> its payload
-    files = warc_files(root, day)
-    if generation:
-        files = files[:generation]
-    for path in files:
-        relative = str(path.relative_to(root))
-        try:
-            for record in _records(path, limit or RECORD_MAXSIZE):
-                if record.rec_type not in ("response", "revisit"):
-                    continue
-                headers = record.rec_headers
-                url = headers.get_header("WARC-Target-URI")
-                record_id = headers.get_header("WARC-Record-ID")
-                date = headers.get_header("WARC-Date")
-                when = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
-                http = record.http_headers
-                media = headers.get_header(MEDIA_HEADER)
-                if record.rec_type == "response":
-                    # A page PDF is megabytes that nothing reads back: its digest is the record's.
-                    payload = b"" if media and headers.get_header("WARC-Payload-Digest") else record.raw_stream.read()
-                    digest = headers.get_header("WARC-Payload-Digest") or payload_digest(payload)
-                    payloads[record_id] = payload
-                    out.add_original(url, digest, record_id, date)
-                    status, original = int(http.get_statuscode()), (record_id, date)
-                    http_headers = http.headers
-                else:
-                    refers_to = headers.get_header("WARC-Refers-To")
-                    if refers_to not in payloads:
-                        continue  # its original is in no file read: nothing to answer with
-                    digest = headers.get_header("WARC-Payload-Digest")
-                    payload, original = payloads[refers_to], (refers_to, headers.get_header("WARC-Refers-To-Date"))
-                    status, http_headers = int(http.get_statuscode()), http.headers
-                    if headers.get_header("WARC-Profile") == NOT_MODIFIED or status == 304:
-                        prior = out.newest_by_url.get(url)  # a 304 stands for the capture it confirmed
-                        if prior is None:
-                            continue
-                        status, http_headers = prior.status, prior.headers
-                out.digests[record_id] = digest
-                prior = out.newest_by_url.get(url)
-                if prior is not None and prior.when > when:
-                    continue  # an older capture than the one kept: the newest answers
-                out.newest_by_url[url] = Capture(status, list(http_headers), payload, when, relative, record_id,
-                                                 digest, original, media)
-        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-            log.warning("damaged WARC file %s: %s", path, exc)
-            out.damaged = out.damaged or f"damaged WARC {relative} ({exc})"
-    if generation and files:
-        last = str(files[-1].relative_to(root))
-        out.newest_by_url = {url: c for url, c in out.newest_by_url.items() if c.relative == last}
+    for path in warc_files(root, day):
+        _read_file(root, path, out, payloads, limit)
     return out
+
+
+def _read_file(root: Path, path: Path, out: DateCaptures, payloads: dict[str, bytes], limit: int) -> None:
+    """Add one WARC file's captures to `out` (the date's files before it already read)."""
+    relative = str(path.relative_to(root))
+    try:
+        for record in _records(path, limit or RECORD_MAXSIZE):
+            if record.rec_type not in ("response", "revisit"):
+                continue
+            headers = record.rec_headers
+            url = headers.get_header("WARC-Target-URI")
+            record_id = headers.get_header("WARC-Record-ID")
+            date = headers.get_header("WARC-Date")
+            when = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
+            http = record.http_headers
+            media = headers.get_header(MEDIA_HEADER)
+            if record.rec_type == "response":
+                # A page PDF is megabytes that nothing reads back: its digest is the record's.
+                payload = b"" if media and headers.get_header("WARC-Payload-Digest") else record.raw_stream.read()
+                digest = headers.get_header("WARC-Payload-Digest") or payload_digest(payload)
+                payloads[record_id] = payload
+                out.add_original(url, digest, record_id, date)
+                status, original = int(http.get_statuscode()), (record_id, date)
+                http_headers = http.headers
+            else:
+                refers_to = headers.get_header("WARC-Refers-To")
+                if refers_to not in payloads:
+                    continue  # its original is in no file read: nothing to answer with
+                digest = headers.get_header("WARC-Payload-Digest")
+                payload, original = payloads[refers_to], (refers_to, headers.get_header("WARC-Refers-To-Date"))
+                status, http_headers = int(http.get_statuscode()), http.headers
+                if headers.get_header("WARC-Profile") == NOT_MODIFIED or status == 304:
+                    prior = out.newest_by_url.get(url)  # a 304 stands for the capture it confirmed
+                    if prior is None:
+                        continue
+                    status, http_headers = prior.status, prior.headers
+            out.digests[record_id] = digest
+            prior = out.newest_by_url.get(url)
+            if prior is not None and prior.when > when:
+                continue  # an older capture than the one kept: the newest answers
+            out.newest_by_url[url] = Capture(status, list(http_headers), payload, when, relative, record_id,
+                                             digest, original, media)
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+        log.warning("damaged WARC file %s: %s", path, exc)
+        out.damaged = out.damaged or f"damaged WARC {relative} ({exc})"
+
+
+class DateHistory:
+    """A date's WARC files read in time order, each once, as far as a history replay has gone
+    (`epaper reparse` replays a date's crawls one after the other, one run of the spider each).
+
+    `crawl(k)` gives what the k-th file holds, its revisits resolved through the earlier files:
+    the date as its k-th crawl saw the portal. `captures` holds every record read so far (the
+    digests the snapshot pipeline compares). One is shared by the runs of a reparse in this
+    process (`history_of`) and dropped once the date's last crawl is replayed (`forget_history`),
+    so each file is read once: linear in the files, however many crawls a date has."""
+
+    def __init__(self, root: Path, day: dt.date, limit: int):
+        self.root, self.limit = root, limit
+        self.files = warc_files(root, day)
+        self.captures = DateCaptures()
+        self.payloads: dict[str, bytes] = {}
+        self.read = 0
+
+    def crawl(self, k: int) -> DateCaptures:
+        while self.read < min(k, len(self.files)):
+            _read_file(self.root, self.files[self.read], self.captures, self.payloads, self.limit)
+            self.read += 1
+        if not 1 <= k <= len(self.files):
+            return DateCaptures(damaged=self.captures.damaged)
+        last = str(self.files[k - 1].relative_to(self.root))
+        return DateCaptures({url: c for url, c in self.captures.newest_by_url.items() if c.relative == last},
+                            self.captures.originals, self.captures.damaged, self.captures.digests)
+
+
+_HISTORIES: dict[tuple[Path, dt.date], DateHistory] = {}
+
+
+def history_of(root: Path, day: dt.date, limit: int = 0) -> DateHistory:
+    """The date's history being replayed in this process (see DateHistory)."""
+    key = (Path(root), day)
+    if key not in _HISTORIES:
+        _HISTORIES[key] = DateHistory(Path(root), day, limit)
+    return _HISTORIES[key]
+
+
+def forget_history(root: Path, day: dt.date | None = None) -> None:
+    """Drop a date's history (its last crawl is replayed), or every one of the archive."""
+    for key in [k for k in _HISTORIES if k[0] == Path(root) and day in (None, k[1])]:
+        del _HISTORIES[key]
 
 
 _INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -60,7 +60,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from epaper.crawler.captures import (MEDIA_HEADER, NOT_MODIFIED, CaptureIndex, DateCaptures, _records,
-                                     load_captures, payload_digest, warc_files)
+                                     history_of, load_captures, payload_digest, warc_files)
 from epaper.crawler.ledger import Ledger
 from epaper.crawler.middlewares import incomplete_media, truncation
 from epaper.crawler.signals import issue_writing
@@ -296,7 +296,8 @@ class WarcReplayMiddleware:
 
     def _load(self, day: dt.date) -> None:
         self.loaded.add(day)
-        captures = load_captures(self.root, day, self.record_max, self.generation)
+        captures = (history_of(self.root, day, self.record_max).crawl(self.generation) if self.generation
+                    else load_captures(self.root, day, self.record_max))
         if captures.damaged:
             self.damaged[day] = captures.damaged
         for url, capture in captures.newest_by_url.items():

@@ -43,7 +43,7 @@ from pathlib import Path
 import pyarrow as pa
 from itemadapter import ItemAdapter
 
-from epaper.crawler.captures import CaptureIndex, warc_files
+from epaper.crawler.captures import CaptureIndex, forget_history, history_of
 from epaper.crawler.items import ArticleItem
 from epaper.crawler.ledger import NO_ISSUE, DateResult, Ledger
 from epaper.crawler.signals import issue_ready, issue_writing
@@ -94,9 +94,9 @@ class SnapshotPipeline:
         self.ledger = Ledger.from_crawler(crawler)
         self.replay = bool(settings.get("WARC_REPLAY_DIR"))
         self.generation = settings.getint("WARC_REPLAY_GENERATION") if self.replay else 0
+        self.replay_root = Path(settings.get("WARC_REPLAY_DIR"))
         self.history_index: DuplicateIndex | None = None
-        self.captures = (CaptureIndex.from_crawler(crawler)
-                         if settings.getbool("WARC_ENABLED") or self.generation else None)
+        self.captures = CaptureIndex.from_crawler(crawler) if settings.getbool("WARC_ENABLED") else None
         self.gone_now: dict[dt.date, int] = {}
         crawler.signals.connect(self.on_issue_ready, issue_ready)
 
@@ -132,6 +132,8 @@ class SnapshotPipeline:
         self.articles.pop(date, None)
         self.pages.pop(date, None)
         self.sources.pop(date, None)
+        if self.generation and self._last_generation(date):
+            forget_history(self.replay_root, date)
         result = self.ledger.settle(date, **written)
         for failure in result.failures:
             log.error("%s %s: %s failed: %s", date, result.status, failure["url"], failure["reason"])
@@ -244,11 +246,14 @@ class SnapshotPipeline:
         """
         if not self.generation:
             return self.root, self.root, None
-        last = self.generation >= len(warc_files(self.captures.root, day))
+        last = self._last_generation(day)
         before = self.root / HISTORY if self.generation > 1 else (self.root if last else None)
         if last:
             return before, self.root, self.root if self.generation > 1 else None
         return before, self.root / HISTORY, None
+
+    def _last_generation(self, day: dt.date) -> bool:
+        return self.generation >= len(history_of(self.replay_root, day).files)
 
     def _info(self, root: Path | None, day: dt.date) -> parquet.SnapshotInfo | None:
         return parquet.snapshot_info(root, day) if root is not None and parquet.has_snapshot(root, day) else None
@@ -295,9 +300,11 @@ class SnapshotPipeline:
         if old is None:
             return []
         before = {r["article_id"]: r for r in old.to_pylist()}
-        if self.generation:
-            self.captures.of(day)  # every capture's digest (a crawl loads them to write its WARC)
-        digest = self.captures.digest_of if self.captures is not None else (lambda day, record_id: None)
+        if self.generation:  # the digests of every record of the date's crawls replayed so far
+            digests = history_of(self.replay_root, day).captures.digests
+            digest = lambda day, record_id: digests.get(record_id or "")  # noqa: E731
+        else:
+            digest = self.captures.digest_of if self.captures is not None else (lambda day, record_id: None)
         out = []
         for row in articles:
             prior = before.get(row["article_id"])

@@ -227,3 +227,43 @@ def test_a_file_with_revisits_cut_anywhere_is_damaged(tmp_path, warc):
         path.write_bytes(data[:cut])
         with pytest.raises((EOFError, OSError)):
             list(_records(path))
+
+
+def test_a_history_replay_reads_each_warc_file_once(tmp_path, monkeypatch):
+    """`reparse` replays a date's crawls one run after the other: run k sees what the k-th file
+    holds (a revisit resolved through an earlier file), and every file is read once in all, so
+    a date crawled n times costs n file reads, not n²/2."""
+    import datetime as dt
+
+    from epaper.crawler import captures
+    from epaper.storage.parquet import partition_dir
+
+    day, base = dt.date(2023, 8, 3), "http://127.0.0.1/ahjjb/"
+    folder = partition_dir(tmp_path, "warc", day)
+    folder.mkdir(parents=True)
+    first_id = None
+    for i in range(8):
+        with open(folder / f"20260101T00000{i}-1.warc.gz", "wb") as fh:
+            writer = WARCWriter(fh, gzip=True)
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+            page = writer.create_warc_record(f"{base}page{i}.html", "response", payload=io.BytesIO(b"<html>%d</html>" % i),
+                                             http_headers=http, warc_headers_dict={"WARC-Date": f"2026-01-01T00:00:0{i}Z"})
+            writer.write_record(page)
+            if first_id is None:
+                first_id = page.rec_headers.get_header("WARC-Record-ID")
+                digest = page.rec_headers.get_header("WARC-Payload-Digest")
+            else:  # the calendar, unchanged since the first crawl
+                writer.write_record(writer.create_revisit_record(
+                    f"{base}page0.html", digest, f"{base}page0.html", "2026-01-01T00:00:00Z", http_headers=http,
+                    warc_headers_dict={"WARC-Date": f"2026-01-01T00:00:0{i}Z", "WARC-Refers-To": first_id}))
+    reads = []
+    read_file = captures._read_file
+    monkeypatch.setattr(captures, "_read_file", lambda root, path, *rest: reads.append(path) or read_file(root, path, *rest))
+    for k in range(1, 9):
+        seen = captures.history_of(tmp_path, day).crawl(k).newest_by_url
+        assert sorted(seen) == sorted({f"{base}page{k - 1}.html", f"{base}page0.html"})
+        assert seen[f"{base}page0.html"].payload == b"<html>0</html>"
+    assert len(reads) == len(set(reads)) == 8
+    captures.forget_history(tmp_path, day)
+    assert captures.history_of(tmp_path, day).read == 0
+    captures.forget_history(tmp_path)
