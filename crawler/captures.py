@@ -205,11 +205,13 @@ class DateHistory:
     """A date's WARC files read in time order, each once, as far as a history replay has gone
     (`epaper reparse` replays a date's crawls one after the other, one run of the spider each).
 
-    `crawl(k)` gives what the k-th file holds, its revisits resolved through the earlier files:
-    the date as its k-th crawl saw the portal. `captures` holds every record read so far (the
-    digests the snapshot pipeline compares). One is shared by the runs of a reparse in this
-    process (`history_of`) and dropped once the date's last crawl is replayed (`forget_history`),
-    so each file is read once: linear in the files, however many crawls a date has."""
+    `crawl(k)` gives the date as it stood after its k-th crawl: each URL's newest capture in
+    the first k files (a URL that crawl did not fetch, such as the calendar a `--latest` run
+    skips, answers with an earlier capture); `crawl()` gives the newest of all. `captures`
+    holds every record read so far (the digests the snapshot pipeline compares). One is shared
+    by the runs of a reparse in this process (`history_of`) and dropped once the date is
+    written from its newest captures (`forget_history`), so each file is read once: linear in
+    the files, however many crawls a date has."""
 
     def __init__(self, root: Path, day: dt.date, limit: int):
         self.root, self.limit = root, limit
@@ -218,15 +220,11 @@ class DateHistory:
         self.payloads: dict[str, bytes] = {}
         self.read = 0
 
-    def crawl(self, k: int) -> DateCaptures:
-        while self.read < min(k, len(self.files)):
+    def crawl(self, k: int | None = None) -> DateCaptures:
+        while self.read < min(len(self.files) if k is None else k, len(self.files)):
             _read_file(self.root, self.files[self.read], self.captures, self.payloads, self.limit)
             self.read += 1
-        if not 1 <= k <= len(self.files):
-            return DateCaptures(damaged=self.captures.damaged)
-        last = str(self.files[k - 1].relative_to(self.root))
-        return DateCaptures({url: c for url, c in self.captures.newest_by_url.items() if c.relative == last},
-                            self.captures.originals, self.captures.damaged, self.captures.digests)
+        return self.captures
 
 
 _HISTORIES: dict[tuple[Path, dt.date], DateHistory] = {}
@@ -241,7 +239,7 @@ def history_of(root: Path, day: dt.date, limit: int = 0) -> DateHistory:
 
 
 def forget_history(root: Path, day: dt.date | None = None) -> None:
-    """Drop a date's history (its last crawl is replayed), or every one of the archive."""
+    """Drop a date's history (it is written from its newest captures), or every one of the archive."""
     for key in [k for k in _HISTORIES if k[0] == Path(root) and day in (None, k[1])]:
         del _HISTORIES[key]
 

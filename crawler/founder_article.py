@@ -530,7 +530,7 @@ def _text_after(img: lxml.html.HtmlElement, body: lxml.html.HtmlElement, stop) -
     node = img
     while node is not None and node not in holders:
         for sibling in node.itersiblings():
-            if sibling is stop:
+            if sibling is stop or (stop is not None and sibling in stop.iterancestors()):
                 return None
             if not isinstance(sibling.tag, str) or sibling.tag.lower() in _SKIP_TAGS:
                 continue

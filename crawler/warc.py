@@ -28,9 +28,9 @@ WarcReplayMiddleware answers every request from those files, so no request reach
 network: the spider and pipelines run exactly as in a crawl (a stored gzipped payload is
 decoded by the compression middleware, as it was when crawled). A URL captured by several
 crawls is answered with its newest capture (by WARC-Date); a revisit is answered with the
-payload of the record it refers to. With WARC_REPLAY_GENERATION k, each date is answered with
-what its k-th WARC file holds (its k-th crawl, as that crawl saw the portal): `epaper reparse`
-replays a date's crawls in time order, one generation per crawl, to rebuild its history.
+payload of the record it refers to. With WARC_REPLAY_GENERATION k, each date is answered as
+it stood after its k-th crawl (each URL's newest capture in its first k WARC files):
+`epaper reparse` replays a date's crawls in time order to rebuild its history.
 Media records are not answered (nor held in memory): the spider asks for no media when
 replaying.
 
@@ -60,7 +60,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from epaper.crawler.captures import (MEDIA_HEADER, NOT_MODIFIED, CaptureIndex, DateCaptures, _records,
-                                     history_of, load_captures, payload_digest, warc_files)
+                                     history_of, payload_digest, warc_files)
 from epaper.crawler.ledger import Ledger
 from epaper.crawler.middlewares import incomplete_media, truncation
 from epaper.crawler.signals import issue_writing
@@ -296,8 +296,7 @@ class WarcReplayMiddleware:
 
     def _load(self, day: dt.date) -> None:
         self.loaded.add(day)
-        captures = (history_of(self.root, day, self.record_max).crawl(self.generation) if self.generation
-                    else load_captures(self.root, day, self.record_max))
+        captures = history_of(self.root, day, self.record_max).crawl(self.generation or None)
         if captures.damaged:
             self.damaged[day] = captures.damaged
         for url, capture in captures.newest_by_url.items():

@@ -230,7 +230,6 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         spider_args.update(start=dates[0].isoformat(), end=dates[-1].isoformat())
     else:
         spider_args["latest"] = "1"
-    rounds = history_rounds(data, dates, spider_args) if reparse else None
 
     settings = project_settings()
     # The add-on in ADDONS applies the config, as for `scrapy crawl`: one way in. It gets the
@@ -259,6 +258,8 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     except LockError as exc:  # a lock file that is not ours to use (a symlink, unwritable)
         raise UsageError(str(exc)) from None
     try:
+        # Read under the lock: no crawl adds a WARC file meanwhile.
+        rounds = history_rounds(data, dates, spider_args) if reparse else None
         try:  # a stopped reparse's scratch: no reparse runs while we hold the lock
             clear_history(data)
         except OSError as exc:  # a reparse would take what is left there for a date's earlier crawls
@@ -282,26 +283,31 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         lock.__exit__(None, None, None)
 
 
-REPLAY_BATCH = 31  # dates one run of the spider replays: its captures are held in memory until it ends
+REPLAY_BATCH = 31  # dates one run of the spider replays: their captures are held in memory until they are written
 
 
-def history_rounds(data: Path, dates: list, spider_args: dict) -> list[tuple[dict, dict, set]]:
-    """The runs of a history replay, REPLAY_BATCH dates at a time in date order: run k of a
-    batch replays the k-th crawl (WARC file) of each of its dates that has one, so each date's
-    crawls are replayed in time order, and prints the dates it replays last (the `rounds` of
-    epaper.crawl.run_spider). Only the last run refreshes `compact/`."""
+def history_rounds(data: Path, dates: list, spider_args: dict) -> list[tuple[dict, dict, set | None]]:
+    """The runs of a history replay (the `rounds` of epaper.crawl.run_spider), REPLAY_BATCH
+    dates at a time in date order. For each batch, run k replays the dates as their k-th crawl
+    (WARC file) left them, for every date crawled more than k times, into the scratch archive,
+    printing nothing; then one run writes every date of the batch from its newest captures, in
+    date order (so each resolves its duplicates against the dates before it, rebuilt) and
+    prints them. Only the last run refreshes `compact/`."""
     from epaper.crawler.captures import warc_files
 
-    crawls = {day: max(len(warc_files(data, day)), 1) for day in dates}
+    crawls = {day: len(warc_files(data, day)) for day in dates}
     args = {key: value for key, value in spider_args.items() if key not in ("start", "end")}
-    rounds = []
+    rounds: list[tuple[dict, dict, set | None]] = []
+
+    def run(generation: int, todo: list, shown: set | None) -> None:
+        rounds.append(({"WARC_REPLAY_GENERATION": generation, "SNAPSHOT_COMPACT": False},
+                       {**args, "dates": ",".join(d.isoformat() for d in todo)}, shown))
+
     for at in range(0, len(dates), REPLAY_BATCH):
         batch = dates[at:at + REPLAY_BATCH]
-        for k in range(1, max(crawls[day] for day in batch) + 1):
-            todo = [day for day in batch if crawls[day] >= k]
-            rounds.append(({"WARC_REPLAY_GENERATION": k, "SNAPSHOT_COMPACT": False},
-                           {**args, "dates": ",".join(d.isoformat() for d in todo)},
-                           {day for day in todo if crawls[day] == k}))
+        for k in range(1, max(crawls[day] for day in batch)):
+            run(k, [day for day in batch if crawls[day] > k], set())
+        run(0, batch, None)
     del rounds[-1][0]["SNAPSHOT_COMPACT"]  # compact/ is refreshed once, by the last run, as configured
     return rounds
 
@@ -313,7 +319,7 @@ def clear_history(data: Path) -> None:
     from epaper.pipelines.snapshot import HISTORY
 
     path = data / HISTORY
-    if path.is_symlink() or path.is_file():
+    if path.is_symlink() or (path.exists() and not path.is_dir()):  # a link, a file, a FIFO…
         path.unlink()
     elif path.is_dir():
         shutil.rmtree(path)  # removes links inside, never what they point to

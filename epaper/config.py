@@ -575,9 +575,10 @@ def scrapy_overrides(pairs: list[str]) -> dict[str, object]:
         if name in NOT_FROM_S:
             raise UsageError(f"-s {name}: not settable with -s ({NOT_FROM_S[name]})")
         out[name] = _setting_value(name, value, known[name])
-    if {"MEDIA_MAXSIZE", "WARC_RECORD_MAXSIZE"} & set(out):
-        merged = known.copy()
-        merged.setdict(out, priority="cmdline")
+    merged = known.copy()
+    merged.setdict(out, priority="cmdline")
+    # Media on from epaper.toml is checked when the crawl starts (crawler.media), as here.
+    if {"MEDIA_MAXSIZE", "WARC_RECORD_MAXSIZE"} & set(out) and merged.getlist("MEDIA_CAPTURE"):
         try:
             check_media_maxsize(merged.getint("MEDIA_MAXSIZE"), merged.getint("WARC_RECORD_MAXSIZE"))
         except ValueError as exc:

@@ -83,7 +83,6 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
             if Ledger.from_crawler(crawler).fatal:
                 return
             if crawler.stats.get_value("finish_reason") != "finished":  # stopped (SIGTERM): no next round
-                reporter.shown = None
                 return
             reporter.settle(Ledger.from_crawler(crawler))
 

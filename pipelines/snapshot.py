@@ -15,9 +15,9 @@ ledger with what was written.
   captures records none (what differs there is the parser, not the portal).
 - removals: an article a complete re-crawl no longer finds stays, marked `gone_since` (the
   time of that crawl's newest fetch); it is cleared when the article is found again.
-- history (`epaper reparse`, WARC_REPLAY_GENERATION k): each of a date's crawls is replayed in
-  time order, one generation per run of the spider, as the crawl it was (see `_roots`); the
-  last rebuilds the snapshot, and the revisions and removals of the date's whole history.
+- history (`epaper reparse`, WARC_REPLAY_GENERATION k): a date's crawls are replayed in time
+  order, one run of the spider each, as the crawls they were (see `_roots`); the last rebuilds
+  the snapshot, and the revisions and removals of the date's whole history.
 
 A previous snapshot that is damaged (not valid Parquet) is replaced, never merged; every
 failed URL of an unfinished date is logged with its reason.
@@ -132,7 +132,7 @@ class SnapshotPipeline:
         self.articles.pop(date, None)
         self.pages.pop(date, None)
         self.sources.pop(date, None)
-        if self.generation and self._last_generation(date):
+        if self.replay and not self.generation:  # written from its newest captures: its history is done
             forget_history(self.replay_root, date)
         result = self.ledger.settle(date, **written)
         for failure in result.failures:
@@ -172,9 +172,9 @@ class SnapshotPipeline:
             for root, info in ((before, previous), (also, current)):
                 if info is not None:
                     articles, pages = self._merged(day, articles, pages, root)
-        # A replay records corrections only between the generations of a history.
+        # A replay records corrections only between the crawls of a history.
         revised = (self._revisions(day, articles, before)
-                   if previous is not None and (not self.replay or self.generation > 1) else [])
+                   if previous is not None and (not self.replay or before == self.root / HISTORY) else [])
         if not articles and not pages:  # nothing to keep: no snapshot rather than an empty one
             self._writing(day, False)
             return {}
@@ -200,8 +200,7 @@ class SnapshotPipeline:
             "suspect": suspect,
             "gone": sum(1 for r in articles if r.get("gone_since") is not None),
         }
-        path = parquet.write_snapshot(out, "pages", day, pages, info, pause=self._pause)
-        self.crawler.stats.inc_value("epaper/bytes_written", path.stat().st_size)
+        pages_path = parquet.write_snapshot(out, "pages", day, pages, info, pause=self._pause)
         # Before the snapshot that drops them: a kill in between leaves them in both.
         replaced: list[Path] = []
         if also is not None:  # the date's whole history, rebuilt: it replaces the versions archived
@@ -213,7 +212,7 @@ class SnapshotPipeline:
         revisions.remove_files(self.root, replaced)
         if not final:
             return {"pages": len(pages), "articles": len(articles), "duplicates": duplicates}
-        self.crawler.stats.inc_value("epaper/bytes_written", path.stat().st_size)
+        self.crawler.stats.inc_value("epaper/bytes_written", pages_path.stat().st_size + path.stat().st_size)
         self.crawler.stats.inc_value("epaper/snapshots_written")
         if suspect:
             self.crawler.stats.inc_value("epaper/health/suspect_dates")
@@ -238,22 +237,19 @@ class SnapshotPipeline:
         """(where the date's previous version is read, where this version is written, the archive
         when its snapshot is kept besides the previous version).
 
-        A crawl, and a replay of the newest captures, read and write the archive. A history replay
-        (WARC_REPLAY_GENERATION k: `epaper reparse`) writes each generation but a date's last into
-        the scratch archive HISTORY, where the next generation reads it as its previous version;
-        the last generation is written to the archive, keeping every row the archive holds that
-        the rebuild does not reproduce. A date with one capture is replayed as without history.
+        A crawl, and a replay of the newest captures, read and write the archive. `epaper
+        reparse` replays a date's earlier crawls first (WARC_REPLAY_GENERATION k: the date as
+        its k-th crawl left it) into the scratch archive HISTORY, each reading the one before
+        as its previous version; then the newest captures, read against the last of them, are
+        written to the archive, keeping every row the archive holds that the rebuild does not
+        reproduce. A date with one crawl has nothing in HISTORY and is replayed as before.
         """
-        if not self.generation:
-            return self.root, self.root, None
-        last = self._last_generation(day)
-        before = self.root / HISTORY if self.generation > 1 else (self.root if last else None)
-        if last:
-            return before, self.root, self.root if self.generation > 1 else None
-        return before, self.root / HISTORY, None
-
-    def _last_generation(self, day: dt.date) -> bool:
-        return self.generation >= len(history_of(self.replay_root, day).files)
+        scratch = self.root / HISTORY
+        if self.generation:
+            return (scratch if self.generation > 1 else None), scratch, None
+        if self.replay and parquet.has_snapshot(scratch, day):
+            return scratch, self.root, self.root
+        return self.root, self.root, None
 
     def _info(self, root: Path | None, day: dt.date) -> parquet.SnapshotInfo | None:
         return parquet.snapshot_info(root, day) if root is not None and parquet.has_snapshot(root, day) else None
@@ -300,7 +296,7 @@ class SnapshotPipeline:
         if old is None:
             return []
         before = {r["article_id"]: r for r in old.to_pylist()}
-        if self.generation:  # the digests of every record of the date's crawls replayed so far
+        if self.replay:  # the digests of every record of the date's crawls replayed so far
             digests = history_of(self.replay_root, day).captures.digests
             digest = lambda day, record_id: digests.get(record_id or "")  # noqa: E731
         else:

@@ -239,5 +239,5 @@ def remove_common_metadata(root: str | Path) -> None:
     wrote: polars refuses a dataset folder holding one, and every snapshot has the whole schema."""
     for dataset in DATASETS:
         path = Path(root) / dataset / COMMON_METADATA
-        if path.is_file() and not path.is_symlink():
+        if path.is_file() and not path.is_symlink() and not path.parent.is_symlink():
             path.unlink()

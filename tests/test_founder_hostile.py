@@ -102,3 +102,17 @@ def test_gbk_title_in_a_utf8_page_is_read_from_the_comment():
 def test_a_gbk_page_is_still_gbk():
     page = "<html><head><meta charset=gb2312></head><body><h1>安徽经济报</h1><p>正文内容。</p></body></html>".encode("gbk")
     assert founder.decode_html(page) == (page.decode("gb18030"), "gb18030")
+
+
+@pytest.mark.parametrize("wrap", [("", ""), ("<div>", "</div>"), ("<div><span>", "</span></div>")],
+                         ids=["mark-beside-the-image", "mark-in-a-div", "mark-deeper"])
+def test_text_after_the_enpcontent_mark_is_body_not_the_caption_of_an_image_above(wrap):
+    """An image set before the body (no caption of its own) is followed by the body's first
+    paragraph, short and caption-like: that paragraph is body, wherever the mark sits."""
+    start, end = wrap
+    text = ("<html><body><font id=main-title>标题</font><img src=../../pic/a.jpg>"
+            f"{start}<!--enpcontent--><p>奇瑞控股的宣传片由专业团队历时9个月拍摄</p><p>第二段正文。</p>"
+            f"<!--/enpcontent-->{end}</body></html>")
+    art = founder_article.parse_article(text, URL)
+    assert [image["caption"] for image in art.images] == [""]
+    assert art.paragraphs[0] == "奇瑞控股的宣传片由专业团队历时9个月拍摄"

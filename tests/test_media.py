@@ -239,7 +239,9 @@ def test_s_media_capture_is_checked():
     with pytest.raises(UsageError, match="MEDIA_MAXSIZE=0: must be greater than 0"):
         scrapy_overrides(["MEDIA_MAXSIZE=0"])
     with pytest.raises(UsageError, match="below WARC_RECORD_MAXSIZE"):
-        scrapy_overrides(["MEDIA_MAXSIZE=40000000"])
+        scrapy_overrides(["MEDIA_CAPTURE=pdf", "MEDIA_MAXSIZE=40000000"])
+    # media off: the bound between them does not matter (a reparse may lower the record bound)
+    assert scrapy_overrides(["WARC_RECORD_MAXSIZE=16777216"]) == {"WARC_RECORD_MAXSIZE": 16777216}
     done = run_epaper("crawl", "--date", DAY.isoformat(), "--base-url", "http://127.0.0.1:9/",
                       "--data", str(CLEAN_CWD / "never"), "-s", "MEDIA_CAPTURE=images,scans")
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1

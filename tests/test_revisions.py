@@ -230,7 +230,7 @@ async def test_reparse_rebuilds_the_history_from_the_warc_files(portal, tmp_path
 
 def test_reparse_replays_a_few_dates_at_a_time_each_dates_crawls_in_order(tmp_path, monkeypatch):
     """The runs of a history replay: batches of dates in date order (memory holds one batch's
-    captures), within a batch one run per crawl; each date printed by the run of its last."""
+    captures); within a batch one run per earlier crawl, then one run writing every date."""
     from epaper import cli
 
     crawls = {dt.date(2023, 8, 1): 2, dt.date(2023, 8, 2): 0, dt.date(2023, 8, 3): 1, dt.date(2023, 8, 5): 3}
@@ -241,8 +241,39 @@ def test_reparse_replays_a_few_dates_at_a_time_each_dates_crawls_in_order(tmp_pa
             (folder / f"2023080{i}T000000-1.warc.gz").write_bytes(b"")
     monkeypatch.setattr(cli, "REPLAY_BATCH", 2)
     rounds = cli.history_rounds(tmp_path, sorted(crawls), {"start": "x", "end": "y", "layout": "pc"})
-    assert [(s["WARC_REPLAY_GENERATION"], a["dates"], sorted(d.day for d in shown)) for s, a, shown in rounds] == [
-        (1, "2023-08-01,2023-08-02", [2]), (2, "2023-08-01", [1]),
-        (1, "2023-08-03,2023-08-05", [3]), (2, "2023-08-05", []), (3, "2023-08-05", [5])]
+    # per batch: the earlier crawls into the scratch archive, printing nothing; then every date
+    # from its newest captures, in date order, printed
+    assert [(s["WARC_REPLAY_GENERATION"], a["dates"], shown) for s, a, shown in rounds] == [
+        (1, "2023-08-01", set()), (0, "2023-08-01,2023-08-02", None),
+        (1, "2023-08-05", set()), (2, "2023-08-05", set()), (0, "2023-08-03,2023-08-05", None)]
     assert all(a["layout"] == "pc" and "start" not in a for _, a, _ in rounds)
     assert [s.get("SNAPSHOT_COMPACT", "as configured") for s, _, _ in rounds] == [False] * 4 + ["as configured"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_reparse_rebuilds_a_latest_crawl_and_duplicates_across_dates(portal, tmp_path):
+    """The newest issue archived by `crawl --latest` (its WARC file holds no calendar), the
+    dates before it by a range crawl, the first of them crawled again: with every derived file
+    deleted, `reparse --all` rebuilds each row exactly, `duplicate_of` included (each date is
+    written after the dates before it are rebuilt)."""
+    import shutil
+
+    from tests.conftest import run_epaper
+
+    first, last = dt.date(2023, 8, 1), dt.date(2023, 8, 3)
+    server = portal("pc-rmrb", first, last)
+    for arguments in ({"latest": "1"}, {"start": first, "end": last - dt.timedelta(days=1)}, {"date": first}):
+        ledger = await crawl_in_process(tmp_path, server.base_url, **arguments)
+        assert {r.status for r in ledger.results.values()} == {"archived"}, arguments
+    assert not [url for url in load_captures(tmp_path, last).newest_by_url if url.endswith("period.xml")]
+    articles, pages = load_articles(tmp_path), load_pages(tmp_path)
+    assert articles.column("duplicate_of").null_count < articles.num_rows  # reprints across the dates
+    server.stop()
+
+    for derived in ("articles", "pages", "index", "compact"):
+        shutil.rmtree(tmp_path / derived)
+    done = run_epaper("reparse", "--all", "--data", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert [line.split(" ")[0] for line in done.stdout.splitlines()] == ["2023-08-01", "2023-08-02", "2023-08-03"]
+    assert load_articles(tmp_path).equals(articles) and load_pages(tmp_path).equals(pages)
+

@@ -230,9 +230,9 @@ def test_a_file_with_revisits_cut_anywhere_is_damaged(tmp_path, warc):
 
 
 def test_a_history_replay_reads_each_warc_file_once(tmp_path, monkeypatch):
-    """`reparse` replays a date's crawls one run after the other: run k sees what the k-th file
-    holds (a revisit resolved through an earlier file), and every file is read once in all, so
-    a date crawled n times costs n file reads, not n²/2."""
+    """`reparse` replays a date's crawls one run after the other: run k sees the date as its
+    k-th crawl left it (a revisit resolved through an earlier file), and every file is read
+    once in all, so a date crawled n times costs n file reads, not n²/2."""
     import datetime as dt
 
     from epaper.crawler import captures
@@ -259,10 +259,11 @@ def test_a_history_replay_reads_each_warc_file_once(tmp_path, monkeypatch):
     reads = []
     read_file = captures._read_file
     monkeypatch.setattr(captures, "_read_file", lambda root, path, *rest: reads.append(path) or read_file(root, path, *rest))
-    for k in range(1, 9):
+    for k in range(1, 9):  # the date as its k-th crawl left it: each URL's newest capture so far
         seen = captures.history_of(tmp_path, day).crawl(k).newest_by_url
-        assert sorted(seen) == sorted({f"{base}page{k - 1}.html", f"{base}page0.html"})
+        assert sorted(seen) == sorted(f"{base}page{i}.html" for i in range(k))
         assert seen[f"{base}page0.html"].payload == b"<html>0</html>"
+        assert seen[f"{base}page0.html"].when.second == k - 1  # the revisit of crawl k, its payload the first's
     assert len(reads) == len(set(reads)) == 8
     captures.forget_history(tmp_path, day)
     assert captures.history_of(tmp_path, day).read == 0
