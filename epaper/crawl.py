@@ -101,7 +101,7 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
         write_metrics(data, settings.get("EPAPER_CONFIG"))
         raise UsageError(ledger.fatal)
     reporter.settle(ledger)
-    reporter.not_reached([day for day in dates or [] if day not in reporter.done])
+    reporter.not_reached([day for day in dates or ledger.dates if day not in reporter.done])
     status = reporter.finish(ledger)
     record.stats = run_stats(stats, data, dates or Ledger.from_crawler(ran["first"]).dates, started)
     record.finish(status)
@@ -333,18 +333,21 @@ class Reporter:
         sys.stderr.flush()
 
     def not_reached(self, dates: list[dt.date]) -> None:
-        """Dates a run stopped before it reached (a stopped reparse's later rounds)."""
+        """Dates a run stopped before writing them (a stopped reparse's later rounds)."""
         from epaper.crawler.ledger import DateResult
 
         self.shown = None
         for date in dates:
-            why = {"url": f"warc/issue_date={date}", "reason": "the run stopped before this date was replayed"}
+            why = {"url": str(date), "reason": "the run stopped before this date was written"}
             self.on_issue_done(date, DateResult(date, "incomplete", failures=[why]))
 
     def settle(self, ledger) -> None:
-        """The lines of the dates never settled (the ledger closes every date at the end)."""
+        """The lines of the dates never settled (the ledger closes every date when the spider
+        closes; a date still pending was cut off with the reactor: `not_reached` reports it)."""
+        from epaper.crawler.ledger import PENDING
+
         for day in ledger.dates:
-            if day not in self.done:
+            if day not in self.done and ledger.results[day].status != PENDING:
                 self.on_issue_done(day, ledger.results[day])
 
     def finish(self, ledger) -> int:
