@@ -273,6 +273,9 @@ def run_crawl(args, *, reparse: bool = False) -> int:
                 return run_spider(args, data, settings, base_url, spider_args, dates, record, rounds)
             finally:
                 if rounds:
+                    from epaper.crawler.captures import forget_history
+
+                    forget_history(data)  # what a date cut off by a stop still holds
                     with contextlib.suppress(OSError):  # the next crawl or reparse removes it
                         clear_history(data)
         except Terminated:
