@@ -3,6 +3,7 @@ crawls is epaper.state's decision (tests/test_state.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -185,10 +186,26 @@ class Runs:
         self.called.set()
 
 
-def start_in_thread(scheduler) -> threading.Thread:
+@contextlib.contextmanager
+def running(scheduler):
+    """The scheduler started in a thread, shut down (its jobs waited for) on leaving."""
     thread = threading.Thread(target=scheduler.start, daemon=True)
     thread.start()
-    return thread
+    try:
+        yield thread
+    finally:
+        scheduler.shutdown(wait=True)
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def one_shot_jobs_gone(scheduler, jobs_left: int = 1) -> bool:
+    """Until APScheduler has dropped the one-shot jobs that ran (shutting down before that
+    races its own removal of the job), at most 5 s."""
+    deadline = time.monotonic() + 5
+    while len(scheduler.get_jobs()) > jobs_left and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return len(scheduler.get_jobs()) <= jobs_left
 
 
 @pytest.mark.parametrize(("late_by", "grace", "runs"), [
@@ -205,16 +222,11 @@ def test_misfired_run(tmp_path: Path, late_by: timedelta, grace: int, runs: int)
     scheduler.modify_job(ARCHIVE_JOB_ID, next_run_time=datetime.now(SHANGHAI) - late_by)
     missed = threading.Event()
     scheduler.add_listener(lambda event: missed.set(), EVENT_JOB_MISSED)
-    thread = start_in_thread(scheduler)
-    try:
+    with running(scheduler):
         assert (fake.called if runs else missed).wait(timeout=10)
         assert fake.count == runs
         # the next run is the next scheduled one, not another catch-up of the past: no second run is due
         assert scheduler.get_job(ARCHIVE_JOB_ID).next_run_time > datetime.now(SHANGHAI)
-    finally:
-        scheduler.shutdown(wait=True)
-        thread.join(timeout=10)
-    assert not thread.is_alive()
 
 
 def test_per_second_cron_runs_and_shuts_down(tmp_path: Path) -> None:
@@ -222,31 +234,18 @@ def test_per_second_cron_runs_and_shuts_down(tmp_path: Path) -> None:
     fake = Runs()
     scheduler = build_scheduler(config, tmp_path, run=fake)
     scheduler.remove_job(CATCHUP_JOB_ID)
-    thread = start_in_thread(scheduler)
-    try:
+    with running(scheduler):
         assert fake.called.wait(timeout=5)
-    finally:
-        scheduler.shutdown(wait=True)
-        thread.join(timeout=10)
-    assert not thread.is_alive()
     assert fake.count >= 1
 
 
 def test_catchup_job_runs_at_start(tmp_path: Path) -> None:
     fake = Runs()
     scheduler = build_scheduler(make_config(), tmp_path, run=fake)  # next cron run: 07:30
-    thread = start_in_thread(scheduler)
-    try:
+    with running(scheduler):
         assert fake.called.wait(timeout=5)
-        # one-shot: the scheduler drops it after the run (shutting down before that races
-        # APScheduler's own removal of the job)
-        deadline = time.monotonic() + 5
-        while scheduler.get_job(CATCHUP_JOB_ID) is not None and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert one_shot_jobs_gone(scheduler)  # the catch-up: one-shot
         assert scheduler.get_job(CATCHUP_JOB_ID) is None
-    finally:
-        scheduler.shutdown(wait=True)
-        thread.join(timeout=10)
 
 
 def test_failing_run_does_not_stop_the_schedule(tmp_path: Path, capsys) -> None:
@@ -261,12 +260,8 @@ def test_failing_run_does_not_stop_the_schedule(tmp_path: Path, capsys) -> None:
 
     scheduler = build_scheduler(make_config(**{"schedule.cron": "* * * * * *"}), tmp_path,
                                 run=run)
-    thread = start_in_thread(scheduler)
-    try:
+    with running(scheduler):
         assert done.wait(timeout=5)
-    finally:
-        scheduler.shutdown(wait=True)
-        thread.join(timeout=10)
     err = capsys.readouterr().err
     assert "schedule: run failed: OSError: archive unreadable" in err
     assert "Traceback (most recent call last)" in err and 'raise OSError("archive unreadable")' in err
@@ -300,17 +295,9 @@ def test_failed_run_is_retried_with_backoff(tmp_path: Path, statuses, retries, c
 
     out = Lines()
     scheduler = build_scheduler(config, tmp_path, run=run, out=out)
-    thread = start_in_thread(scheduler)
-    try:
+    with running(scheduler):
         assert out.wait_for(last), out.getvalue()
-        # one-shot jobs are dropped by the scheduler after their run; shutting down before
-        # that races APScheduler's own removal of the job
-        deadline = time.monotonic() + 5
-        while len(scheduler.get_jobs()) > 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        scheduler.shutdown(wait=True)
-        thread.join(timeout=10)
+        one_shot_jobs_gone(scheduler)
     assert len(done) == calls
     lines = out.getvalue().splitlines()
     assert len(lines) == calls
@@ -324,15 +311,9 @@ def test_no_retry_past_the_next_scheduled_run(tmp_path: Path) -> None:
     config = make_config(**{"schedule.cron": "0 0 1 1 *", "schedule.retry_delay": 86400.0 * 400})
     out = Lines()
     scheduler = build_scheduler(config, tmp_path, run=lambda: 1, out=out)
-    thread = start_in_thread(scheduler)
-    try:
+    with running(scheduler):
         assert out.wait_for("(the next scheduled run comes before a retry)")
-        deadline = time.monotonic() + 5
-        while len(scheduler.get_jobs()) > 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        scheduler.shutdown(wait=True)
-        thread.join(timeout=10)
+        one_shot_jobs_gone(scheduler)
 
 
 # ---------------------------------------------------------------------------- one run
