@@ -100,6 +100,15 @@ CLEAN_CWD = Path(tempfile.mkdtemp(prefix="epaper-tests-"))
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("EPAPER_")}
 
 
+def fast_config(path: Path, base_url: str, schedule: str, data: Path | None = None) -> Path:
+    """An epaper.toml at `path` for the replica at `base_url`, crawled at full speed (FAST's
+    settings), with the `[schedule]` lines given; the data directory when given."""
+    storage = f'[storage]\ndata_dir = "{data}"\n' if data is not None else ""
+    path.write_text(f'[portal]\nbase_url = "{base_url}"\n{storage}[schedule]\n{schedule.strip()}\n'
+                    "[crawl]\nconcurrency = 16\ndownload_delay = 0.0\nautothrottle = false\n", encoding="utf-8")
+    return path
+
+
 def run_epaper(*args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
     """The real command line, as ops run it."""
     return subprocess.run([sys.executable, "-m", "epaper", *args], cwd=CLEAN_CWD, capture_output=True,

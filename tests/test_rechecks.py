@@ -9,7 +9,7 @@ import pytest_twisted
 
 from epaper.crawler.captures import NOT_MODIFIED
 from epaper.storage.load import load_articles, load_pages
-from tests.conftest import crawl_in_process
+from tests.conftest import crawl_in_process, fast_config
 from tests.revise import correction, path_of
 
 DAY = dt.date(2023, 8, 3)
@@ -132,10 +132,8 @@ def test_a_scheduled_run_rechecks_with_304s_and_an_idle_latest(tmp_path):
         latest = run_epaper("crawl", "--latest", "--base-url", server.base_url, "--data", str(data), *FAST)
         assert latest.returncode == 0, latest.stderr
         newest = dt.date.fromisoformat(latest.stdout.split()[0])
-        config = tmp_path / "epaper.toml"
-        config.write_text(f'[portal]\nbase_url = "{server.base_url}"\n[schedule]\ncatchup_days = 0\n'
-                          f'recheck_days = [{(today - newest).days + 1}]\n[crawl]\nconcurrency = 16\ndownload_delay = 0.0\n'
-                          f'autothrottle = false\n', encoding="utf-8")
+        config = fast_config(tmp_path / "epaper.toml", server.base_url,
+                             f"catchup_days = 0\nrecheck_days = [{(today - newest).days + 1}]")
         server.sent.clear()
         import io
 

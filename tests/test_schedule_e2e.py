@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from epaper.replica.build import build_site
 from epaper.replica.server import serve
 from epaper.storage.parquet import snapshot_path, snapshot_status
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fast_config
 
 TODAY = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
@@ -36,20 +36,8 @@ def test_schedule_archives_catches_up_and_stops(tmp_path):
 
         truth = json.loads((tmp_path / "replica" / "truth.json").read_text(encoding="utf-8"))
         issues = {dt.date.fromisoformat(d) for d in truth["issues"]}
-        config = tmp_path / "epaper.toml"
-        config.write_text(f"""
-[portal]
-base_url = "{portal.base_url}"
-[storage]
-data_dir = "{data}"
-[schedule]
-cron = "*/3 * * * * *"
-catchup_days = 7
-[crawl]
-concurrency = 16
-download_delay = 0.0
-autothrottle = false
-""", encoding="utf-8")
+        config = fast_config(tmp_path / "epaper.toml", portal.base_url, 'cron = "*/3 * * * * *"\ncatchup_days = 7',
+                             data)
         proc = subprocess.Popen([sys.executable, "-m", "epaper", "schedule", "--config", str(config)],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})

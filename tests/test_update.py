@@ -12,7 +12,7 @@ from epaper.replica.server import serve
 from epaper.runlog import read_runs
 from epaper.state import date_states
 from epaper.storage.parquet import snapshot_path
-from tests.conftest import run_epaper
+from tests.conftest import fast_config, run_epaper
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TODAY = dt.datetime.now(SHANGHAI).date()
@@ -25,19 +25,7 @@ def test_update_catches_up_quietly_and_fetches_nothing_twice(tmp_path):
     issues = {dt.date.fromisoformat(d) for d in truth["issues"]}
     data = tmp_path / "data"
     with serve(tmp_path / "replica" / "site") as portal:
-        config = tmp_path / "epaper.toml"
-        config.write_text(f"""
-[portal]
-base_url = "{portal.base_url}"
-[storage]
-data_dir = "{data}"
-[schedule]
-catchup_days = 7
-[crawl]
-concurrency = 16
-download_delay = 0.0
-autothrottle = false
-""", encoding="utf-8")
+        config = fast_config(tmp_path / "epaper.toml", portal.base_url, "catchup_days = 7", data)
         update = ("update", "--config", str(config))
         result = run_epaper(*update)
         assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
