@@ -149,11 +149,7 @@ class DateCaptures:
 def load_captures(root: Path, day: dt.date, limit: int = 0) -> DateCaptures:
     """Read every committed WARC file of a date in time order (file names start with the crawl's
     time). A damaged file is read as far as it goes and named in `damaged`."""
-    out = DateCaptures()
-    payloads: dict[str, bytes] = {}  # WARC-Record-ID of a response record -> its payload
-    for path in warc_files(root, day):
-        _read_file(root, path, out, payloads, limit)
-    return out
+    return DateHistory(root, day, limit).crawl()
 
 
 def _read_file(root: Path, path: Path, out: DateCaptures, payloads: dict[str, bytes], limit: int) -> None:
@@ -217,11 +213,12 @@ class DateHistory:
         self.root, self.limit = root, limit
         self.files = warc_files(root, day)
         self.captures = DateCaptures()
-        self.payloads: dict[str, bytes] = {}
+        self.payloads: dict[str, bytes] = {}  # WARC-Record-ID of a response record -> its payload
         self.read = 0
 
     def crawl(self, k: int | None = None) -> DateCaptures:
-        while self.read < min(len(self.files) if k is None else k, len(self.files)):
+        upto = len(self.files) if k is None else min(k, len(self.files))
+        while self.read < upto:
             _read_file(self.root, self.files[self.read], self.captures, self.payloads, self.limit)
             self.read += 1
         return self.captures

@@ -36,7 +36,7 @@ def config_zone(settings):
 
 
 def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates, record,
-               rounds: list[tuple[dict, dict, set]] | None = None) -> int:
+               rounds: list[tuple[dict, dict, set | None]] | None = None) -> int:
     """Run the spider in this process, one line per date as it settles; the exit status.
     `record`: the run's line in the run log (epaper.runlog.RunLog.start), finished here.
     `rounds`: runs of the spider one after the other, each (settings, spider arguments, the

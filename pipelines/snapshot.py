@@ -98,6 +98,7 @@ class SnapshotPipeline:
         self.history_index: DuplicateIndex | None = None
         self.captures = CaptureIndex.from_crawler(crawler) if settings.getbool("WARC_ENABLED") else None
         self.gone_now: dict[dt.date, int] = {}
+        self.read: dict[tuple, pa.Table | None] = {}  # the snapshots the date being written is compared with
         crawler.signals.connect(self.on_issue_ready, issue_ready)
 
     @classmethod
@@ -132,6 +133,7 @@ class SnapshotPipeline:
         self.articles.pop(date, None)
         self.pages.pop(date, None)
         self.sources.pop(date, None)
+        self.read.clear()
         if self.replay and not self.generation:  # written from its newest captures: its history is done
             forget_history(self.replay_root, date)
         result = self.ledger.settle(date, **written)
@@ -353,12 +355,16 @@ class SnapshotPipeline:
             self.uncommitted = 0
 
     def _previous(self, dataset: str, day: dt.date, root: Path) -> pa.Table | None:
-        """The date's previous snapshot to merge with, or None when absent or damaged (then replaced)."""
-        try:
-            return parquet.read_snapshot(root, dataset, day)
-        except (OSError, pa.ArrowException) as exc:
-            log.warning("%s: the previous %s snapshot is damaged and will be replaced: %s", day, dataset, exc)
-            return None
+        """The date's snapshot under `root` to compare and merge with, read once while the date
+        is written; None when absent or damaged (then replaced)."""
+        key = (dataset, day, root)
+        if key not in self.read:
+            try:
+                self.read[key] = parquet.read_snapshot(root, dataset, day)
+            except (OSError, pa.ArrowException) as exc:
+                log.warning("%s: the previous %s snapshot is damaged and will be replaced: %s", day, dataset, exc)
+                self.read[key] = None
+        return self.read[key]
 
     def close_spider(self):
         self._commit()
