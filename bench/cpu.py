@@ -32,7 +32,7 @@ def ours_parser():
     from epaper.crawler.founder import decode_html
     from epaper.crawler.founder_article import parse_article
     from epaper.pipelines.clean import clean_article
-    from epaper.pipelines.dedupe import content_hash
+    from epaper.storage.dedupe import content_hash
 
     chrome = tuple(settings.CLEAN_CHROME_LINES)
 

@@ -28,8 +28,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from epaper.pipelines import dedupe
-from epaper.pipelines.dedupe import DuplicateIndex, content_hash
+from epaper.storage import dedupe
+from epaper.storage.dedupe import DuplicateIndex, content_hash
 
 SMALL, LARGE = 10_000, 500_000
 PER_DATE = 200  # articles per issue: 500k articles = 2,500 dates, ~7 years of a daily

@@ -319,7 +319,7 @@ def clear_history(data: Path) -> None:
     """Remove the scratch archive of a history replay (one that was stopped leaves it)."""
     import shutil
 
-    from epaper.pipelines.snapshot import HISTORY
+    from epaper.storage.archive import HISTORY
 
     path = data / HISTORY
     if path.is_symlink() or (path.exists() and not path.is_dir()):  # a link, a file, a FIFO…

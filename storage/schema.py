@@ -54,7 +54,8 @@ PAGE_COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
     ("url", pa.string(), False, "absolute URL of the page (版面)"),
     ("pdf_url", pa.string(), True, "absolute URL of the page PDF"),
     ("image_url", pa.string(), True, "absolute URL of the page scan"),
-    ("article_count", pa.int32(), False, "articles linked from the page (list or image map)"),
+    ("article_count", pa.int32(), False,
+     "articles archived under the page (an article printed on two pages counts on the first)"),
     ("crawled_at", pa.timestamp("us", tz="UTC"), False, "when the page was fetched"),
     ("source", pa.string(), False, "portal id from the config"),
 ]

@@ -12,7 +12,7 @@ from scrapy.utils.test import get_crawler
 from epaper.crawler.items import ArticleItem
 from epaper.crawler.settings import CLEAN_CHROME_LINES
 from epaper.pipelines.clean import CleanPipeline, clean_article, clean_body, clean_subtitle, column_of
-from epaper.pipelines.dedupe import content_hash
+from epaper.storage.dedupe import content_hash
 
 SEED = json.loads((Path(__file__).parent.parent / "replica" / "seed-article.json").read_text(encoding="utf-8"))
 

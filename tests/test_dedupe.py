@@ -13,12 +13,14 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
 from epaper.config import own_settings
 from epaper.crawler.items import ArticleItem, PageItem
-from epaper.pipelines import dedupe
-from epaper.pipelines.dedupe import DedupePipeline, DuplicateArticle, DuplicateIndex, content_hash, jaccard
+from epaper.pipelines.dedupe import DedupePipeline, DuplicateArticle
+from epaper.storage import dedupe
+from epaper.storage.dedupe import DuplicateIndex, content_hash, jaccard
 
 D1, D2, D3 = dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)
 _CJK = [chr(c) for c in range(0x4E00, 0x4E00 + 2500)] + list("，。、；：“”（）")
@@ -228,7 +230,7 @@ def test_corrupt_sidecar_is_rebuilt_with_a_warning(tmp_path: Path, caplog, garba
     index = DuplicateIndex.open(tmp_path)
     crawl(index, tmp_path, D1, [row("a", BASE)])
     (tmp_path / "index" / "dedupe.npz").write_bytes(garbage)
-    with caplog.at_level(logging.WARNING, logger="epaper.pipelines.dedupe"):
+    with caplog.at_level(logging.WARNING, logger="epaper.storage.dedupe"):
         index = DuplicateIndex.open(tmp_path)
     assert "sidecar" in caplog.text
     assert crawl(index, tmp_path, D2, [row("b", BASE)]) == {"b": "a"}
@@ -279,7 +281,7 @@ def test_invalid_snapshot_is_ignored_with_a_warning(tmp_path: Path, caplog, cont
         bad.write_bytes(data[: len(data) // 2])
     else:
         bad.write_bytes(content)
-    with caplog.at_level(logging.WARNING, logger="epaper.pipelines.dedupe"):
+    with caplog.at_level(logging.WARNING, logger="epaper.storage.dedupe"):
         index = DuplicateIndex.open(tmp_path)
     assert str(bad) in caplog.text
     assert crawl(index, tmp_path, D3, [row("b", BASE), row("c", STOCK_A, 0, 1)]) == {"b": "a", "c": None}
@@ -289,7 +291,7 @@ def test_snapshot_without_needed_columns_is_ignored(tmp_path: Path, caplog) -> N
     path = tmp_path / "articles" / f"issue_date={D1}" / "part-0.parquet"
     path.parent.mkdir(parents=True)
     pq.write_table(pa.table({"article_id": ["a"]}), path)
-    with caplog.at_level(logging.WARNING, logger="epaper.pipelines.dedupe"):
+    with caplog.at_level(logging.WARNING, logger="epaper.storage.dedupe"):
         index = DuplicateIndex.open(tmp_path)
     assert "ignoring" in caplog.text and len(index) == 0
 
@@ -329,7 +331,7 @@ def test_pipeline_sets_content_hash_and_drops_repeated_ids() -> None:
     assert pipe.process_item(article("b", BASE)).content_hash == first.content_hash
     with pytest.raises(DuplicateArticle):
         pipe.process_item(article("a", EDITED))
-    assert issubclass(DuplicateArticle, dedupe.DropItem)
+    assert issubclass(DuplicateArticle, DropItem)
     assert pipe.crawler.stats.get_value("epaper/dropped/duplicate_id") == 1
 
 

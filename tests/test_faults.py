@@ -22,7 +22,7 @@ from urllib.parse import urljoin
 import pyarrow.parquet as pq
 import pytest
 
-from epaper.pipelines.dedupe import DuplicateIndex
+from epaper.storage.dedupe import DuplicateIndex
 from epaper.replica.server import Fault, serve
 from epaper.storage.parquet import DATASETS, archived_dates, snapshot_info, snapshot_path
 from epaper.storage.load import load_articles

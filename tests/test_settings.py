@@ -96,14 +96,14 @@ def test_dedupe_threshold_from_s_reaches_the_dedupe_components(tmp_path: Path) -
     assert values == {"DEDUPE_THRESHOLD": 0.9, "DEDUPE_SHINGLE_SIZE": 4, "DEDUPE_MIN_CHARS": 20}
     crawler = get_crawler(settings_dict={**own_settings(), "SNAPSHOT_DIR": str(tmp_path), **values})
     snapshot = SnapshotPipeline.from_crawler(crawler)
-    assert snapshot.index_options == {"shingle_size": 4, "threshold": 0.9, "min_chars": 20}
+    assert snapshot.archive.index_options == {"shingle_size": 4, "threshold": 0.9, "min_chars": 20}
 
 
 def test_components_take_their_defaults_from_the_one_table(tmp_path: Path) -> None:
     crawler = get_crawler(settings_dict={**own_settings(), "SNAPSHOT_DIR": str(tmp_path)})
     snapshot = SnapshotPipeline.from_crawler(crawler)
-    assert snapshot.index_options == {"shingle_size": 5, "threshold": 0.8, "min_chars": 50}
-    assert (snapshot.compact, snapshot.commit_every, snapshot.pause_stage) == (True, 30, "")
+    assert snapshot.archive.index_options == {"shingle_size": 5, "threshold": 0.8, "min_chars": 50}
+    assert (snapshot.compact, snapshot.archive.commit_every, snapshot.archive.pause.stage) == (True, 30, "")
 
 
 # ------------------------------------------------------------------ -s NAME=VALUE
