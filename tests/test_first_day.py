@@ -139,8 +139,8 @@ def test_doc_links_resolve():
             file = (ROOT / name).parent / path if path else ROOT / name
             assert file.resolve().is_file(), f"{name}: link to a missing file: {target}"
             if fragment:
-                headings = re.findall(r"^#+ (.*)$", re.sub(r"```.*?```", "", file.read_text(encoding="utf-8"), flags=re.S),
-                                      re.M)
+                prose = re.sub(r"```.*?```", "", file.read_text(encoding="utf-8"), flags=re.S)
+                headings = re.findall(r"^#+ (.*)$", prose, re.M)
                 assert fragment in {anchor(h) for h in headings}, f"{name}: no heading for #{fragment}"
 
 
