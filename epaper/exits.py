@@ -1,4 +1,5 @@
-"""The exit statuses of the `epaper` commands (README "Exit status"; CONTRACT.md fixes 0-3)."""
+"""The exit statuses of the `epaper` commands (docs/operations.md "Exit statuses"; 0-3 are the
+outside contract there, which scripts and monitors rely on)."""
 from __future__ import annotations
 
 OK = 0  # every requested date archived completely or confirmed to have no issue

@@ -1,8 +1,9 @@
-"""Every reader the README shows, on one replica archive: same rows, same types.
+"""Every reader docs/archive-format.md shows, on one replica archive: same rows, same types.
 
 The archive (two weeks of the replica portal up to 2023-08-03, with two reprints, and the date
 they first ran) is crawled once for the module by the real command. Each test reads it the way an analyst would, as the
-README's analyst section shows (the snippets there are copied from here).
+analyst sections of docs/archive-format.md show (the snippets there are copied from here, and
+run as written by test_archive_format_snippets_run_as_written).
 """
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ def test_load_pages(archive, truth):
 
 def test_pandas(archive, truth):
     pd = pytest.importorskip("pandas")
-    # README: pandas
+    # docs/archive-format.md: pandas
     df = pd.read_parquet(archive / "articles", dtype_backend="pyarrow",
                          partitioning=ds.partitioning(pa.schema([("issue_date", pa.date32())]), flavor="hive"))
     assert len(df) == truth.num_rows
@@ -134,7 +135,7 @@ def test_pandas(archive, truth):
 def test_duckdb(archive, truth):
     duckdb = pytest.importorskip("duckdb")
     root = archive.as_posix()
-    # README: DuckDB
+    # docs/archive-format.md: DuckDB
     con = duckdb.connect()
     n, issue_date, images, crawled_at = con.execute(f"""
         SELECT count(*), any_value(typeof(issue_date)), any_value(typeof(images)), any_value(typeof(crawled_at))
@@ -155,7 +156,7 @@ def test_duckdb(archive, truth):
 def test_duckdb_over_the_compacted_copy(archive, truth):
     duckdb = pytest.importorskip("duckdb")
     root = archive.as_posix()
-    # README: the compacted copy
+    # docs/archive-format.md: the compacted copy
     query = """SELECT strftime(issue_date, '%Y-%m') AS month, page_name, count(*) AS articles
                FROM {} WHERE duplicate_of IS NULL GROUP BY ALL ORDER BY ALL"""
     compacted = duckdb.sql(query.format(f"read_parquet('{root}/compact/articles/*/*.parquet')")).fetchall()
@@ -170,7 +171,7 @@ def test_duckdb_over_the_compacted_copy(archive, truth):
 
 def test_polars(archive, truth):
     pl = pytest.importorskip("polars")
-    # README: polars
+    # docs/archive-format.md: polars
     lf = pl.scan_parquet(f"{archive.as_posix()}/articles/**/*.parquet", hive_partitioning=True)
     schema = lf.collect_schema()
     assert schema["issue_date"] == pl.Date
@@ -182,7 +183,7 @@ def test_polars(archive, truth):
 
 
 def test_pyarrow_dataset(archive, truth):
-    # README: pyarrow
+    # docs/archive-format.md: pyarrow
     dataset = ds.dataset(archive / "articles", format="parquet",
                          partitioning=ds.partitioning(pa.schema([("issue_date", pa.date32())]), flavor="hive"))
     table = dataset.to_table()
@@ -230,7 +231,7 @@ def spark():
 def test_spark(spark, archive, truth):
     from pyspark.sql import types as T
 
-    # README: Spark (session time zone UTC, so crawled_at prints as the UTC it was stored in)
+    # docs/archive-format.md: Spark (session time zone UTC, so crawled_at prints as the UTC it was stored in)
     df = spark.read.option("mergeSchema", "true").parquet(str(archive / "articles"))
     types = {f.name: f.dataType for f in df.schema.fields}
     assert isinstance(types["issue_date"], T.DateType)
@@ -250,20 +251,29 @@ def test_spark(spark, archive, truth):
     assert row.utc == first.as_py().strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def readme_snippets() -> list[str]:
-    """The Python blocks of the README's "Reading it" and "compact/" sections, as written."""
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("### Reading it"):text.index("### The archive at a glance")]
-    return [block.split("\n```", 1)[0] for block in section.split("```python\n")[1:]]
+DOC = Path(__file__).resolve().parent.parent / "docs" / "archive-format.md"
+RUN_AS_WRITTEN = ("Reading it", "Whole-archive queries: `compact/`", "WARC files: the raw pages")
 
 
-def test_readme_snippets_run_as_written(archive, tmp_path, monkeypatch):
-    snippets = [code for code in readme_snippets() if "SparkSession" not in code]  # test_spark runs it
-    assert len(snippets) >= 6
+def doc_snippets(headings=RUN_AS_WRITTEN) -> list[str]:
+    """The Python blocks of those sections of docs/archive-format.md, as written."""
+    text = DOC.read_text(encoding="utf-8")
+    sections = {part.split("\n", 1)[0]: part for part in text.split("\n## ")[1:]}
+    assert set(headings) <= set(sections), f"missing sections: {set(headings) - set(sections)}"
+    return [block.split("\n```", 1)[0]
+            for heading in headings for block in sections[heading].split("```python\n")[1:]]
+
+
+def test_archive_format_snippets_run_as_written(archive, tmp_path, monkeypatch):
+    snippets = [code for code in doc_snippets() if "SparkSession" not in code]  # test_spark runs it
+    assert len(snippets) >= 7
     (tmp_path / "data").symlink_to(archive)
     monkeypatch.chdir(tmp_path)
     for code in snippets:
-        exec(compile(code, "README.md", "exec"), {})
+        scope: dict = {}
+        exec(compile(code, str(DOC), "exec"), scope)
+        if "ArchiveIterator" in code:  # the WARC recipe found the raw page of the first row
+            assert scope["html"].rstrip().endswith(b"</html>")
 
 
 def test_the_obvious_globs_behave_as_the_readme_says(archive, truth):
