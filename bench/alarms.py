@@ -1,0 +1,151 @@
+"""Alarms without noise: a year of every replica template, judged date by date, clean and with
+one template drift at a time from a random date.
+
+    python -m bench.alarms [--work DIR] [--templates NAME,...] [--from D --to D] [--seed N] [--md FILE]
+
+For each template it builds the replica for the span (a year by default), then computes each
+issue's extraction health the way a crawl does, from the replica's files and without a server:
+the front page and every page through `crawler.founder.parse_page` and `place_articles`, each
+article through `crawler.founder_article.parse_article`, `pipelines.clean.clean_article` and
+`pipelines.validate.article_problems`, then `pipelines.health.summarize`. A date is incomplete
+(not judged, not history) where the crawl would fail it: a page that links no article it can
+read although it promises some, an article the validation drops. Each complete date is judged
+by `pipelines.health.judge` against the earlier complete dates, oldest to newest, as the
+snapshot pipeline does (`health.recent_history` builds the history from (date, summary) pairs).
+
+Figures: the clean year's suspect dates (false alarms, goal 0); for each drift of
+`replica.drift` (images, author, body, links) applied from a random issue date (one per
+template and kind, seeded), the first date flagged and whether it names the field and the
+drift's first date, how many issues after the start it came (goal: within the first 3), and any
+date flagged before the start (goal none). A drift that makes the dates incomplete (the crawl
+fails them, exit status 1, naming the date and the reason) counts as flagged on that date.
+Exit status 1 when a goal is missed. Also `python -m bench --only alarms`.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.common import row  # noqa: E402
+
+SPAN = (dt.date(2023, 1, 1), dt.date(2023, 12, 31))
+BASE = "http://127.0.0.1/ahjjb/"
+WITHIN = 3  # a drift must be flagged on one of its first WITHIN issues
+# What each drift must be flagged as: the start of the suspect line naming the field.
+FIELDS = {"images": ("images",), "author": ("author",), "body": ("body length",),
+          "links": ("articles per page",)}
+
+
+@dataclass
+class Outcome:
+    """One issue date as the crawl would leave it."""
+
+    day: dt.date
+    complete: bool
+    summary: dict | None = None
+    failures: list[str] = field(default_factory=list)
+    suspect: list[str] = field(default_factory=list)
+
+
+def _read(site: Path, overlay: Path | None, rel: str) -> bytes | None:
+    for root in (overlay, site):
+        if root is not None and (root / rel).is_file():
+            return (root / rel).read_bytes()
+    return None
+
+
+def issue_outcome(site: Path, overlay: Path | None, day: dt.date, front: str) -> Outcome:
+    """The date as a crawl of it would archive it, read from the files (`overlay` first: a
+    drifted copy of some of them). `front` is the front page's path under the root."""
+    from epaper.crawler import founder, founder_article
+    from epaper.pipelines import clean, health, validate
+
+    out = Outcome(day, True)
+
+    def page(url: str) -> founder.Page | None:
+        body = _read(site, overlay, url[len(BASE):])
+        if body is None:
+            out.failures.append(f"{url}: HTTP 404")
+            return None
+        return founder.parse_page(founder.page_text(body), url, BASE)
+
+    first = page(BASE + front)
+    if first is None:
+        out.complete = False
+        return out
+    links = [p.url for p in first.pages] or [first.url]
+    if first.url not in links:
+        links.insert(0, first.url)
+    pages = [first if url == first.url else page(url) for url in links]
+    placed = founder.place_articles(pages)
+    urls = [u for page_urls in placed.values() for u in page_urls]
+    foreign = {u for u in urls if (other := founder.date_from_url(u)) is not None and other != day}
+    if 2 * len(foreign) > len(urls):  # the spider's rule: most elsewhere, the folder is not the date
+        foreign = set()
+    rows, sources = [], []
+    for p in pages:
+        if p is None:
+            continue
+        if not p.links and p.promise:
+            out.failures.append(f"{p.url}: no recognisable article link, although {p.promise}")
+        for url in placed.get(p.url, []):
+            if url in foreign:
+                continue  # filed under the issue of its folder
+            body = _read(site, overlay, url[len(BASE):])
+            if body is None:
+                out.failures.append(f"{url}: HTTP 404")
+                continue
+            art = founder_article.parse_article(founder.page_text(body), url)
+            fields = {"url": url, "issue_date": day, "page_no": p.page_no or "?", "title": art.title,
+                      "intro_title": art.intro_title, "subtitle": art.subtitle, "author": art.author,
+                      "body": "\n".join(art.paragraphs), "images": art.images}
+            clean.clean_article(fields)
+            problems = validate.article_problems(fields)
+            if problems:
+                out.failures.append(f"{url}: {', '.join(problems)}")
+                continue
+            rows.append(fields)
+            sources.append(art.sources)
+    out.complete = not out.failures
+    out.summary = health.summarize(rows, sources, sum(1 for p in pages if p is not None))
+    return out
+
+
+def outcomes(site: Path, truth: dict, overlay: Path | None = None,
+             since: dt.date | None = None, before: dict | None = None) -> dict[dt.date, Outcome]:
+    """Every issue date's outcome; with `before`, the dates before `since` are taken from it."""
+    result = {}
+    for key in sorted(truth["issues"]):
+        day = dt.date.fromisoformat(key)
+        if before is not None and since is not None and day < since:
+            result[day] = Outcome(day, before[day].complete, before[day].summary, list(before[day].failures))
+            continue
+        result[day] = issue_outcome(site, overlay, day, truth["issues"][key]["pages"][0]["url"])
+    return result
+
+
+def judge_all(results: dict[dt.date, Outcome], thresholds) -> None:
+    """Judge each complete date against the complete dates before it, oldest first (the snapshot
+    pipeline's order); sets each outcome's `suspect`."""
+    from epaper.pipelines import health
+
+    done: list[tuple[dt.date, dict]] = []
+    for day in sorted(results):
+        o = results[day]
+        if not o.complete or o.summary is None:
+            continue
+        recent = health.recent_history(reversed(done[-thresholds.history:]))
+        o.suspect = health.judge(o.summary, recent, thresholds, day=day)
+        done.append((day, o.summary))
