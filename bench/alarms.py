@@ -149,3 +149,71 @@ def judge_all(results: dict[dt.date, Outcome], thresholds) -> None:
         recent = health.recent_history(reversed(done[-thresholds.history:]))
         o.suspect = health.judge(o.summary, recent, thresholds, day=day)
         done.append((day, o.summary))
+
+
+def drift_overlay(replica: Path, truth: dict, kind: str, since: dt.date, overlay: Path) -> Path:
+    """A copy of the issues from `since` on (their pages and articles), drifted by
+    `replica.drift.drift_site`; the files before `since` stay in `replica` (read through it)."""
+    from epaper.replica.drift import drift_site, file_date
+
+    if overlay.exists():
+        shutil.rmtree(overlay)
+    site = replica / "site"
+    for path in site.rglob("*.htm*"):
+        rel = path.relative_to(site).as_posix()
+        day = file_date(rel)
+        if day is not None and day >= since:
+            (overlay / "site" / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, overlay / "site" / rel)
+    (overlay / "truth.json").write_text(json.dumps(truth), encoding="utf-8")
+    drift_site(overlay, kind, since)
+    return overlay / "site"
+
+
+@dataclass
+class DriftResult:
+    template: str
+    kind: str
+    since: dt.date
+    first_flag: dt.date | None = None
+    line: str = ""  # what the first flagged date says
+    after: int | None = None  # issues from the start to the first flag (1: on the start)
+    named: bool = False  # the line names the field and the start
+    early: list[dt.date] = field(default_factory=list)  # dates flagged before the start
+    flagged: int = 0  # issues from the start flagged (suspect or incomplete)
+    issues: int = 0  # issues from the start
+
+
+def flags(o: Outcome) -> list[str]:
+    """Why the date would alert: its suspect lines, or the failures that leave it incomplete."""
+    return list(o.suspect) if o.complete else [f"incomplete: {f}" for f in o.failures[:1]]
+
+
+def run_drift(template: str, replica: Path, truth: dict, clean: dict[dt.date, Outcome], kind: str,
+              since: dt.date, work: Path, thresholds) -> DriftResult:
+    overlay = drift_overlay(replica, truth, kind, since, work / f"drift-{template}-{kind}")
+    try:
+        results = outcomes(replica / "site", truth, overlay, since, clean)
+    finally:
+        shutil.rmtree(overlay.parent, ignore_errors=True)
+    judge_all(results, thresholds)
+    out = DriftResult(template, kind, since)
+    days = sorted(results)
+    out.early = [d for d in days if d < since and flags(results[d])]
+    later = [d for d in days if d >= since]
+    out.issues = len(later)
+    out.flagged = sum(1 for d in later if flags(results[d]))
+    for i, d in enumerate(later, 1):
+        lines = flags(results[d])
+        if lines:
+            out.first_flag, out.after = d, i
+            want = FIELDS[kind]
+            if results[d].complete:
+                hit = [x for x in lines if x.startswith(want)]
+                out.line = (hit or lines)[0]
+                out.named = bool(hit) and f"since {since}" in out.line
+            else:  # the crawl fails the date: its failure line names it on that date
+                out.line = lines[0]
+                out.named = d == since
+            break
+    return out
