@@ -217,3 +217,126 @@ def run_drift(template: str, replica: Path, truth: dict, clean: dict[dt.date, Ou
                 out.named = d == since
             break
     return out
+
+
+def build(work: Path, template: str, start: dt.date, end: dt.date, seed: int) -> tuple[Path, dict]:
+    """The template's replica of the span, built once into `work` (kept there with --work)."""
+    from epaper.replica.build import build_site
+    from epaper.replica.layout import TEMPLATES
+
+    out = work / template
+    want = {"template": template, "start": f"{start}", "end": f"{end}", "seed": seed}
+    if (out / "truth.json").exists():
+        truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+        if {k: truth.get(k) for k in want} == want:
+            return out, truth
+    build_site(out, start=start, end=end, generation=TEMPLATES[template], template=template, seed=seed)
+    return out, json.loads((out / "truth.json").read_text(encoding="utf-8"))
+
+
+def measure(work: Path, templates: list[str], start: dt.date, end: dt.date, seed: int = 1,
+            log=print) -> tuple[dict[str, list[Outcome]], list[DriftResult]]:
+    """Each template's clean year (the flagged dates) and one result per drift kind."""
+    from epaper.pipelines import health
+    from epaper.replica.drift import KINDS
+
+    thresholds = health.Thresholds()
+    false_alarms: dict[str, list[Outcome]] = {}
+    drifts: list[DriftResult] = []
+    for template in templates:
+        t0 = time.perf_counter()
+        replica, truth = build(work, template, start, end, seed)
+        clean = outcomes(replica / "site", truth)
+        judge_all(clean, thresholds)
+        false_alarms[template] = [o for o in clean.values() if flags(o)]
+        days = sorted(clean)
+        log(f"{template}: {len(days)} issues, {sum(len(o.failures) == 0 for o in clean.values())} complete, "
+            f"{len(false_alarms[template])} flagged ({time.perf_counter() - t0:.0f} s)")
+        for o in false_alarms[template]:
+            log(f"  false alarm {o.day}: {'; '.join(flags(o))}")
+        for kind in KINDS:
+            rng = random.Random(f"{seed}:{template}:{kind}")
+            since = days[rng.randrange(10, len(days) - WITHIN)]
+            result = run_drift(template, replica, truth, clean, kind, since, work, thresholds)
+            drifts.append(result)
+            log(f"  {kind} from {since}: " + (f"flagged on issue {result.after} ({result.first_flag}): {result.line}"
+                                              if result.first_flag else "never flagged")
+                + (f"; flagged before it: {result.early}" if result.early else ""))
+    return false_alarms, drifts
+
+
+def rows(false_alarms: dict[str, list[Outcome]], drifts: list[DriftResult], issues: dict[str, int]) -> list[dict]:
+    out = []
+    for template, flagged in false_alarms.items():
+        out.append(row(f"alarms: {template}, clean year of {issues[template]} issues: dates flagged",
+                       len(flagged), "0", not flagged))
+    for r in drifts:
+        ok = r.after is not None and r.after <= WITHIN and r.named and not r.early
+        value = (f"issue {r.after} ({r.first_flag}){'' if r.named else ', field or date not named'}"
+                 if r.after else "never") + (f", {len(r.early)} early" if r.early else "")
+        out.append(row(f"alarms: {r.template}, {r.kind} from {r.since}: first flagged", value,
+                       f"issue <= {WITHIN}, named", ok))
+    total = sum(len(f) for f in false_alarms.values())
+    met = sum(1 for r in drifts if r.after is not None and r.after <= WITHIN and r.named and not r.early)
+    out.append(row("alarms: false alarms, all templates", total, "0", total == 0))
+    out.append(row("alarms: drifts flagged in time, named, none early", f"{met} / {len(drifts)}",
+                   f"{len(drifts)} / {len(drifts)}", met == len(drifts)))
+    return out
+
+
+def run(ctx) -> list[dict]:
+    """For `python -m bench --only alarms`: every template, the default span, in the bench's work folder."""
+    from epaper.replica.layout import TEMPLATES
+
+    templates = sorted(TEMPLATES)
+    false_alarms, drifts = measure(ctx.work / "alarms", templates, *SPAN,
+                                   log=lambda line: print(line, file=sys.stderr, flush=True))
+    return rows(false_alarms, drifts, _issue_counts(ctx.work / "alarms", templates))
+
+
+def _issue_counts(work: Path, templates: list[str]) -> dict[str, int]:
+    return {t: len(json.loads((work / t / "truth.json").read_text(encoding="utf-8"))["issues"]) for t in templates}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from epaper.replica.layout import TEMPLATES
+
+    parser = argparse.ArgumentParser(prog="python -m bench.alarms", description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, help="work folder (kept, replicas reused); default a temporary one")
+    parser.add_argument("--templates", help="comma-separated (default every replica template): " + ",".join(sorted(TEMPLATES)))
+    parser.add_argument("--from", dest="start", type=dt.date.fromisoformat, default=SPAN[0])
+    parser.add_argument("--to", dest="end", type=dt.date.fromisoformat, default=SPAN[1])
+    parser.add_argument("--seed", type=int, default=1, help="the replicas' seed and the drifts' dates")
+    parser.add_argument("--md", type=Path, help="also write the table as Markdown to this file")
+    args = parser.parse_args(argv)
+    templates = args.templates.split(",") if args.templates else sorted(TEMPLATES)
+    unknown = [t for t in templates if t not in TEMPLATES]
+    if unknown:
+        parser.error(f"unknown template(s): {', '.join(unknown)}")
+    if (args.end - args.start).days < 60:
+        parser.error("the span must be at least 60 days (the history and the drifts need issues)")
+    work = args.work or Path(tempfile.mkdtemp(prefix="epaper-alarms-"))
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        false_alarms, drifts = measure(work, templates, args.start, args.end, args.seed,
+                                       log=lambda line: print(line, file=sys.stderr, flush=True))
+        table = rows(false_alarms, drifts, _issue_counts(work, templates))
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    from bench.__main__ import commit, markdown
+    from bench.__main__ import table as text_table
+    from bench.common import machine
+
+    header = (f"Run of {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} at {commit()} on {machine()}; "
+              f"replicas {args.start}..{args.end}, seed {args.seed}, {time.perf_counter() - started:.0f} s.")
+    print(header)
+    print(text_table(table))
+    if args.md:
+        args.md.write_text(markdown(table, header), encoding="utf-8")
+    return 0 if all(r["ok"] for r in table) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

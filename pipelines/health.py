@@ -169,16 +169,21 @@ def _spread(values: Sequence[float], center: float) -> float:
     return 1.4826 * statistics.median(abs(v - center) for v in values)
 
 
-def _scores(base: Sequence[_Point], run: Sequence[_Point], metric: str, cap: float) -> tuple[float, list[float]]:
-    """The usual value (median of `base`) and each run issue's departure from it in spreads of
-    the usual, positive in the bad direction (fields, articles per page and body length down, the
-    fallback up), capped at `cap` so that no single issue decides. The spread is at least what
-    sampling alone gives (a share of n articles) or 5% of the usual (a steady measure)."""
+def _scores(base: Sequence[_Point], run: Sequence[_Point], metric: str, t: Thresholds) -> tuple[float, list[float]]:
+    """The usual value (median of `base`) and the evidence of each run issue: HEALTH_ISSUE_EVIDENCE
+    when the issue departs sharply by itself (`_departs`), else its departure from the usual in
+    spreads of the usual, positive in the bad direction (fields, articles per page and body
+    length down, the fallback up) and capped there, so that no single issue decides. The spread
+    is at least what sampling alone gives (a share of n articles) or 5% of the usual."""
     center = statistics.median(p.value for p in base)
     spread = _spread([p.value for p in base], center)
     up = metric == "fallback"
+    cap = t.issue_evidence
     scores = []
     for p in run:
+        if _departs(metric, center, p, t):
+            scores.append(cap)
+            continue
         if p.n:
             q = min(max(center, 0.05), 0.95)
             floor = math.sqrt(q * (1 - q) / p.n)
@@ -247,8 +252,9 @@ def judge(current: Mapping[str, Any], history: Sequence[Mapping[str, Any]],
     A sequential test, so that evidence must survive natural variation: for each measure (each
     optional field's share, articles per page, median body length, the fallback's share) and
     each possible start of a run ending with this issue, the run's issues are compared with the
-    issues before it: each issue's departure from their median, in their usual spread, capped
-    at HEALTH_ISSUE_EVIDENCE, less a slack of 1, summed over the run (a one-sided CUSUM). The
+    issues before it: each issue's evidence (HEALTH_ISSUE_EVIDENCE when it departs sharply by the
+    ratios below, else its departure from their median in their usual spread, capped there),
+    less a slack of 1, summed over the run (a one-sided CUSUM). The
     date is suspect on a measure when that sum reaches HEALTH_EVIDENCE, the run as a whole
     departs sharply (the HEALTH_*_DROP / _RISE ratios; a field's share also beyond chance,
     HEALTH_MAX_CHANCE), its first issue departs sharply by that ratio itself, and this issue
@@ -270,7 +276,7 @@ def judge(current: Mapping[str, Any], history: Sequence[Mapping[str, Any]],
         best: tuple[float, int, float] | None = None  # (evidence, run length, usual)
         for r in range(1, len(series) - t.min_history + 1):
             base, run = series[:-r], series[-r:]
-            center, scores = _scores(base, run, metric, t.issue_evidence)
+            center, scores = _scores(base, run, metric, t)
             if scores[-1] <= SLACK:
                 continue  # this issue itself is as usual against that history
             evidence = sum(z - SLACK for z in scores)
