@@ -70,12 +70,15 @@ WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/ ([storage
 WARC_REPLAY_DIR = ""  # when set (epaper reparse): answer every request from the WARC files there
 WARC_REPLAY_GENERATION = 0  # 0: each URL's newest capture; k: what each date's k-th crawl captured (its history)
 WARC_RECORD_MAXSIZE = 32 * 1024 * 1024  # bytes one WARC record may inflate to on replay (a bomb is refused)
-# Extraction health (pipelines.health; [health] in the config): a complete date is *suspect* when,
-# against the median of its last HEALTH_HISTORY complete issues (at least HEALTH_MIN_HISTORY), an
-# optional field's share of articles falls to HEALTH_FIELD_DROP times it or less (and so far that
-# chance alone gives it a probability under HEALTH_MAX_CHANCE), articles per page or the median
-# body length fall to HEALTH_ARTICLES_PER_PAGE_DROP / HEALTH_BODY_CHARS_DROP times it, or the
-# share of bodies read by the largest-block fallback rises by HEALTH_FALLBACK_RISE.
+# Extraction health (pipelines.health; [health] in the config): a complete date is *suspect* when
+# it ends a run of issues that departs from the issues before it (within its last HEALTH_HISTORY
+# complete issues, at least HEALTH_MIN_HISTORY before the run) by evidence summed issue by issue
+# (a one-sided CUSUM, each issue adding at most HEALTH_ISSUE_EVIDENCE - 1) up to HEALTH_EVIDENCE,
+# and the run as a whole is sharp: an optional field's share of its articles at most
+# HEALTH_FIELD_DROP times the usual (and less likely than HEALTH_MAX_CHANCE by chance), its
+# articles per page or median body length at most HEALTH_ARTICLES_PER_PAGE_DROP /
+# HEALTH_BODY_CHARS_DROP times it, or the share of bodies read by the largest-block fallback up by
+# HEALTH_FALLBACK_RISE. One odd issue never suffices.
 HEALTH_HISTORY = 30  # recent complete issues a date is compared with ([health] history)
 HEALTH_MIN_HISTORY = 5  # fewer complete issues before it: no verdict ([health] min_history)
 HEALTH_FIELD_DROP = 0.25  # ratio to the usual share of an optional field ([health] field_drop)
@@ -83,6 +86,8 @@ HEALTH_ARTICLES_PER_PAGE_DROP = 0.5  # ratio to the usual articles per page ([he
 HEALTH_BODY_CHARS_DROP = 0.5  # ratio to the usual median body length ([health] body_chars_drop)
 HEALTH_FALLBACK_RISE = 0.5  # rise of the share of bodies from the fallback ([health] fallback_rise)
 HEALTH_MAX_CHANCE = 0.001  # a field's drop must be less likely than this by chance ([health] max_chance)
+HEALTH_EVIDENCE = 8.0  # evidence a run of issues must sum to (in spreads of the usual, less 1 an issue)
+HEALTH_ISSUE_EVIDENCE = 4.0  # the most one issue counts (in spreads of the usual): 3 issues at least
 # Pages as printed (crawler.media): page PDFs ("pdf"), page scans ("scan") and article images
 # ("images") kept in the date's WARC ([storage] media). Off: on the replica an issue takes 79
 # times the disk with them (README, "Pages as printed"; bench/media.py).

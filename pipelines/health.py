@@ -42,6 +42,8 @@ class Thresholds:
     body_chars_drop: float = 0.5  # median body length at most this times the usual
     fallback_rise: float = 0.5  # share of bodies from the largest-block fallback up by this much
     max_chance: float = 0.001  # a field's drop must be this unlikely by chance alone
+    evidence: float = 8.0  # evidence summed over a run of issues that makes a date suspect
+    issue_evidence: float = 4.0  # the most one issue adds (before the slack of 1): one issue never suffices
 
     @classmethod
     def from_settings(cls, settings: Any) -> Thresholds:
@@ -54,6 +56,8 @@ class Thresholds:
     def checked(self) -> Thresholds:
         if self.history < 1 or self.min_history < 1:
             raise ValueError("HEALTH_HISTORY and HEALTH_MIN_HISTORY must be 1 or more")
+        if self.evidence <= 0 or self.issue_evidence <= SLACK:
+            raise ValueError("HEALTH_EVIDENCE must be more than 0 and HEALTH_ISSUE_EVIDENCE more than 1")
         for name in ("field_drop", "articles_per_page_drop", "body_chars_drop", "fallback_rise", "max_chance"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"HEALTH_{name.upper()} must be between 0 and 1")
@@ -116,39 +120,170 @@ def _pct(x: float) -> str:
     return f"{x:.0%}"
 
 
-def judge(current: Mapping[str, Any], history: Sequence[Mapping[str, Any]],
-          thresholds: Thresholds = Thresholds()) -> list[str]:
-    """The sharp changes of `current` against `history` (the summaries of recent complete
-    issues, newest first), one phrase each naming the field; [] when none or too little history.
+SLACK = 1.0  # evidence an issue must bring (in spreads of the usual) before it adds any
 
-    Each is measured against the median over the history, so one odd issue in it moves nothing.
+
+@dataclass(frozen=True)
+class _Point:
+    day: str | None  # ISO date, when known
+    value: float
+    n: int  # articles (or parsed bodies) the value is a share of; 0: not a share
+
+
+def recent_history(pairs: Iterable[tuple[Any, Mapping[str, Any] | None]]) -> list[dict]:
+    """`judge`'s history from (date, summary) pairs, newest first: each summary with its date, so
+    that a drift is named by its first date. Pairs without a summary (an incomplete date, a
+    footer from before health was kept) are left out."""
+    out = []
+    for day, summary in pairs:
+        if summary:
+            out.append({**summary, "date": day.isoformat() if hasattr(day, "isoformat") else str(day)})
+    return out
+
+
+def _series(entries: Sequence[Mapping[str, Any]], metric: str) -> list[_Point]:
+    """One metric of each summary that has it, oldest first."""
+    out = []
+    for s in entries:
+        n = int(s.get("articles") or 0)
+        day = s.get("date")
+        if metric in OPTIONAL_FIELDS:
+            if n:
+                out.append(_Point(day, float((s.get("fields") or {}).get(metric, 0.0)), n))
+        elif metric == "articles_per_page":
+            if s.get("pages"):
+                out.append(_Point(day, float(s.get("articles_per_page") or 0.0), 0))
+        elif metric == "body_chars":
+            if n:
+                out.append(_Point(day, float((s.get("body_chars") or {}).get("p50", 0)), 0))
+        else:  # fallback
+            share = fallback_share(s)
+            if share is not None:
+                out.append(_Point(day, share, sum(((s.get("sources") or {}).get("body") or {}).values())))
+    return out
+
+
+def _spread(values: Sequence[float], center: float) -> float:
+    """The usual issue-to-issue variation: the median absolute deviation, scaled to a standard
+    deviation (one odd issue in the history moves it little)."""
+    return 1.4826 * statistics.median(abs(v - center) for v in values)
+
+
+def _scores(base: Sequence[_Point], run: Sequence[_Point], metric: str, t: Thresholds) -> tuple[float, list[float]]:
+    """The usual value (median of `base`) and the evidence of each run issue: HEALTH_ISSUE_EVIDENCE
+    when the issue departs sharply by itself (`_departs`), else its departure from the usual in
+    spreads of the usual, positive in the bad direction (fields, articles per page and body
+    length down, the fallback up) and capped there, so that no single issue decides. The spread
+    is at least what sampling alone gives (a share of n articles) or 5% of the usual."""
+    center = statistics.median(p.value for p in base)
+    spread = _spread([p.value for p in base], center)
+    up = metric == "fallback"
+    cap = t.issue_evidence
+    scores = []
+    for p in run:
+        if _departs(metric, center, p, t):
+            scores.append(cap)
+            continue
+        if p.n:
+            q = min(max(center, 0.05), 0.95)
+            floor = math.sqrt(q * (1 - q) / p.n)
+        else:
+            floor = 0.05 * abs(center)
+        scale = max(spread, floor, 1e-9)
+        z = (p.value - center if up else center - p.value) / scale
+        scores.append(max(-cap, min(cap, z)))
+    return center, scores
+
+
+def _departs(metric: str, base_center: float, p: _Point, t: Thresholds) -> bool:
+    """One issue beyond the HEALTH_*_DROP / _RISE ratio: where a run may start."""
+    if metric in OPTIONAL_FIELDS:
+        return p.value <= base_center * t.field_drop
+    if metric == "articles_per_page":
+        return p.value <= base_center * t.articles_per_page_drop
+    if metric == "body_chars":
+        return p.value <= base_center * t.body_chars_drop
+    return p.value - base_center >= t.fallback_rise
+
+
+def _sharp(metric: str, base_center: float, run: Sequence[_Point], t: Thresholds) -> bool:
+    """The run as a whole departs sharply from the usual (the HEALTH_*_DROP / _RISE ratios), and
+    for a field, more than chance alone explains over all the run's articles."""
+    if metric in OPTIONAL_FIELDS:
+        total = sum(p.n for p in run)
+        have = round(sum(p.value * p.n for p in run))
+        return (base_center > 0 and have <= base_center * t.field_drop * total
+                and chance_at_most(have, total, base_center) < t.max_chance)
+    level = statistics.median(p.value for p in run)
+    if metric == "articles_per_page":
+        return base_center > 0 and level <= base_center * t.articles_per_page_drop
+    if metric == "body_chars":
+        return base_center > 0 and level <= base_center * t.body_chars_drop
+    return level - base_center >= t.fallback_rise
+
+
+METRICS = OPTIONAL_FIELDS + ("articles_per_page", "body_chars", "fallback")
+
+
+def _describe(metric: str, base_center: float, run: Sequence[_Point], base_len: int) -> str:
+    first = run[0].day
+    since = f"for {len(run)} issues since {first}" if first else f"for the last {len(run)} issues"
+    usual = f"median of the {base_len} issues before"
+    if metric in OPTIONAL_FIELDS:
+        total = sum(p.n for p in run)
+        share = sum(p.value * p.n for p in run) / total if total else 0.0
+        return f"{metric} in {_pct(share)} of articles {since} ({usual}: {_pct(base_center)})"
+    level = statistics.median(p.value for p in run)
+    if metric == "articles_per_page":
+        return f"articles per page {level:.1f} {since} ({usual}: {base_center:.1f})"
+    if metric == "body_chars":
+        return f"body length: median {level:.0f} characters {since} ({usual}: {base_center:.0f})"
+    return (f"body from the largest-block fallback in {_pct(level)} of articles {since} "
+            f"({usual}: {_pct(base_center)})")
+
+
+def judge(current: Mapping[str, Any], history: Sequence[Mapping[str, Any]],
+          thresholds: Thresholds = Thresholds(), *, day: Any = None) -> list[str]:
+    """The changes that make `current` suspect against `history` (the summaries of the recent
+    complete issues, newest first; `recent_history` adds their dates), one line each naming the
+    measure, how long and since which date; [] when none or too little history. `day` is the
+    current issue's date.
+
+    A sequential test, so that evidence must survive natural variation: for each measure (each
+    optional field's share, articles per page, median body length, the fallback's share) and
+    each possible start of a run ending with this issue, the run's issues are compared with the
+    issues before it: each issue's evidence (HEALTH_ISSUE_EVIDENCE when it departs sharply by the
+    ratios below, else its departure from their median in their usual spread, capped there),
+    less a slack of 1, summed over the run (a one-sided CUSUM). The
+    date is suspect on a measure when that sum reaches HEALTH_EVIDENCE, the run as a whole
+    departs sharply (the HEALTH_*_DROP / _RISE ratios; a field's share also beyond chance,
+    HEALTH_MAX_CHANCE), its first issue departs sharply by that ratio itself, and this issue
+    departs. Of such runs the one with the most evidence names the change. One odd issue never
+    suffices; a drift that persists is named on its first date.
     """
-    history = [h for h in history[: thresholds.history] if h and h.get("articles")]
-    if len(history) < thresholds.min_history:
+    t = thresholds
+    entries = [dict(h) for h in history[: t.history] if h][::-1]
+    if len(entries) < t.min_history:
         return []
-    t, span = thresholds, f"median of the last {len(history)} issues"
+    now = dict(current)
+    if day is not None and not now.get("date"):
+        now["date"] = day.isoformat() if hasattr(day, "isoformat") else str(day)
     changes = []
-    n = int(current.get("articles") or 0)
-    now_fields = current.get("fields") or {}
-    for name in OPTIONAL_FIELDS if n else ():
-        usual = statistics.median(float((h.get("fields") or {}).get(name, 0.0)) for h in history)
-        now = float(now_fields.get(name, 0.0))
-        if usual > 0 and now <= usual * t.field_drop and chance_at_most(round(now * n), n, usual) < t.max_chance:
-            changes.append(f"{name} in {_pct(now)} of articles ({span}: {_pct(usual)})")
-    usual = statistics.median(float(h.get("articles_per_page") or 0.0) for h in history)
-    now = float(current.get("articles_per_page") or 0.0)
-    if usual > 0 and current.get("pages") and now <= usual * t.articles_per_page_drop:
-        changes.append(f"articles per page {now:.1f} ({span}: {usual:.1f})")
-    if n:
-        usual = statistics.median(float((h.get("body_chars") or {}).get("p50", 0)) for h in history)
-        now = float((current.get("body_chars") or {}).get("p50", 0))
-        if usual > 0 and now <= usual * t.body_chars_drop:
-            changes.append(f"body length: median {now:.0f} characters ({span}: {usual:.0f})")
-    shares = [s for s in (fallback_share(h) for h in history) if s is not None]
-    now_share = fallback_share(current)
-    if shares and now_share is not None:
-        usual = statistics.median(shares)
-        if now_share - usual >= t.fallback_rise:
-            changes.append(f"body from the largest-block fallback in {_pct(now_share)} of articles "
-                           f"({span}: {_pct(usual)})")
+    for metric in METRICS:
+        series = _series(entries + [now], metric)
+        if not _series([now], metric) or len(series) < t.min_history + 1:
+            continue
+        best: tuple[float, int, float] | None = None  # (evidence, run length, usual)
+        for r in range(1, len(series) - t.min_history + 1):
+            base, run = series[:-r], series[-r:]
+            center, scores = _scores(base, run, metric, t)
+            if scores[-1] <= SLACK:
+                continue  # this issue itself is as usual against that history
+            evidence = sum(z - SLACK for z in scores)
+            if (evidence >= t.evidence and _departs(metric, center, run[0], t) and _sharp(metric, center, run, t)
+                    and (best is None or evidence > best[0])):
+                best = (evidence, r, center)
+        if best is not None:
+            _, r, center = best
+            changes.append(_describe(metric, center, series[-r:], len(series) - r))
     return changes

@@ -12,6 +12,9 @@ Kinds:
   at the end of the page;
 - ``images``: the article's photos moved out of the article, into a ``<div class="photos">``
   at the end of the page (captions set as text stay where they were);
+- ``body``: the body cut short: every paragraph after the first moved into a
+  ``<script type="text/html" class="more">`` (the portal now writes the rest of the text by
+  script, as some do for a "read more"), where it stays in the file but is no longer markup;
 - ``links``: article files renamed (``content_ID`` → ``article_ID``, ``cID`` → ``aID``,
   ``nw.…`` → ``news_…``), on disk and in every link of those issues.
 """
@@ -25,7 +28,7 @@ from pathlib import Path
 
 from epaper.replica.layout import GB2312_TEMPLATES
 
-KINDS = ("author", "images", "links")
+KINDS = ("author", "images", "body", "links")
 _DATE = re.compile(r"(?:/|^)(?:(\d{4})(\d{2})|(\d{4})-(\d{2}))/(\d{2})/[^/]+$")
 _ARTICLE = re.compile(r"(?:content_[\w-]+|c\d+|nw\.[\w.-]+)\.html?$")
 _BODY_END = re.compile(r"</body>", re.I)
@@ -83,6 +86,21 @@ def drift_images(text: str) -> str:
     return _before_end(text, f'<div class="photos">{"".join(moved)}</div>') if moved else text
 
 
+def drift_body(text: str, body: str | None) -> str:
+    """Wrap the body's text from its second paragraph to the end of its last in a script."""
+    paragraphs = [html.escape(p, quote=True) for p in (body or "").split("\n") if p]
+    if len(paragraphs) < 2:
+        return text
+    last = text.rfind(paragraphs[-1])
+    if last < 0:
+        return text
+    end = last + len(paragraphs[-1])
+    start = text.rfind(paragraphs[1], 0, last) if len(paragraphs) > 2 else last
+    if start < 0 or "</script" in text[start:end].lower():
+        return text
+    return f'{text[:start]}<script type="text/html" class="more">{text[start:end]}</script>{text[end:]}'
+
+
 def drift_links(text: str) -> str:
     for pattern, repl in _RENAMES:
         text = pattern.sub(repl, text)
@@ -98,6 +116,7 @@ def drift_site(out_dir: Path, kind: str, since: date) -> int:
     truth = json.loads((out_dir / "truth.json").read_text(encoding="utf-8"))
     encoding = "gb2312" if truth["template"] in GB2312_TEMPLATES else "utf-8"
     authors = {a["url"]: a["author"] for a in truth["articles"]}
+    bodies = {a["url"]: a["body"] for a in truth["articles"]}
     changed = 0
     for path in sorted(site.rglob("*.htm*")):
         rel = path.relative_to(site).as_posix()
@@ -112,6 +131,8 @@ def drift_site(out_dir: Path, kind: str, since: date) -> int:
             new = drift_author(text, authors.get(rel))
         elif kind == "images":
             new = drift_images(text)
+        elif kind == "body":
+            new = drift_body(text, bodies.get(rel))
         else:
             new = drift_links(text)
         target = path.with_name(drift_links(path.name)) if kind == "links" and article else path
