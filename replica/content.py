@@ -263,7 +263,7 @@ class TextGen:
         r, p = self.r, self.pick
         forms = [
             ("sub", p(SUBHEADS)),
-            ("p", f"这些画面，是{p(PEOPLE)}和同事们利用周末时间在{p(PLACES)}一帧一帧拍摄"),
+            ("p", f"这些画面，是{p(PEOPLE)}和同事们利用周末时间在{p(PLACES)}蹲守多日所摄"),
             ("p", f"图为{p(PLACES)}{p(OBJECTS)}的一个缩影，{p(RESULTS)}。"),
             ("p", f"{p(COMPANIES)}的宣传片由专业团队历时{r.randint(2, 9)}个月在车间实地拍摄"),
         ]
