@@ -23,10 +23,10 @@ TEMPLATES = {"html-sxjjrb"}
 SITE = "山西经济网"
 
 
-def _head(title: str) -> str:
+def _head(title: str, static: str) -> str:
     return ("\ufeff<html>\n<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\" />\n"
             f"<title>{SITE}数字报平台-{title}</title>\n"
-            "<SCRIPT language=Javascript src=\"../../../tplimg/mp.js\"></SCRIPT>\n"
+            f"<SCRIPT language=Javascript src=\"{static}/app.js\"></SCRIPT>\n"
             "<style type=\"text/css\">\n<!--\n.content p { TEXT-INDENT: 28px; font-size:14px; }\n-->\n</style>\n"
             "</head>\n\n<SPAN id=leveldiv title=点击查看内容 style=\"Z-INDEX: 100; POSITION: absolute\"></SPAN>\n\n"
             "<body onLoad=\"initialize();initMPPage();\" leftmargin=0 topmargin=0>\n")
@@ -39,7 +39,7 @@ def _frame(v: PageView, right: str) -> str:
     nxt = (f'<a class=preart href="{v.next}"><span style=\'font-size:12px;font-family:webdings\'>4</span>下一版</a>'
            if v.next else "")
     titles = "".join(
-        f' <tr> <TD class=default valign="top"> <img src="{v.static}/checkbox.gif" width="10" height="10"> </TD>'
+        f' <tr> <TD class=default valign="top"> <img src="{v.static}/dot.gif" width="10" height="10"> </TD>'
         f' <td class=default valign="top"> <a href={h}><div style="display:inline" id=mp{n}>{t}</div></a> </td> </TR>'
         for n, (h, t) in enumerate(v.items))
     pages = "".join(
@@ -49,7 +49,7 @@ def _frame(v: PageView, right: str) -> str:
                     for h, t in v.items)
     return f"""<table cellspacing=0 cellpadding=0 width=1002 height="80" align=center border=0 >
 <tr>
-<td><img src="{v.static}/tou.jpg" width="1002" height="80"></td></tr></table>
+<td><img src="{v.static}/dot.gif" width="1002" height="80"></td></tr></table>
 <table cellspacing=0 cellpadding=0 width=1002 align=center border=0 >
  <tr>
  <td valign=top width=354><table width="380" border=0 align=right cellpadding=0 cellspacing=0>
@@ -114,7 +114,7 @@ def render_page(v: PageView) -> str:
     comment = (f"<!--enpproperty <founder-date>{v.date:%Y-%m-%d}</founder-date><founder-type>2</founder-type>"
                f"<founder-pagenum>{v.page_no}</founder-pagenum><founder-papername>{v.paper}</founder-papername>"
                " /enpproperty-->")
-    return _head(v.paper) + _frame(v, right) + comment
+    return _head(v.paper, v.static) + _frame(v, right) + comment
 
 
 def article_page(v: ArticleView, frame: PageView, rng: random.Random) -> str:
@@ -131,7 +131,7 @@ def article_page(v: ArticleView, frame: PageView, rng: random.Random) -> str:
     right = f"""<table width="100%" border="0" cellspacing="0" cellpadding="0">
  <tr>
  <td style="border-bottom:#787878 1px solid;" height="24"><a class=preart href="{v.page_href}">返回版面</a>
- <a onClick="zoomIn();" href=#>放大<img height=16 src="{v.static}/zoomin.gif" width=16 border=0></a></td>
+ <a onClick="zoomIn();" href=#>放大<img height=16 src="{v.static}/dot.gif" width=16 border=0></a></td>
  </tr>
  <tr>
  <td><!----------文章部分开始---------->
@@ -159,7 +159,7 @@ def article_page(v: ArticleView, frame: PageView, rng: random.Random) -> str:
  </td>
  </tr>
  </table>"""
-    return _head(v.paper) + _frame(frame, right) + _comment(a, v, rng)
+    return _head(v.paper, v.static) + _frame(frame, right) + _comment(a, v, rng)
 
 
 def _body(a: Article, v: ArticleView, rng: random.Random) -> str:
