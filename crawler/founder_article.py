@@ -56,9 +56,9 @@ def parse_article(text: str, url: str) -> Article:
     matters on a page where they do.
     """
     doc = html_tree(text)
-    enp = parse_enpproperty(text)
+    enp = article_enpproperty(text)
     body, body_from = body_source(doc, text)
-    lines = head_lines(doc, body)
+    lines = head_lines(doc, body, enp)
     at = title_line(lines, enp)
     paragraphs, images = body_parts(body, url) if body is not None else ([], [])
     lead: list[dict[str, str]] = []
@@ -68,6 +68,21 @@ def parse_article(text: str, url: str) -> Article:
                   author(enp, lines, at), paragraphs, lead + images, issue_date(url, enp))
     art.sources = field_sources(art, enp, lines, at, body_from if paragraphs else None, len(lead), len(images))
     return art
+
+
+def article_enpproperty(text: str) -> dict[str, str]:
+    """The article's `enpproperty` comment (`parse_enpproperty`), its `founder-`-prefixed
+    fields read as the plain ones (older pages write `<founder-title>`, `<founder-introtitle>`
+    … after `</html>`; a plain field of the same name wins). A comment whose `<founder-type>`
+    is 2 describes a page, not an article: its prefixed fields are left out."""
+    enp = parse_enpproperty(text)
+    if normalize_ws(enp.get("founder-type")) == "2":
+        return enp
+    out = dict(enp)
+    for name, value in enp.items():
+        if name.startswith("founder-"):
+            out.setdefault(name[len("founder-"):], value)
+    return out
 
 
 # Coarse names of the body's sources (`body_source`), for counting.
@@ -174,22 +189,43 @@ _PAGE_NO = re.compile(r"[A-Za-z]?\d{1,3}")
 _DATELINE = re.compile(r"[（(]\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日[^）)（(]*[）)]")
 
 
-def head_lines(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None) -> list[HeadLine]:
+def head_lines(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None,
+               enp: dict[str, str] | None = None) -> list[HeadLine]:
     """The text lines of the article's own container, in order, up to the body.
 
     The container is the nearest ancestor of the body holding a heading-like element, so the
-    lines are the article's head (引题, 标题, 副题, byline), not the page's chrome. A body read
+    lines are the article's head (引题, 标题, 副题, byline), not the page's chrome. Without one
+    (heads in plain table cells), it is the nearest ancestor of the body holding the line
+    that reads as the comment's `<title>` (a line outside links, before the body). A body read
     from the enpcontent comments is outside the tree: then the whole document is searched, up
     to the `<!--enpcontent-->` comment.
     """
     if body is None or body.getroottree().getroot() is not doc:
-        scope, stop = doc, _enpcontent_mark(doc)
-    else:
-        scope, stop = body.getparent(), body
-        while scope is not None and not _has_heading(scope, stop):
-            scope = scope.getparent()
+        return _lines(doc, _enpcontent_mark(doc))
+    scope = body.getparent()
+    while scope is not None and not _has_heading(scope, body):
+        scope = scope.getparent()
+    if scope is None:
+        scope = _title_scope(doc, body, normalize_ws((enp or {}).get("title")))
         if scope is None:
             return []
+    return _lines(scope, body)
+
+
+def _title_scope(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement,
+                 title: str | None) -> lxml.html.HtmlElement | None:
+    """The nearest ancestor of the body that holds the first line before it reading `title`."""
+    if not title:
+        return None
+    line = next((ln for ln in _lines(doc, body) if ln.text == title), None)
+    if line is None:
+        return None
+    holds_body = set(body.iterancestors())
+    return next((a for a in line.el.iterancestors() if a in holds_body), None)
+
+
+def _lines(scope: lxml.html.HtmlElement, stop) -> list[HeadLine]:
+    """The head lines of `scope` (see `head_lines`), up to `stop`."""
     holds_body = set(stop.iterancestors()) if stop is not None else set()
     lines: list[HeadLine] = []
     for el in scope.iter():
@@ -268,7 +304,9 @@ def _role(el: lxml.html.HtmlElement) -> str | None:
         return "subtitle"
     if tag in ("founder-introtitle", "founder-leadtitle") or "yinti" in marker or "introtitle" in marker:
         return "intro_title"
-    if tag == "founder-title" or "maintitle" in marker:
+    # font01: the 标题 cell of Founder's older article template (its 引题 and 副题 cells,
+    # font02, are told apart by where they sit: above or below the title)
+    if tag == "founder-title" or "maintitle" in marker or "font01" in marker.split():
         return "title"
     if tag == "founder-author" or re.search(r"(?:^|\s)author(?:\s|$)", marker):
         return "author"
@@ -368,8 +406,8 @@ _BLOCK_TAGS = {
     "blockquote", "section", "article", "center", "dd", "dt", "dl", "pre", "hr", "figure",
     "figcaption", "tbody", "thead", "founder-content",
 }
-_CAPTION_START = re.compile(r"^(图为|图：|图:|上图|下图|左图|右图|▲|△|图片说明)")
-_CAPTION_END = re.compile(r"(摄|供图|资料图|图片来源[^，。]*)[）)]?$")
+# What opens a caption printed as the paragraph after its image (图：, half-width 图: too).
+_CAPTION_START = re.compile(r"^(图为|图：|图:|上图|下图|左图|右图|▲)")
 _CAPTION_ATTRS = ("data-original-title", "title", "alt")
 
 
@@ -379,14 +417,16 @@ def body_parts(container: lxml.html.HtmlElement, base: str) -> tuple[list[str], 
     The text between block boundaries (block elements, images) is a paragraph, cleaned. The
     first paragraph after a captionless image is its caption when it sits beside the image
     (in the image's own block element, or in the table or figure that holds the image), or
-    when it is centred and reads like a caption (starts with 图为, ▲…, ends with 摄, 供图…).
-    A centred sub-heading, or a sentence ending in 摄 set as an ordinary paragraph, is body.
+    when it opens with a caption marker (图为, 图：, 上图, 下图, 左图, 右图, ▲), centred or not:
+    `<p><img></p><p>图为……（本报记者 某某 摄）</p>`. Body stays body: a centred sub-heading,
+    a sentence that merely ends in 摄 or 拍摄, caption-like text that does not follow an image,
+    any paragraph after an image that already has its caption.
     """
     paragraphs: list[str] = []
     images: list[dict[str, str]] = []
     pending: dict[str, str] | None = None  # the last image, while it waits for a caption
     img_owner = img_box = None
-    for value, centered, owner in _BodyBlocks(base).read(container):
+    for value, owner in _BodyBlocks(base).read(container):
         if isinstance(value, dict):  # an image
             images.append(value)
             pending = value if not value["caption"] else None
@@ -399,7 +439,7 @@ def body_parts(container: lxml.html.HtmlElement, base: str) -> tuple[list[str], 
             continue
         beside = owner is not None and (owner is img_owner or (
             img_box is not None and (owner is img_box or img_box in owner.iterancestors())))
-        if pending is not None and _is_caption(text, centered, beside):
+        if pending is not None and _is_caption(text, beside):
             pending["caption"] = normalize_ws(text) or ""
         else:
             paragraphs.append(text)
@@ -408,79 +448,61 @@ def body_parts(container: lxml.html.HtmlElement, base: str) -> tuple[list[str], 
 
 
 class _BodyBlocks:
-    """The body as a flat list of blocks: (raw text, centred, owner) and ({url, caption}, False,
-    owner), where the owner is the innermost block element holding the block.
-
-    A text block is everything between two block boundaries; it is centred when the element
-    that opened it is (itself or inside a centred element).
-    """
+    """The body as a flat list of blocks: (raw text, owner) and ({url, caption}, owner), where
+    the owner is the innermost block element holding the block. A text block is everything
+    between two block boundaries."""
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self.blocks: list[tuple[str | dict, bool, lxml.html.HtmlElement]] = []
+        self.blocks: list[tuple[str | dict, lxml.html.HtmlElement]] = []
         self.buf: list[str] = []  # the text block being collected
-        self.centered = False
         self.open: list[lxml.html.HtmlElement] = []  # block elements being read, innermost last
 
-    def read(self, container: lxml.html.HtmlElement) -> list[tuple[str | dict, bool, lxml.html.HtmlElement]]:
+    def read(self, container: lxml.html.HtmlElement) -> list[tuple[str | dict, lxml.html.HtmlElement]]:
         self.open.append(container)
         self.buf.append(container.text or "")
         for child in container:
-            self.walk(child, False)
+            self.walk(child)
         self.flush()
         return self.blocks
 
     def flush(self) -> None:
-        # buf holds even empty strings: "nothing collected yet" differs from "collected nothing"
-        # for the centring of the next inline element (see walk).
         if self.buf:
-            self.blocks.append(("".join(self.buf), self.centered, self.open[-1]))
+            self.blocks.append(("".join(self.buf), self.open[-1]))
             self.buf.clear()
 
-    def walk(self, node, in_center: bool) -> None:
+    def walk(self, node) -> None:
         if not isinstance(node.tag, str) or node.tag.lower() in _SKIP_TAGS:
             self.buf.append(node.tail or "")  # a comment's or a script's tail is still text
             return
         tag = node.tag.lower()
-        here = in_center or _is_centered(node)
         if tag == "img":
             self.flush()
             url = absolute_url(self.base, node.get("src") or node.get("data-src"))
             if url:
-                self.blocks.append(({"url": url, "caption": _attr_caption(node) or "", "_el": node}, False,
+                self.blocks.append(({"url": url, "caption": _attr_caption(node) or "", "_el": node},
                                     self.open[-1]))
             self.buf.append(node.tail or "")
             return
         block = tag in _BLOCK_TAGS
         if block:
             self.flush()
-            self.centered = here
             if tag != "br":
                 self.open.append(node)
-        elif not self.buf:
-            self.centered = here
         self.buf.append(node.text or "")
         for child in node:
-            self.walk(child, here)
+            self.walk(child)
         if block:
             self.flush()
             if tag != "br":
                 self.open.pop()
-            self.centered = in_center
         self.buf.append(node.tail or "")
 
 
-def _is_centered(el: lxml.html.HtmlElement) -> bool:
-    style = (el.get("style") or "").replace(" ", "").lower()
-    return (el.tag.lower() == "center" or (el.get("align") or "").lower() in ("center", "middle")
-            or "text-align:center" in style)
-
-
-def _is_caption(text: str, centered: bool, beside: bool) -> bool:
-    """A caption: beside its image and short; or centred, short and read like a caption."""
-    if beside:
-        return len(text) <= 150
-    return centered and len(text) <= 80 and bool(_CAPTION_START.search(text) or _CAPTION_END.search(text))
+def _is_caption(text: str, beside: bool) -> bool:
+    """The paragraph after a captionless image is its caption: beside it and short, or opening
+    with a caption marker (wherever it sits, centred or not)."""
+    return (beside and len(text) <= 150) or _CAPTION_START.match(text) is not None
 
 
 def _attr_caption(img: lxml.html.HtmlElement) -> str | None:

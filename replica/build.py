@@ -14,7 +14,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from epaper.replica import tpl_html, tpl_pc
+from epaper.replica import tpl_cells, tpl_html, tpl_pc
 from epaper.replica.content import Article
 from epaper.replica.dedupe import duplicate_of
 from epaper.replica.layout import (BOM_CRLF_TEMPLATES, DEFAULT_TEMPLATE, GB2312_TEMPLATES, SPACED_NAME_TEMPLATES,
@@ -149,7 +149,8 @@ def _render_issue(rng: random.Random, lay: Layout, issue: Issue, files: dict[str
             box=[(rel(a.url, path), esc(a.title_printed)) for a in box],
             query="?div=-1" if lay.template in BOM_CRLF_TEMPLATES else "",
             twins=[rel(a.url, path) for a in p.map_links if lay.template in BOM_CRLF_TEMPLATES and rng.random() < 0.3])
-        files[path] = (tpl_pc.render_page(lay.template, v) if gen == "pc"
+        files[path] = (tpl_cells.render_page(v) if lay.template in tpl_cells.TEMPLATES
+                       else tpl_pc.render_page(lay.template, v) if gen == "pc"
                        else tpl_html.render_page(lay.template, v))
         pages_truth.append({"page_no": p.page_no, "page_name": p.page_name, "url": path,
                             "pdf_url": pdf, "image_url": scan, "articles": [a.url for a in order]})
@@ -157,17 +158,20 @@ def _render_issue(rng: random.Random, lay: Layout, issue: Issue, files: dict[str
             rows.append(_row(a, d, p, pos, pdf))
         for a in p.articles:
             if a.url not in files:
-                files[a.url] = _article_page(rng, lay, a, d, p, path, pdf, static)
+                files[a.url] = _article_page(rng, lay, a, d, p, path, pdf, static, v)
     return {"pages": pages_truth}, rows
 
 
 def _article_page(rng: random.Random, lay: Layout, a: Article, d: date, p: Page,
-                  page_path: str, pdf: str, static: str) -> str:
+                  page_path: str, pdf: str, static: str, frame: PageView) -> str:
+    """The article's page; `frame` is its page's view (a template may print the page around it)."""
     v = ArticleView(art=a, date=d, page_no=p.page_no, page_name=p.page_name, paper=PAPER,
                     page_href=rel(page_path, a.url), home=rel(lay.latest(), a.url),
                     pdf=rel(pdf, a.url), img_href=lambda img: rel(img.url, a.url),
                     static=rel(static, a.url),
                     siblings=[(rel(s.url, a.url), esc(s.title_printed)) for s in p.articles])
+    if lay.template in tpl_cells.TEMPLATES:
+        return tpl_cells.article_page(v, frame, rng)
     if lay.generation == "pc":
         return tpl_pc.article_page(lay.template, v, rng)
     return tpl_html.article_page(lay.template, v, rng)

@@ -1,9 +1,12 @@
 """Article text for the replica: the real seed article plus generated Chinese news.
 
 Everything is drawn from one ``random.Random`` so a build is reproducible. The plan alone says
-what is body and what is caption: the generator writes look-alikes on purpose (sub-headings,
-body sentences that end in 摄 or start with 图为 right after a captionless image, sentences
-naming the portal's chrome), and the templates print them as real pages do.
+what is body and what is caption: an image's caption is printed in an attribute, beside the
+image (its table, its own paragraph after a ``<br>``), or as the paragraph after it, which
+papers open with 图为, 图：, 上图 or ▲. The generator also writes look-alikes on purpose, all of
+them body: a sub-heading or a sentence ending in 摄 or 拍摄 right after a captionless image,
+a 图为 sentence set just above an image (after none), sentences naming the portal's chrome;
+the templates print them as real pages do.
 """
 from __future__ import annotations
 
@@ -63,7 +66,10 @@ class Image:
 
     name: str
     caption: str  # truth caption ("" when none)
-    caption_mode: str  # "data-original-title" | "title" | "alt" | "next" | "none"
+    # "data-original-title" | "title" | "alt" (an attribute), "next" (beside the image: its
+    # table's next row, or after a <br> in its paragraph), "para" (the paragraph after the
+    # image's own), "none"
+    caption_mode: str
     in_table: bool = False
     url: str = ""  # root-relative, set by the builder
 
@@ -191,16 +197,21 @@ class TextGen:
                  f"本报通讯员 {a}", f"记者 {a} {self.pick(PEOPLE)}"]
         return r.choice(forms)
 
-    def caption(self) -> str:
+    def caption(self, paragraph: bool = False) -> str:
+        """A caption; one printed as a paragraph of its own opens as papers open those."""
         scene = self.pick(CAPTION_SCENES)
-        forms = [f"图为{self.pick(PLACES)}{scene}。", f"▲ {scene}。",
-                 f"{scene}。本报记者 {self.pick(PEOPLE)} 摄", f"{scene}（资料图）"]
+        if paragraph:
+            forms = [f"图为{self.pick(PLACES)}{scene}。", f"▲ {scene}。",
+                     f"图：{scene}。（本报记者 {self.pick(PEOPLE)} 摄）", f"上图 {scene}（资料图）"]
+        else:
+            forms = [f"图为{self.pick(PLACES)}{scene}。", f"▲ {scene}。",
+                     f"{scene}。本报记者 {self.pick(PEOPLE)} 摄", f"{scene}（资料图）"]
         return self.r.choice(forms)
 
     def image(self, name: str) -> Image:
         r = self.r
-        mode = r.choice(["data-original-title", "title", "alt", "next", "next", "none"])
-        caption = "" if mode == "none" else self.caption()
+        mode = r.choice(["data-original-title", "title", "alt", "next", "para", "none"])
+        caption = "" if mode == "none" else self.caption(paragraph=mode == "para")
         return Image(name=name, caption=caption, caption_mode=mode, in_table=r.random() < 0.3)
 
     def title(self) -> str:
@@ -230,7 +241,7 @@ class TextGen:
             if i > 2 and r.random() < 0.08:
                 blocks.append(("sub", self.pick(SUBHEADS)))  # a sub-heading, printed centred
             if blocks and blocks[-1][0] == "img" and not blocks[-1][1].caption and r.random() < 0.5:
-                blocks.append(self.look_alike())  # body text that reads like a caption
+                self.add_look_alike(blocks)  # body text that reads like a caption
             blocks.append(("p", self.paragraph()))
             if r.random() < 0.03:
                 blocks.append(("p", self.chrome_like()))
@@ -245,16 +256,25 @@ class TextGen:
                        author=self.byline() if r.random() < 0.6 else None,
                        blocks=blocks, meta_mode=self.meta_mode(), bare=r.random() < 0.06)
 
-    def look_alike(self) -> tuple[str, object]:
-        """A body paragraph right after a captionless image that a caption rule could take: a
-        sub-heading, or a sentence ending in 摄 or starting with 图为."""
+    def add_look_alike(self, blocks: list[tuple[str, object]]) -> None:
+        """Body text near the captionless image ending ``blocks`` that a caption rule could
+        take: right after it, a sub-heading or a sentence ending in 摄 or 拍摄; or a sentence
+        opening with 图为 set just above it, where it follows no image."""
         r, p = self.r, self.pick
-        return r.choice([
+        forms = [
             ("sub", p(SUBHEADS)),
-            ("p", f"这些画面，是{p(PEOPLE)}和同事们利用周末时间在{p(PLACES)}一帧一帧拍摄"),
+            ("p", f"这些画面，是{p(PEOPLE)}和同事们利用周末时间在{p(PLACES)}蹲守多日所摄"),
             ("p", f"图为{p(PLACES)}{p(OBJECTS)}的一个缩影，{p(RESULTS)}。"),
             ("p", f"{p(COMPANIES)}的宣传片由专业团队历时{r.randint(2, 9)}个月在车间实地拍摄"),
-        ])
+        ]
+        k = r.randrange(len(forms))
+        if forms[k][1].startswith("图为"):
+            if len(blocks) < 2 or blocks[-2][0] != "img":
+                blocks.insert(len(blocks) - 1, forms[k])  # above the image: it follows none
+                return
+            kind, text = forms[k]  # above the image would follow another one: a 摄 sentence instead
+            forms[k] = (kind, f"展现{text[2:].rstrip('。')}的这组照片，均为本报记者现场所摄")
+        blocks.append(forms[k])
 
     def chrome_like(self) -> str:
         """A body line naming the portal's chrome (it is text, not chrome)."""

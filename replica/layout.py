@@ -19,6 +19,7 @@ TEMPLATES: dict[str, str] = {
     "html-jjjcb": "html",
     "html-nbs": "html",
     "pc-hbrb": "pc",
+    "html-sxjjrb": "html",  # heads in table cells, the page frame around the article (tpl_cells)
 }
 DEFAULT_TEMPLATE = {"pc": "pc-rmrb", "html": "html-table"}
 GB2312_TEMPLATES = {"html-gb2312"}

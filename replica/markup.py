@@ -134,11 +134,13 @@ def _centre(rng: random.Random, tag: str = "p") -> str:
 
 
 def body_paragraphs(a: Article, img_href, rng: random.Random, *, upper: bool = False,
-                    skip_lead: bool = False) -> str:
+                    skip_lead: bool = False, plain_captions: bool = False) -> str:
     """Body as <p> paragraphs with the usual noise; img_href maps an Image to its href.
 
-    A caption shown "next" sits beside its image: in the image's table, after a <br> in the
-    image's paragraph, or as a centred paragraph of its own. Sub-headings are centred."""
+    A caption shown "next" sits beside its image: in the image's table, or after a <br> in the
+    image's paragraph. One shown "para" is the paragraph after the image's: centred, or (always
+    with `plain_captions`, else half the time) an ordinary paragraph, `<p><img></p><p>图为…</p>`.
+    Sub-headings are centred."""
     p = "P" if upper else "p"
     out = []
     if rng.random() < 0.3:
@@ -156,16 +158,18 @@ def body_paragraphs(a: Article, img_href, rng: random.Random, *, upper: bool = F
             continue
         tag = _img_tag(img_href(block), block, rng, upper)
         caption = esc(block.caption) if block.caption_mode == "next" else None
+        para = esc(block.caption) if block.caption_mode == "para" else None
+        plain = para is not None and (plain_captions or rng.random() < 0.5)
         if block.in_table:
             row = f"<tr><td>{caption}</td></tr>" if caption else ""
             out.append(f'<table class="pci_c" align="center"><tbody><tr><td>{tag}</td></tr>{row}'
                        "</tbody></table>")
-        elif caption and rng.random() < 0.5:
+        elif caption:
             out.append(f"{_centre(rng, p)}{tag}<br>{caption}</{p}>")
         else:
-            out.append(f"{_centre(rng, p)}{tag}</{p}>")
-            if caption:
-                out.append(f"{_centre(rng, p)}{caption}</{p}>")
+            out.append(f"<{p}>{tag}</{p}>" if plain else f"{_centre(rng, p)}{tag}</{p}>")
+        if para is not None:
+            out.append(f"<{p}>{_indent(rng)}{para}</{p}>" if plain else f"{_centre(rng, p)}{para}</{p}>")
     if rng.random() < 0.2:
         out.append("<script type=\"text/javascript\">var _wzt = 1; /* 统计 */</script>")
     return "\n".join(out)
@@ -191,6 +195,8 @@ def body_br(a: Article, img_href, rng: random.Random) -> str:
             out.append(f"<TABLE align=center><TR><TD>{tag}</TD></TR>{row}</TABLE>")
         else:
             out.append(f"<DIV align=center>{tag}{'<BR>' + caption if caption else ''}</DIV>")
+        if block.caption_mode == "para":  # the line after the image's block
+            out.append(f"{_indent(rng) or '&nbsp;&nbsp;&nbsp;&nbsp;'}{esc(block.caption)}<br>")
     if rng.random() < 0.2:
         out.append("<SCRIPT language=javascript>var _wzt = 1;</SCRIPT>")
     return "\n".join(out)
@@ -203,7 +209,7 @@ def lead_block(a: Article, img_href, rng: random.Random) -> str:
         out.append(f'<img src="{img_href(img)}"'
                    + (f' {img.caption_mode}="{esc(img.caption)}"' if img.caption_mode in ("data-original-title", "title", "alt") else "")
                    + ' style="border-style: none">')
-        if img.caption_mode == "next":
+        if img.caption_mode in ("next", "para"):
             out.append(f"<p>    {esc(img.caption)}</p>")
     return "\n\t\t\t\t".join(out)
 

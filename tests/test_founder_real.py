@@ -47,3 +47,33 @@ def test_rmrb_other_papers_are_not_pages_of_the_issue():
     page = _rmrb()
     links = [p.url for p in page.pages] + page.articles
     assert not any("rmrbhwb" in u or "huanqiu" in u for u in links)
+
+
+SXJJRB_URL = "http://www.sxjjb.cn/szb/html/2024-11/06/content_279424.htm"
+
+
+def _sxjjrb():
+    from epaper.crawler.founder import decode_html
+    from epaper.crawler.founder_article import parse_article
+
+    text = decode_html((DATA / "sxjjrb-2024-11-06-content_279424.html").read_bytes())[0]
+    return parse_article(text, SXJJRB_URL)
+
+
+def test_sxjjrb_heads_from_the_cells_and_the_prefixed_comment():
+    art = _sxjjrb()
+    assert (art.intro_title, art.title, art.subtitle, art.author) == (
+        "学习运用“千万工程”经验 谱写三晋乡村振兴新篇章", "本报重磅推出《“千万工程”看山西》摄影特刊", None, None)
+    assert (art.sources["title"], art.sources["intro_title"]) == ("heading", "comment")
+    assert art.issue_date.isoformat() == "2024-11-06"
+
+
+def test_sxjjrb_the_page_frame_stays_out_of_the_article():
+    """The image map, the 标题导航 list (with the article's own title), the page list and the
+    template's pictures are around the article: none of it is body or image."""
+    art = _sxjjrb()
+    assert len(art.paragraphs) == 6 and art.images == []
+    assert art.sources["body"] == "founder-content"
+    frame = ("导 读", "吉祥吉县", "第01版", "第02版", "下一篇", "标题导航", "放大", "著作权", "晋 ICP")
+    assert not any(word in p for p in art.paragraphs for word in frame)
+    assert all(not p.startswith(" ") for p in art.paragraphs)
