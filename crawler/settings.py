@@ -90,7 +90,7 @@ HEALTH_EVIDENCE = 8.0  # evidence a run of issues must sum to (in spreads of the
 HEALTH_ISSUE_EVIDENCE = 4.0  # the most one issue counts (in spreads of the usual): 3 issues at least
 # Pages as printed (crawler.media): page PDFs ("pdf"), page scans ("scan") and article images
 # ("images") kept in the date's WARC ([storage] media). Off: on the replica an issue takes 79
-# times the disk with them (README, "Pages as printed"; bench/media.py).
+# times the disk with them (docs/archive-format.md, "Pages as printed"; bench/media.py).
 MEDIA_CAPTURE: list[str] = []
 MEDIA_MAXSIZE = 24 * 1024 * 1024  # bytes a page PDF, scan or image may have; below WARC_RECORD_MAXSIZE
 CONDITIONAL_ENABLED = True  # re-crawls send If-None-Match / If-Modified-Since from the date's last capture; a 304 is that capture

@@ -111,6 +111,8 @@ class HealthConfig:
     body_chars_drop: float = _defaults.HEALTH_BODY_CHARS_DROP
     fallback_rise: float = _defaults.HEALTH_FALLBACK_RISE
     max_chance: float = _defaults.HEALTH_MAX_CHANCE
+    evidence: float = _defaults.HEALTH_EVIDENCE
+    issue_evidence: float = _defaults.HEALTH_ISSUE_EVIDENCE
     # `epaper status` is unhealthy when the last successful run ended longer ago than this.
     max_success_age_hours: float = 48.0
 

@@ -50,8 +50,9 @@ class HealthCheck:
                   pages: int) -> dict:
         return health.summarize(articles, sources, pages)
 
-    def judge(self, summary: Mapping[str, Any], recent: Sequence[Mapping[str, Any]]) -> list[str]:
-        return health.judge(summary, recent, self.thresholds)
+    def judge(self, day: dt.date, summary: Mapping[str, Any],
+              recent: Sequence[tuple[dt.date, Mapping[str, Any]]]) -> list[str]:
+        return health.judge(summary, health.recent_history(recent), self.thresholds, day=day)
 
 
 class SnapshotPipeline:

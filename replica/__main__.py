@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--media", choices=["small", "real"], default="small",
                    help="page PDFs, scans and images: a few bytes each (default), or real sizes (MBs)")
     b.add_argument("--drift", metavar="KIND@YYYY-MM-DD", default=None,
-                   help="change the article template from that date on: author, images or links (replica/drift.py)")
+                   help="change the article template from that date on: author, images, body or links (replica/drift.py)")
     s = sub.add_parser("serve", help="serve a built site on 127.0.0.1")
     s.add_argument("dir", type=Path, help="the --out folder of build (or its site/ folder)")
     s.add_argument("--port", type=int, default=0)

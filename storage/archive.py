@@ -56,7 +56,8 @@ class Health(Protocol):
     def summarize(self, articles: Sequence[Mapping[str, Any]], sources: Sequence[Mapping[str, Any]],
                   pages: int) -> dict: ...
 
-    def judge(self, summary: Mapping[str, Any], recent: Sequence[Mapping[str, Any]]) -> list[str]: ...
+    def judge(self, day: dt.date, summary: Mapping[str, Any],
+              recent: Sequence[tuple[dt.date, Mapping[str, Any]]]) -> list[str]: ...
 
 
 def _no_digest(day: dt.date, record_id: str | None) -> str | None:
@@ -251,7 +252,7 @@ class Archive:
         writing(True)
         crawled = max((r["crawled_at"] for r in articles), default=None)
         summary = self.health.summarize(articles, batch.sources, len(pages)) if self.health else None
-        suspect = (self.health.judge(summary, self._recent_health(day))
+        suspect = (self.health.judge(day, summary, self._recent_health(day))
                    if self.health and summary is not None and complete and final else [])
         info = {
             "complete": complete,
@@ -332,19 +333,19 @@ class Archive:
             self.index = DuplicateIndex.open(self.root, **self.index_options)
         return self.index
 
-    def _recent_health(self, day: dt.date) -> list[dict]:
-        """The health of the complete archived dates before `day`, newest first, at most
+    def _recent_health(self, day: dt.date) -> list[tuple[dt.date, dict]]:
+        """The complete archived dates before `day` with their health, newest first, at most
         `health.history` of them (footers read once; dates written since included)."""
         assert self.health is not None
         if self.archived is None:
             self.archived = set(self.dates())
-        out: list[dict] = []
+        out: list[tuple[dt.date, dict]] = []
         for earlier in sorted((d for d in self.archived if d < day), reverse=True):
             if earlier not in self.known_health:
                 info = parquet.snapshot_info(self.root, earlier)
                 self.known_health[earlier] = info.health if info.complete and not info.error else None
             if self.known_health[earlier]:
-                out.append(self.known_health[earlier])  # type: ignore[arg-type]
+                out.append((earlier, self.known_health[earlier]))  # type: ignore[arg-type]
                 if len(out) >= self.health.history:
                     break
         return out

@@ -152,6 +152,8 @@ def test_scrapy_settings() -> None:
         "HEALTH_BODY_CHARS_DROP": 0.5,
         "HEALTH_FALLBACK_RISE": 0.5,
         "HEALTH_MAX_CHANCE": 0.001,
+        "HEALTH_EVIDENCE": 8.0,
+        "HEALTH_ISSUE_EVIDENCE": 4.0,
     }
 
 
