@@ -29,14 +29,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from epaper.crawler import settings as _defaults
-from epaper.crawler.arguments import check_media_maxsize, media_kinds
+from epaper.crawler.arguments import LAYOUTS, check_media_maxsize, media_kinds
+from epaper.pipelines.health import Thresholds
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings
 
 DEFAULT_CONFIG_FILE = "epaper.toml"
 ENV_PREFIX = "EPAPER_"
-LAYOUTS = ("auto", "pc", "html")
 
 
 class UsageError(Exception):
@@ -437,12 +437,9 @@ def _validate(config: Config, origins: _Origins) -> None:
         fail("crawl", "user_agent", "must not be empty")
 
     h = config.health
-    for key in ("history", "min_history"):
-        if getattr(h, key) < 1:
-            fail("health", key, "must be 1 or more")
-    for key in ("field_drop", "articles_per_page_drop", "body_chars_drop", "fallback_rise", "max_chance"):
-        if not 0 <= getattr(h, key) <= 1:
-            fail("health", key, "must be between 0 and 1")
+    thresholds = {f.name: getattr(h, f.name) for f in dataclasses.fields(Thresholds)}
+    for key, problem in Thresholds(**thresholds).problems():
+        fail("health", key, problem)
     if h.max_success_age_hours <= 0:
         fail("health", "max_success_age_hours", "must be more than 0 hours")
 

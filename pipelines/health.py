@@ -53,14 +53,21 @@ class Thresholds:
             values[f.name] = settings.getint(name) if f.type == "int" else settings.getfloat(name)
         return cls(**values).checked()
 
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, what is wrong with its value) for each value out of its range."""
+        out = [(name, "must be 1 or more") for name in ("history", "min_history") if getattr(self, name) < 1]
+        if self.evidence <= 0:
+            out.append(("evidence", "must be more than 0"))
+        if self.issue_evidence <= SLACK:
+            out.append(("issue_evidence", f"must be more than {SLACK:g}"))
+        out += [(name, "must be between 0 and 1")
+                for name in ("field_drop", "articles_per_page_drop", "body_chars_drop", "fallback_rise", "max_chance")
+                if not 0 <= getattr(self, name) <= 1]
+        return out
+
     def checked(self) -> Thresholds:
-        if self.history < 1 or self.min_history < 1:
-            raise ValueError("HEALTH_HISTORY and HEALTH_MIN_HISTORY must be 1 or more")
-        if self.evidence <= 0 or self.issue_evidence <= SLACK:
-            raise ValueError("HEALTH_EVIDENCE must be more than 0 and HEALTH_ISSUE_EVIDENCE more than 1")
-        for name in ("field_drop", "articles_per_page_drop", "body_chars_drop", "fallback_rise", "max_chance"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"HEALTH_{name.upper()} must be between 0 and 1")
+        for name, problem in self.problems():
+            raise ValueError(f"HEALTH_{name.upper()} {problem}")
         return self
 
 

@@ -11,8 +11,7 @@ from scrapy.exceptions import DropItem
 
 from epaper.crawler.items import ArticleItem
 from epaper.crawler.ledger import Ledger
-
-REQUIRED = ("url", "issue_date", "page_no", "title")
+from epaper.crawler.settings import VALIDATE_REQUIRED
 
 
 class InvalidArticle(DropItem):
@@ -21,7 +20,7 @@ class InvalidArticle(DropItem):
         self.url, self.reason = url, reason
 
 
-def article_problems(fields, required=REQUIRED) -> list[str]:
+def article_problems(fields, required=tuple(VALIDATE_REQUIRED)) -> list[str]:
     """What makes an article invalid; `fields` is any mapping (a dict or an ItemAdapter)."""
     problems = [f"no {name}" for name in required if not fields.get(name)]
     if not fields.get("body") and not fields.get("images"):

@@ -132,11 +132,6 @@ def remove_files(root: Path, files: list[Path]) -> None:
         fsync_dir(files[0].parent)
 
 
-def revision_counts(root: str | Path) -> dict[dt.date, int]:
-    """Date → earlier versions kept (each capture once)."""
-    return {day: len(read_revisions(root, day)) for day in revised_dates(Path(root))}
-
-
 def load_revisions(root: str | Path, start: dt.date | None = None, end: dt.date | None = None,
                    columns: list[str] | None = None) -> pa.Table:
     """The earlier versions of [start, end] as a pyarrow Table with `issue_date`."""

@@ -24,7 +24,6 @@ from epaper.config import (
     scrapy_overrides,
 )
 from epaper.pipelines.snapshot import SnapshotPipeline
-from epaper.pipelines.validate import REQUIRED
 from epaper.storage.load import load_articles
 from tests.conftest import FAST, ROOT
 
@@ -76,10 +75,6 @@ def test_dead_settings_are_gone() -> None:
 def test_settings_module_reads_no_environment() -> None:
     text = (ROOT / "crawler" / "settings.py").read_text(encoding="utf-8")
     assert "os.environ" not in text and "import os" not in text  # the config (add-on) does
-
-
-def test_validate_required_default_is_the_functions() -> None:
-    assert own_settings()["VALIDATE_REQUIRED"] == list(REQUIRED)
 
 
 def test_config_defaults_are_the_settings_defaults() -> None:
