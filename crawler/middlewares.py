@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import random
 import re
 from urllib.parse import urlsplit
@@ -13,6 +14,9 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 
 from epaper.crawler.captures import CaptureIndex
+from epaper.crawler.origin import refusal, same_origin
+
+log = logging.getLogger(__name__)
 
 _ROOT_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)[\s/>]")
 _PROLOG = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<![^>]*>|\s)*", re.S)
@@ -93,22 +97,49 @@ class FetchedAtMiddleware:
 
 
 class OffsiteMiddleware(ScrapyOffsiteMiddleware):
-    """Scrapy's offsite filter over the spider's `allowed_domains` (the portal's host), strict
-    and named: it also holds for requests that carry `dont_filter` (retries do, and a redirect
-    copies the flag), and it refuses in the downloader, so the request's errback reports the
-    URL, instead of dropping the request silently when it is scheduled.
+    """Scrapy's offsite filter, by the portal's origin (crawler.origin: scheme, host and port),
+    strict and named: it also holds for requests that carry `dont_filter` or `allow_offsite`
+    (retries do, and a redirect copies the flag), and it refuses in the downloader, so the
+    request's errback reports the URL, instead of dropping the request silently when it is
+    scheduled.
+
+    Downloader middleware 50, before everything else: every request the crawl makes passes
+    here, the spider's, the media capture's, robots.txt (RobotsTxtMiddleware fetches it through
+    the downloader) and each redirect target (RedirectMiddleware and MetaRefreshMiddleware hand
+    a new request back to the engine, which sends it down the whole chain again). A request
+    nobody answers for (robots.txt has no errback) is refused with a warning in the log; a
+    robots.txt refused so is, as one that cannot be fetched, taken as absent.
+
+    The origin is the spider's `root` (the e-paper root); a spider without one falls back to
+    Scrapy's host rule over `allowed_domains`.
     """
 
     def request_scheduled(self, request: Request, spider=None) -> None:
         return None
 
+    def should_follow(self, request: Request, spider) -> bool:
+        root = getattr(spider, "root", None)
+        if not root:
+            return super().should_follow(request, spider)
+        return same_origin(request.url, root)
+
     def process_request(self, request: Request, spider=None):
-        if self.should_follow(request, self.crawler.spider):
+        spider = self.crawler.spider
+        if self.should_follow(request, spider):
             return None
         self.stats.inc_value("offsite/filtered")
-        if request.meta.get("redirect_urls"):
-            raise IgnoreRequest(f"redirected off the portal's host to {request.url} (not followed)")
-        raise IgnoreRequest(f"off the portal's host: {request.url} (not fetched)")
+        redirected = bool(request.meta.get("redirect_urls"))
+        root = getattr(spider, "root", None)
+        if root:
+            why = refusal(request.url, root, redirected)
+        elif redirected:
+            why = f"redirected off the portal's host to {request.url} (not followed)"
+        else:
+            why = f"off the portal's host: {request.url} (not fetched)"
+        if request.errback is None:  # nobody else names it (robots.txt)
+            first = (request.meta.get("redirect_urls") or [request.url])[0]
+            log.warning("%s: %s", first, why)
+        raise IgnoreRequest(why)
 
 
 class UrlLengthMiddleware:
