@@ -9,6 +9,7 @@ import re
 from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware as ScrapyOffsiteMiddleware
+from scrapy.downloadermiddlewares.stats import DownloaderStats
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
@@ -214,6 +215,42 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return await self._wait(super().process_exception(request, exception))
 
 
+VALIDATORS = (b"If-None-Match", b"If-Modified-Since")
+
+
+def asked_conditionally(request: Request) -> bool:
+    """Whether the request carried a validator a 304 can answer (RFC 9110 section 15.4.5)."""
+    return any(request.headers.get(name) for name in VALIDATORS)
+
+
+class BareNotModifiedMiddleware:
+    """A 304 to a request that carried no validator (no If-None-Match, no If-Modified-Since)
+    answers a question never asked: it confirms no capture, and taking it as one would hide a
+    correction (a portal or a cache in front of it that answers 304 to anything). It fails its
+    URL with that reason, before the WARC writer (950) could record it as a revisit and before
+    the conditional middleware (945) could stand the capture in for it. Priority 955."""
+
+    def process_response(self, request: Request, response: Response, spider=None) -> Response:
+        if response.status == 304 and not asked_conditionally(request):
+            raise IgnoreRequest("HTTP 304 (not modified) to a request that asked nothing conditional: "
+                                "it confirms no capture")
+        return response
+
+
+class WireStatsMiddleware(DownloaderStats):
+    """Scrapy's downloader stats (`downloader/request_count`, `…/response_status_count/<status>`,
+    `…/response_bytes`), counted next to the download handler: what crossed the wire. At
+    Scrapy's place (850) a 304 was counted as the 200 capture the conditional middleware (945)
+    turns it into, with the capture's size; here it is a 304 of its own size. A response
+    replayed from a WARC file (flag `warc`) is not counted: its request never got this far
+    (the replay, 950, answers it). Priority 958, in place of Scrapy's; DOWNLOADER_STATS."""
+
+    def process_response(self, request: Request, response: Response, spider=None) -> Response:
+        if "warc" in response.flags:
+            return response
+        return super().process_response(request, response)
+
+
 class ConditionalRequestMiddleware:
     """Re-crawls ask conditionally: a request for a URL the date's WARC files hold carries
     If-None-Match / If-Modified-Since from that capture's ETag / Last-Modified, and a 304 answer
@@ -260,7 +297,7 @@ class ConditionalRequestMiddleware:
         if response.status != 304:
             return response
         capture = self._capture(request)
-        if capture is None:  # a 304 to a request that was not conditional: the spider fails it
+        if capture is None or not asked_conditionally(request):  # not ours (BareNotModifiedMiddleware)
             return response
         self.crawler.stats.inc_value("epaper/not_modified")
         from scrapy.http import Headers
