@@ -114,6 +114,7 @@ def counts_by_date(root: str | Path) -> dict[dt.date, dict[str, int]]:
 
 def run_changes(config: Config, start: dt.date | None, end: dt.date | None, as_json: bool) -> int:
     from epaper.storage.load import is_archive
+    from epaper.terminal import printable, printable_json
     from epaper.timefmt import iso
 
     data = Path(config.storage.data_dir)
@@ -124,13 +125,13 @@ def run_changes(config: Config, start: dt.date | None, end: dt.date | None, as_j
     tz = config.schedule.tzinfo
     events = [{**e, "at": iso(e["at"], tz)} for e in list_changes(data, start, end)]
     if as_json:
-        print(json.dumps(events, ensure_ascii=False, indent=1))
+        print(printable_json(json.dumps(events, ensure_ascii=False, indent=1)))
         return 0
-    for e in events:
+    for e in events:  # titles and diffs are the portal's text: nothing in them acts on the terminal
         when = f"at {e['at']}" if e["kind"] == "corrected" else f"since {e['at']}"
-        print(f"{e['date']} {e['kind']:<9} {e['title']}  {e['url']}  {when}")
+        print(printable(f"{e['date']} {e['kind']:<9} {e['title']}  {e['url']}  {when}"))
         for line in e.get("diff", []):
-            print(f"    {line}")
+            print(printable(f"    {line}"))
     corrected = sum(e["kind"] == "corrected" for e in events)
     print(f"{corrected} corrections, {len(events) - corrected} removed")
     return 0
