@@ -15,8 +15,9 @@ ever. It is logged with the URL and reason, counted (`epaper/media/failed`) and 
 date's result (`DateResult.media_failures`: the run's summary line and the run log).
 
 A URL is requested once per crawl (Scrapy's dupe filter: a logo shared by two dates is in the
-first date's WARC only), only on the portal's host (others are counted as
-`epaper/media/offsite`, not requested), at the crawl's pace. Nothing is requested when
+first date's WARC only), only on the portal's origin (scheme, host and port, crawler.origin:
+others are not requested, counted as `epaper/media/offsite` and listed with the date's media
+failures, as is a media request the portal redirects off its origin), at the crawl's pace. Nothing is requested when
 replaying (`epaper reparse` rebuilds the rows from the pages; the media are not parsed) or
 without WARC_ENABLED (the media have nowhere to go).
 
@@ -29,7 +30,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Iterator
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import NotConfigured
@@ -38,6 +38,7 @@ from epaper.crawler.arguments import check_media_maxsize, media_kinds
 from epaper.crawler.items import ArticleItem, PageItem
 from epaper.crawler.ledger import Ledger
 from epaper.crawler.middlewares import incompleteness
+from epaper.crawler.origin import refusal, same_origin
 from epaper.crawler.spiders.epaper import failure_reason
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,11 @@ class MediaCaptureMiddleware:
             return
         day = item.issue_date
         rank = self.ledger.dates.index(day) if day in self.ledger.dates else 0
+        root = getattr(self.crawler.spider, "root", "")
         for kind, url in urls:
-            if not self._on_portal(url):
+            if not same_origin(url, root):  # as the downloader's offsite rule, never requested
                 self.stats.inc_value("epaper/media/offsite")
+                self._record_failure([day], url, kind, refusal(url, root))
                 continue
             self.ledger.sent([day])
             self.stats.inc_value("epaper/media/requested")
@@ -104,12 +107,6 @@ class MediaCaptureMiddleware:
             yield scrapy.Request(url, callback=self._answered, errback=self._failed, priority=-rank * 10,
                                  meta={"issue_dates": [day], "media": kind, "download_maxsize": self.maxsize,
                                        "download_warnsize": self.maxsize})
-
-    def _on_portal(self, url: str) -> bool:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        domains = getattr(self.crawler.spider, "allowed_domains", None) or []
-        return parts.scheme in ("http", "https") and any(host == d or host.endswith(f".{d}") for d in domains)
 
     def _answered(self, response) -> list:
         meta = response.meta

@@ -3,16 +3,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import random
 import re
 from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware as ScrapyOffsiteMiddleware
+from scrapy.downloadermiddlewares.stats import DownloaderStats
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 
 from epaper.crawler.captures import CaptureIndex
+from epaper.crawler.origin import refusal, same_origin
+
+log = logging.getLogger(__name__)
 
 _ROOT_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)[\s/>]")
 _PROLOG = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<![^>]*>|\s)*", re.S)
@@ -93,22 +98,49 @@ class FetchedAtMiddleware:
 
 
 class OffsiteMiddleware(ScrapyOffsiteMiddleware):
-    """Scrapy's offsite filter over the spider's `allowed_domains` (the portal's host), strict
-    and named: it also holds for requests that carry `dont_filter` (retries do, and a redirect
-    copies the flag), and it refuses in the downloader, so the request's errback reports the
-    URL, instead of dropping the request silently when it is scheduled.
+    """Scrapy's offsite filter, by the portal's origin (crawler.origin: scheme, host and port),
+    strict and named: it also holds for requests that carry `dont_filter` or `allow_offsite`
+    (retries do, and a redirect copies the flag), and it refuses in the downloader, so the
+    request's errback reports the URL, instead of dropping the request silently when it is
+    scheduled.
+
+    Downloader middleware 50, before everything else: every request the crawl makes passes
+    here, the spider's, the media capture's, robots.txt (RobotsTxtMiddleware fetches it through
+    the downloader) and each redirect target (RedirectMiddleware and MetaRefreshMiddleware hand
+    a new request back to the engine, which sends it down the whole chain again). A request
+    nobody answers for (robots.txt has no errback) is refused with a warning in the log; a
+    robots.txt refused so is, as one that cannot be fetched, taken as absent.
+
+    The origin is the spider's `root` (the e-paper root); a spider without one falls back to
+    Scrapy's host rule over `allowed_domains`.
     """
 
     def request_scheduled(self, request: Request, spider=None) -> None:
         return None
 
+    def should_follow(self, request: Request, spider) -> bool:
+        root = getattr(spider, "root", None)
+        if not root:
+            return super().should_follow(request, spider)
+        return same_origin(request.url, root)
+
     def process_request(self, request: Request, spider=None):
-        if self.should_follow(request, self.crawler.spider):
+        spider = self.crawler.spider
+        if self.should_follow(request, spider):
             return None
         self.stats.inc_value("offsite/filtered")
-        if request.meta.get("redirect_urls"):
-            raise IgnoreRequest(f"redirected off the portal's host to {request.url} (not followed)")
-        raise IgnoreRequest(f"off the portal's host: {request.url} (not fetched)")
+        redirected = bool(request.meta.get("redirect_urls"))
+        root = getattr(spider, "root", None)
+        if root:
+            why = refusal(request.url, root, redirected)
+        elif redirected:
+            why = f"redirected off the portal's host to {request.url} (not followed)"
+        else:
+            why = f"off the portal's host: {request.url} (not fetched)"
+        if request.errback is None:  # nobody else names it (robots.txt)
+            first = (request.meta.get("redirect_urls") or [request.url])[0]
+            log.warning("%s: %s", first, why)
+        raise IgnoreRequest(why)
 
 
 class UrlLengthMiddleware:
@@ -183,6 +215,42 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return await self._wait(super().process_exception(request, exception))
 
 
+VALIDATORS = (b"If-None-Match", b"If-Modified-Since")
+
+
+def asked_conditionally(request: Request) -> bool:
+    """Whether the request carried a validator a 304 can answer (RFC 9110 section 15.4.5)."""
+    return any(request.headers.get(name) for name in VALIDATORS)
+
+
+class BareNotModifiedMiddleware:
+    """A 304 to a request that carried no validator (no If-None-Match, no If-Modified-Since)
+    answers a question never asked: it confirms no capture, and taking it as one would hide a
+    correction (a portal or a cache in front of it that answers 304 to anything). It fails its
+    URL with that reason, before the WARC writer (950) could record it as a revisit and before
+    the conditional middleware (945) could stand the capture in for it. Priority 955."""
+
+    def process_response(self, request: Request, response: Response, spider=None) -> Response:
+        if response.status == 304 and not asked_conditionally(request):
+            raise IgnoreRequest("HTTP 304 (not modified) to a request that asked nothing conditional: "
+                                "it confirms no capture")
+        return response
+
+
+class WireStatsMiddleware(DownloaderStats):
+    """Scrapy's downloader stats (`downloader/request_count`, `…/response_status_count/<status>`,
+    `…/response_bytes`), counted next to the download handler: what crossed the wire. At
+    Scrapy's place (850) a 304 was counted as the 200 capture the conditional middleware (945)
+    turns it into, with the capture's size; here it is a 304 of its own size. A response
+    replayed from a WARC file (flag `warc`) is not counted: its request never got this far
+    (the replay, 950, answers it). Priority 958, in place of Scrapy's; DOWNLOADER_STATS."""
+
+    def process_response(self, request: Request, response: Response, spider=None) -> Response:
+        if "warc" in response.flags:
+            return response
+        return super().process_response(request, response)
+
+
 class ConditionalRequestMiddleware:
     """Re-crawls ask conditionally: a request for a URL the date's WARC files hold carries
     If-None-Match / If-Modified-Since from that capture's ETag / Last-Modified, and a 304 answer
@@ -229,7 +297,7 @@ class ConditionalRequestMiddleware:
         if response.status != 304:
             return response
         capture = self._capture(request)
-        if capture is None:  # a 304 to a request that was not conditional: the spider fails it
+        if capture is None or not asked_conditionally(request):  # not ours (BareNotModifiedMiddleware)
             return response
         self.crawler.stats.inc_value("epaper/not_modified")
         from scrapy.http import Headers

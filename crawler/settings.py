@@ -129,4 +129,9 @@ DOWNLOADER_MIDDLEWARES = {
     "epaper.crawler.warc.WarcReplayMiddleware": 950,
     # 945: a 304 becomes the capture it confirms after the WARC writer recorded it as a revisit.
     "epaper.crawler.middlewares.ConditionalRequestMiddleware": 945,
+    # 955: a 304 to a request without a validator fails its URL before the WARC writer sees it.
+    "epaper.crawler.middlewares.BareNotModifiedMiddleware": 955,
+    # 958, in place of Scrapy's 850: the stats count what crossed the wire (a 304 as a 304).
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
+    "epaper.crawler.middlewares.WireStatsMiddleware": 958,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import itertools
 import json
 import logging
 import os
@@ -30,6 +31,62 @@ def _clip(text: str, width: int = SNIPPET) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+MAX_CELLS = 250_000  # the largest len(a) * len(b) handed to difflib (its time grows with the product)
+
+
+def _common_prefix(a, b) -> int:
+    """Length of the common prefix of two strings or lists, by halving (slice compares in C)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a, b, limit: int) -> int:
+    lo, hi = 0, min(len(a), len(b), limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid:len(a) - lo] == b[len(b) - mid:len(b) - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _lines(text: str) -> list[str]:
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def body_edits(old: str, new: str) -> list[tuple[str, int, int, int, int]]:
+    """difflib's non-equal opcodes from `old` to `new`, in near-linear time on any input.
+
+    The common prefix and suffix go first (a correction touches a few characters of a long
+    article: what is left is small); what is left is diffed by character when difflib can do it
+    within MAX_CELLS, else by paragraph (lines), else taken as one replacement."""
+    start = _common_prefix(old, new)
+    end = _common_suffix(old, new, min(len(old), len(new)) - start)
+    a, b = old[start:len(old) - end], new[start:len(new) - end]
+    if not a and not b:
+        return []
+    if len(a) * len(b) <= MAX_CELLS:
+        ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    else:
+        la, lb = _lines(a), _lines(b)
+        if len(la) * len(lb) <= MAX_CELLS:
+            ca = [0, *itertools.accumulate(map(len, la))]
+            cb = [0, *itertools.accumulate(map(len, lb))]
+            ops = [(tag, ca[i1], ca[i2], cb[j1], cb[j2])
+                   for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, la, lb, autojunk=False).get_opcodes()]
+        else:
+            ops = [("replace" if a and b else "delete" if a else "insert", 0, len(a), 0, len(b))]
+    return [(tag, i1 + start, i2 + start, j1 + start, j2 + start) for tag, i1, i2, j1, j2 in ops if tag != "equal"]
+
+
 def field_diff(field: str, old, new) -> str:
     """One short line saying how a field changed."""
     if field == "images":
@@ -40,8 +97,9 @@ def field_diff(field: str, old, new) -> str:
     old, new = old or "", new or ""
     if field != "body" or (len(old) <= 2 * SNIPPET and len(new) <= 2 * SNIPPET):
         return f"{field}: {json.dumps(old, ensure_ascii=False)} → {json.dumps(new, ensure_ascii=False)}"
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    edits = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    edits = body_edits(old, new)
+    if not edits:
+        return "body: unchanged"
     added = sum(j2 - j1 for tag, _, _, j1, j2 in edits if tag in ("insert", "replace"))
     removed = sum(i2 - i1 for tag, i1, i2, _, _ in edits if tag in ("delete", "replace"))
     _, i1, i2, j1, j2 = edits[0]
@@ -114,6 +172,7 @@ def counts_by_date(root: str | Path) -> dict[dt.date, dict[str, int]]:
 
 def run_changes(config: Config, start: dt.date | None, end: dt.date | None, as_json: bool) -> int:
     from epaper.storage.load import is_archive
+    from epaper.terminal import printable, printable_json
     from epaper.timefmt import iso
 
     data = Path(config.storage.data_dir)
@@ -124,13 +183,13 @@ def run_changes(config: Config, start: dt.date | None, end: dt.date | None, as_j
     tz = config.schedule.tzinfo
     events = [{**e, "at": iso(e["at"], tz)} for e in list_changes(data, start, end)]
     if as_json:
-        print(json.dumps(events, ensure_ascii=False, indent=1))
+        print(printable_json(json.dumps(events, ensure_ascii=False, indent=1)))
         return 0
-    for e in events:
+    for e in events:  # titles and diffs are the portal's text: nothing in them acts on the terminal
         when = f"at {e['at']}" if e["kind"] == "corrected" else f"since {e['at']}"
-        print(f"{e['date']} {e['kind']:<9} {e['title']}  {e['url']}  {when}")
+        print(printable(f"{e['date']} {e['kind']:<9} {e['title']}  {e['url']}  {when}"))
         for line in e.get("diff", []):
-            print(f"    {line}")
+            print(printable(f"    {line}"))
     corrected = sum(e["kind"] == "corrected" for e in events)
     print(f"{corrected} corrections, {len(events) - corrected} removed")
     return 0

@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from epaper.config import UsageError
+from epaper.terminal import printable, printable_json
 
 OPTIONAL = ("intro_title", "subtitle", "author", "images")
 PAGE_FAMILIES = [(r"node_\d+\.html?$", "node_K"), (r"node_[\w-]+\.html?$", "node_NAME"),
@@ -162,7 +163,7 @@ def print_report(r: dict) -> None:
     verdict = {0: "it would archive this portal", 1: "something looks wrong (the problems above)",
                2: "no Founder e-paper there"}[r["exit_status"]]
     out.append(f"verdict: {verdict} (exit status {r['exit_status']}); {r['requests']} requests")
-    print("\n".join(out))
+    print("\n".join(printable(line) for line in out))  # the portal's text never acts on the terminal
 
 
 def run_probe(args, url: str, config) -> int:
@@ -197,7 +198,7 @@ def run_probe(args, url: str, config) -> int:
     requests = int(crawler.stats.get_value("downloader/request_count", 0))
     result = report(findings, clean_sample(findings), requests)
     if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
+        print(printable_json(json.dumps(result, ensure_ascii=False, indent=1, default=str)))
     else:
         print_report(result)
     return result["exit_status"]

@@ -21,6 +21,18 @@ _DASHES = re.compile(r"^(?:——|—|--|－－|―|–)+\s*")
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?/?>")
 _ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6}|#x[0-9a-fA-F]{2,5});")
 _WS_FIELDS = ("title", "intro_title", "subtitle", "author", "page_name", "column")
+# C0 and C1 control characters and DEL: ESC and BEL in a title change a terminal's title or clear
+# its screen when `probe` or `changes` prints it. Those Python reads as whitespace (vertical tab,
+# form feed, the separators \x1c-\x1f, NEL) become a space, which the cleaners then normalise
+# as before (a body line stays one paragraph for str.splitlines); tab, CR and LF are the
+# cleaners' own; every other one is dropped.
+_CONTROLS = {c: None for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\t\n\r"}
+_CONTROLS.update({c: " " for c in (0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x1F, 0x85)})
+
+
+def drop_controls(text: str | None) -> str | None:
+    """The text without C0/C1 control characters (whitespace ones a space; tab, CR, LF kept)."""
+    return text.translate(_CONTROLS) if text else text
 
 
 def column_of(title: str | None) -> str | None:
@@ -82,7 +94,7 @@ def _is_chrome(line: str, longest_first: list[str]) -> bool:
 def clean_body(body: str, chrome: Iterable[str] = ()) -> str:
     """Paragraphs joined by \\n: no markup or entities, no indentation, no empty or chrome lines."""
     longest_first = sorted(chrome, key=len, reverse=True)
-    lines = [clean_paragraph(strip_markup(line)) for line in body.split("\n")]
+    lines = [clean_paragraph(drop_controls(strip_markup(line))) for line in drop_controls(body).split("\n")]
     return "\n".join(line for line in lines if line and not _is_chrome(line, longest_first))
 
 
@@ -93,11 +105,14 @@ def clean_article(fields: dict, chrome: Iterable[str] = ()) -> list[str]:
     def put(name, value):
         if fields.get(name) != value:
             fields[name] = value
-            changed.append(name)
+            if name not in changed:
+                changed.append(name)
 
+    if any(drop_controls(img.get("caption")) != img.get("caption") for img in fields.get("images") or []):
+        put("images", [{**img, "caption": drop_controls(img.get("caption"))} for img in fields["images"]])
     for name in _WS_FIELDS:
         if name in fields:
-            put(name, normalize_ws(strip_markup(fields[name])) if fields[name] is not None else None)
+            put(name, normalize_ws(drop_controls(strip_markup(fields[name]))) if fields[name] is not None else None)
     put("subtitle", clean_subtitle(fields.get("subtitle")))
     if fields.get("column") is None:
         put("column", column_of(fields.get("title")))
@@ -122,7 +137,7 @@ class CleanPipeline:
         adapter = ItemAdapter(item)
         if not isinstance(item, ArticleItem):  # pages: only the name needs it
             if adapter.get("page_name") is not None:
-                adapter["page_name"] = normalize_ws(adapter["page_name"])
+                adapter["page_name"] = normalize_ws(drop_controls(adapter["page_name"]))
             return item
         for name in self.drop:
             adapter[name] = None
