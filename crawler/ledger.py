@@ -5,7 +5,8 @@ crawler (spider, pipelines, middlewares, the CLI's reporter), so a date's progre
 live in one place and no component touches another's attributes.
 
 - The spider reports its requests (`sent`, `answered`), the items it yields (`found`), what
-  failed (`fail`) and dates without an issue (`no_issue`); the media capture its requests and
+  failed (`fail`) and dates without an issue (`no_issue`: final once the date is over in the
+  portal's zone, EPAPER_TIMEZONE; see crawler.outcome); the media capture its requests and
   the media it could not capture (`media_failed`, which leaves the date complete).
 - Items settle through Scrapy's item signals: a date is *ready* once every request is
   answered and every item it yielded went through the pipelines (kept or dropped). Ready
@@ -19,13 +20,15 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from scrapy import signals
 
 from epaper.crawler import signals as epaper_signals
 
-PENDING, ARCHIVED, NO_ISSUE, INCOMPLETE = "pending", "archived", "no_issue", "incomplete"
+from epaper.crawler.outcome import (ARCHIVED, INCOMPLETE, NO_ISSUE, NO_ISSUE_YET, NO_ISSUES,  # noqa: F401
+                                    NOT_YET_PUBLISHED, PENDING)
 
 
 @dataclass
@@ -33,7 +36,7 @@ class DateResult:
     """How one issue date ended in this run."""
 
     date: dt.date
-    status: str = PENDING  # pending | archived | no_issue | incomplete
+    status: str = PENDING  # pending | archived | no_issue | no_issue_yet | not_yet_published | incomplete (crawler.outcome)
     failures: list[dict] = field(default_factory=list)  # {"url", "reason"}, in the order they happened
     pages: int = 0  # page rows in the snapshot written
     articles: int = 0  # article rows in the snapshot written
@@ -61,6 +64,13 @@ class _Progress:
 _LEDGERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _zone(name: object) -> dt.tzinfo:
+    """EPAPER_TIMEZONE as a zone (the add-on sets it from schedule.timezone)."""
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(str(name or "Asia/Shanghai"))
+
+
 class Ledger:
     def __init__(self, crawler):
         self.crawler = crawler
@@ -71,6 +81,8 @@ class Ledger:
         self._progress: dict[dt.date, _Progress] = {}
         self.fatal: str | None = None  # no e-paper at the root: a usage error (exit 2), no date reported
         self.error: str | None = None  # a failure before any date was known (--latest)
+        self.tz = _zone(crawler.settings.get("EPAPER_TIMEZONE"))  # where the portal's day ends
+        self.archive = crawler.settings.get("SNAPSHOT_DIR")
         crawler.signals.connect(self._item_settled, signals.item_scraped)
         crawler.signals.connect(self._item_dropped, signals.item_dropped)
         crawler.signals.connect(self._item_error, signals.item_error)
@@ -124,7 +136,22 @@ class Ledger:
         self.results[date].media_failures.append({"url": url, "reason": reason})
 
     def no_issue(self, date: dt.date) -> None:
-        self.results[date].status = NO_ISSUE
+        """The portal has no issue of this date: final once the date is over in the portal's
+        zone; before that (today, or a date to come) not final, and so nothing of it is kept
+        (crawler.outcome) — unless the archive holds the date, which is then withdrawn."""
+        today = dt.datetime.now(self.tz).date()
+        status = NO_ISSUE if date < today else NO_ISSUE_YET if date == today else NOT_YET_PUBLISHED
+        if status != NO_ISSUE and self._archived(date):
+            status = NO_ISSUE  # the snapshot pipeline reports it as withdrawn, with its calendar kept
+        self.results[date].status = status
+
+    def _archived(self, date: dt.date) -> bool:
+        from epaper.storage.parquet import has_snapshot
+
+        try:
+            return bool(self.archive) and has_snapshot(Path(self.archive), date)
+        except OSError:
+            return True  # unsure: the snapshot pipeline's way, which never empties a date
 
     def already_archived(self, date: dt.date) -> None:
         """--latest found an issue archived complete: nothing of it is fetched (its snapshot
@@ -137,7 +164,7 @@ class Ledger:
         """The portal no longer serves a date the archive holds: not "no issue" (the snapshot
         stays untouched), a failure with the reason."""
         result = self.results[date]
-        if result.status == NO_ISSUE:
+        if result.status in NO_ISSUES:
             result.status = PENDING
         self.fail(date, url, reason)
 
@@ -151,7 +178,7 @@ class Ledger:
                revised: int = 0, gone: int = 0) -> DateResult:
         """The date's snapshot is written (or not): record what was written, send issue_done."""
         result = self.results[date]
-        if result.status != NO_ISSUE:
+        if result.status not in NO_ISSUES or (result.failures and result.status != NO_ISSUE):
             result.status = INCOMPLETE if result.failures else ARCHIVED
         result.pages, result.articles, result.duplicates = pages, articles, duplicates
         result.kept_previous = kept_previous

@@ -47,7 +47,8 @@ LOG_LEVEL = "INFO"
 # The config file reaches every crawl through this add-on (epaper.toml, EPAPER_* variables);
 # it sets what the config names above settings.py and below -s (see epaper.addon).
 ADDONS = {"epaper.addon.ConfigAddon": 0}
-# scrapy crawl epaper: the archive lock and a run-log line, as epaper crawl (see epaper.runext).
+# Every crawl of the archive (epaper crawl, epaper reparse, scrapy crawl epaper): the archive lock
+# and a run-log line (see epaper.runext).
 EXTENSIONS = {"epaper.runext.ArchiveRunExtension": 100}
 
 # Own settings
@@ -55,12 +56,14 @@ EPAPER_CONFIG = ""  # the config file; "" is ./epaper.toml when there is one (se
 EPAPER_BASE_URL = ""  # the e-paper root when the spider gets no base_url argument ([portal] base_url)
 EPAPER_SOURCE = "ahjjb"  # the `source` column ([portal] id)
 EPAPER_LAYOUT = "auto"  # auto | pc | html: which Founder generation to crawl ([portal] layout)
+EPAPER_TIMEZONE = "Asia/Shanghai"  # the portal's zone, where an issue date ends ([schedule] timezone): a "no issue" is final after it
 EPAPER_FORCE = False  # --latest: fetch the newest issue even when it is archived complete (epaper crawl --force)
 VALIDATE_REQUIRED = ["url", "issue_date", "page_no", "title"]  # fields an article cannot lack
 DEDUPE_SHINGLE_SIZE = 5  # character n-gram size of the shingles
 DEDUPE_THRESHOLD = 0.8  # Jaccard similarity from which a body is "nearly the same" (0 < t <= 1)
 DEDUPE_MIN_CHARS = 50  # bodies shorter than this are duplicates only when equal
-RUNLOG_ENABLED = False  # take the archive lock and log the run: the add-on turns it on (scrapy crawl); epaper crawl does both itself
+RUNLOG_RUN = None  # the run (epaper.runext.ArchiveRun) epaper crawl started and holds the lock of; None: the extension starts one
+RUNLOG_ENABLED = False  # record the run (archive lock, run-log line, metrics; epaper.runext): the add-on turns it on for every crawl of the archive
 SNAPSHOT_DIR = "data"  # the archive root ([storage] data_dir, epaper crawl --data)
 SNAPSHOT_COMPACT = True  # refresh compact/ (one file per year) at the end of the run ([storage] compact)
 SNAPSHOT_INDEX_COMMIT_EVERY = 30  # dates between saves of the dedupe index (and at the end)

@@ -41,10 +41,12 @@ class ConfigAddon:
 
     @classmethod
     def update_pre_crawler_settings(cls, settings: BaseSettings) -> None:
-        settings.setdict(config_from_settings(settings).scrapy_settings(), priority=CONFIG_PRIORITY)
-        # A crawl of the archive holds its lock and logs its run (epaper.runext); epaper crawl,
-        # which does both itself, turns it off from the command line. Not in settings.py, so
-        # that a component test's crawler (get_crawler) takes no lock on ./data.
+        config = config_from_settings(settings)
+        settings.setdict(config.scrapy_settings(), priority=CONFIG_PRIORITY)
+        settings.set("EPAPER_TIMEZONE", config.schedule.timezone, priority=CONFIG_PRIORITY)
+        # A crawl of the archive holds its lock and logs its run (epaper.runext), however it was
+        # started. Not in settings.py, so that a component test's crawler (get_crawler) takes
+        # no lock on ./data.
         settings.set("RUNLOG_ENABLED", True, priority=CONFIG_PRIORITY)
 
 

@@ -236,7 +236,6 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     # Config resolved here (file, environment, --base-url, --data) rather than the file.
     settings.set("EPAPER_CONFIG", config, priority="cmdline")
     settings.set("SNAPSHOT_DIR", str(data), priority="cmdline")
-    settings.set("RUNLOG_ENABLED", False, priority="cmdline")  # the lock and run log are taken here
     if reparse:
         settings.set("WARC_REPLAY_DIR", str(data), priority="cmdline")
         settings.setdict({"ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False,
@@ -247,7 +246,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     settings.setdict(extra, priority="cmdline")
 
     from epaper.exits import LOCKED, TERMINATED, Terminated
-    from epaper.runlog import RunLog
+    from epaper.runext import ArchiveRun
 
     try:
         lock = archive_lock(data, f"epaper {args.command}")
@@ -265,12 +264,14 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         except OSError as exc:  # a reparse would take what is left there for a date's earlier crawls
             if rounds:
                 raise UsageError(f"cannot remove the scratch of a stopped reparse: {exc}") from None
-        # From here a SIGTERM (before Scrapy's own handler is in place) still leaves a line.
-        record = RunLog.start(data, " ".join(["epaper", *sys.argv[1:]]), dates or [],
-                              tz=config.schedule.tzinfo)
+        # From here a SIGTERM (before Scrapy's own handler is in place) still leaves a line. The
+        # crawls record into this run (epaper.runext.ArchiveRunExtension), which holds no lock:
+        # it is taken here, once, before anything of the archive is read.
+        run = ArchiveRun(data, " ".join(["epaper", *sys.argv[1:]]), dates or [], config)
+        settings.set("RUNLOG_RUN", run, priority="cmdline")
         try:
             try:
-                return run_spider(args, data, settings, base_url, spider_args, dates, record, rounds)
+                return run_spider(args, data, settings, base_url, spider_args, dates, run, rounds)
             finally:
                 if rounds:
                     from epaper.crawler.captures import forget_history
@@ -279,8 +280,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
                     with contextlib.suppress(OSError):  # the next crawl or reparse removes it
                         clear_history(data)
         except Terminated:
-            if not record.finished:
-                record.finish(TERMINATED)
+            run.finish(TERMINATED)
             raise
     finally:
         lock.__exit__(None, None, None)

@@ -1,5 +1,6 @@
 """Running the spider in this process for `epaper crawl` and `epaper reparse`: logging, the
-per-date lines as dates settle, the run log, the exit status."""
+per-date lines as dates settle, the exit status (the run itself is recorded by
+epaper.runext, as for `scrapy crawl`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -35,33 +36,32 @@ def config_zone(settings):
     return config.schedule.tzinfo if isinstance(config, Config) else None
 
 
-def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates, record,
+def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates, run,
                rounds: list[tuple[dict, dict, set | None]] | None = None) -> int:
     """Run the spider in this process, one line per date as it settles; the exit status.
-    `record`: the run's line in the run log (epaper.runlog.RunLog.start), finished here.
-    `rounds`: runs of the spider one after the other, each (settings, spider arguments, the
-    dates whose lines it prints), as a history replay needs; by default one run of
-    `spider_args` printing every date."""
+    `run`: the run (epaper.runext.ArchiveRun) every crawl records into (ArchiveRunExtension,
+    through RUNLOG_RUN), finished here. `rounds`: runs of the spider one after the other,
+    each (settings, spider arguments, the dates it prints and records), as a history replay
+    needs; by default one run of `spider_args` printing every date."""
     from twisted.internet import defer
 
-    from epaper.crawler.ledger import Ledger
+    from epaper.crawler.ledger import INCOMPLETE, DateResult, Ledger
     from epaper.crawler.signals import issue_done
     from epaper.crawler.spiders.epaper import EpaperSpider
+    from epaper.exits import USAGE
 
     rounds = rounds or [({}, spider_args, None)]
     try:  # a -s value Scrapy cannot use (a component path, a reactor) fails here or in crawl()
         process = new_process(settings)
         tz = config_zone(settings)
-        log_path = log_file(data, args.command, tz)
-        setup_logging(settings, log_path, args.verbose, args.log_format == "json", tz)
+        run.log = log_file(data, args.command, tz)
+        setup_logging(settings, run.log, args.verbose, args.log_format == "json", tz)
         first = process.create_crawler(EpaperSpider)
     except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
         raise UsageError(f"cannot set up the crawl: {exc}") from None
-    reporter = Reporter(record, len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json", tz=tz)
+    reporter = Reporter(len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json", tz=tz)
     failed: list = []
-    stats: dict = {}
-    ran: dict = {}  # the first crawler run, and the last
-    started = time.time()
+    ran: dict = {}  # the last crawler run
 
     @defer.inlineCallbacks
     def crawl_rounds():
@@ -71,15 +71,11 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
             crawler.signals.connect(reporter.on_issue_done, issue_done)
             if args.log_format == "json":
                 _json_formatter().crawler = crawler
-            reporter.shown = shown
-            ran.setdefault("first", crawler)
+            reporter.shown = run.shown = shown
             ran["last"] = crawler
             yield process.crawl(crawler, base_url=base_url, **kwargs).addErrback(failed.append)
             if failed or crawler.spider is None:
                 return
-            for key, value in crawler.stats.get_stats().items():
-                if isinstance(value, int):
-                    stats[key] = stats.get(key, 0) + value
             if Ledger.from_crawler(crawler).fatal:
                 return
             if crawler.stats.get_value("finish_reason") != "finished":  # stopped (SIGTERM): no next round
@@ -90,71 +86,26 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
     process.start()
     if failed:
         logging.getLogger(__name__).error("the crawl could not run: %s", failed[0].getTraceback())
-        record.finish(2)
-        write_metrics(data, settings.get("EPAPER_CONFIG"))
+        run.finish(USAGE)
         raise UsageError(f"the crawl could not run: {failed[0].getErrorMessage()}")
     if not ran or ran["last"].spider is None:
         raise UsageError("the crawl did not start; see the log")
     ledger = Ledger.from_crawler(ran["last"])
     if ledger.fatal:
-        record.finish(2)
-        write_metrics(data, settings.get("EPAPER_CONFIG"))
+        run.finish(USAGE)
         raise UsageError(ledger.fatal)
     reporter.settle(ledger)
-    reporter.not_reached([day for day in dates or ledger.dates if day not in reporter.done])
-    status = reporter.finish(ledger)
-    record.stats = run_stats(stats, data, dates or Ledger.from_crawler(ran["first"]).dates, started)
-    record.finish(status)
-    retain(data, settings.get("EPAPER_CONFIG"), keep=log_path)
-    write_metrics(data, settings.get("EPAPER_CONFIG"))
+    run.shown = reporter.shown = None
+    for day in dates or ledger.dates:  # a stopped reparse's later rounds, a date cut off with the reactor
+        if day not in reporter.done:
+            why = {"url": str(day), "reason": "the run stopped before this date was written"}
+            result = DateResult(day, INCOMPLETE, failures=[why])
+            run.on_issue_done(day, result)
+            reporter.on_issue_done(day, result)
+    reporter.finish(ledger)
+    status = run.exit_status(ledger)
+    run.finish(status)
     return status
-
-
-def run_stats(stats: dict, data: Path, dates, started: float) -> dict:
-    """The run's figures for the run log (and so the metrics): requests made, bytes downloaded,
-    bytes written (snapshots, and the WARC files of the run's dates written since it started)."""
-    from epaper.storage.parquet import partition_dir
-
-    warc = 0
-    for day in dates or []:
-        for path in partition_dir(data, "warc", day).glob("*.warc.gz"):
-            try:
-                info = path.stat()
-            except OSError:
-                continue
-            if info.st_mtime >= started:
-                warc += info.st_size
-    return {"requests": int(stats.get("downloader/request_count", 0)),
-            "response_bytes": int(stats.get("downloader/response_bytes", 0)),
-            "bytes_written": int(stats.get("epaper/bytes_written", 0)) + warc,
-            "suspect_dates": int(stats.get("epaper/health/suspect_dates", 0))}
-
-
-def write_metrics(data: Path, config) -> None:
-    """Rewrite DATA/metrics/epaper.prom (epaper.metrics) after a run; a failure is a warning."""
-    from epaper.config import Config
-    from epaper.metrics import write_metrics as write
-
-    if not isinstance(config, Config):
-        return
-    try:
-        write(data, source=config.portal.id, tz=config.schedule.tzinfo, window_days=config.schedule.catchup_days)
-    except (OSError, ValueError) as exc:  # monitoring output: the next run writes it again
-        logging.getLogger(__name__).warning("metrics not written: %s", exc)
-
-
-def retain(data: Path, config, keep: Path | None = None) -> None:
-    """Prune old logs and run-log lines as the config says (epaper.retention)."""
-    from epaper.config import Config
-    from epaper.retention import apply_retention
-
-    if not isinstance(config, Config):
-        return
-    try:
-        apply_retention(data, log_days=config.storage.log_retention_days,
-                        runs_days=config.storage.runs_retention_days, keep=keep)
-    except OSError as exc:  # housekeeping: the next run tries again
-        logging.getLogger(__name__).warning("retention not applied: %s", exc)
 
 
 class ZoneFormatter(logging.Formatter):
@@ -244,64 +195,56 @@ def _changes(result) -> dict[str, int]:
 
 
 class Reporter:
-    """Prints each date's line as soon as the date is settled, and records it in the run log.
+    """Prints each date's line as soon as the date is settled (what the run records is
+    epaper.runext's).
 
     On a terminal a progress line (dates done, articles, failures, rate) is kept on stderr;
     under cron only the per-date lines appear. `json` prints one JSON object per event.
     """
 
-    def __init__(self, record, total: int, quiet: bool = False, json_lines: bool = False, tz=None):
+    def __init__(self, total: int, quiet: bool = False, json_lines: bool = False, tz=None):
         from epaper.timefmt import zone
 
-        self.record, self.total, self.quiet, self.json = record, total, quiet, json_lines
+        self.total, self.quiet, self.json = total, quiet, json_lines
         self.tz = zone(tz)
         self.today = dt.datetime.now(self.tz).date()  # in the portal's zone
         self.tty = sys.stderr.isatty() and not quiet and not json_lines
         self.done: set[dt.date] = set()
         self.shown: set[dt.date] | None = None  # the dates whose lines the current round prints (None: all)
         self.articles = self.failed = 0
-        self.status = 0
-        self.suspect = False  # an archived date is suspect: exit status 3 when nothing failed
         self.started = time.monotonic()
 
     def on_issue_done(self, date, result) -> None:
+        from epaper.crawler.outcome import ARCHIVED, NO_ISSUE, NOT_YET_PUBLISHED, date_outcome
+
         if date in self.done or (self.shown is not None and date not in self.shown):
             return
         self.done.add(date)
         self._clear()
-        if result.status == "no_issue" and date > self.today:
+        outcome = date_outcome(result)
+        if outcome == NOT_YET_PUBLISHED:
             # Not published yet, which is not "no issue": not recorded, and not a success.
-            self.status = 1
-            self._out(date, "not_yet_published", f"{date} not yet published (today is {self.today} in "
-                                                  f"{self.tz}): nothing archived, nothing recorded", result, sys.stderr)
-        elif result.status == "no_issue":
-            self.record.date_outcome(date, "no_issue")
-            self._out(date, "no_issue", f"{date} no issue", result)
-        elif result.status == "archived" and result.unchanged:
-            self.record.date_outcome(date, "archived", result.articles, result.pages, result.duplicates)
+            self._out(date, outcome, f"{date} not yet published (today is {self.today} "
+                                     f"in {self.tz}): nothing archived, nothing recorded", result, sys.stderr)
+        elif outcome == NO_ISSUE:
+            self._out(date, outcome, f"{date} no issue", result)
+        elif outcome == ARCHIVED and result.unchanged:
             self._out(date, "already_archived", f"{date} already archived", result)
-        elif result.status == "archived":
+        elif outcome == ARCHIVED:
             self.articles += result.articles
-            self.record.date_outcome(date, "archived", result.articles, result.pages, result.duplicates,
-                                     health=result.health, suspect=result.suspect,
-                                     media_failures=result.media_failures, **_changes(result))
             changed = ", ".join(f"{n} {what}" for what, n in _changes(result).items() if n)
-            self._out(date, "archived", f"{date} archived: {result.pages} pages, {result.articles} articles, "
-                                        f"{result.duplicates} duplicates" + (f" ({changed})" if changed else "")
+            self._out(date, outcome, f"{date} archived: {result.pages} pages, {result.articles} articles, "
+                                     f"{result.duplicates} duplicates" + (f" ({changed})" if changed else "")
                       + _media(result), result)
             if result.suspect:  # archived, but extracted unlike the archive's recent issues
-                self.suspect = True
                 self._out(date, "suspect", f"{date} suspect: {'; '.join(result.suspect)}", result, sys.stderr)
         else:
-            self.status, self.failed = 1, self.failed + 1
+            self.failed += 1
             self.articles += result.articles
-            kind = "failed" if not result.articles and not result.kept_previous else "incomplete"
-            self.record.date_outcome(date, kind, result.articles, result.pages, result.duplicates, result.failures,
-                                     media_failures=result.media_failures)
             shown = "; ".join(f"{f['url']} ({f['reason']})" for f in result.failures)  # every one: nothing silent
             kept = " (previous complete snapshot kept)" if result.kept_previous else ""
-            self._out(date, kind, f"{date} {kind}{kept}: {result.articles} articles archived, "
-                                  f"{len(result.failures)} failed: {shown}{_media(result)}", result, sys.stderr)
+            self._out(date, outcome, f"{date} {outcome}{kept}: {result.articles} articles archived, "
+                                     f"{len(result.failures)} failed: {shown}{_media(result)}", result, sys.stderr)
         self._progress()
 
     def _out(self, date, kind, line, result, stream=None) -> None:
@@ -332,35 +275,19 @@ class Reporter:
                          f"{self.articles} articles, {self.failed} failed, {rate:.1f} articles/s")
         sys.stderr.flush()
 
-    def not_reached(self, dates: list[dt.date]) -> None:
-        """Dates a run stopped before writing them (a stopped reparse's later rounds)."""
-        from epaper.crawler.ledger import DateResult
-
-        self.shown = None
-        for date in dates:
-            why = {"url": str(date), "reason": "the run stopped before this date was written"}
-            self.on_issue_done(date, DateResult(date, "incomplete", failures=[why]))
-
     def settle(self, ledger) -> None:
         """The lines of the dates never settled (the ledger closes every date when the spider
-        closes; a date still pending was cut off with the reactor: `not_reached` reports it)."""
+        closes; a date still pending was cut off with the reactor: run_spider reports it)."""
         from epaper.crawler.ledger import PENDING
 
         for day in ledger.dates:
             if day not in self.done and ledger.results[day].status != PENDING:
                 self.on_issue_done(day, ledger.results[day])
 
-    def finish(self, ledger) -> int:
+    def finish(self, ledger) -> None:
+        """The line of a crawl that found no date (--latest), and the end of the progress line."""
         self._clear()
         if ledger.error and not ledger.dates:
             line = f"latest: failed: {ledger.error}"
             print(json.dumps({"event": "error", "message": line}, ensure_ascii=False) if self.json else line,
                   file=sys.stderr)
-            return 1
-        self.settle(ledger)
-        self._clear()
-        if self.status == 0 and self.suspect:
-            from epaper.exits import SUSPECT
-
-            return SUSPECT
-        return self.status

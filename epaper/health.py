@@ -8,8 +8,9 @@ Unhealthy (exit status 1), each with its reason:
   incomplete date (with its failed URLs and reasons), a missing date (no snapshot and not
   confirmed to have no issue; today is not counted, as its issue may not be out yet), a
   *suspect* date (extraction unlike the archive's recent issues: `pipelines.health`);
-- no successful run (every requested date archived: exit status 0 or 3) for longer than
-  `health.max_success_age_hours`, or none recorded.
+- no successful run (every requested date archived: exit status 0 or 3, `epaper.exits.SUCCESS`)
+  for longer than `health.max_success_age_hours`, or none recorded. An update (or a scheduled
+  run) is one run with its child crawls (`runlog.whole_runs`): it succeeded when they all did.
 
 One decision over `epaper.state.date_states` and the run log, like status, report and the
 scheduler's.
@@ -21,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from epaper.runlog import read_runs, run_ended
-from epaper.state import DAMAGED, INCOMPLETE, MISSING, PENDING, SUSPECT, DateState, date_states
-
-SUCCESS = (0, 3)  # every requested date archived (3: one of them suspect)
+from epaper.crawler.outcome import DAMAGED, INCOMPLETE, MISSING, PENDING, SUSPECT
+from epaper.exits import SUCCESS
+from epaper.runlog import read_runs, run_ended, whole_runs
+from epaper.state import DateState, date_states
 
 
 @dataclass
@@ -72,7 +73,7 @@ def check(data: str | Path, *, tz: dt.tzinfo, catchup_days: int, max_success_age
             reasons.append(f"missing: {s.date} ({s.note})")
         elif s.state == SUSPECT:
             reasons.append(f"suspect: {s.date} ({'; '.join(s.suspect)})")
-    runs = read_runs(root)
+    runs = whole_runs(read_runs(root))
     health.last_run = runs[-1] if runs else None
     success = next((r for r in reversed(runs) if r.get("exit_status") in SUCCESS and run_ended(r)), None)
     health.last_success = success
@@ -90,7 +91,7 @@ def check(data: str | Path, *, tz: dt.tzinfo, catchup_days: int, max_success_age
 
 def date_row(s: DateState, tz: dt.tzinfo) -> dict[str, Any]:
     """One date as `status --json` prints it."""
-    from epaper.state import COMPLETE_STATES
+    from epaper.crawler.outcome import COMPLETE_STATES
     from epaper.timefmt import iso_text
 
     return {"date": s.date.isoformat(), "pages": s.pages, "articles": s.articles, "duplicates": s.duplicates,

@@ -3,7 +3,7 @@ node_exporter's textfile collector (the convention for cron jobs), rewritten aft
 
 Everything comes from the archive's own records, so the file can be rebuilt at any time: the
 run log (`runs/runs.jsonl`: the last run, the last successful one, its failures and request
-counts) and the state of each date of the catch-up window (`epaper.state.date_states`).
+counts; an update's child crawls counted as the update, `runlog.whole_runs`) and the state of each date of the catch-up window (`epaper.state.date_states`).
 prometheus_client writes the file under a temporary name and renames it into place.
 """
 from __future__ import annotations
@@ -16,8 +16,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
-from epaper.runlog import read_runs
-from epaper.state import STATES, date_states
+from epaper.crawler.outcome import STATES
+from epaper.exits import SUCCESS
+from epaper.runlog import read_runs, whole_runs
+from epaper.state import date_states
 
 METRICS_DIR = "metrics"
 METRICS_FILE = "epaper.prom"
@@ -50,10 +52,12 @@ def collect(data_dir: str | Path, *, source: str, tz: dt.tzinfo, window_days: in
     def gauge(name: str, doc: str, extra: tuple[str, ...] = ()) -> Gauge:
         return Gauge(name, doc, ["source", *extra], registry=registry)
 
-    runs = read_runs(root)
+    # An update (a scheduled run) is one run with its child crawls: their outcomes and figures,
+    # its exit status (the worst of theirs), a success only when every child succeeded.
+    runs = whole_runs(read_runs(root))
     last: dict[str, Any] = runs[-1] if runs else {}
     # A success archived every requested date (3: one of them is suspect, which the window counts).
-    success = next((r for r in reversed(runs) if r.get("exit_status") in (0, 3)), {})
+    success = next((r for r in reversed(runs) if r.get("exit_status") in SUCCESS), {})
     for name, doc, value in (
         ("epaper_last_run_start_timestamp_seconds", "When the last run started", _timestamp(last.get("started"))),
         ("epaper_last_run_end_timestamp_seconds", "When the last run ended", _timestamp(last.get("ended"))),

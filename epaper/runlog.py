@@ -17,8 +17,15 @@ crawl's line holds its figures under ``"stats"`` (``requests``, ``response_bytes
 ``bytes_written``, ``suspect_dates``), which :mod:`epaper.metrics` reads.
 
 Times are ISO 8601 with the offset, in the portal's zone (:mod:`epaper.timefmt`); lines
-written before that rule end in ``Z`` (UTC) and read the same. ``status`` is one of ``archived``, ``no_issue``, ``incomplete``, ``failed``; each
+written before that rule end in ``Z`` (UTC) and read the same. ``status`` is one of
+``archived``, ``no_issue``, ``incomplete``, ``failed`` (`crawler.outcome.RUN_OUTCOMES`); each
 failure is ``{"url": ..., "reason": ...}``.
+
+A run made of child crawls (``epaper update``, each run of ``epaper schedule``) writes its own
+line after theirs, with the worst of their exit statuses (`epaper.exits.worst`) and no
+outcomes; each child's line names it (``"parent": <its run_id>``). :func:`whole_runs` folds
+the children into it, so that "the last run" and "the last successful run" (metrics, health)
+are the update as a whole.
 """
 
 from __future__ import annotations
@@ -34,14 +41,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from epaper.crawler.outcome import RUN_OUTCOMES
 from epaper.storage.parquet import UnsafePath, open_regular
 
 logger = logging.getLogger(__name__)
 
 RUNS_DIR = "runs"
 RUNS_FILE = "runs.jsonl"
-STATUSES = ("archived", "no_issue", "incomplete", "failed")
-OK_STATUSES = ("archived", "no_issue")
+# The run_id of the run that started this one as a child (epaper.schedule sets it).
+PARENT_RUN_ENV = "EPAPER_PARENT_RUN"
 
 
 def runs_path(data_dir: str | Path) -> Path:
@@ -71,6 +79,7 @@ class RunRecord:
     finished: bool = False
     tz: Any = None  # the zone of `started` and `ended` (epaper.timefmt: the portal's)
     stats: dict[str, Any] | None = None  # the crawl's figures (requests, response_bytes, bytes_written)
+    parent: str | None = None  # the run_id of the run that started this one (an update's)
 
     def date_outcome(
         self,
@@ -90,8 +99,8 @@ class RunRecord:
         extraction health), `suspect` (its sharp changes), `revised` (articles corrected),
         `gone` (articles no longer found) and `media_failures` (page PDFs, scans and images not
         captured, which leave the date complete) only when there are some."""
-        if status not in STATUSES:
-            raise ValueError(f"unknown run outcome {status!r} (one of {', '.join(STATUSES)})")
+        if status not in RUN_OUTCOMES:
+            raise ValueError(f"unknown run outcome {status!r} (one of {', '.join(RUN_OUTCOMES)})")
         self.outcomes[day] = {
             "status": status,
             "articles": int(articles),
@@ -112,13 +121,13 @@ class RunRecord:
             if count:
                 self.outcomes[day][key] = int(count)
 
-    def exit_status(self) -> int:
-        """0 when every requested date is archived or has no issue, else 1 (the CLI's rule)."""
-        for day in self.dates:
-            outcome = self.outcomes.get(day)
-            if outcome is None or outcome["status"] not in OK_STATUSES:
-                return 1
-        return 0
+    def exit_status(self, *, fatal: bool = False, error: bool = False) -> int:
+        """The run's exit status over the requested dates' outcomes (epaper.exits.exit_status)."""
+        from epaper.exits import exit_status
+
+        outcomes = [self.outcomes.get(day) for day in self.dates]
+        return exit_status([o["status"] if o else None for o in outcomes], fatal=fatal, error=error,
+                           suspect=any(o.get("suspect") for o in outcomes if o))
 
     def finish(self, exit_status: int) -> dict[str, Any]:
         """Append this run's line to the log; returns the record written."""
@@ -135,6 +144,8 @@ class RunRecord:
         }
         if self.stats:
             record["stats"] = dict(self.stats)
+        if self.parent:
+            record["parent"] = self.parent
         _append_line(runs_path(self.data_dir), record)
         self.finished = True
         return record
@@ -155,16 +166,20 @@ class RunRecord:
         if exc_type is None:
             self.finish(self.exit_status())
         elif issubclass(exc_type, KeyboardInterrupt):
-            self.finish(130)
+            from epaper.exits import INTERRUPTED
+
+            self.finish(INTERRUPTED)
         else:
             self.finish(1)
 
 
 class RunLog:
     @staticmethod
-    def start(data_dir: str | Path, command: str, dates: Iterable[date], tz: Any = None) -> RunRecord:
+    def start(data_dir: str | Path, command: str, dates: Iterable[date], tz: Any = None,
+              parent: str | None = None) -> RunRecord:
         """Begin a run; nothing is written until :meth:`RunRecord.finish`. `tz`: the zone its
-        times are written in (default the portal's default, Asia/Shanghai)."""
+        times are written in (default the portal's default, Asia/Shanghai); `parent`: the
+        run_id of the run that started this one."""
         check_writable(Path(data_dir))
         started = _utc_now()
         run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
@@ -175,6 +190,7 @@ class RunLog:
             run_id=run_id,
             started=started,
             tz=tz,
+            parent=parent,
         )
 
 
@@ -264,3 +280,33 @@ def run_ended(run: Mapping[str, Any]) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo else None
+
+
+def whole_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs as they were started, oldest first: each child crawl's line (``parent``) folded
+    into its parent's (its outcomes merged in order, its figures summed), the parent keeping
+    its own times and exit status. A child whose parent left no line (killed, or still
+    running) stands alone."""
+    parents = {r.get("run_id") for r in runs if not r.get("parent")}
+    children: dict[Any, list[dict[str, Any]]] = {}
+    for run in runs:
+        if run.get("parent") in parents:
+            children.setdefault(run["parent"], []).append(run)
+    out = []
+    for run in runs:
+        if run.get("parent") in parents:
+            continue
+        kids = children.get(run.get("run_id")) if not run.get("parent") else None
+        if kids:
+            outcomes: dict[str, Any] = {}
+            stats: dict[str, Any] = {}
+            for part in [*kids, run]:
+                if isinstance(part.get("outcomes"), dict):
+                    outcomes.update(part["outcomes"])
+                for key, value in (part.get("stats") or {}).items() if isinstance(part.get("stats"), dict) else ():
+                    if isinstance(value, (int, float)):
+                        stats[key] = stats.get(key, 0) + value
+            run = {**run, "outcomes": outcomes, **({"stats": stats} if stats else {}),
+                   "children": [k.get("run_id") for k in kids]}
+        out.append(run)
+    return out

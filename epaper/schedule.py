@@ -44,6 +44,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from epaper.config import Config, parse_cron
+from epaper.exits import SUCCESS
 from epaper.lock import HELD_BY_PARENT_ENV, ArchiveLock, LockError, LockHeld
 from epaper.state import date_states
 
@@ -68,16 +69,19 @@ def contiguous_runs(dates: Sequence[date]) -> list[tuple[date, date]]:
     return runs
 
 
-def recheck_dates(data_dir: Path, tz: Any, today: date, days: Sequence[int]) -> list[date]:
+def recheck_dates(data_dir: Path, tz: Any, today: date, days: Sequence[int],
+                  catchup_days: int = 1) -> list[date]:
     """Archived issues due for a recheck (``schedule.recheck_days``): issue date D is due when,
     for some k in `days`, D + k is today or earlier and D was last crawled before the day D + k
-    began (in `tz`). So each k rechecks once, a missed recheck is made up by the next run, and
-    an issue crawled today is not fetched again."""
+    began (in `tz`). So each k rechecks once, and an issue crawled today is not fetched again.
+    A recheck missed (the portal down, the scheduler stopped) is made up by the next run, as a
+    missing date is: when it fell due within the last `catchup_days` days (today included;
+    ``schedule.catchup_days``), so the dates scanned reach that far before the last `days`."""
     if not days:
         return []
     due = []
-    for state in date_states(data_dir, tz=tz, start=today - timedelta(days=max(days)),
-                             end=today - timedelta(days=min(days))):
+    start = today - timedelta(days=max(days) + max(catchup_days, 1) - 1)
+    for state in date_states(data_dir, tz=tz, start=start, end=today - timedelta(days=min(days))):
         if state.state != "archived" or not state.last_crawled:
             continue
         try:
@@ -115,14 +119,16 @@ class ChildRunner:
         # forcing unclean shutdown"), leaving temporary files and an outcome without reasons.
         self._termed_at: float | None = None
 
-    def run(self, argv: Sequence[str], *, timeout: float | None) -> int | None:
+    def run(self, argv: Sequence[str], *, timeout: float | None,
+            env: Mapping[str, str] | None = None) -> int | None:
         """The child's exit status; None when not started because of a stop request.
-        On timeout the child is terminated and its (negative signal) status returned."""
+        On timeout the child is terminated and its (negative signal) status returned.
+        `env`: more variables for this child."""
         with self._lock:
             if self.stopping:
                 return None
             proc = subprocess.Popen(
-                list(argv), env={**os.environ, **self.extra_env}, start_new_session=True
+                list(argv), env={**os.environ, **self.extra_env, **(env or {})}, start_new_session=True
             )
             self._proc = proc
             self._termed_at = None
@@ -213,11 +219,18 @@ def run_once(
     out: TextIO | None = None,
     child_flags: Sequence[str] = (),
     quiet: bool = False,
+    command: str = "epaper schedule",
 ) -> int:
     """One scheduled run: catch-up children, then ``--latest`` when it can add anything.
     Logs one line (with ``quiet``, only when a child failed, on stderr); returns the worst
-    child exit status (0 when all succeeded or nothing was needed). ``child_flags`` are
-    added to every child's command line (``--quiet``, ``--log-format json``)."""
+    child exit status (0 when all succeeded or nothing was needed; epaper.exits.worst).
+    ``child_flags`` are added to every child's command line (``--quiet``, ``--log-format
+    json``). A run that started children leaves its own line in the run log (`command`, the
+    worst status), which each child's line names as its parent (epaper.runlog.whole_runs),
+    and then writes the metrics of the whole run."""
+    from epaper.exits import worst as worst_of
+    from epaper.runlog import PARENT_RUN_ENV, RunLog
+
     started = _time.monotonic()
     tz = config.schedule.tzinfo
     today = today or datetime.now(tz).date()
@@ -227,10 +240,11 @@ def run_once(
     timeout = config.schedule.run_timeout
     parts: list[str] = []
     statuses: list[int] = []
+    record = RunLog.start(data_dir, command, [], tz=tz)
 
     def child(args: list[str]) -> int | None:
-        return runner.run(crawl_argv(config, data_dir, [*args, *child_flags],
-                                     crawl_command=crawl_command), timeout=timeout)
+        return runner.run(crawl_argv(config, data_dir, [*args, *child_flags], crawl_command=crawl_command),
+                          timeout=timeout, env={PARENT_RUN_ENV: record.run_id})
 
     for first, last in contiguous_runs(missing):
         if first == last:
@@ -245,7 +259,8 @@ def run_once(
         parts.append(f"{label} {_outcome(rc)}")
     if not missing and window:
         parts.append("nothing to catch up")
-    for first, last in contiguous_runs(recheck_dates(data_dir, tz, today, config.schedule.recheck_days)):
+    for first, last in contiguous_runs(recheck_dates(data_dir, tz, today, config.schedule.recheck_days,
+                                                     config.schedule.catchup_days)):
         if runner.stopping:
             break
         args = ["--date", first.isoformat()] if first == last else ["--from", first.isoformat(),
@@ -274,7 +289,12 @@ def run_once(
     if runner.stopping:
         parts.append("stopped")
     # A failure outranks a suspect date (3: archived, but extracted unlike the recent issues).
-    worst = next((rc for rc in statuses if rc not in (0, 3)), 3 if 3 in statuses else 0)
+    worst = worst_of(statuses)
+    if statuses:
+        try:
+            record.finish(worst)
+        except OSError as exc:  # the children's lines are there; they then stand alone
+            logger.warning("run log not written: %s", exc)
     write_run_metrics(config, data_dir)
     if not quiet or worst != 0:
         _emit(
@@ -385,7 +405,7 @@ class _Retrying:
         failed = False
         try:
             status = self.run()
-            failed = isinstance(status, int) and status not in (0, 3)
+            failed = isinstance(status, int) and status not in SUCCESS
         except Exception as exc:  # noqa: BLE001 - any failure of one run
             failed = True
             _emit(f"schedule: run failed: {type(exc).__name__}: {exc}", sys.stderr,
@@ -577,7 +597,7 @@ def run_update(
         flags = ["--quiet", *(["--log-format", "json"] if json_lines else [])]
         with _Stopper(None, runner, sys.stderr, announce=False).installed():
             return run_once(config, data_dir, runner=runner, today=today, crawl_command=crawl_command,
-                            child_flags=flags, quiet=True, out=sys.stderr)
+                            child_flags=flags, quiet=True, out=sys.stderr, command="epaper update")
     finally:
         lock.release()
 

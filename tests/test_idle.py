@@ -55,3 +55,27 @@ def test_an_incomplete_newest_issue_is_fetched_again(portal, tmp_path):
     result = run_epaper(*latest)
     assert result.returncode == 0, result.stderr
     assert "archived:" in result.stdout and portal_requests(server) > 2
+
+
+def test_no_issue_today_leaves_only_its_line_and_a_past_one_keeps_its_evidence(portal, tmp_path):
+    """Today's "no issue so far" is not final (the next run after the day's end confirms it):
+    its line is in the run log, but no WARC file and no log file. A past date's "no issue" is
+    final: its WARC file keeps the calendar that says so, and the run's log stays."""
+    from zoneinfo import ZoneInfo
+
+    server = portal("pc-rmrb", *WEEK)
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    result = run_epaper("crawl", "--date", today.isoformat(), "--base-url", server.base_url,
+                        "--data", str(tmp_path), *FAST)
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"{today} no issue\n", "")
+    assert read_runs(tmp_path)[-1]["outcomes"] == {today.isoformat(): {
+        "status": "no_issue", "articles": 0, "pages": 0, "duplicates": 0, "failures": []}}
+    assert not list((tmp_path / "warc").rglob("*.warc*")) and not list((tmp_path / "logs").glob("*"))
+
+    past = WEEK[0] - dt.timedelta(days=400)
+    result = run_epaper("crawl", "--date", past.isoformat(), "--base-url", server.base_url,
+                        "--data", str(tmp_path), *FAST)
+    assert (result.returncode, result.stdout) == (0, f"{past} no issue\n")
+    assert len(list((tmp_path / "warc").rglob("*.warc.gz"))) == 1
+    [log] = (tmp_path / "logs").glob("*.log")
+    assert "Disabled epaper.runext" not in log.read_text(encoding="utf-8")  # one run path: never off

@@ -65,8 +65,9 @@ def test_a_future_date_is_not_yet_published_and_not_recorded(portal, tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"{future} not yet published")
     assert "no issue" not in result.stdout + result.stderr
-    [run] = read_runs(tmp_path)
-    assert run["outcomes"] == {} and run["exit_status"] == 1
+    # nothing archived, nothing recorded: no WARC file, no run-log line, no metrics, no log
+    assert read_runs(tmp_path) == []
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [".lock"]
 
 
 def test_sigterm_before_the_crawl_starts_is_logged(tmp_path, monkeypatch, capsys):

@@ -112,6 +112,26 @@ def test_recheck_dates_follow_the_cadence(tmp_path, issue, crawled, due):
     assert recheck_dates(tmp_path, ZoneInfo(SHANGHAI), today, ()) == []
 
 
+@pytest.mark.parametrize("issue, crawled, catchup_days, due", [
+    # the week's recheck fell due yesterday, when the portal was down: made up today
+    ("2023-07-27", "2023-07-28T07:30:00+08:00", 7, True),
+    ("2023-07-27", "2023-08-04T07:30:00+08:00", 7, False),  # made up already
+    ("2023-07-22", "2023-07-23T07:30:00+08:00", 7, True),   # due 07-29: the window's first day
+    ("2023-07-21", "2023-07-22T07:30:00+08:00", 7, False),  # due 07-28: before the window, as a missing date
+    ("2023-07-27", "2023-07-28T07:30:00+08:00", 0, False),  # no catch-up window: only what falls due today
+])
+def test_a_missed_recheck_is_made_up_within_the_catchup_window(tmp_path, issue, crawled, catchup_days, due):
+    from zoneinfo import ZoneInfo
+
+    from epaper.schedule import recheck_dates
+    from epaper.storage.parquet import write_snapshot
+
+    day = dt.date.fromisoformat(issue)
+    write_snapshot(tmp_path, "articles", day, [], {"complete": True, "crawled_at": crawled})
+    today = dt.date(2023, 8, 4)
+    assert recheck_dates(tmp_path, ZoneInfo(SHANGHAI), today, (1, 7), catchup_days) == ([day] if due else [])
+
+
 def test_a_scheduled_run_rechecks_with_304s_and_an_idle_latest(tmp_path):
     """One scheduled run on the day a recheck of the newest issue falls (tomorrow: it was just
     archived): the issue is rechecked (every page a 304: no body downloaded) and --latest, the

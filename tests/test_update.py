@@ -51,3 +51,64 @@ def test_update_catches_up_quietly_and_fetches_nothing_twice(tmp_path):
         result = run_epaper(*update)
         assert (result.returncode, result.stderr) == (0, "")
         assert snapshot_path(data, "articles", gone).exists()
+
+
+# A child crawl as epaper.runext records one: a run-log line (naming its parent, the update,
+# from the environment the update gives it), exit statuses in turn from EXITS.
+CHILD = """
+import os, sys
+from epaper.runext import ArchiveRun
+calls = os.environ["CALLS"]
+n = len(open(calls).read().splitlines()) if os.path.exists(calls) else 0
+open(calls, "a").write(" ".join(sys.argv[1:]) + "\\n")
+status = int(os.environ["EXITS"].split(",")[n])
+run = ArchiveRun(sys.argv[sys.argv.index("--data") + 1], "epaper crawl " + " ".join(sys.argv[1:3]), [])
+run.finish(status)
+sys.exit(status)
+"""
+
+
+def test_the_metrics_after_update_describe_the_whole_update(tmp_path, monkeypatch):
+    """An update whose catch-up fails and whose recheck then succeeds exited 1: so do the
+    metrics of the last run, and the last success stays the earlier run's."""
+    import sys
+
+    from epaper.config import load_config
+    from epaper.metrics import metrics_path
+    from epaper.runlog import runs_path, whole_runs
+    from epaper.schedule import run_update
+    from epaper.storage.parquet import write_snapshot
+    from tests.test_metrics import samples
+
+    data, today = tmp_path / "data", dt.date(2026, 11, 27)
+    # archived on its day: its recheck falls due the day after; the two days after it are missing
+    write_snapshot(data, "articles", dt.date(2026, 11, 25), [], {"complete": True,
+                                                                 "crawled_at": "2026-11-25T07:30:00+08:00"})
+    runs_path(data).parent.mkdir(parents=True)
+    runs_path(data).write_text(json.dumps({"run_id": "earlier", "command": "epaper crawl", "dates": [],
+                                           "started": "2026-11-20T08:00:00+08:00", "outcomes": {},
+                                           "ended": "2026-11-20T08:00:00+08:00", "exit_status": 0}) + "\n")
+    (tmp_path / "epaper.toml").write_text("[schedule]\ncatchup_days = 3\nrecheck_days = [1]\n")
+    config = load_config(tmp_path / "epaper.toml", env={}, overrides={"storage.data_dir": str(data)})
+    monkeypatch.setenv("CALLS", str(tmp_path / "calls"))
+    command = [sys.executable, "-c", CHILD]
+
+    monkeypatch.setenv("EXITS", "1,0")
+    assert run_update(config, data, crawl_command=command, today=today) == 1
+    assert [c.split()[:2] for c in (tmp_path / "calls").read_text().splitlines()] == [
+        ["--from", "2026-11-26"], ["--date", "2026-11-25"]]  # the catch-up, then the recheck
+    got = samples(metrics_path(data))
+    assert got[("epaper_last_run_exit_status", ())] == 1
+    earlier = dt.datetime(2026, 11, 20, tzinfo=SHANGHAI).replace(hour=8).timestamp()
+    assert got[("epaper_last_success_timestamp_seconds", ())] == earlier
+    update = whole_runs(read_runs(data))[-1]
+    assert update["command"] == "epaper update" and len(update["children"]) == 2
+
+    (tmp_path / "calls").unlink()
+    monkeypatch.setenv("EXITS", "0,0")
+    assert run_update(config, data, crawl_command=command, today=today) == 0
+    got = samples(metrics_path(data))
+    assert got[("epaper_last_run_exit_status", ())] == 0
+    ended = dt.datetime.fromisoformat(read_runs(data)[-1]["ended"]).timestamp()
+    assert read_runs(data)[-1]["command"] == "epaper update"
+    assert got[("epaper_last_success_timestamp_seconds", ())] == ended
