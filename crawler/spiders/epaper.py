@@ -30,6 +30,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.web.client import ResponseNeverReceived
 
 from epaper.crawler import founder, founder_article
+from epaper.crawler.sites.founder import REDIRECTS, FounderSite, plausible_issue_date, read_calendar
 from epaper.crawler.arguments import crawl_arguments
 from epaper.crawler.items import ArticleItem, PageItem
 from epaper.crawler.ledger import Ledger
@@ -47,12 +48,7 @@ def article_id(source: str, url: str, root: str) -> str:
 ORDER_MAX = 2 ** (ARTICLES.field("position").type.bit_width - 1) - 1
 
 
-def plausible_issue_date(day: dt.date) -> bool:
-    """A date read from a page (the latest issue's URL) is only used when it could be real."""
-    return dt.date(1900, 1, 1) <= day <= dt.date.today() + dt.timedelta(days=2)
-
-
-_REDIRECTS = (301, 302, 303, 307, 308)
+__all__ = ["EpaperSpider", "article_id", "failure_reason", "plausible_issue_date"]
 _MAXSIZE = re.compile(r"(\d+) bytes which is larger than download max size \((\d+)\)")
 
 
@@ -107,8 +103,18 @@ class EpaperSpider(scrapy.Spider):
         super().__init__(*args, **kwargs)
         self.arguments = crawl_arguments(base_url, date, start, end, latest, layout, dates)
         self.root = self.arguments.root
+        self.site = FounderSite(self.root)
         self.allowed_domains = [urlsplit(self.root).hostname]
         self.days: dict[dt.date, _Day] = {}
+
+    @property
+    def generation(self) -> str:
+        """The site's generation: "auto" until the crawl has found it."""
+        return self.site.generation
+
+    @generation.setter
+    def generation(self, value: str) -> None:
+        self.site.generation = value
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -176,14 +182,14 @@ class EpaperSpider(scrapy.Spider):
                 yield self._calendar_request(month, dates, [self.generation])
 
     def _calendar_request(self, month: dt.date, dates: list[dt.date], gens: list[str]) -> scrapy.Request:
-        return self._request(founder.calendar_url(self.root, gens[0], month), self.parse_calendar,
+        return self._request(self.site.calendar_url(gens[0], month), self.parse_calendar,
                              dates, month=month, gens=gens)
 
     def _latest_request(self, gens: list[str], dates: list[dt.date] | None = None) -> scrapy.Request:
         # Its redirect (HTTP or meta refresh) is read here rather than followed: the newest
         # issue's date is in the target's URL, so an issue archived already costs this request only.
-        request = self._request(self.root + founder.LATEST_PATHS[gens[0]], self.parse_latest, dates or [], gens=gens)
-        request.meta.update(dont_redirect=True, handle_httpstatus_list=[*_REDIRECTS, 404])
+        request = self._request(self.site.latest_url(gens[0]), self.parse_latest, dates or [], gens=gens)
+        request.meta.update(dont_redirect=True, handle_httpstatus_list=[*REDIRECTS, 404])
         return request
 
     # ------------------------------------------------------------ calendar and latest
@@ -207,24 +213,19 @@ class EpaperSpider(scrapy.Spider):
                 yield self._front_request(d, 0)
             return
         try:
-            calendar = dict(founder.parse_period_xml(response.body))
+            calendar = read_calendar(response.body)
         except (ValueError, SyntaxError) as exc:
             for d in dates:
                 self.ledger.fail(d, response.url, f"calendar unreadable: {exc}")
             return
         for d in dates:
             if d in calendar:
-                front = calendar[d] or founder.FRONT_PAGE_GUESSES[self.generation][0]
-                if "/" in front or not re.fullmatch(r"[\w.-]+", front):
-                    front = founder.FRONT_PAGE_GUESSES[self.generation][0]
-                yield self._request(founder.day_url(self.root, self.generation, d, front),
-                                    self.parse_front, [d], guess=None, stage=1)
+                yield self._request(self.site.front_url(d, calendar[d]), self.parse_front, [d], guess=None, stage=1)
             else:
                 self.ledger.no_issue(d)
 
     def _front_request(self, d: dt.date, guess: int) -> scrapy.Request:
-        name = founder.FRONT_PAGE_GUESSES[self.generation][guess]
-        return self._request(founder.day_url(self.root, self.generation, d, name),
+        return self._request(self.site.day_url(d, self.site.front_guesses()[guess]),
                              self.parse_front, [d], guess=guess, stage=1)
 
     def parse_latest(self, response: Response):
@@ -261,11 +262,8 @@ class EpaperSpider(scrapy.Spider):
         yield self._request(target, self.parse_front, [day], guess=None, stage=1)
 
     def _latest_target(self, response: Response) -> str | None:
-        if response.status in _REDIRECTS:
-            location = response.headers.get("Location")
-            return response.urljoin(location.decode("latin-1")) if location else None
-        text = founder.decode_html(response.body, response.headers.get("Content-Type", b"").decode("latin-1"))[0]
-        return founder.latest_target(text, response.url, self.root)
+        return self.site.latest_target(response.status, response.headers.get("Location"), response.body,
+                                       response.headers.get("Content-Type", b""), response.url)
 
     # ------------------------------------------------------------ pages
 
@@ -300,7 +298,7 @@ class EpaperSpider(scrapy.Spider):
         d = response.meta["issue_dates"][0]
         if response.status == 404:
             guess = response.meta.get("guess")
-            if guess is not None and guess + 1 < len(founder.FRONT_PAGE_GUESSES[self.generation]):
+            if guess is not None and guess + 1 < len(self.site.front_guesses()):
                 yield self._front_request(d, guess + 1)
             elif guess is not None:
                 self.ledger.no_issue(d)
@@ -312,9 +310,7 @@ class EpaperSpider(scrapy.Spider):
         except Exception as exc:  # a page the parser cannot read fails that page, never the crawl
             self.ledger.fail(d, response.url, self._unreadable(response, exc))
             return
-        links = [p.url for p in page.pages] or [response.url]
-        if response.url not in links:
-            links.insert(0, response.url)
+        links = self.site.day_links(page, response.url)
         self.days[d] = _Day(page_count=len(links), labels={p.url: (p.page_no, p.page_name) for p in page.pages})
         for index, url in enumerate(links):
             if url == response.url:
@@ -348,7 +344,7 @@ class EpaperSpider(scrapy.Spider):
             return
         # Every page of the day is in: request each article once, on the page that prints it.
         order = sorted(day.pages)
-        placed = founder.place_articles([day.pages[pi] for pi in order])
+        placed = self.site.place([day.pages[pi] for pi in order])
         foreign = self._other_issues(placed, d)
         for pi in order:
             p = day.pages[pi]
