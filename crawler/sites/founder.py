@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from epaper.crawler import founder
@@ -25,6 +25,9 @@ GENERATIONS = ("pc", "html")
 PREFIXES = {"pc": "pc/", "html": "html/"}
 LATEST_PATHS = founder.LATEST_PATHS
 FRONT_PAGE_GUESSES = founder.FRONT_PAGE_GUESSES
+# The names a month calendar is known under, per generation, in the order to try them:
+# 科技金融时报 serves `html/YYYY-MM/paper_existed.xml` (root <periodlist>) and no period.xml.
+CALENDAR_NAMES = {"pc": ("period.xml",), "html": ("period.xml", "paper_existed.xml")}
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -55,10 +58,17 @@ def response_text(body: bytes, content_type: bytes | str | None) -> str:
 
 @dataclass
 class FounderSite:
-    """One Founder site, as a crawl learns it: its root and generation ("auto" until known)."""
+    """One Founder site, as a crawl learns it, once for the whole crawl: its generation ("auto"
+    until known), its calendar's name, the file name of its front pages and the names that
+    answered as a day's first page (the evidence that a missing first page means no issue)."""
 
     root: str
     generation: str = "auto"
+    calendar_name: str | None = None  # the name a month calendar answered under
+    front_name: str | None = None  # the front pages' file name, as the site names it
+    front_origin: str | None = None  # where front_name was learned
+    fronts_seen: set[str] = field(default_factory=set)  # names that answered as a day's first page
+    latest_front: str | None = None  # the latest issue's first page, as the latest-issue page names it
 
     # ------------------------------------------------------------ where things are
 
@@ -69,8 +79,46 @@ class FounderSite:
     def latest_url(self, generation: str) -> str:
         return self.root + LATEST_PATHS[generation]
 
-    def calendar_url(self, generation: str, month: dt.date) -> str:
-        return founder.calendar_url(self.root, generation, month)
+    def calendar_url(self, generation: str, month: dt.date, name: str = "period.xml") -> str:
+        return founder.calendar_url(self.root, generation, month, name)
+
+    def calendar_tries(self) -> list[tuple[str, str]]:
+        """(generation, calendar name) pairs to try for a month, in order: the one learned, else
+        every known name of every generation still possible."""
+        if self.calendar_name and self.generation != "auto":
+            return [(self.generation, self.calendar_name)]
+        return [(gen, name) for gen in self.generations() for name in CALENDAR_NAMES[gen]]
+
+    def learn_calendar(self, generation: str, name: str, calendar: dict[dt.date, str] | None = None) -> None:
+        """A calendar answered: the site's generation and calendar name are known, and the front
+        page name its latest issue lists (when it is a plain file name)."""
+        self.generation, self.calendar_name = generation, name
+        for day in sorted(calendar or {}, reverse=True):
+            front = safe_file_name(calendar[day])
+            if front:
+                self.learn_front(front, f"the calendar {name}")
+                break
+
+    def learn_front(self, name_or_url: str | None, origin: str) -> None:
+        """The site names its front pages so (from the latest-issue redirect, a calendar, or a day's
+        page list): tried first for every day whose first page is not listed."""
+        name = safe_file_name((name_or_url or "").split("?", 1)[0].rsplit("/", 1)[-1])
+        if name and founder.is_page_url("/" + name):
+            self.front_name, self.front_origin = name, origin
+
+    def front_candidates(self, wide: bool = False) -> list[str]:
+        """A day's first page names to try, in order: the site's own (learned) name alone, or,
+        `wide` or when none is learned, the generation's guesses after it."""
+        if self.front_name and not wide:
+            return [self.front_name]
+        return list(dict.fromkeys([n for n in (self.front_name,) if n] + list(self.front_guesses())))
+
+    def no_issue_evidence(self, tried: list[str]) -> str | None:
+        """Why a day whose first page answered 404 under every name in `tried` has no issue: one
+        of those names answered as the first page of another day (the day's folder is missing,
+        not the name wrong). None: no such evidence, the 404s prove nothing."""
+        worked = [name for name in tried if name in self.fronts_seen]
+        return f"{worked[0]} is the first page of other issues" if worked else None
 
     def day_url(self, day: dt.date, file_name: str, generation: str | None = None) -> str:
         return founder.day_url(self.root, generation or self.generation, day, file_name)
@@ -96,7 +144,10 @@ class FounderSite:
         return founder.latest_target(text, url, self.root)
 
     def day_links(self, page: Page, url: str) -> list[str]:
-        """Every page of the day, from its first page: the page list, with the first page in it."""
+        """Every page of the day, from its first page: the page list, with the first page in it.
+        The list's first entry names the site's front pages (node_7, node_2697, …)."""
+        if page.pages and founder.date_from_url(page.pages[0].url) == founder.date_from_url(url):
+            self.learn_front(page.pages[0].url, "a day's page list")
         links = [p.url for p in page.pages] or [url]
         if url not in links:
             links.insert(0, url)

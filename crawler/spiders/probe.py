@@ -119,12 +119,13 @@ class ProbeSpider(scrapy.Spider):
             return
         # No latest-issue page of either generation: the calendars of this month and the last.
         last = (self.today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-        tries = [(gen, month) for month in (self.today.replace(day=1), last) for gen in self.site.generations()]
+        tries = [(gen, name, month) for month in (self.today.replace(day=1), last)
+                 for gen, name in self.site.calendar_tries()]
         yield self._calendar_request(tries)
 
-    def _calendar_request(self, tries: list[tuple[str, dt.date]]) -> scrapy.Request:
-        gen, month = tries[0]
-        return self._request(self.site.calendar_url(gen, month), self.parse_calendar_search, tries=tries)
+    def _calendar_request(self, tries: list[tuple[str, str, dt.date]]) -> scrapy.Request:
+        gen, name, month = tries[0]
+        return self._request(self.site.calendar_url(gen, month, name), self.parse_calendar_search, tries=tries)
 
     def parse_calendar_search(self, response: Response):
         tries = response.meta["tries"]
@@ -134,13 +135,13 @@ class ProbeSpider(scrapy.Spider):
                 yield self._calendar_request(tries[1:])
             else:
                 self.findings.errors.append("no latest-issue page (pc/layout/index.html, paperindex.htm) and no "
-                                            "period.xml for this month or the last, in either generation")
+                                            "month calendar for this month or the last, in either generation")
             return
-        gen = tries[0][0]
+        gen, name, _ = tries[0]
         day, front = issues[-1]
         f = self.findings
         f.generation, f.calendar_url = gen, response.url
-        self.site.generation = gen
+        self.site.learn_calendar(gen, name, dict(issues))
         f.calendar = [d for d, _ in issues]
         f.front_url = self.site.front_url(day, front)
         f.latest_date = day
@@ -155,17 +156,29 @@ class ProbeSpider(scrapy.Spider):
 
     def _issue(self, front: str, day: dt.date, response: Response):
         self.site.generation = self.findings.generation
-        self.findings.calendar_url = self.site.calendar_url(self.site.generation, day.replace(day=1))
-        yield self._request(self.findings.calendar_url, self.parse_calendar)
+        self.site.learn_front(front, "the latest-issue page")
+        yield self._month_calendar(day.replace(day=1), self.site.calendar_tries())
         if front == response.url:  # Scrapy followed the meta refresh: this is the first page already
             yield from self.parse_front(response)
         else:
             yield self._request(front, self.parse_front)
 
+    def _month_calendar(self, month: dt.date, tries: list[tuple[str, str]]) -> scrapy.Request:
+        gen, name = tries[0]
+        self.findings.calendar_url = self.site.calendar_url(gen, month, name)
+        return self._request(self.findings.calendar_url, self.parse_calendar, month=month, tries=tries)
+
     def parse_calendar(self, response: Response):
-        if response.status == 404:
-            self.findings.calendar_error = f"{response.url}: HTTP 404 (no calendar: each day's first page is guessed)"
+        tries = response.meta["tries"]
+        if response.status == 404 and len(tries) > 1:  # the site may name its calendar otherwise
+            yield self._month_calendar(response.meta["month"], tries[1:])
             return
+        if response.status == 404:
+            front = self.site.front_name or self.site.front_guesses()[0]
+            self.findings.calendar_error = (f"{response.url}: HTTP 404 (no calendar under any known name: each "
+                                            f"day's first page is looked for as {front})")
+            return
+        self.site.learn_calendar(*tries[0])
         issues = self._calendar(response)
         if issues is not None:
             self.findings.calendar = [d for d, _ in issues]
