@@ -246,7 +246,7 @@ class EpaperSpider(scrapy.Spider):
         if response.status == 404:
             if len(gens) > 1:
                 yield self._latest_request(gens[1:], response.meta["issue_dates"])
-            elif self.generation == "auto":
+            elif self.generation == "auto" or self.arguments.latest:
                 self.ledger.set_fatal(f"no Founder e-paper found at {self.root} (neither pc/layout/ nor html/)")
             else:  # no latest-issue page on a site of a known generation: its days' first pages are guessed
                 yield from self._fronts(self.ledger.dates)
@@ -305,21 +305,21 @@ class EpaperSpider(scrapy.Spider):
 
     def _settle_unproven(self) -> list[scrapy.Request]:
         """Each held date: "no issue" when a name it tried is another issue's first page (its
-        folder is missing, not the name wrong). Without that evidence: the generation's other
-        names are tried for it; then, once, the latest issue's first page is fetched to see
-        whether the name it gives works; then the date fails, with the names tried."""
+        folder is missing, not the name wrong). Without that evidence: once, the latest issue's
+        first page is fetched to see whether the name it gives works; then the generation's other
+        names are tried for the date; then it fails, with the names tried."""
         unseen = [d for d, (tried, _) in self.unproven.items() if not self.site.no_issue_evidence(list(tried))]
+        latest = self.site.latest_front
+        if unseen and latest and not self.verified_latest:
+            self.verified_latest = True
+            return [scrapy.Request(latest, callback=self._verified, errback=self._verified, dont_filter=True,
+                                   meta={"handle_httpstatus_list": [404]})]
         wider = [(d, r) for d in unseen if (r := self._front_request(d, self.unproven[d][0], wide=True)) is not None]
         if wider:
             for d, _ in wider:
                 del self.unproven[d]
                 self.ledger.answered([d])  # the hold; the new request holds the date now
             return [r for _, r in wider]
-        latest = self.site.latest_front
-        if unseen and latest and not self.verified_latest:
-            self.verified_latest = True
-            return [scrapy.Request(latest, callback=self._verified, errback=self._verified, dont_filter=True,
-                                   meta={"handle_httpstatus_list": [404]})]
         for d, (tried, url) in sorted(self.unproven.items()):
             evidence = self.site.no_issue_evidence(list(tried))
             if evidence:
