@@ -162,6 +162,7 @@ def _render_issue(rng: random.Random, lay: Layout, issue: Issue, files: dict[str
         else:
             files[path] = (tpl_pc.render_page(lay.template, v) if gen == "pc"
                            else tpl_html.render_page(lay.template, v))
+        files.update(second.theme_files(lay, day, p.mode))
         pages_truth.append({"page_no": p.page_no, "page_name": p.page_name, "url": path,
                             "pdf_url": pdf, "image_url": scan, "articles": [a.url for a in order]})
         for pos, a in enumerate(order):

@@ -122,6 +122,16 @@ def page_ahnc(v: PageView, pdfs: list[str]) -> str:
 """
 
 
+def theme_files(lay: Layout, day: str, mode: str) -> dict[str, str]:
+    """pc-ahnc's theme: an empty page links `index.html` of its day's folder, a page of the
+    theme (no document of the issue) that sends readers to the latest issue."""
+    if lay.template != "pc-ahnc" or mode != "ad":
+        return {}
+    return {f"{day}/index.html": ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
+                                  '<title>数字报</title></head><body><a href="../../index.html">数字报首页</a>'
+                                  "</body></html>\n")}
+
+
 def render_page(lay: Layout, v: PageView, pdfs: list[str]) -> str:
     if lay.template == "pc-ahnc":
         return page_ahnc(v, pdfs)
