@@ -218,11 +218,12 @@ def canonical_url(url: str) -> str:
     return parts._replace(query="", fragment="").geturl()
 
 
-def calendar_url(root: str, generation: str, month: dt.date) -> str:
-    """The month's period.xml under the e-paper root, for generation "pc" or "html"."""
+def calendar_url(root: str, generation: str, month: dt.date, name: str = "period.xml") -> str:
+    """The month's calendar under the e-paper root, for generation "pc" or "html"; `name` is
+    the site's name for it (`period.xml`, `paper_existed.xml`)."""
     if generation == "pc":
-        return urljoin(root, f"pc/layout/{month:%Y%m}/period.xml")
-    return urljoin(root, f"html/{month:%Y-%m}/period.xml")
+        return urljoin(root, f"pc/layout/{month:%Y%m}/{name}")
+    return urljoin(root, f"html/{month:%Y-%m}/{name}")
 
 
 def day_url(root: str, generation: str, day: dt.date, file_name: str) -> str:
@@ -376,7 +377,8 @@ def parse_page(text: str, url: str, root: str | None = None) -> Page:
     - articles (its own) and boxed: with an image map that links articles, the page's own
       articles are the map's, and a text link to an article missing from the map is a box of
       another page's (今日关注, 导读); without one, every linked article is its own;
-    - pdf_url: the first link to a .pdf; image_url: the scan the image map lies on;
+    - pdf_url: the first link to a .pdf that is not another page's (one beside another page's
+      entry of the page list); image_url: the scan the image map lies on;
     - promise: when the page shows articles by other signs (image-map areas, script-written
       titles, unrecognised links into the issue's folder, an article count in the comment).
     """
@@ -390,7 +392,7 @@ def parse_page(text: str, url: str, root: str | None = None) -> Page:
     mapped = any(link.in_map for link in links)
     own = [link.url for link in links if link.in_map or not mapped]
     boxed = [link.url for link in links if mapped and not link.in_map]
-    return Page(url, page_no, page_name, _pdf_url(doc, base), _scan_url(doc, base), pages, own, boxed,
+    return Page(url, page_no, page_name, _pdf_url(doc, base, url), _scan_url(doc, base), pages, own, boxed,
                 links, _promise(doc, text, base, url))
 
 
@@ -516,6 +518,10 @@ def _article_links(doc: lxml.html.HtmlElement, base: str, root: str) -> list[Art
     return [e for e in found.values() if e.in_list] + [e for e in found.values() if not e.in_list]
 
 
+# A folder's index (a theme's "home" link written relative to the page): no document of the issue.
+_INDEX = re.compile(r"(?:index|default)\.s?html?|", re.I)
+
+
 def _promise(doc: lxml.html.HtmlElement, text: str, base: str, url: str) -> str | None:
     """Why this page should link articles, whether or not their links are recognised: areas of
     an image map, titles written by script, links into the issue's folder that are neither
@@ -531,7 +537,8 @@ def _promise(doc: lxml.html.HtmlElement, text: str, base: str, url: str) -> str 
         return f"it writes {len(scripted)} title(s) by script"
     inside = {link for link in (absolute_url(base, a.get("href")) for a in doc.xpath("//a[@href]"))
               if link and link.startswith(folder) and link.split("?", 1)[0] != url.split("?", 1)[0]
-              and not is_page_url(link) and not urlsplit(link).path.lower().endswith(_FILE_SUFFIXES)}
+              and not is_page_url(link) and not urlsplit(link).path.lower().endswith(_FILE_SUFFIXES)
+              and not _INDEX.fullmatch(link.split("?", 1)[0].rsplit("/", 1)[1])}
     if inside:
         return f"it links {len(inside)} document(s) of the issue's folder"
     for name, value in parse_enpproperty(text).items():
@@ -540,11 +547,26 @@ def _promise(doc: lxml.html.HtmlElement, text: str, base: str, url: str) -> str 
     return None
 
 
-def _pdf_url(doc: lxml.html.HtmlElement, base: str) -> str | None:
+def _pdf_url(doc: lxml.html.HtmlElement, base: str, url: str) -> str | None:
+    """The page's own PDF. A page list may carry each page's PDF beside its entry: a PDF link
+    whose nearest enclosing element with page-list links holds exactly one page's link is that
+    page's; the first PDF link that is not another page's is this page's."""
     for a in doc.xpath("//a[@href]"):
         link = absolute_url(base, a.get("href"))
         if link and urlsplit(link).path.lower().endswith(".pdf"):
-            return link
+            owner = _entry_page(a, base)
+            if owner is None or owner == url:
+                return link
+    return None
+
+
+def _entry_page(a: lxml.html.HtmlElement, base: str) -> str | None:
+    """The one page of the page list whose entry holds `a`; None when `a` is outside every
+    entry (the nearest element with page-list links lists several pages, or none does)."""
+    for el in a.iterancestors():
+        listed = {absolute_url(base, x.get("href")) for x in el.xpath(_PAGE_LIST.replace("//a", ".//a"))}
+        if listed:
+            return listed.pop() if len(listed) == 1 else None
     return None
 
 

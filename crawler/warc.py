@@ -63,6 +63,7 @@ from epaper.crawler.captures import (MEDIA_HEADER, NOT_MODIFIED, CaptureIndex, D
                                      history_of, payload_digest, warc_files)
 from epaper.crawler.ledger import Ledger
 from epaper.crawler.middlewares import incomplete_media, truncation
+from epaper.crawler.sites.founder import generation_of
 from epaper.crawler.signals import issue_writing
 from epaper.storage.parquet import check_inside, fsync_dir, open_regular, partition_dir, remove_stale_temps
 
@@ -265,8 +266,9 @@ def replay_source(root: Path, dates: list[dt.date]) -> tuple[str, str]:
                         base = json.loads(fields["json-metadata"])["base_url"]
                     elif record.rec_type == "response" and base:
                         rel = record.rec_headers.get_header("WARC-Target-URI")[len(base):]
-                        if rel.startswith(("pc/", "html/")) and record.http_headers.get_statuscode() == "200":
-                            return base, rel.split("/", 1)[0]
+                        generation = generation_of(rel)
+                        if generation and record.http_headers.get_statuscode() == "200":
+                            return base, generation
             except (ArchiveLoadFailed, OSError, EOFError, ValueError, KeyError) as exc:
                 unreadable.append(f"{path.relative_to(root)}: {exc}")
                 continue

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from epaper.replica.faults import load_faults
-from epaper.replica.layout import TEMPLATES
+from epaper.replica.build import TEMPLATES
 
 
 def _date(text: str) -> date:

@@ -14,7 +14,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from epaper.replica import tpl_cells, tpl_html, tpl_pc
+from epaper.replica import second, tpl_cells, tpl_html, tpl_pc
 from epaper.replica.content import Article
 from epaper.replica.dedupe import duplicate_of
 from epaper.replica.layout import (BOM_CRLF_TEMPLATES, DEFAULT_TEMPLATE, GB2312_TEMPLATES, SPACED_NAME_TEMPLATES,
@@ -60,7 +60,7 @@ def build_site(out_dir: Path, *, start: date, end: date, generation: str = "pc",
     if end < start:
         raise ValueError("end is before start")
     rng = random.Random(f"{seed}:{template}")
-    lay = Layout(template)
+    lay = second.layout_for(template)
     dates, no_issue = issue_dates(start, end)
     issues = plan_issues(rng, dates, generation)
     files: dict[str, bytes | str] = {}
@@ -123,11 +123,14 @@ def _render_issue(rng: random.Random, lay: Layout, issue: Issue, files: dict[str
                 img.url = lay.article_image(d, rng)
                 media_files.append((img.url, "image"))
         aid += rng.randint(20, 300)
+    # pc-ahnc's page list carries every page's PDF: all of them are drawn first.
+    pdfs = [lay.page_pdf(d, p.page_no, rng) for p in issue.pages] if lay.template == "pc-ahnc" else []
     nav_form, seen = rng.randrange(6), set()
     pages_truth, rows = [], []
     for k, p in enumerate(issue.pages):
         path = paths[k]
-        pdf, scan = lay.page_pdf(d, p.page_no, rng), lay.page_scan(d, p.page_no, rng)
+        pdf = pdfs[k] if pdfs else lay.page_pdf(d, p.page_no, rng)
+        scan = lay.page_scan(d, p.page_no, rng)
         media_files += [(pdf, "pdf"), (scan, "scan")]
         # The page's articles are the ones it prints, in list order, then the map's: links to
         # other pages' articles (a 转版 link, a 今日关注 box) do not move them.
@@ -145,13 +148,18 @@ def _render_issue(rng: random.Random, lay: Layout, issue: Issue, files: dict[str
             prev=rel(paths[k - 1], path) if k else None,
             next=rel(paths[k + 1], path) if k + 1 < len(paths) else None,
             home=rel(lay.latest(), path), ban_form=rng.randrange(6), pdf_style=rng.randrange(3),
-            enp=page_enp(d, p.page_no, PAPER), static=rel(static, path),
+            enp=page_enp(d, lay.filed_no(p.page_no) if isinstance(lay, second.SecondLayout) else p.page_no, PAPER),
+            static=rel(static, path),
             box=[(rel(a.url, path), esc(a.title_printed)) for a in box],
             query="?div=-1" if lay.template in BOM_CRLF_TEMPLATES else "",
             twins=[rel(a.url, path) for a in p.map_links if lay.template in BOM_CRLF_TEMPLATES and rng.random() < 0.3])
-        files[path] = (tpl_cells.render_page(v) if lay.template in tpl_cells.TEMPLATES
-                       else tpl_pc.render_page(lay.template, v) if gen == "pc"
-                       else tpl_html.render_page(lay.template, v))
+        if lay.template in second.TEMPLATES:
+            files[path] = second.render_page(lay, v, [rel(q, path) for q in pdfs])
+        else:
+            files[path] = (tpl_cells.render_page(v) if lay.template in tpl_cells.TEMPLATES
+                           else tpl_pc.render_page(lay.template, v) if gen == "pc"
+                           else tpl_html.render_page(lay.template, v))
+        files.update(second.theme_files(lay, day, p.mode))
         pages_truth.append({"page_no": p.page_no, "page_name": p.page_name, "url": path,
                             "pdf_url": pdf, "image_url": scan, "articles": [a.url for a in order]})
         for pos, a in enumerate(order):
@@ -172,6 +180,8 @@ def _article_page(rng: random.Random, lay: Layout, a: Article, d: date, p: Page,
                     siblings=[(rel(s.url, a.url), esc(s.title_printed)) for s in p.articles])
     if lay.template in tpl_cells.TEMPLATES:
         return tpl_cells.article_page(v, frame, rng)
+    if lay.template in second.TEMPLATES:
+        return second.article_page(lay, v, rng)
     if lay.generation == "pc":
         return tpl_pc.article_page(lay.template, v, rng)
     return tpl_html.article_page(lay.template, v, rng)
@@ -213,11 +223,17 @@ def _write_calendar(lay: Layout, start: date, end: date, issues: list[Issue],
     months: dict[str, list[Issue]] = {}
     m = date(start.year, start.month, 1)
     while m <= end:
-        months[lay.period(m)] = []
+        if lay.period(m) is not None:  # a template without calendars has None
+            months[lay.period(m)] = []
         m = date(m.year + m.month // 12, m.month % 12 + 1, 1)
     for issue in issues:
-        months[lay.period(issue.date)].append(issue)
+        if lay.period(issue.date) is not None:
+            months[lay.period(issue.date)].append(issue)
     for path, month in months.items():
+        own = second.calendar(lay, [(i.date, lay.page_file(0, i.pages[0].node_id)) for i in month])
+        if own:
+            files[path] = own
+            continue
         periods = "".join(
             f'<period id="{n + 1}">\n<period_name>{PAPER}</period_name>\n'
             f"<period_date>{i.date}</period_date>\n<period_id>{i.date:%Y%m%d}01</period_id>\n"

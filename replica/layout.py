@@ -20,6 +20,10 @@ TEMPLATES: dict[str, str] = {
     "html-nbs": "html",
     "pc-hbrb": "pc",
     "html-sxjjrb": "html",  # heads in table cells, the page frame around the article (tpl_cells)
+    # the second batch of real sites (FOUNDER.md "More variants"; replica/second.py)
+    "html-kjjrsb": "html",
+    "html-snb": "html",
+    "pc-ahnc": "pc",
 }
 DEFAULT_TEMPLATE = {"pc": "pc-rmrb", "html": "html-table"}
 GB2312_TEMPLATES = {"html-gb2312"}

@@ -36,8 +36,11 @@ def test_every_replica_template_would_be_archived(portal, template):
     issue = server.truth["issues"][latest]
     assert found["latest"]["date"] == latest and found["latest"]["pages"] == len(issue["pages"])
     assert found["latest"]["articles"] == sum(len(p["articles"]) for p in issue["pages"])
-    assert found["calendar"]["last"] == latest and found["calendar"]["issues"] == sum(
-        1 for d in server.truth["issues"] if d[:7] == latest[:7])
+    if any((server.truth_path.parent / "site").rglob("*.xml")):
+        assert found["calendar"]["last"] == latest and found["calendar"]["issues"] == sum(
+            1 for d in server.truth["issues"] if d[:7] == latest[:7])
+    else:  # a site without calendars (html-snb): said, not a problem
+        assert found["calendar"]["issues"] == 0 and any("no calendar" in w for w in found["warnings"])
     # every field of the sample as the truth has it, with where it came from
     truth = {server.base_url + a["url"]: a for a in server.truth["articles"]}
     assert len(found["sample"]) == SAMPLE
@@ -47,7 +50,9 @@ def test_every_replica_template_would_be_archived(portal, template):
             assert article["fields"][name] == want[name], (article["url"], name)
             assert (article["sources"][name] is None) == (want[name] is None)
     # the budget: robots.txt, the latest-issue page(s), the calendar, the pages, the sample
-    assert found["requests"] == server.request_count() <= 1 + 2 + 1 + len(issue["pages"]) + SAMPLE
+    # robots.txt, the latest-issue pages, the calendar under each known name until one answers
+    # (two on the html generation), the pages, the sample
+    assert found["requests"] == server.request_count() <= 1 + 2 + 2 + len(issue["pages"]) + SAMPLE
     assert set(CLEAN_CWD.iterdir()) == before  # nothing written
 
 

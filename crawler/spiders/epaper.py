@@ -23,13 +23,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
+from scrapy import signals
+from scrapy.exceptions import (CannotResolveHostError, DontCloseSpider, DownloadCancelledError, DownloadConnectionRefusedError,
                                DownloadFailedError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError)
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.web.client import ResponseNeverReceived
 
 from epaper.crawler import founder, founder_article
+from epaper.crawler.sites.founder import REDIRECTS, FounderSite, plausible_issue_date, read_calendar
 from epaper.crawler.arguments import crawl_arguments
 from epaper.crawler.items import ArticleItem, PageItem
 from epaper.crawler.ledger import Ledger
@@ -47,12 +49,7 @@ def article_id(source: str, url: str, root: str) -> str:
 ORDER_MAX = 2 ** (ARTICLES.field("position").type.bit_width - 1) - 1
 
 
-def plausible_issue_date(day: dt.date) -> bool:
-    """A date read from a page (the latest issue's URL) is only used when it could be real."""
-    return dt.date(1900, 1, 1) <= day <= dt.date.today() + dt.timedelta(days=2)
-
-
-_REDIRECTS = (301, 302, 303, 307, 308)
+__all__ = ["EpaperSpider", "article_id", "failure_reason", "plausible_issue_date"]
 _MAXSIZE = re.compile(r"(\d+) bytes which is larger than download max size \((\d+)\)")
 
 
@@ -107,8 +104,20 @@ class EpaperSpider(scrapy.Spider):
         super().__init__(*args, **kwargs)
         self.arguments = crawl_arguments(base_url, date, start, end, latest, layout, dates)
         self.root = self.arguments.root
+        self.site = FounderSite(self.root)
         self.allowed_domains = [urlsplit(self.root).hostname]
         self.days: dict[dt.date, _Day] = {}
+        self.unproven: dict[dt.date, tuple[tuple[str, ...], str]] = {}  # see _unproven
+        self.verified_latest = False
+
+    @property
+    def generation(self) -> str:
+        """The site's generation: "auto" until the crawl has found it."""
+        return self.site.generation
+
+    @generation.setter
+    def generation(self, value: str) -> None:
+        self.site.generation = value
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -123,6 +132,7 @@ class EpaperSpider(scrapy.Spider):
         spider.replaying = bool(crawler.settings.get("WARC_REPLAY_DIR"))
         if spider.generation not in ("auto", "pc", "html"):
             raise ValueError(f"layout must be auto, pc or html, got {spider.generation!r}")
+        crawler.signals.connect(spider._on_idle, signals.spider_idle)
         spider.ledger = Ledger.from_crawler(crawler)
         spider.ledger.start(spider.root, spider.source, list(spider.arguments.dates))
         return spider
@@ -164,84 +174,92 @@ class EpaperSpider(scrapy.Spider):
 
     def start_requests(self) -> Iterator[scrapy.Request]:
         if self.arguments.latest:
-            gens = ["pc", "html"] if self.generation == "auto" else [self.generation]
-            yield self._latest_request(gens)
+            yield self._latest_request(self.site.generations())
             return
+        # The first month's calendar names the site's generation and calendar name; the other
+        # months are asked for under that name only (once per site, not per month).
         months = self._months()
         first = next(iter(months))
-        if self.generation == "auto":
-            yield self._calendar_request(first, months[first], ["pc", "html"])
-        else:
-            for month, dates in months.items():
-                yield self._calendar_request(month, dates, [self.generation])
+        yield self._calendar_request(first, months[first], self.site.calendar_tries(), first=True)
 
-    def _calendar_request(self, month: dt.date, dates: list[dt.date], gens: list[str]) -> scrapy.Request:
-        return self._request(founder.calendar_url(self.root, gens[0], month), self.parse_calendar,
-                             dates, month=month, gens=gens)
+    def _calendar_request(self, month: dt.date, dates: list[dt.date], tries: list[tuple[str, str]],
+                          first: bool = False) -> scrapy.Request:
+        gen, name = tries[0]
+        return self._request(self.site.calendar_url(gen, month, name), self.parse_calendar,
+                             dates, month=month, tries=tries, first=first)
+
+    def _other_months(self) -> Iterator[scrapy.Request]:
+        for month, dates in list(self._months().items())[1:]:
+            yield self._calendar_request(month, dates, self.site.calendar_tries())
 
     def _latest_request(self, gens: list[str], dates: list[dt.date] | None = None) -> scrapy.Request:
         # Its redirect (HTTP or meta refresh) is read here rather than followed: the newest
         # issue's date is in the target's URL, so an issue archived already costs this request only.
-        request = self._request(self.root + founder.LATEST_PATHS[gens[0]], self.parse_latest, dates or [], gens=gens)
-        request.meta.update(dont_redirect=True, handle_httpstatus_list=[*_REDIRECTS, 404])
+        request = self._request(self.site.latest_url(gens[0]), self.parse_latest, dates or [], gens=gens)
+        request.meta.update(dont_redirect=True, handle_httpstatus_list=[*REDIRECTS, 404])
         return request
 
     # ------------------------------------------------------------ calendar and latest
 
     def parse_calendar(self, response: Response):
         meta = response.meta
-        dates, month, gens = meta["issue_dates"], meta["month"], meta["gens"]
-        if response.status == 404 and len(gens) > 1:
-            yield self._calendar_request(month, dates, gens[1:])
+        dates, month, tries = meta["issue_dates"], meta["month"], meta["tries"]
+        if response.status == 404 and len(tries) > 1:
+            yield self._calendar_request(month, dates, tries[1:], first=meta["first"])
             return
-        if self.generation == "auto":
-            if response.status == 404:  # no calendar of either generation: look for the latest page
-                yield self._latest_request(["pc", "html"], dates)
-                return
-            self.generation = gens[0]
-            self.logger.info("e-paper generation: %s", self.generation)
-            for other, other_dates in list(self._months().items())[1:]:
-                yield self._calendar_request(other, other_dates, [self.generation])
         if response.status == 404:
-            for d in dates:
-                yield self._front_request(d, 0)
+            if meta["first"]:
+                # No calendar under any known name: the latest-issue page names the generation
+                # and the front pages; every day's first page is then looked for.
+                yield self._latest_request(self.site.generations(), dates)
+                return
+            yield from self._fronts(dates)  # a month missing from a site with calendars
             return
+        self.site.learn_calendar(*tries[0])
+        self.logger.info("e-paper generation: %s, calendar %s", self.generation, self.site.calendar_name)
+        if meta["first"]:
+            yield from self._other_months()
         try:
-            calendar = dict(founder.parse_period_xml(response.body))
+            calendar = read_calendar(response.body)
         except (ValueError, SyntaxError) as exc:
             for d in dates:
                 self.ledger.fail(d, response.url, f"calendar unreadable: {exc}")
             return
+        self.site.learn_calendar(*tries[0], calendar)
         for d in dates:
             if d in calendar:
-                front = calendar[d] or founder.FRONT_PAGE_GUESSES[self.generation][0]
-                if "/" in front or not re.fullmatch(r"[\w.-]+", front):
-                    front = founder.FRONT_PAGE_GUESSES[self.generation][0]
-                yield self._request(founder.day_url(self.root, self.generation, d, front),
-                                    self.parse_front, [d], guess=None, stage=1)
+                yield self._request(self.site.front_url(d, calendar[d]), self.parse_front, [d], stage=1)
             else:
                 self.ledger.no_issue(d)
 
-    def _front_request(self, d: dt.date, guess: int) -> scrapy.Request:
-        name = founder.FRONT_PAGE_GUESSES[self.generation][guess]
-        return self._request(founder.day_url(self.root, self.generation, d, name),
-                             self.parse_front, [d], guess=guess, stage=1)
+    def _front_request(self, d: dt.date, tried: tuple[str, ...] = (), wide: bool = False) -> scrapy.Request | None:
+        """The day's first page under the next name to try: the site's learned name, then (`wide`,
+        or nothing learned) the generation's guesses. None when every such name was tried."""
+        name = next((n for n in self.site.front_candidates(wide) if n not in tried), None)
+        if name is None:
+            return None
+        return self._request(self.site.day_url(d, name), self.parse_front, [d], tried=(*tried, name), wide=wide,
+                             stage=1)
 
     def parse_latest(self, response: Response):
         gens = response.meta["gens"]
         if response.status == 404:
             if len(gens) > 1:
                 yield self._latest_request(gens[1:], response.meta["issue_dates"])
-            else:
+            elif self.generation == "auto" or self.arguments.latest:
                 self.ledger.set_fatal(f"no Founder e-paper found at {self.root} (neither pc/layout/ nor html/)")
+            else:  # no latest-issue page on a site of a known generation: its days' first pages are guessed
+                yield from self._fronts(self.ledger.dates)
             return
         if self.generation == "auto":
             self.generation = gens[0]
-        if not self.arguments.latest:  # a site without calendars: go straight to each day's first page
-            for d in self.ledger.dates:
-                yield self._front_request(d, 0)
-            return
         target = self._latest_target(response)
+        if not self.arguments.latest:  # a site without calendars: go straight to each day's first page
+            if target:
+                self.site.latest_front = target
+                self.site.learn_front(target, "the latest-issue page")
+            yield from self._fronts(self.ledger.dates)
+            return
         day = founder.date_from_url(target) if target else None
         if day is None and target and response.meta.get("dont_redirect") and target != response.url:
             # A redirect whose target names no date: followed, and that page is read instead.
@@ -253,19 +271,77 @@ class EpaperSpider(scrapy.Spider):
         if not plausible_issue_date(day):  # the date names the snapshot's folder: check it first
             self.ledger.error = f"the latest issue at {response.url} claims an impossible date {day} ({target})"
             return
+        self.site.learn_front(target, "the latest-issue page")
         self.ledger.expect([day])
         if not self.force and snapshot_info(Path(self.archive), day).complete:
             # An idle run costs this one request: the issue is archived complete already.
             self.ledger.already_archived(day)
             return
-        yield self._request(target, self.parse_front, [day], guess=None, stage=1)
+        yield self._request(target, self.parse_front, [day], stage=1)
+
+    def _fronts(self, dates: list[dt.date]) -> Iterator[scrapy.Request]:
+        for d in dates:
+            request = self._front_request(d)
+            if request is not None:
+                yield request
+
+    # ------------------------------------------------------------ days without a first page
+
+    def _unproven(self, d: dt.date, tried: tuple[str, ...], url: str) -> None:
+        """Every name of the day's first page answered 404: that proves nothing by itself (a
+        guessed name may be wrong). The date waits, held open, until the crawl has seen which
+        names answer on other days (`_settle_unproven`, when the crawl is idle)."""
+        self.ledger.sent([d])  # held: the date is not released before it is settled
+        self.unproven[d] = (tried, url)
+
+    def _on_idle(self, spider=None):
+        if not self.unproven:
+            return
+        requests = self._settle_unproven()
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        if requests:
+            raise DontCloseSpider
+
+    def _settle_unproven(self) -> list[scrapy.Request]:
+        """Each held date: "no issue" when a name it tried is another issue's first page (its
+        folder is missing, not the name wrong). Without that evidence: once, the latest issue's
+        first page is fetched to see whether the name it gives works; then the generation's other
+        names are tried for the date; then it fails, with the names tried."""
+        unseen = [d for d, (tried, _) in self.unproven.items() if not self.site.no_issue_evidence(list(tried))]
+        latest = self.site.latest_front
+        if unseen and latest and not self.verified_latest:
+            self.verified_latest = True
+            return [scrapy.Request(latest, callback=self._verified, errback=self._verified, dont_filter=True,
+                                   meta={"handle_httpstatus_list": [404]})]
+        wider = [(d, r) for d in unseen if (r := self._front_request(d, self.unproven[d][0], wide=True)) is not None]
+        if wider:
+            for d, _ in wider:
+                del self.unproven[d]
+                self.ledger.answered([d])  # the hold; the new request holds the date now
+            return [r for _, r in wider]
+        for d, (tried, url) in sorted(self.unproven.items()):
+            evidence = self.site.no_issue_evidence(list(tried))
+            if evidence:
+                self.logger.info("%s: no issue (first page %s not found; %s)", d, url, evidence)
+                self.ledger.no_issue(d)
+            else:
+                self.ledger.fail(d, url, f"first page not found under any name tried ({', '.join(tried)}), and "
+                                         "none of them is the first page of another issue: cannot tell whether "
+                                         "there is an issue")
+            self.ledger.answered([d])
+        self.unproven.clear()
+        return []
+
+    def _verified(self, response_or_failure):
+        response = response_or_failure if isinstance(response_or_failure, Response) else None
+        if response is not None and response.status == 200:
+            self.site.fronts_seen.add(response.url.rsplit("/", 1)[-1])
+        return None
 
     def _latest_target(self, response: Response) -> str | None:
-        if response.status in _REDIRECTS:
-            location = response.headers.get("Location")
-            return response.urljoin(location.decode("latin-1")) if location else None
-        text = founder.decode_html(response.body, response.headers.get("Content-Type", b"").decode("latin-1"))[0]
-        return founder.latest_target(text, response.url, self.root)
+        return self.site.latest_target(response.status, response.headers.get("Location"), response.body,
+                                       response.headers.get("Content-Type", b""), response.url)
 
     # ------------------------------------------------------------ pages
 
@@ -298,23 +374,24 @@ class EpaperSpider(scrapy.Spider):
 
     def parse_front(self, response: Response):
         d = response.meta["issue_dates"][0]
+        tried = response.meta.get("tried")  # None: the page the calendar or the latest-issue page names
         if response.status == 404:
-            guess = response.meta.get("guess")
-            if guess is not None and guess + 1 < len(founder.FRONT_PAGE_GUESSES[self.generation]):
-                yield self._front_request(d, guess + 1)
-            elif guess is not None:
-                self.ledger.no_issue(d)
+            if tried is None:
+                self.ledger.fail(d, response.url, "HTTP 404 (front page listed in the calendar)")
+                return
+            request = self._front_request(d, tried, response.meta.get("wide", False))
+            if request is not None:
+                yield request
             else:
-                self.ledger.fail(d, response.url, "HTTP 404 (front page listed in period.xml)")
+                self._unproven(d, tried, response.url)
             return
         try:
             page = self._parse_page(response)
         except Exception as exc:  # a page the parser cannot read fails that page, never the crawl
             self.ledger.fail(d, response.url, self._unreadable(response, exc))
             return
-        links = [p.url for p in page.pages] or [response.url]
-        if response.url not in links:
-            links.insert(0, response.url)
+        self.site.fronts_seen.add(response.url.rsplit("/", 1)[-1])
+        links = self.site.day_links(page, response.url)
         self.days[d] = _Day(page_count=len(links), labels={p.url: (p.page_no, p.page_name) for p in page.pages})
         for index, url in enumerate(links):
             if url == response.url:
@@ -348,7 +425,7 @@ class EpaperSpider(scrapy.Spider):
             return
         # Every page of the day is in: request each article once, on the page that prints it.
         order = sorted(day.pages)
-        placed = founder.place_articles([day.pages[pi] for pi in order])
+        placed = self.site.place([day.pages[pi] for pi in order])
         foreign = self._other_issues(placed, d)
         for pi in order:
             p = day.pages[pi]
@@ -410,18 +487,30 @@ class EpaperSpider(scrapy.Spider):
         reason = failure_reason(failure, request.meta.get("download_maxsize", self.maxsize))
         url = (request.meta.get("redirect_urls") or [request.url])[0]  # the URL we asked for
         self.logger.warning("%s failed: %s", url, reason)
+        if handler == "parse_latest" and not self.arguments.latest and self.generation != "auto":
+            yield from self._fronts(self.ledger.dates)  # no calendar, and the latest page is down: guesses
+            self.ledger.answered(dates)
+            return
         if handler == "parse_latest":
             self.ledger.error = f"cannot reach {url}: {reason}"
         if handler == "parse_calendar" and self.replaying and self.generation != "auto":
             # The WARC files hold no calendar for these dates (a `--latest` run goes straight to
             # the day's first page): replay goes to each day's first page, as for a site without
             # calendars.
-            self.logger.info("%s: replaying from each day's first page", reason)
-            for d in dates:
-                yield self._front_request(d, 0)
+            tries = request.meta["tries"]
+            if len(tries) > 1:  # another name of the calendar may be in the WARC files
+                yield self._calendar_request(request.meta["month"], dates, tries[1:], first=request.meta["first"])
+            else:
+                self.logger.info("%s: replaying from each day's first page", reason)
+                if request.meta["first"]:
+                    yield from self._other_months()
+                yield from self._fronts(dates)
             self.ledger.answered(dates)
             return
-        if handler in ("parse_calendar", "parse_latest") and self.generation == "auto":
+        if handler == "parse_calendar" and request.meta["first"] and self.generation != "auto":
+            yield from self._other_months()  # the other months' calendars do not wait for this one
+        if (handler == "parse_calendar" and self.generation == "auto") or (
+                handler == "parse_latest" and not self.arguments.latest):
             extra = [d for d in self.ledger.dates if d not in dates]  # the generation is unknown: no date can go on
             self.ledger.sent(extra)
             dates = dates + extra

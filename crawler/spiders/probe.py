@@ -22,7 +22,8 @@ from scrapy.http import Response
 
 from epaper.crawler import founder, founder_article
 from epaper.crawler.arguments import check_base_url
-from epaper.crawler.spiders.epaper import failure_reason, plausible_issue_date
+from epaper.crawler.sites.founder import FounderSite, plausible_issue_date, read_calendar
+from epaper.crawler.spiders.epaper import failure_reason
 
 
 @dataclass
@@ -76,6 +77,7 @@ class ProbeSpider(scrapy.Spider):
                  today: str | None = None, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.root = check_base_url(base_url)
+        self.site = FounderSite(self.root)
         self.allowed_domains = [urlsplit(self.root).hostname]
         self.sample_size, self.max_pages = int(sample), int(max_pages)
         self.today = dt.date.fromisoformat(today) if today else dt.date.today()
@@ -88,7 +90,8 @@ class ProbeSpider(scrapy.Spider):
                               meta={"handle_httpstatus_list": [404], **meta})
 
     async def start(self):
-        yield self._request(self.root + founder.LATEST_PATHS["pc"], self.parse_latest, gens=["pc", "html"])
+        gens = self.site.generations()
+        yield self._request(self.site.latest_url(gens[0]), self.parse_latest, gens=gens)
 
     def _text(self, response: Response) -> str:
         return founder.page_text(response.body, response.headers.get("Content-Type", b"").decode("latin-1"))
@@ -100,10 +103,11 @@ class ProbeSpider(scrapy.Spider):
         target = None
         if response.status != 404:
             try:
-                text = self._text(response)
+                self._text(response)  # a latest-issue page must be a page
+                target = self.site.latest_target(response.status, response.headers.get("Location"), response.body,
+                                                 response.headers.get("Content-Type", b""), response.url)
             except ValueError:
-                text = ""
-            target = founder.latest_target(text, response.url, self.root)
+                target = None
         day = founder.date_from_url(target) if target else None
         if day is not None and plausible_issue_date(day):
             f = self.findings
@@ -111,16 +115,17 @@ class ProbeSpider(scrapy.Spider):
             yield from self._issue(target, day, response)
             return
         if len(gens) > 1:
-            yield self._request(self.root + founder.LATEST_PATHS[gens[1]], self.parse_latest, gens=gens[1:])
+            yield self._request(self.site.latest_url(gens[1]), self.parse_latest, gens=gens[1:])
             return
         # No latest-issue page of either generation: the calendars of this month and the last.
         last = (self.today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-        tries = [(gen, month) for month in (self.today.replace(day=1), last) for gen in ("pc", "html")]
+        tries = [(gen, name, month) for month in (self.today.replace(day=1), last)
+                 for gen, name in self.site.calendar_tries()]
         yield self._calendar_request(tries)
 
-    def _calendar_request(self, tries: list[tuple[str, dt.date]]) -> scrapy.Request:
-        gen, month = tries[0]
-        return self._request(founder.calendar_url(self.root, gen, month), self.parse_calendar_search, tries=tries)
+    def _calendar_request(self, tries: list[tuple[str, str, dt.date]]) -> scrapy.Request:
+        gen, name, month = tries[0]
+        return self._request(self.site.calendar_url(gen, month, name), self.parse_calendar_search, tries=tries)
 
     def parse_calendar_search(self, response: Response):
         tries = response.meta["tries"]
@@ -130,36 +135,50 @@ class ProbeSpider(scrapy.Spider):
                 yield self._calendar_request(tries[1:])
             else:
                 self.findings.errors.append("no latest-issue page (pc/layout/index.html, paperindex.htm) and no "
-                                            "period.xml for this month or the last, in either generation")
+                                            "month calendar for this month or the last, in either generation")
             return
-        gen = tries[0][0]
+        gen, name, _ = tries[0]
         day, front = issues[-1]
         f = self.findings
         f.generation, f.calendar_url = gen, response.url
+        self.site.learn_calendar(gen, name, dict(issues))
         f.calendar = [d for d, _ in issues]
-        f.front_url = founder.day_url(self.root, gen, day, front or founder.FRONT_PAGE_GUESSES[gen][0])
+        f.front_url = self.site.front_url(day, front)
         f.latest_date = day
         yield self._request(f.front_url, self.parse_front)
 
     def _calendar(self, response: Response) -> list[tuple[dt.date, str]] | None:
         try:
-            return sorted(founder.parse_period_xml(response.body))
+            return sorted(read_calendar(response.body).items())
         except (ValueError, SyntaxError) as exc:
             self.findings.calendar_error = f"{response.url}: unreadable: {exc}"
             return None
 
     def _issue(self, front: str, day: dt.date, response: Response):
-        self.findings.calendar_url = founder.calendar_url(self.root, self.findings.generation, day.replace(day=1))
-        yield self._request(self.findings.calendar_url, self.parse_calendar)
+        self.site.generation = self.findings.generation
+        self.site.learn_front(front, "the latest-issue page")
+        yield self._month_calendar(day.replace(day=1), self.site.calendar_tries())
         if front == response.url:  # Scrapy followed the meta refresh: this is the first page already
             yield from self.parse_front(response)
         else:
             yield self._request(front, self.parse_front)
 
+    def _month_calendar(self, month: dt.date, tries: list[tuple[str, str]]) -> scrapy.Request:
+        gen, name = tries[0]
+        self.findings.calendar_url = self.site.calendar_url(gen, month, name)
+        return self._request(self.findings.calendar_url, self.parse_calendar, month=month, tries=tries)
+
     def parse_calendar(self, response: Response):
-        if response.status == 404:
-            self.findings.calendar_error = f"{response.url}: HTTP 404 (no calendar: each day's first page is guessed)"
+        tries = response.meta["tries"]
+        if response.status == 404 and len(tries) > 1:  # the site may name its calendar otherwise
+            yield self._month_calendar(response.meta["month"], tries[1:])
             return
+        if response.status == 404:
+            front = self.site.front_name or self.site.front_guesses()[0]
+            self.findings.calendar_error = (f"{response.url}: HTTP 404 (no calendar under any known name: each "
+                                            f"day's first page is looked for as {front})")
+            return
+        self.site.learn_calendar(*tries[0])
         issues = self._calendar(response)
         if issues is not None:
             self.findings.calendar = [d for d, _ in issues]
@@ -175,9 +194,7 @@ class ProbeSpider(scrapy.Spider):
         except ValueError as exc:
             self.findings.errors.append(f"the latest issue's first page {response.url}: {exc}")
             return
-        links = [p.url for p in page.pages] or [response.url]
-        if response.url not in links:
-            links.insert(0, response.url)
+        links = self.site.day_links(page, response.url)
         self.findings.pages_listed = len(links)
         self.findings.pages = [ProbedPage(url) for url in links[: self.max_pages]]
         self._wanted = len(self.findings.pages)
@@ -209,7 +226,7 @@ class ProbeSpider(scrapy.Spider):
         if len(self._pages) < self._wanted:
             return
         order = sorted(self._pages)
-        placed = founder.place_articles([self._pages[i] for i in order])
+        placed = self.site.place([self._pages[i] for i in order])
         for i in order:
             p = self._pages[i]
             if p is not None:
