@@ -4,7 +4,9 @@ gone is `lost`, with the command that restores it; the loaders and compact/ name
 date each time, and never crash on it."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import logging
 import shlex
@@ -19,9 +21,9 @@ import pytest_twisted
 from epaper.state import DAMAGED, LOST, date_states
 from epaper.storage import compact
 from epaper.storage.load import DamagedSnapshotWarning, load_articles, load_pages
-from epaper.storage.parquet import read_snapshot, snapshot_path, verify_file
+from epaper.storage.parquet import read_snapshot, snapshot_path, verify_file, write_snapshot
 from tests.test_state import SHANGHAI, write_day, write_run
-from tests.test_status_health import NOW, TODAY, WINDOW, healthy, status
+from tests.test_status_health import WINDOW, healthy, status
 
 OLD = dt.date(2026, 10, 5)  # long before the catch-up window
 
@@ -44,7 +46,6 @@ def long_day(data: Path, day: dt.date) -> None:
     table = read_snapshot(data, "articles", day)
     rows = [{**r, "body": "".join(chr(0x4E00 + (i * 7 + j * 13) % 2000) for j in range(400))}
             for i, r in enumerate(table.to_pylist())]
-    from epaper.storage.parquet import write_snapshot
     write_snapshot(data, "articles", day, rows, {"complete": True, "pages": 1})
 
 
@@ -216,9 +217,6 @@ async def test_the_printed_command_restores_a_lost_date(portal, tmp_path):
     assert before.num_rows > 0
     shutil.rmtree(tmp_path / "articles" / f"issue_date={day}")
     config = load_config(None, env={}, overrides={"storage.data_dir": str(tmp_path)})
-    import contextlib
-    import io
-
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = run_status(config, False, check=True)
