@@ -23,8 +23,9 @@ snapshot kept). :func:`date_outcome` turns a crawl's result into that word.
 
 In the archive (`epaper.state`, one of :data:`STATES`): ``archived``, ``suspect``
 (complete, but extracted unlike the recent issues), ``incomplete``, ``damaged`` (not valid
-Parquet), ``no_issue`` (confirmed), ``pending`` (a "no issue" found before the day was over),
-``missing`` (no snapshot and no "no issue").
+Parquet, or its checksum no longer matches), ``no_issue`` (confirmed), ``pending`` (a "no
+issue" found before the day was over), ``lost`` (the run log says it was archived, and its
+snapshot is gone), ``missing`` (no snapshot and no "no issue").
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ FAILED = "failed"
 SUSPECT = "suspect"
 DAMAGED = "damaged"
 MISSING = "missing"
+LOST = "lost"
 
 # A crawl found no issue of the date (final or not).
 NO_ISSUES = (NO_ISSUE, NO_ISSUE_YET, NOT_YET_PUBLISHED)
@@ -47,7 +49,7 @@ NO_ISSUES = (NO_ISSUE, NO_ISSUE_YET, NOT_YET_PUBLISHED)
 RUN_OUTCOMES = (ARCHIVED, NO_ISSUE, INCOMPLETE, FAILED)
 OK_OUTCOMES = (ARCHIVED, NO_ISSUE)
 # A date's state in the archive.
-STATES = (ARCHIVED, SUSPECT, INCOMPLETE, DAMAGED, NO_ISSUE, PENDING, MISSING)
+STATES = (ARCHIVED, SUSPECT, INCOMPLETE, DAMAGED, NO_ISSUE, PENDING, LOST, MISSING)
 SNAPSHOT_STATES = (ARCHIVED, SUSPECT, INCOMPLETE, DAMAGED)
 COMPLETE_STATES = (ARCHIVED, SUSPECT)  # a complete snapshot
 DONE_STATES = (ARCHIVED, SUSPECT, NO_ISSUE)  # nothing to crawl again

@@ -3,7 +3,11 @@ archive being kept, and does it read the portal right?
 
 Unhealthy (exit status 1), each with its reason:
 
-- a damaged snapshot, at any date (not valid Parquet: replaced by the next crawl of its date);
+- a damaged snapshot, at any date (not valid Parquet: replaced by the next crawl of its date;
+  with `verify`, as `status --check` runs it, every snapshot is read whole: a column chunk that
+  does not decode or a checksum that no longer matches makes it damaged too);
+- a lost date, at any date: archived by a run of the run log, its snapshot gone since (with the
+  `epaper reparse` command that restores it from its WARC files);
 - in the catch-up window (`schedule.catchup_days`, today included, in `schedule.timezone`): an
   incomplete date (with its failed URLs and reasons), a missing date (no snapshot and not
   confirmed to have no issue; today is not counted, as its issue may not be out yet), a
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from epaper.crawler.outcome import DAMAGED, INCOMPLETE, MISSING, PENDING, SUSPECT
+from epaper.crawler.outcome import DAMAGED, INCOMPLETE, LOST, MISSING, PENDING, SUSPECT
 from epaper.exits import SUCCESS
 from epaper.runlog import read_runs, run_ended, whole_runs
 from epaper.state import DateState, date_states
@@ -32,7 +36,7 @@ from epaper.state import DateState, date_states
 class Health:
     today: dt.date
     window: tuple[dt.date, dt.date] | None  # None: catchup_days = 0
-    dates: list[DateState]  # every archived date (snapshots), oldest first
+    dates: list[DateState]  # every archived date (snapshots, and lost ones), oldest first
     gaps: list[DateState]  # missing and pending dates of the window
     reasons: list[str] = field(default_factory=list)
     last_run: dict[str, Any] | None = None
@@ -51,11 +55,11 @@ def window_start(today: dt.date, days: int) -> dt.date:
 
 
 def check(data: str | Path, *, tz: dt.tzinfo, catchup_days: int, max_success_age_hours: float,
-          today: dt.date | None = None, now: dt.datetime | None = None) -> Health:
+          today: dt.date | None = None, now: dt.datetime | None = None, verify: bool = False) -> Health:
     root = Path(data)
     now = now or dt.datetime.now(dt.timezone.utc)
     today = today or now.astimezone(tz).date()
-    dates = [s for s in date_states(root, tz=tz) if s.has_snapshot]
+    dates = [s for s in date_states(root, tz=tz, verify=verify) if s.has_snapshot or s.state == LOST]
     window: list[DateState] = []
     span = None
     if catchup_days > 0:
@@ -64,8 +68,8 @@ def check(data: str | Path, *, tz: dt.tzinfo, catchup_days: int, max_success_age
     health = Health(today, span, dates, [s for s in window if s.state in (MISSING, PENDING)])
     reasons = health.reasons
     for s in dates:
-        if s.state == DAMAGED:
-            reasons.append(f"damaged: {s.date} ({s.note})")
+        if s.state in (DAMAGED, LOST):
+            reasons.append(f"{s.state}: {s.date} ({s.note})")
     for s in window:
         if s.state == INCOMPLETE:
             reasons.append(f"incomplete: {s.date} ({s.note})")
@@ -118,7 +122,10 @@ def as_json(health: Health, tz: dt.tzinfo) -> dict[str, Any]:
         "reasons": health.reasons,
         "today": health.today.isoformat(),
         "window": {"start": window[0].isoformat(), "end": window[1].isoformat()} if window else None,
-        "damaged": [{"date": s.date.isoformat(), "error": s.error} for s in health.dates if s.state == DAMAGED],
+        "damaged": [{"date": s.date.isoformat(), "error": s.error, "restore": s.restore}
+                    for s in health.dates if s.state == DAMAGED],
+        "lost": [{"date": s.date.isoformat(), "archived_by": s.archived_by, "restore": s.restore}
+                 for s in health.dates if s.state == LOST],
         "incomplete": [{"date": s.date.isoformat(), "failures": failures(s)} for s in in_window
                        if s.state == INCOMPLETE],
         "missing": [{"date": s.date.isoformat(), "state": s.state, "note": s.note, "last_run": s.last_run,

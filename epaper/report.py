@@ -75,7 +75,7 @@ class ReportData:
 
 # The report's four kinds, from the archive's states (`epaper.state`).
 KINDS = {st.ARCHIVED: COMPLETE, st.SUSPECT: COMPLETE, st.INCOMPLETE: INCOMPLETE, st.DAMAGED: INCOMPLETE,
-         st.NO_ISSUE: NO_ISSUE, st.PENDING: MISSING, st.MISSING: MISSING}
+         st.NO_ISSUE: NO_ISSUE, st.PENDING: MISSING, st.LOST: MISSING, st.MISSING: MISSING}
 
 
 def days_of(states: list[st.DateState]) -> list[Day]:

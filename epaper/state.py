@@ -2,8 +2,9 @@
 `schedule` share.
 
 Two sources: a date's snapshot, through its footer (`storage.parquet.snapshot_info`), and the
-latest run-log outcome of the date (`runlog.last_outcomes`). A snapshot wins over the run
-log: it is what the archive holds, and a crawl never replaces it with less.
+run log (`run_outcomes`: the latest outcome of the date, and whether a run archived it). A
+snapshot wins over the run log: it is what the archive holds, and a crawl never replaces it
+with less.
 
 - ``archived``: a complete snapshot.
 - ``suspect``: a complete snapshot whose extraction health departed sharply from the archive's
@@ -11,36 +12,40 @@ log: it is what the archive holds, and a crawl never replaces it with less.
   articles per page halved, bodies from the fallback). A crawl again will not change that: it
   needs a person (a parser fix and `epaper reparse`, or a look at the portal).
 - ``incomplete``: a snapshot whose crawl had failures (it holds what could be archived).
-- ``damaged``: a snapshot (articles or pages) that is not valid Parquet.
+- ``damaged``: a snapshot (articles or pages) that is not valid Parquet, or whose pages
+  snapshot is gone; with ``verify=True`` (`status --check`), also one where a column chunk
+  does not decode or a checksum stored when it was written no longer matches
+  (`storage.parquet.verify_file`).
 - ``no_issue``: no snapshot, and the latest outcome is "no issue" from a run that ended after
   the day was over in the portal's time zone.
 - ``pending``: no snapshot, and the latest outcome is "no issue" from a run that ended before
   the day was over: the issue may just not be published yet (the 07:30 run), so it is not
   confirmed and the date is crawled again.
-- ``missing``: no snapshot and no "no issue": never crawled, or the latest run failed (or
-  archived it, and the snapshot is gone since).
+- ``lost``: no snapshot, though a run of the run log archived the date (an ``archived``
+  outcome, or an ``incomplete`` one that kept rows): the snapshot was deleted or lost since.
+  ``restore`` says how to get it back: `epaper reparse` from its WARC files, when they are
+  still there.
+- ``missing``: no snapshot and no "no issue": never crawled, or the latest run failed.
 
-Only ``archived``, ``suspect`` and ``no_issue`` need no further crawl.
+Only ``archived``, ``suspect`` and ``no_issue`` need no further crawl (a ``lost`` or
+``damaged`` date is better restored with `epaper reparse` than crawled again: the portal may
+have changed since).
 """
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from epaper.runlog import last_outcomes
-from epaper.storage.parquet import archived_dates, snapshot_info
+from epaper.crawler.outcome import (ARCHIVED, COMPLETE_STATES, DAMAGED, DONE_STATES, INCOMPLETE, LOST, MISSING,  # noqa: F401
+                                   NO_ISSUE, PENDING, SNAPSHOT_STATES, STATES, SUSPECT)
+from epaper.runlog import read_runs
+from epaper.storage.parquet import archived_dates, has_snapshot, partition_dir, snapshot_info, verify_snapshot
 
-ARCHIVED, INCOMPLETE, DAMAGED = "archived", "incomplete", "damaged"
-NO_ISSUE, PENDING, MISSING = "no_issue", "pending", "missing"
-SUSPECT = "suspect"
-STATES = (ARCHIVED, SUSPECT, INCOMPLETE, DAMAGED, NO_ISSUE, PENDING, MISSING)
-SNAPSHOT_STATES = (ARCHIVED, SUSPECT, INCOMPLETE, DAMAGED)
-COMPLETE_STATES = (ARCHIVED, SUSPECT)  # a complete snapshot
-DONE_STATES = (ARCHIVED, SUSPECT, NO_ISSUE)
 
 Failure = tuple[str | None, str | None]  # (url, reason)
 
@@ -59,6 +64,10 @@ class DateState:
     error: str | None = None  # why a damaged snapshot is unreadable
     suspect: tuple[str, ...] = ()  # the changes that make a complete snapshot suspect
     health: dict | None = None  # the snapshot's extraction health (pipelines.health)
+    # Damaged or lost: the command that rebuilds it from its WARC files, or why none can.
+    restore: str | None = None
+    archived_by: str | None = None  # lost: the latest run that archived it (run id, when it ended)
+    checksummed: bool | None = None  # verified: False when judged by a full decode only (no checksum stored)
 
     @property
     def has_snapshot(self) -> bool:
@@ -73,7 +82,9 @@ class DateState:
     def note(self) -> str:
         """One line saying why a date needs a crawl; "" when it does not."""
         if self.state == DAMAGED:
-            return self.error or "damaged snapshot"
+            return (self.error or "damaged snapshot") + (f"; {self.restore}" if self.restore else "")
+        if self.state == LOST:
+            return f"archived by run {self.archived_by}, its snapshot is gone; {self.restore}"
         if self.state == SUSPECT:
             return "suspect: " + "; ".join(self.suspect)
         if self.state == INCOMPLETE:
@@ -108,34 +119,85 @@ def no_issue_confirmed(day: dt.date, ended: object, tz: dt.tzinfo) -> bool:
 
 
 def date_states(data_dir: str | Path, *, tz: dt.tzinfo, start: dt.date | None = None,
-                end: dt.date | None = None) -> list[DateState]:
+                end: dt.date | None = None, verify: bool = False) -> list[DateState]:
     """One DateState per date from `start` to `end` (inclusive), oldest first.
 
     A bound left out is the first (last) date the snapshots or the run log know; [] when one is
     left out and nothing is known, or when start > end. `tz` is the portal's time zone, where
-    a day ends (`schedule.timezone`).
+    a day ends (`schedule.timezone`). `verify`: read every snapshot whole (every column chunk
+    decoded, its checksums compared) rather than its footer alone.
     """
     root = Path(data_dir)
     snapshots = set(archived_dates(root))
-    outcomes = last_outcomes(root)
+    outcomes, archived = run_outcomes(root)
     known = snapshots | set(outcomes)
     if (start is None or end is None) and not known:
         return []
     first = start if start is not None else min(known)
     last = end if end is not None else max(known)
     days = [first + dt.timedelta(i) for i in range((last - first).days + 1)]
-    return [_state(root, day, day in snapshots, outcomes.get(day), tz) for day in days]
+    return [_state(root, day, day in snapshots, outcomes.get(day), tz, archived.get(day), verify) for day in days]
 
 
-def _state(root: Path, day: dt.date, has_snapshot: bool, outcome: Mapping[str, Any] | None,
-           tz: dt.tzinfo) -> DateState:
+def run_outcomes(root: Path) -> tuple[dict[dt.date, dict[str, Any]], dict[dt.date, str]]:
+    """From one read of the run log: the latest outcome per date (with its run's ``run_id``
+    and ``ended``), and the dates some run archived, each with the latest such run
+    ("<run id>, ended <time>"): an ``archived`` outcome, or an ``incomplete`` one with rows,
+    wrote a snapshot."""
+    latest: dict[dt.date, dict[str, Any]] = {}
+    archived: dict[dt.date, str] = {}
+    for run in read_runs(root):
+        outcomes = run.get("outcomes")
+        if not isinstance(outcomes, dict):
+            continue
+        for day_text, outcome in outcomes.items():
+            try:
+                day = dt.date.fromisoformat(day_text)
+            except (TypeError, ValueError):
+                continue
+            if not isinstance(outcome, dict):
+                continue
+            latest[day] = {**outcome, "run_id": run.get("run_id"), "ended": run.get("ended")}
+            status = outcome.get("status")
+            if status == "archived" or (status == "incomplete" and _positive(outcome, "articles", "pages")):
+                archived[day] = f"{run.get('run_id')}, ended {run.get('ended')}"
+    return latest, archived
+
+
+def _positive(outcome: Mapping[str, Any], *keys: str) -> bool:
+    return any(isinstance(outcome.get(k), int) and outcome[k] > 0 for k in keys)
+
+
+def restore_command(root: Path, day: dt.date) -> str:
+    """How to get a date's snapshots back: `epaper reparse` when its WARC files are there."""
+    warcs = sum(1 for _ in partition_dir(root, "warc", day).glob("*.warc.gz"))
+    data = shlex.quote(str(root))
+    if warcs:
+        return (f"restore it from its {warcs} WARC file{'s' if warcs > 1 else ''}: "
+                f"epaper reparse --date {day.isoformat()} --data {data}")
+    return (f"its WARC files are gone too: only a new crawl can bring it back, if the portal still "
+            f"serves it (epaper crawl --date {day.isoformat()} --data {data})")
+
+
+def _state(root: Path, day: dt.date, present: bool, outcome: Mapping[str, Any] | None,
+           tz: dt.tzinfo, archived_by: str | None = None, verify: bool = False) -> DateState:
     run = outcome or {}
     last_run = run.get("status")
-    if has_snapshot:
+    if present:
         info = snapshot_info(root, day)
-        state = DAMAGED if info.error else (SUSPECT if info.suspect else ARCHIVED) if info.complete else INCOMPLETE
+        error, checksummed = info.error, None
+        if error is None and info.pages and not has_snapshot(root, day, "pages"):
+            error = "its pages snapshot is gone"
+        if error is None and verify:
+            error, checksummed = verify_snapshot(root, day)
+        state = DAMAGED if error else (SUSPECT if info.suspect else ARCHIVED) if info.complete else INCOMPLETE
         return DateState(day, state, info.pages, info.articles, info.duplicates, info.crawled_at,
-                         last_run, _failures(info.failures), info.error, tuple(info.suspect), info.health)
+                         last_run, _failures(info.failures), error, tuple(info.suspect), info.health,
+                         restore=restore_command(root, day) if error else None, checksummed=checksummed)
+    if archived_by is not None:
+        return DateState(day, LOST, last_crawled=run.get("ended"), last_run=last_run,
+                         failures=_failures(run.get("failures")), restore=restore_command(root, day),
+                         archived_by=archived_by)
     if last_run == "no_issue":
         state = NO_ISSUE if no_issue_confirmed(day, run.get("ended"), tz) else PENDING
     else:

@@ -1,6 +1,10 @@
 """`epaper status`: one row per archived issue date, and the dates of the scheduler's window
 that still need a crawl (`epaper.state`); its exit status is the archive's health check
-(`epaper.health`): 0 healthy, 1 something to look at (each reason on its own line)."""
+(`epaper.health`): 0 healthy, 1 something to look at (each reason on its own line).
+
+`status` reads each snapshot's footer; `status --check` reads every snapshot whole (every
+column chunk decoded, the checksums stored when it was written compared), and says how many
+were judged by a full decode alone (written before checksums were stored)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +20,7 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
     from epaper.health import as_json as health_json
     from epaper.health import check as health_check
     from epaper.health import date_row
-    from epaper.state import ARCHIVED, DAMAGED, PENDING, SUSPECT
+    from epaper.state import ARCHIVED, DAMAGED, INCOMPLETE, LOST, PENDING, SUSPECT
     from epaper.storage.load import is_archive
     from epaper.timefmt import iso_text
 
@@ -30,13 +34,21 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
     tz = config.schedule.tzinfo
     days = config.schedule.catchup_days
     health = health_check(data, tz=tz, catchup_days=days, today=today, now=now,
-                          max_success_age_hours=config.health.max_success_age_hours)
+                          max_success_age_hours=config.health.max_success_age_hours, verify=check)
     status = 0 if health.healthy else 1
     if check:
+        unchecked = [s.date.isoformat() for s in health.dates if s.checksummed is False]
         if as_json:
-            print(json.dumps(health_json(health, tz), ensure_ascii=False, indent=1))
+            facts = health_json(health, tz)
+            facts["verified"] = {"snapshots": sum(s.checksummed is not None for s in health.dates),
+                                 "decode_only": unchecked}
+            print(json.dumps(facts, ensure_ascii=False, indent=1))
         else:
             print("healthy" if health.healthy else "\n".join(health.reasons))
+            if unchecked:
+                print(f"note: {len(unchecked)} date{'s' if len(unchecked) > 1 else ''} written before checksums "
+                      f"were stored, judged by a full decode alone ({_dates(unchecked)}); epaper reparse "
+                      f"rewrites them with checksums")
         return status
     archived = health.dates
     changes = counts_by_date(data)  # corrections kept in revisions/, rows marked gone
@@ -44,17 +56,19 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
         print(json.dumps([{**date_row(s, tz), **changes.get(s.date, {"revised": 0, "gone": 0})} for s in archived],
                          ensure_ascii=False, indent=1))
         return status
-    # Incomplete and damaged dates need a crawl too, but are listed as incomplete.
     gaps = [s.date.isoformat() + (" (no issue so far)" if s.state == PENDING else "") for s in health.gaps]
-    incomplete = [s.date.isoformat() for s in archived if s.state not in (ARCHIVED, SUSPECT)]
+    incomplete, damaged, lost = ([s.date.isoformat() for s in archived if s.state == state]
+                                 for state in (INCOMPLETE, DAMAGED, LOST))
     print(f"{'date':<10}  {'pages':>5}  {'articles':>8}  {'dups':>4}  {'complete':<8}  "
           f"last crawled ({config.schedule.timezone})")
     for s in archived:
-        flag = {ARCHIVED: "yes", DAMAGED: "DAMAGED", SUSPECT: "suspect"}.get(s.state, "no")
+        flag = {ARCHIVED: "yes", DAMAGED: "DAMAGED", LOST: "LOST", SUSPECT: "suspect"}.get(s.state, "no")
         print(f"{s.date.isoformat():<10}  {s.pages:>5}  {s.articles:>8}  {s.duplicates:>4}  {flag:<8}  "
               f"{iso_text(s.last_crawled, tz) or '-'}")
-    print(f"{len(archived)} dates archived, {len(incomplete)} incomplete"
-          + (f" ({', '.join(incomplete[:10])})" if incomplete else "")
+    print(f"{len(archived) - len(lost)} dates archived, {len(incomplete)} incomplete"
+          + (f" ({_dates(incomplete)})" if incomplete else "")
+          + (f", {len(damaged)} damaged ({_dates(damaged)})" if damaged else "")
+          + (f", {len(lost)} lost ({_dates(lost)})" if lost else "")
           + f"; missing in the last {days} days: {', '.join(gaps) or 'none'}")
     revised, gone = (sum(c[k] for c in changes.values()) for k in ("revised", "gone"))
     if revised or gone:
@@ -62,3 +76,7 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
     for reason in health.reasons:
         print(f"attention: {reason}")
     return status
+
+
+def _dates(days: list[str], most: int = 10) -> str:
+    return ", ".join(days[:most]) + (f" and {len(days) - most} more" if len(days) > most else "")

@@ -9,6 +9,12 @@ It is derived: the per-date snapshots stay the source of truth. Each compacted f
 the size and modification time of every snapshot it was built from; `refresh` rebuilds a year
 whose snapshots changed (replaced, added or removed) and removes a year that has none left,
 each file written atomically like a snapshot.
+
+A damaged snapshot (one that does not read whole, its page checksums verified) is left out of
+its year's file, never silently: the file records each date left out with the reason
+(`epaper_left_out` in its footer), every `refresh` logs a warning naming each such date for as
+long as it stays damaged, and the loaders warn about it each time they read that year. The
+year is rebuilt once the snapshot is replaced (`epaper reparse --date D` restores it).
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 
 COMPACT = "compact"
 SOURCES_KEY = b"epaper_sources"
+LEFT_OUT_KEY = b"epaper_left_out"  # {issue date: why its snapshot was left out}
 ROW_GROUP_BYTES = 4 << 20  # uncompressed data per row group: memory stays ~3x this
 
 
@@ -51,22 +58,38 @@ def _sources(root: Path, dataset: str) -> dict[int, dict[str, list[int]]]:
     return years
 
 
-def _recorded(path: Path) -> dict | None:
+def _recorded(path: Path) -> tuple[dict | None, dict[str, str]]:
+    """The sources a compacted file was built from (None when unreadable), and the dates it
+    left out, each with the reason."""
     try:
         with os.fdopen(open_regular(path, root=path.parents[3]), "rb") as fh:  # never a symlink or a FIFO
-            return json.loads((pq.read_metadata(fh).metadata or {})[SOURCES_KEY])
+            kv = pq.read_metadata(fh).metadata or {}
+        sources = json.loads(kv[SOURCES_KEY])
+        left_out = json.loads(kv.get(LEFT_OUT_KEY, b"{}"))
     except (OSError, pa.ArrowException, KeyError, ValueError):
-        return None
+        return None, {}
+    return sources, {str(k): str(v) for k, v in left_out.items()} if isinstance(left_out, dict) else {}
 
 
-def fresh_copy(root: Path, dataset: str, start: dt.date | None, end: dt.date | None) -> list[Path] | None:
-    """The compacted files of the years of [start, end] when each is up to date, else None."""
+def fresh_copy(root: Path, dataset: str, start: dt.date | None,
+               end: dt.date | None) -> dict[Path, dict[str, str]] | None:
+    """The compacted files of the years of [start, end] when each is up to date, each with the
+    dates it left out (damaged snapshots, with the reason); else None."""
     years = {year: sources for year, sources in _sources(root, dataset).items()
              if (start is None or year >= start.year) and (end is None or year <= end.year)}
-    paths = {year: compact_path(root, dataset, year) for year in sorted(years)}
-    if years and all(_recorded(paths[year]) == sources for year, sources in years.items()):
-        return list(paths.values())
-    return None
+    copy = {}
+    for year, sources in sorted(years.items()):
+        path = compact_path(root, dataset, year)
+        recorded, left_out = _recorded(path)
+        if recorded != sources:
+            return None
+        copy[path] = left_out
+    return copy or None
+
+
+def warn_left_out(dataset: str, iso: str, reason: str, where: Path) -> None:
+    log.warning("compact: the %s of %s are left out of %s: its snapshot is damaged (%s); epaper status --check "
+                "says how to restore it", dataset, iso, where, reason)
 
 
 def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int]]) -> Path:
@@ -74,15 +97,19 @@ def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int
     schema = compact_schema(dataset)
     schema = schema.with_metadata({**(schema.metadata or {}), SOURCES_KEY: json.dumps(sources).encode()})
 
+    path = compact_path(root, dataset, year)
+
     def write(tmp: Path) -> None:
         pending: list[pa.Table] = []
+        left_out: dict[str, str] = {}
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
             for iso in sorted(sources):
                 day = dt.date.fromisoformat(iso)
                 try:
                     table = read_snapshot(root, dataset, day)
                 except (OSError, pa.ArrowException) as exc:
-                    log.warning("compact: leaving out the damaged %s snapshot of %s: %s", dataset, iso, exc)
+                    left_out[iso] = str(exc)
+                    warn_left_out(dataset, iso, str(exc), path)
                     continue
                 dates = pa.array([day] * table.num_rows, pa.date32())
                 pending.append(table.add_column(0, "issue_date", dates))
@@ -91,8 +118,9 @@ def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int
                     pending.clear()
             if pending:
                 writer.write_table(pa.concat_tables(pending).cast(schema))
+            writer.add_key_value_metadata({LEFT_OUT_KEY: json.dumps(left_out).encode()})
 
-    return atomic_write(compact_path(root, dataset, year), write, root=Path(root))
+    return atomic_write(path, write, root=Path(root))
 
 
 def refresh(root: str | Path) -> list[Path]:
@@ -105,8 +133,13 @@ def refresh(root: str | Path) -> list[Path]:
     for dataset in DATASETS:
         years = _sources(root, dataset)
         for year, sources in sorted(years.items()):
-            if _recorded(compact_path(root, dataset, year)) != sources:
+            path = compact_path(root, dataset, year)
+            recorded, left_out = _recorded(path)
+            if recorded != sources:
                 written.append(_write_year(root, dataset, year, sources))
+                continue
+            for iso, reason in sorted(left_out.items()):  # still damaged: said on every refresh
+                warn_left_out(dataset, iso, reason, path)
         kept = {compact_path(root, dataset, year).parent for year in years}
         for folder in (root / COMPACT / dataset).glob("year=*"):
             if folder not in kept:

@@ -1,7 +1,14 @@
 """The analysts' loaders: `load_articles` and `load_pages` (also `from epaper import …`).
 
 They read the per-year copy in compact/ when it is up to date for every year asked for, the
-daily snapshots otherwise; a damaged snapshot is skipped with a warning.
+daily snapshots otherwise (their page checksums verified).
+
+A loader never crashes on one damaged date, and never leaves one out silently: each time it
+runs, it issues a `DamagedSnapshotWarning` (a UserWarning, shown every time, not once per
+session) for each date of the range whose rows it cannot return: a snapshot that does not
+read whole, a date compact/ left out for that reason, or a date the run log says was archived
+whose snapshot is gone (`lost`). `warnings.simplefilter("error", DamagedSnapshotWarning)`
+turns them into errors; `epaper status --check` lists them with the command that restores each.
 """
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ import difflib
 import functools
 import logging
 import operator
+import warnings
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,6 +31,26 @@ from epaper.storage.parquet import DATASETS, archived_dates, snapshot_path
 log = logging.getLogger(__name__)
 
 
+class DamagedSnapshotWarning(UserWarning):
+    """A date of the range asked for whose rows a loader cannot return (damaged or lost)."""
+
+
+# Every time, not once per call site and text (the default): a notebook that loads again must
+# hear again that a date is missing from what it got. A user's own filter still wins.
+warnings.filterwarnings("always", category=DamagedSnapshotWarning, append=True)
+
+# Every read verifies the page CRCs a snapshot carries (storage.parquet): a damaged page is an
+# error naming the file, never wrong values.
+CHECKED = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
+    page_checksum_verification=True))
+
+
+def _warn(dataset: str, day: dt.date | str, why: str) -> None:
+    warnings.warn(DamagedSnapshotWarning(
+        f"epaper: the {dataset} of {day} are not in the result: {why} "
+        f"(epaper status --check says how to restore it)"), stacklevel=2)
+
+
 ARCHIVE_MARKERS = ("articles", "pages", "runs", "warc", "compact")
 
 
@@ -32,8 +60,9 @@ def is_archive(root: str | Path) -> bool:
     return root.is_dir() and any((root / name).is_dir() for name in ARCHIVE_MARKERS)
 
 
-def _valid_files(root: Path, dataset: str, start: dt.date | None, end: dt.date | None) -> list[str]:
-    files = []
+def _valid_files(root: Path, dataset: str, start: dt.date | None, end: dt.date | None) -> dict[str, dt.date]:
+    """The snapshot files of the range whose footer reads, each with its date."""
+    files = {}
     for day in archived_dates(root, dataset):
         if (start and day < start) or (end and day > end):
             continue
@@ -41,33 +70,72 @@ def _valid_files(root: Path, dataset: str, start: dt.date | None, end: dt.date |
         try:
             pq.read_metadata(path)
         except (OSError, pa.ArrowException) as exc:
-            log.warning("skipping damaged snapshot %s: %s", path, exc)
+            _warn(dataset, day, f"its snapshot is damaged ({exc})")
             continue
-        files.append(str(path))
+        files[str(path)] = day
     return files
+
+
+def _warn_lost(root: Path, dataset: str, start: dt.date | None, end: dt.date | None) -> None:
+    """A warning for each date of the range the run log says was archived, whose snapshot of
+    `dataset` is gone."""
+    from epaper.state import run_outcomes
+
+    have = set(archived_dates(root, dataset))
+    for day, run in sorted(run_outcomes(root)[1].items()):
+        if day not in have and not (start and day < start) and not (end and day > end):
+            _warn(dataset, day, f"archived by run {run}, its snapshot is gone (lost)")
 
 
 def _load(root: Path, dataset: str, start, end, columns, filter_=None) -> pa.Table:
     """Read from the per-year compacted copy when it is up to date (one file a year, not one a
     date: ~30x faster over a long archive), else from the snapshots."""
     schema = pa.unify_schemas([DATASETS[dataset], S.PARTITION])
+    _warn_lost(root, dataset, start, end)
     copy = fresh_copy(root, dataset, start, end)
     if copy:
         day = ds.field("issue_date")
         keep = [] if filter_ is None else [filter_]
         keep += [day >= start] if start is not None else []
         keep += [day <= end] if end is not None else []
-        filter_ = functools.reduce(operator.and_, keep) if keep else None
-        data = ds.dataset([str(p) for p in copy], schema=compact_schema(dataset), format="parquet")
-        return data.to_table(columns=schema.names if columns is None else columns, filter=filter_)
+        where = functools.reduce(operator.and_, keep) if keep else None
+        data = ds.dataset([str(p) for p in copy], schema=compact_schema(dataset), format=CHECKED)
+        try:
+            table = data.to_table(columns=schema.names if columns is None else columns, filter=where)
+        except (OSError, pa.ArrowException) as exc:  # the copy itself is damaged: the snapshots hold it all
+            log.warning("compact/ copy of %s unreadable (%s): reading the snapshots", dataset, exc)
+        else:
+            for left_out in copy.values():
+                for iso, reason in sorted(left_out.items()):
+                    if (start is None or iso >= start.isoformat()) and (end is None or iso <= end.isoformat()):
+                        _warn(dataset, iso, f"its snapshot is damaged ({reason})")
+            return table
     files = _valid_files(root, dataset, start, end)
     if not files:
         table = schema.empty_table()
         return table.select(columns) if columns else table
-    data = ds.dataset(files, schema=schema, format="parquet",
-                      partitioning=ds.partitioning(S.PARTITION, flavor="hive"),
-                      partition_base_dir=str(Path(root) / dataset))
-    return data.to_table(columns=columns, filter=filter_)
+
+    def read(paths) -> pa.Table:
+        data = ds.dataset(list(paths), schema=schema, format=CHECKED,
+                          partitioning=ds.partitioning(S.PARTITION, flavor="hive"),
+                          partition_base_dir=str(Path(root) / dataset))
+        return data.to_table(columns=columns, filter=filter_)
+
+    try:
+        return read(files)
+    except (OSError, pa.ArrowException):
+        pass
+    # A file whose footer reads but whose pages do not: read them one by one to name it.
+    tables = []
+    for path, day in files.items():
+        try:
+            tables.append(read([path]))
+        except (OSError, pa.ArrowException) as exc:
+            _warn(dataset, day, f"its snapshot is damaged ({exc})")
+    if not tables:
+        table = schema.empty_table()
+        return table.select(columns) if columns else table
+    return pa.concat_tables(tables)
 
 
 class NotAnArchiveError(FileNotFoundError):

@@ -3,11 +3,22 @@
 Layout under the data directory: `<dataset>/issue_date=YYYY-MM-DD/part-0.parquet`. A snapshot
 is written to a hidden temporary name in the same folder, fsynced, then renamed onto the
 fixed name, so a reader sees the old snapshot or the new one, never a partial file.
+
+Checksums, stored when a snapshot is written and checked by `verify_file` (`status --check`):
+
+- a CRC32 in every page header (Parquet's own page checksum, `write_page_checksum`), which
+  every read of this package verifies (`page_checksum_verification`): a damaged page is an
+  error naming its column, never wrong values;
+- the SHA-256 of every byte before the footer, in the footer's key-value metadata
+  (`epaper_sha256`: "<bytes>:<hex>"), which also covers the page headers and tells a file
+  with checksums from one written before them (judged by a full decode only).
 """
 from __future__ import annotations
 
 import datetime as dt
 import errno
+import hashlib
+import io
 import json
 import logging
 import os
@@ -24,6 +35,7 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "part-0.parquet"
 META_KEY = b"epaper"
+CHECKSUM_KEY = b"epaper_sha256"  # "<bytes before the footer>:<their SHA-256 in hex>"
 DATASETS = {"articles": S.ARTICLES, "pages": S.PAGES}
 
 
@@ -138,11 +150,43 @@ def write_snapshot(root: Path, dataset: str, day: dt.date, rows: list[dict],
     path = snapshot_path(root, dataset, day)
 
     def write(tmp: Path) -> None:
-        with pq.ParquetWriter(tmp, table.schema, compression="zstd") as writer:
-            writer.write_table(table)
-            pause("write", path)
+        with os.fdopen(open_regular(tmp, os.O_WRONLY | os.O_TRUNC, root=root), "wb") as fh:
+            sink = _Digesting(fh)
+            with pq.ParquetWriter(sink, table.schema, compression="zstd", write_page_checksum=True) as writer:
+                writer.write_table(table)
+                pause("write", path)
+                # Every row group is in the file by now; only the footer follows.
+                writer.add_key_value_metadata({CHECKSUM_KEY: sink.checksum()})
 
     return atomic_write(path, write, pause, root=root)
+
+
+class _Digesting(io.RawIOBase):
+    """A write-only file that passes every byte on to `fh` and hashes it on the way."""
+
+    def __init__(self, fh) -> None:
+        self.fh = fh
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        data = memoryview(data)
+        self.fh.write(data)
+        self.sha.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def checksum(self) -> bytes:
+        return f"{self.size}:{self.sha.hexdigest()}".encode()
 
 
 def read_snapshot(root: Path, dataset: str, day: dt.date) -> pa.Table | None:
@@ -155,7 +199,8 @@ def read_snapshot(root: Path, dataset: str, day: dt.date) -> pa.Table | None:
     if not path.exists() and not path.is_symlink():
         return None
     schema = DATASETS[dataset]
-    with os.fdopen(open_regular(path, root=root), "rb") as fh, pq.ParquetFile(fh) as file:
+    with os.fdopen(open_regular(path, root=root), "rb") as fh, \
+            pq.ParquetFile(fh, page_checksum_verification=True) as file:
         table = file.read(use_threads=False)
     return pa.Table.from_arrays([table.column(f.name) if f.name in table.column_names
                                  else pa.nulls(table.num_rows, f.type) for f in schema], schema=schema)
@@ -179,6 +224,75 @@ def archived_dates(root: Path, dataset: str = "articles") -> list[dt.date]:
         if (folder / SNAPSHOT_NAME).exists() if dataset != "warc" else any(folder.glob("*.warc.gz")):
             out.append(day)
     return sorted(out)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a full check of one file found: `error` None when every column chunk of every row
+    group decodes and the checksums stored with it (if any) match."""
+    error: str | None
+    checksummed: bool  # False: written before checksums were stored, judged by a full decode only
+
+
+def verify_file(path: Path, root: Path | None = None) -> Verdict:
+    """Read the whole file: every column chunk decoded (page CRCs verified where present),
+    and the SHA-256 of the bytes before the footer compared with the one stored in it.
+    Linear in the file's size; one column chunk in memory at a time."""
+    checksummed = False
+    try:
+        with os.fdopen(open_regular(path, root=root), "rb") as fh, \
+                pq.ParquetFile(fh, page_checksum_verification=True) as file:
+            recorded = (file.metadata.metadata or {}).get(CHECKSUM_KEY)
+            checksummed = recorded is not None
+            names = file.schema_arrow.names
+            for group in range(file.metadata.num_row_groups):
+                for name in names:
+                    try:
+                        file.read_row_group(group, columns=[name], use_threads=False)
+                    except (OSError, pa.ArrowException) as exc:
+                        return Verdict(f"column {name} (row group {group}) does not decode: {exc}", checksummed)
+            if recorded is not None:
+                return Verdict(_digest_mismatch(fh.fileno(), recorded), True)
+    except (OSError, pa.ArrowException) as exc:
+        return Verdict(f"unreadable: {exc}", checksummed)
+    return Verdict(None, False)
+
+
+def _digest_mismatch(fd: int, recorded: bytes) -> str | None:
+    size = os.fstat(fd).st_size
+    footer = int.from_bytes(os.pread(fd, 4, size - 8), "little") if size >= 12 else -1
+    try:
+        count_text, expected = recorded.decode().split(":")
+        count = int(count_text)
+    except ValueError:
+        return f"its stored checksum is unreadable: {recorded[:80]!r}"
+    if count != size - 8 - footer:
+        return f"{size - 8 - footer} bytes before the footer, {count} when it was written"
+    sha, done = hashlib.sha256(), 0
+    while done < count:
+        chunk = os.pread(fd, min(1 << 20, count - done), done)
+        if not chunk:
+            return f"{done} bytes before the footer, {count} when it was written"
+        sha.update(chunk)
+        done += len(chunk)
+    if sha.hexdigest() != expected:
+        return "checksum mismatch: its bytes changed since it was written"
+    return None
+
+
+def verify_snapshot(root: Path, day: dt.date) -> tuple[str | None, bool]:
+    """Both snapshots of a date, fully (`verify_file`): (the first error naming its dataset, or
+    None; whether every file present carries checksums)."""
+    checksummed = True
+    for dataset in ("articles", "pages"):
+        path = snapshot_path(root, dataset, day)
+        if not path.exists() and not path.is_symlink():
+            continue
+        verdict = verify_file(path, root)
+        checksummed = checksummed and verdict.checksummed
+        if verdict.error:
+            return f"damaged {dataset} snapshot: {verdict.error}", checksummed
+    return None, checksummed
 
 
 def _footer(path: Path, root: Path):

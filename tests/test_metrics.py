@@ -60,7 +60,7 @@ def test_metrics_hold_the_last_run_the_last_success_and_the_window(tmp_path):
     window = {labels[0][1]: v for (name, labels), v in got.items() if name == "epaper_window_dates"}
     # 11-21..11-27: 25 archived, 26 incomplete, 22 no issue (confirmed: the run ended after it), 4 missing
     assert window == {"archived": 1, "suspect": 0, "incomplete": 1, "damaged": 0, "no_issue": 1, "pending": 0,
-                      "missing": 4}
+                      "lost": 0, "missing": 4}
 
 
 def test_metrics_of_an_empty_archive_parse(tmp_path):

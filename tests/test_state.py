@@ -15,6 +15,7 @@ from epaper.state import (
     ARCHIVED,
     DAMAGED,
     INCOMPLETE,
+    LOST,
     MISSING,
     NO_ISSUE,
     PENDING,
@@ -81,8 +82,15 @@ CASES = {
     "never crawled": (None, [], MISSING, True, "never crawled"),
     "failed, no snapshot": (None, [("2026-11-27T00:00:00Z", "failed", [FAIL])], MISSING, True,
                             "last run: failed (http://127.0.0.1/a.html: HTTP 503)"),
-    "archived, snapshot gone": (None, [("2026-11-27T00:00:00Z", "archived", [])], MISSING, True,
-                                "last run: archived"),
+    # a date some run archived, whose snapshot is gone since: lost, whatever came after
+    "archived, snapshot gone": (None, [("2026-11-27T00:00:00Z", "archived", [])], LOST, True,
+                                "archived by run 2026-11-27T00:00:00Z, ended 2026-11-27T00:00:00Z, its snapshot "
+                                "is gone; its WARC files are gone too"),
+    "archived, failed since, snapshot gone": (None, [("2026-11-27T00:00:00Z", "archived", []),
+                                                     ("2026-11-28T00:00:00Z", "failed", [FAIL])], LOST, True,
+                                              "archived by run 2026-11-27T00:00:00Z"),
+    "incomplete without rows": (None, [("2026-11-27T00:00:00Z", "incomplete", [FAIL])], MISSING, True,
+                                "last run: incomplete"),
     # the no-issue rule: final only from a run that ended once the day was over in the portal's zone
     "no issue, next day": (None, [("2026-11-27T00:00:00Z", "no_issue", [])], NO_ISSUE, False, ""),
     "no issue, at midnight": (None, [("2026-11-26T16:00:00Z", "no_issue", [])], NO_ISSUE, False, ""),

@@ -61,6 +61,28 @@ def older_success(data: Path) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in runs))
 
 
+def never_archived(data: Path, day: dt.date) -> None:
+    """The date's snapshots gone, and no run ever archived it."""
+    import shutil
+
+    for dataset in ("articles", "pages"):
+        shutil.rmtree(data / dataset / f"issue_date={day}")
+    path = data / "runs" / "runs.jsonl"
+    runs = [json.loads(line) for line in path.read_text().splitlines()]
+    for run in runs:
+        run["outcomes"].pop(day.isoformat(), None)
+    path.write_text("".join(json.dumps(r) + "\n" for r in runs))
+
+
+def archived_long_ago(data: Path, day: str) -> None:
+    """A run-log line of long ago (the file's first) that archived `day`; no snapshot of it."""
+    path = data / "runs" / "runs.jsonl"
+    later = path.read_text()
+    path.unlink()
+    write_run(data, f"{day}T02:00:00Z", {day: "archived"})
+    path.write_text(path.read_text() + later)
+
+
 # Each: how the healthy archive is spoilt, then the start of the one reason it gives.
 UNHEALTHY = {
     "damaged": (lambda d: write_day(d, WINDOW[1], damaged="articles"), "damaged: 2026-11-24 (damaged snapshot"),
@@ -68,8 +90,13 @@ UNHEALTHY = {
                                    "damaged: 2025-01-06 (damaged pages snapshot"),
     "incomplete": (lambda d: write_day(d, WINDOW[2], complete=False, failures=[FAIL]),
                    "incomplete: 2026-11-25 (1 failed: HTTP 503 ×1)"),
-    "missing": (lambda d: __import__("shutil").rmtree(d / "articles" / f"issue_date={WINDOW[0]}"),
-                "missing: 2026-11-23 (last run: archived)"),
+    "missing": (lambda d: never_archived(d, WINDOW[0]), "missing: 2026-11-23 (never crawled)"),
+    # archived by a run of the run log, its snapshot deleted since: in the window or long before
+    "lost": (lambda d: __import__("shutil").rmtree(d / "articles" / f"issue_date={WINDOW[0]}"),
+             "lost: 2026-11-23 (archived by run 2026-11-27T02:00:00Z, ended 2026-11-27T02:00:00Z, its snapshot is "
+             "gone; its WARC files are gone too"),
+    "lost outside the window": (lambda d: archived_long_ago(d, "2025-01-06"),
+                                "lost: 2025-01-06 (archived by run 2025-01-06T02:00:00Z"),
     "suspect": (lambda d: write_day(d, WINDOW[3], suspect=["author in 0% of articles (median of the last 30 issues: 60%)"]),
                 "suspect: 2026-11-26 (author in 0% of articles"),
     "last success too old": (lambda d: older_success(d), "last successful run ended 73 hours ago"),
@@ -122,10 +149,11 @@ def test_check_json_holds_every_fact_with_its_reasons(tmp_path, capsys):
     facts = json.loads(out)
     assert code == 1 and not facts["healthy"] and len(facts["reasons"]) == 3
     assert facts["incomplete"] == [{"date": "2026-11-25", "failures": [FAIL]}]
-    assert facts["missing"] == [{"date": "2026-11-24", "state": "missing",
-                                 "note": "last run: failed (http://127.0.0.1/node_01.html: page: timeout)",
-                                 "last_run": "failed",
-                                 "failures": [{"url": "http://127.0.0.1/node_01.html", "reason": "page: timeout"}]}]
+    # archived by the first run, failed in the second, its snapshot gone: lost, not missing
+    assert facts["missing"] == []
+    assert facts["lost"] == [{"date": "2026-11-24", "archived_by": "2026-11-27T02:00:00Z, ended 2026-11-27T02:00:00Z",
+                              "restore": "its WARC files are gone too: only a new crawl can bring it back, if the "
+                                         f"portal still serves it (epaper crawl --date 2026-11-24 --data {tmp_path})"}]
     assert facts["suspect"] == [{"date": "2026-11-26",
                                  "changes": ["images in 0% of articles (median of the last 30 issues: 40%)"]}]
     assert facts["last_run"]["exit_status"] == 0 and facts["damaged"] == []
