@@ -205,9 +205,9 @@ class DateHistory:
     the first k files (a URL that crawl did not fetch, such as the calendar a `--latest` run
     skips, answers with an earlier capture); `crawl()` gives the newest of all. `captures`
     holds every record read so far (the digests the snapshot pipeline compares). One is shared
-    by the runs of a reparse in this process (`history_of`) and dropped once the date is
-    written from its newest captures (`forget_history`), so each file is read once: linear in
-    the files, however many crawls a date has."""
+    by the runs of a reparse (`ReplaySession`) and dropped once the date is written from its
+    newest captures, so each file is read once: linear in the files, however many crawls a
+    date has."""
 
     def __init__(self, root: Path, day: dt.date, limit: int):
         self.root, self.limit = root, limit
@@ -224,23 +224,44 @@ class DateHistory:
         return self.captures
 
 
-_HISTORIES: dict[tuple[Path, dt.date], DateHistory] = {}
+class ReplaySession:
+    """One reparse's reading of an archive's WARC files: each date's `DateHistory`, shared by the
+    runs of the spider that replay it (the replay middleware answers from it, the snapshot
+    pipeline compares its digests) and dropped once the date is written from its newest
+    captures. `epaper reparse` makes one per reparse (setting WARC_REPLAY_SESSION; settings
+    copies share it); a crawl that replays without one (`scrapy crawl -s WARC_REPLAY_DIR=…`)
+    gets its own."""
+
+    def __init__(self, root: Path, limit: int = 0):
+        self.root, self.limit = Path(root), limit
+        self.histories: dict[dt.date, DateHistory] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler) -> ReplaySession:
+        settings = crawler.settings
+        session = settings.get("WARC_REPLAY_SESSION") or _SESSIONS.get(crawler)
+        if session is None:
+            session = _SESSIONS[crawler] = cls(Path(settings.get("WARC_REPLAY_DIR")),
+                                               settings.getint("WARC_RECORD_MAXSIZE"))
+        return session
+
+    def __deepcopy__(self, memo) -> ReplaySession:
+        return self  # one session, however often Scrapy copies the settings holding it
+
+    def history(self, day: dt.date) -> DateHistory:
+        if day not in self.histories:
+            self.histories[day] = DateHistory(self.root, day, self.limit)
+        return self.histories[day]
+
+    def forget(self, day: dt.date | None = None) -> None:
+        """Drop a date's history (it is written from its newest captures), or every one."""
+        if day is None:
+            self.histories.clear()
+        else:
+            self.histories.pop(day, None)
 
 
-def history_of(root: Path, day: dt.date, limit: int = 0) -> DateHistory:
-    """The date's history being replayed in this process (see DateHistory)."""
-    key = (Path(root), day)
-    if key not in _HISTORIES:
-        _HISTORIES[key] = DateHistory(Path(root), day, limit)
-    return _HISTORIES[key]
-
-
-def forget_history(root: Path, day: dt.date | None = None) -> None:
-    """Drop a date's history (it is written from its newest captures), or every one of the archive."""
-    for key in [k for k in _HISTORIES if k[0] == Path(root) and day in (None, k[1])]:
-        del _HISTORIES[key]
-
-
+_SESSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 

@@ -71,7 +71,8 @@ SNAPSHOT_PAUSE_AT = ""  # crash tests only: "write:N", "rename:N" or "renamed:N"
 SNAPSHOT_PAUSE_SECONDS = 120.0  # crash tests only: how long SNAPSHOT_PAUSE_AT holds the file
 WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/ ([storage] warc)
 WARC_REPLAY_DIR = ""  # when set (epaper reparse): answer every request from the WARC files there
-WARC_REPLAY_GENERATION = 0  # 0: each URL's newest capture; k: what each date's k-th crawl captured (its history)
+WARC_REPLAY_CRAWL = 0  # 0: each URL's newest capture; k: what each date's k-th crawl captured (its history)
+WARC_REPLAY_SESSION = None  # epaper reparse's captures.ReplaySession, shared by its runs (None: one per crawl)
 WARC_RECORD_MAXSIZE = 32 * 1024 * 1024  # bytes one WARC record may inflate to on replay (a bomb is refused)
 # Extraction health (pipelines.health; [health] in the config): a complete date is *suspect* when
 # it ends a run of issues that departs from the issues before it (within its last HEALTH_HISTORY

@@ -28,7 +28,7 @@ WarcReplayMiddleware answers every request from those files, so no request reach
 network: the spider and pipelines run exactly as in a crawl (a stored gzipped payload is
 decoded by the compression middleware, as it was when crawled). A URL captured by several
 crawls is answered with its newest capture (by WARC-Date); a revisit is answered with the
-payload of the record it refers to. With WARC_REPLAY_GENERATION k, each date is answered as
+payload of the record it refers to. With WARC_REPLAY_CRAWL k, each date is answered as
 it stood after its k-th crawl (each URL's newest capture in its first k WARC files):
 `epaper reparse` replays a date's crawls in time order to rebuild its history.
 Media records are not answered (nor held in memory): the spider asks for no media when
@@ -38,7 +38,8 @@ Replay streams each file record by record: no record may inflate past WARC_RECOR
 so a WARC bomb (1 MB inflating to 1 GiB) is refused with that reason, in bounded memory.
 
 Settings: WARC_ENABLED (default True), WARC_REPLAY_DIR (archive root to replay from; empty:
-off), WARC_REPLAY_GENERATION (default 0: the newest captures), WARC_RECORD_MAXSIZE (default
+off), WARC_REPLAY_CRAWL (default 0: the newest captures), WARC_REPLAY_SESSION (the reparse's
+captures.ReplaySession; default: one per crawl), WARC_RECORD_MAXSIZE (default
 32 MiB: the most one record may inflate to on replay), SNAPSHOT_DIR (archive root to write to).
 """
 from __future__ import annotations
@@ -60,7 +61,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from epaper.crawler.captures import (MEDIA_HEADER, NOT_MODIFIED, CaptureIndex, DateCaptures, _records,
-                                     history_of, payload_digest, warc_files)
+                                     ReplaySession, payload_digest, warc_files)
 from epaper.crawler.ledger import Ledger
 from epaper.crawler.middlewares import incomplete_media, truncation
 from epaper.crawler.sites.founder import generation_of
@@ -284,8 +285,8 @@ class WarcReplayMiddleware:
         if not replay:
             raise NotConfigured
         self.root = Path(replay)
-        self.record_max = crawler.settings.getint("WARC_RECORD_MAXSIZE")
-        self.generation = crawler.settings.getint("WARC_REPLAY_GENERATION")
+        self.crawl = crawler.settings.getint("WARC_REPLAY_CRAWL")
+        self.session = ReplaySession.from_crawler(crawler)
         self.crawler = crawler
         self.loaded: set[dt.date] = set()
         self.responses: dict[str, tuple] = {}
@@ -298,7 +299,7 @@ class WarcReplayMiddleware:
 
     def _load(self, day: dt.date) -> None:
         self.loaded.add(day)
-        captures = history_of(self.root, day, self.record_max).crawl(self.generation or None)
+        captures = self.session.history(day).crawl(self.crawl or None)
         if captures.damaged:
             self.damaged[day] = captures.damaged
         for url, capture in captures.newest_by_url.items():

@@ -206,24 +206,14 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     extra = scrapy_overrides(args.settings)
     data = check_data_dir(Path(config.storage.data_dir))
 
+    from epaper import reparse as replay
     from epaper.config import project_settings
     from epaper.crawl import run_spider
     from epaper.lock import LockError, LockHeld, archive_lock
-    from epaper.storage.parquet import archived_dates
 
     spider_args: dict[str, str] = {}
     if reparse:
-        from epaper.crawler.warc import replay_source
-
-        if dates is None:
-            dates = archived_dates(data, "warc")
-            if not dates:
-                raise UsageError(f"no WARC files under {data / 'warc'}")
-        try:
-            base_url, generation = replay_source(data, dates)
-        except FileNotFoundError as exc:
-            raise UsageError(str(exc)) from None
-        spider_args["layout"] = generation
+        dates, base_url, spider_args["layout"] = replay.plan(data, dates)
     else:
         base_url = check_base_url(config.portal.base_url)
     if dates:
@@ -238,9 +228,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     settings.set("SNAPSHOT_DIR", str(data), priority="cmdline")
     if reparse:
         settings.set("WARC_REPLAY_DIR", str(data), priority="cmdline")
-        settings.setdict({"ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False,
-                          "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
-                          "WARC_ENABLED": False}, priority="cmdline")
+        settings.setdict(replay.SETTINGS, priority="cmdline")
     if getattr(args, "force", False):
         settings.set("EPAPER_FORCE", True, priority="cmdline")
     settings.setdict(extra, priority="cmdline")
@@ -257,75 +245,25 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     except LockError as exc:  # a lock file that is not ours to use (a symlink, unwritable)
         raise UsageError(str(exc)) from None
     try:
-        # Read under the lock: no crawl adds a WARC file meanwhile.
-        rounds = history_rounds(data, dates, spider_args) if reparse else None
-        try:  # a stopped reparse's scratch: no reparse runs while we hold the lock
-            clear_history(data)
-        except OSError as exc:  # a reparse would take what is left there for a date's earlier crawls
-            if rounds:
-                raise UsageError(f"cannot remove the scratch of a stopped reparse: {exc}") from None
-        # From here a SIGTERM (before Scrapy's own handler is in place) still leaves a line. The
-        # crawls record into this run (epaper.runext.ArchiveRunExtension), which holds no lock:
-        # it is taken here, once, before anything of the archive is read.
-        run = ArchiveRun(data, " ".join(["epaper", *sys.argv[1:]]), dates or [], config)
-        settings.set("RUNLOG_RUN", run, priority="cmdline")
-        try:
+        with contextlib.ExitStack() as stack:
+            rounds = None
+            if reparse:
+                rounds = stack.enter_context(replay.session(data, dates, spider_args, settings))
+            else:
+                with contextlib.suppress(OSError):  # a stopped reparse's scratch: none runs while we hold the lock
+                    replay.clear_scratch(data)
+            # From here a SIGTERM (before Scrapy's own handler is in place) still leaves a line. The
+            # crawls record into this run (epaper.runext.ArchiveRunExtension), which holds no lock:
+            # it is taken here, once, before anything of the archive is read.
+            run = ArchiveRun(data, " ".join(["epaper", *sys.argv[1:]]), dates or [], config)
+            settings.set("RUNLOG_RUN", run, priority="cmdline")
             try:
                 return run_spider(args, data, settings, base_url, spider_args, dates, run, rounds)
-            finally:
-                if rounds:
-                    from epaper.crawler.captures import forget_history
-
-                    forget_history(data)  # what a date cut off by a stop still holds
-                    with contextlib.suppress(OSError):  # the next crawl or reparse removes it
-                        clear_history(data)
-        except Terminated:
-            run.finish(TERMINATED)
-            raise
+            except Terminated:
+                run.finish(TERMINATED)
+                raise
     finally:
         lock.__exit__(None, None, None)
-
-
-REPLAY_BATCH = 31  # dates one run of the spider replays: their captures are held in memory until they are written
-
-
-def history_rounds(data: Path, dates: list, spider_args: dict) -> list[tuple[dict, dict, set | None]]:
-    """The runs of a history replay (the `rounds` of epaper.crawl.run_spider), REPLAY_BATCH
-    dates at a time in date order. For each batch, run k replays the dates as their k-th crawl
-    (WARC file) left them, for every date crawled more than k times, into the scratch archive,
-    printing nothing; then one run writes every date of the batch from its newest captures, in
-    date order (so each resolves its duplicates against the dates before it, rebuilt) and
-    prints them. Only the last run refreshes `compact/`."""
-    from epaper.crawler.captures import warc_files
-
-    crawls = {day: len(warc_files(data, day)) for day in dates}
-    args = {key: value for key, value in spider_args.items() if key not in ("start", "end")}
-    rounds: list[tuple[dict, dict, set | None]] = []
-
-    def run(generation: int, todo: list, shown: set | None) -> None:
-        rounds.append(({"WARC_REPLAY_GENERATION": generation, "SNAPSHOT_COMPACT": False},
-                       {**args, "dates": ",".join(d.isoformat() for d in todo)}, shown))
-
-    for at in range(0, len(dates), REPLAY_BATCH):
-        batch = dates[at:at + REPLAY_BATCH]
-        for k in range(1, max(crawls[day] for day in batch)):
-            run(k, [day for day in batch if crawls[day] > k], set())
-        run(0, batch, None)
-    del rounds[-1][0]["SNAPSHOT_COMPACT"]  # compact/ is refreshed once, by the last run, as configured
-    return rounds
-
-
-def clear_history(data: Path) -> None:
-    """Remove the scratch archive of a history replay (one that was stopped leaves it)."""
-    import shutil
-
-    from epaper.storage.archive import HISTORY
-
-    path = data / HISTORY
-    if path.is_symlink() or (path.exists() and not path.is_dir()):  # a link, a file, a FIFO…
-        path.unlink()
-    elif path.is_dir():
-        shutil.rmtree(path)  # removes links inside, never what they point to
 
 
 def say_error(args, line: str, event: str = "error") -> None:

@@ -6,7 +6,7 @@ of the date settled, dates in ascending order). The pipeline hands the date's ro
 removals, duplicates, health) and writes it, then settles the date in the ledger with what
 was written. Every failed URL of an unfinished date is logged with its reason.
 
-A history replay (`epaper reparse`, WARC_REPLAY_DIR with WARC_REPLAY_GENERATION k) writes
+A history replay (`epaper reparse`, WARC_REPLAY_DIR with WARC_REPLAY_CRAWL k) writes
 the date as its k-th crawl left it into the archive's scratch `.reparse/`, then the newest
 captures into the archive (see `storage.archive`).
 
@@ -29,7 +29,7 @@ from typing import Any
 
 from itemadapter import ItemAdapter
 
-from epaper.crawler.captures import CaptureIndex, forget_history, history_of
+from epaper.crawler.captures import CaptureIndex, ReplaySession
 from epaper.crawler.items import ArticleItem
 from epaper.crawler.ledger import NO_ISSUE, Ledger
 from epaper.crawler.signals import issue_ready, issue_writing
@@ -59,8 +59,8 @@ class SnapshotPipeline:
     def __init__(self, crawler):
         self.crawler = crawler
         settings = crawler.settings
-        self.replay_root = settings.get("WARC_REPLAY_DIR")
-        generation = settings.getint("WARC_REPLAY_GENERATION") if self.replay_root else 0
+        self.replay = ReplaySession.from_crawler(crawler) if settings.get("WARC_REPLAY_DIR") else None
+        replayed_crawl = settings.getint("WARC_REPLAY_CRAWL") if self.replay else 0
         # A bad value stops the crawl before it starts.
         self.archive = Archive(
             settings.get("SNAPSHOT_DIR"),
@@ -69,7 +69,7 @@ class SnapshotPipeline:
                            "min_chars": settings.getint("DEDUPE_MIN_CHARS")},
             health=HealthCheck(health.Thresholds.from_settings(settings)),
             commit_every=settings.getint("SNAPSHOT_INDEX_COMMIT_EVERY"),
-            generation=generation, replay=bool(self.replay_root),
+            replayed_crawl=replayed_crawl, replay=self.replay is not None,
             pause=PauseAt(settings.get("SNAPSHOT_PAUSE_AT"), settings.getfloat("SNAPSHOT_PAUSE_SECONDS")))
         self.compact = settings.getbool("SNAPSHOT_COMPACT")
         self.articles: dict[dt.date, list[dict]] = defaultdict(list)
@@ -93,8 +93,9 @@ class SnapshotPipeline:
 
     def _digest(self):
         """The payload digest of a WARC record of a date, by record id."""
-        if self.replay_root:  # the digests of every record of the date's crawls replayed so far
-            return lambda day, record_id: history_of(self.replay_root, day).captures.digests.get(record_id or "")
+        if self.replay:  # the digests of every record of the date's crawls replayed so far
+            replay = self.replay
+            return lambda day, record_id: replay.history(day).captures.digests.get(record_id or "")
         if self.captures is not None:
             return self.captures.digest_of
         return lambda day, record_id: None
@@ -118,8 +119,8 @@ class SnapshotPipeline:
             self.ledger.withdrawn(date, **found.pop(0))
         for failure in found:
             self.ledger.fail(date, **failure)
-        if self.replay_root and not self.archive.generation:  # written from its newest captures: its history is done
-            forget_history(self.replay_root, date)
+        if self.replay and not self.archive.replayed_crawl:  # written from its newest captures: its history is done
+            self.replay.forget(date)
         if written is not None:
             self._count(date, written)
         result = self.ledger.settle(date, **(written.settled() if written else {}))

@@ -19,9 +19,9 @@
   archive's recent complete issues (`Health`).
 
 History (`epaper reparse`): a date's crawls are replayed in time order. `Archive(root,
-generation=k)` writes the date as its k-th crawl left it into the scratch archive `.reparse/`,
-each generation reading the one before as its previous version; `Archive(root, replay=True)`
-then writes the newest captures into the archive, read against the last generation, keeping
+replayed_crawl=k)` writes the date as its k-th crawl left it into the scratch archive
+`.reparse/`, each reading the one before as its previous version; `Archive(root, replay=True)`
+then writes the newest captures into the archive, read against the last of them, keeping
 every row the archive holds that the rebuild does not reproduce, and rebuilds the date's
 revisions. A date with one crawl has nothing in `.reparse/` and is replayed as a crawl.
 
@@ -45,7 +45,7 @@ from epaper.storage.dedupe import DuplicateIndex
 
 log = logging.getLogger(__name__)
 
-HISTORY = ".reparse"  # under the archive root: the earlier generations of a history replay
+HISTORY = ".reparse"  # under the archive root: the earlier crawls of a history replay
 
 
 class Health(Protocol):
@@ -102,7 +102,7 @@ class Written:
     revised: int = 0  # articles corrected by the portal (earlier rows kept in revisions/)
     gone: int = 0  # articles newly marked gone_since
     unlinked: int = 0  # archived articles the pages no longer link (kept)
-    bytes_written: int = 0  # of the archive's snapshot files (0 for a scratch generation)
+    bytes_written: int = 0  # of the archive's snapshot files (0 for an earlier crawl of a history)
 
     def settled(self) -> dict:
         return {"pages": self.pages, "articles": self.articles, "duplicates": self.duplicates,
@@ -144,15 +144,15 @@ class Archive:
     """
 
     def __init__(self, root: Path | str, *, index_options: Mapping[str, Any] | None = None,
-                 health: Health | None = None, commit_every: int = 30, generation: int = 0,
+                 health: Health | None = None, commit_every: int = 30, replayed_crawl: int = 0,
                  replay: bool = False, pause: Callable[[str, Path], None] = _no_pause):
         self.root = Path(root)
         self.index_options = {"shingle_size": 5, "threshold": 0.8, "min_chars": 50, **(index_options or {})}
         DuplicateIndex.check_options(**self.index_options)
         self.health = health
         self.commit_every = commit_every
-        self.generation = generation
-        self.replay = replay or bool(generation)
+        self.replayed_crawl = replayed_crawl
+        self.replay = replay or bool(replayed_crawl)
         self.pause = pause
         self.index: DuplicateIndex | None = None
         self.uncommitted = 0
@@ -184,7 +184,7 @@ class Archive:
 
     def holds(self, day: dt.date) -> bool:
         """Whether the date has a snapshot this write could lose (the archive's, or the last
-        generation of its history)."""
+        replayed crawl of its history)."""
         before, _, also = self._roots(day)
         return any(parquet.has_snapshot(r, day) for r in (before, also) if r)
 
@@ -317,8 +317,8 @@ class Archive:
         """(where the date's previous version is read, where this version is written, the
         archive when its snapshot is kept besides the previous version)."""
         scratch = self.root / HISTORY
-        if self.generation:
-            return (scratch if self.generation > 1 else None), scratch, None
+        if self.replayed_crawl:
+            return (scratch if self.replayed_crawl > 1 else None), scratch, None
         if self.replay and parquet.has_snapshot(scratch, day):
             return scratch, self.root, self.root
         return self.root, self.root, None
@@ -327,8 +327,8 @@ class Archive:
         return parquet.snapshot_info(root, day) if root is not None and parquet.has_snapshot(root, day) else None
 
     def _dedupe_index(self) -> DuplicateIndex:
-        """The archive's dedupe index (a history's earlier generation resolves against it and
-        never saves it: it counts no final write)."""
+        """The archive's dedupe index (a history's earlier crawl resolves against it and never
+        saves it: it counts no final write)."""
         if self.index is None:
             self.index = DuplicateIndex.open(self.root, **self.index_options)
         return self.index

@@ -8,6 +8,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest_twisted
 
+from epaper import reparse
 from epaper.crawler.captures import load_captures
 from epaper.storage import revisions
 from epaper.storage.load import load_articles, load_pages
@@ -231,19 +232,17 @@ async def test_reparse_rebuilds_the_history_from_the_warc_files(portal, tmp_path
 def test_reparse_replays_a_few_dates_at_a_time_each_dates_crawls_in_order(tmp_path, monkeypatch):
     """The runs of a history replay: batches of dates in date order (memory holds one batch's
     captures); within a batch one run per earlier crawl, then one run writing every date."""
-    from epaper import cli
-
     crawls = {dt.date(2023, 8, 1): 2, dt.date(2023, 8, 2): 0, dt.date(2023, 8, 3): 1, dt.date(2023, 8, 5): 3}
     for day, n in crawls.items():
         folder = tmp_path / "warc" / f"issue_date={day}"
         folder.mkdir(parents=True)
         for i in range(n):
             (folder / f"2023080{i}T000000-1.warc.gz").write_bytes(b"")
-    monkeypatch.setattr(cli, "REPLAY_BATCH", 2)
-    rounds = cli.history_rounds(tmp_path, sorted(crawls), {"start": "x", "end": "y", "layout": "pc"})
+    monkeypatch.setattr(reparse, "REPLAY_BATCH", 2)
+    rounds = reparse.rounds(tmp_path, sorted(crawls), {"start": "x", "end": "y", "layout": "pc"})
     # per batch: the earlier crawls into the scratch archive, printing nothing; then every date
     # from its newest captures, in date order, printed
-    assert [(s["WARC_REPLAY_GENERATION"], a["dates"], shown) for s, a, shown in rounds] == [
+    assert [(s["WARC_REPLAY_CRAWL"], a["dates"], shown) for s, a, shown in rounds] == [
         (1, "2023-08-01", set()), (0, "2023-08-01,2023-08-02", None),
         (1, "2023-08-05", set()), (2, "2023-08-05", set()), (0, "2023-08-03,2023-08-05", None)]
     assert all(a["layout"] == "pc" and "start" not in a for _, a, _ in rounds)

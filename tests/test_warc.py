@@ -259,12 +259,14 @@ def test_a_history_replay_reads_each_warc_file_once(tmp_path, monkeypatch):
     reads = []
     read_file = captures._read_file
     monkeypatch.setattr(captures, "_read_file", lambda root, path, *rest: reads.append(path) or read_file(root, path, *rest))
+    session = captures.ReplaySession(tmp_path)
     for k in range(1, 9):  # the date as its k-th crawl left it: each URL's newest capture so far
-        seen = captures.history_of(tmp_path, day).crawl(k).newest_by_url
+        seen = session.history(day).crawl(k).newest_by_url
         assert sorted(seen) == sorted(f"{base}page{i}.html" for i in range(k))
         assert seen[f"{base}page0.html"].payload == b"<html>0</html>"
         assert seen[f"{base}page0.html"].when.second == k - 1  # the revisit of crawl k, its payload the first's
     assert len(reads) == len(set(reads)) == 8
-    captures.forget_history(tmp_path, day)
-    assert captures.history_of(tmp_path, day).read == 0
-    captures.forget_history(tmp_path)
+    session.forget(day)
+    assert session.history(day).read == 0
+    session.forget()
+    assert not session.histories
