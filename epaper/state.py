@@ -45,6 +45,7 @@ from epaper.crawler.outcome import (ARCHIVED, COMPLETE_STATES, DAMAGED, DONE_STA
                                    NO_ISSUE, PENDING, SNAPSHOT_STATES, STATES, SUSPECT)
 from epaper.runlog import read_runs
 from epaper.storage.parquet import archived_dates, has_snapshot, partition_dir, snapshot_info, verify_snapshot
+from epaper.storage.runs import wrote_snapshot
 
 
 Failure = tuple[str | None, str | None]  # (url, reason)
@@ -158,14 +159,9 @@ def run_outcomes(root: Path) -> tuple[dict[dt.date, dict[str, Any]], dict[dt.dat
             if not isinstance(outcome, dict):
                 continue
             latest[day] = {**outcome, "run_id": run.get("run_id"), "ended": run.get("ended")}
-            status = outcome.get("status")
-            if status == "archived" or (status == "incomplete" and _positive(outcome, "articles", "pages")):
+            if wrote_snapshot(outcome):
                 archived[day] = f"{run.get('run_id')}, ended {run.get('ended')}"
     return latest, archived
-
-
-def _positive(outcome: Mapping[str, Any], *keys: str) -> bool:
-    return any(isinstance(outcome.get(k), int) and outcome[k] > 0 for k in keys)
 
 
 def restore_command(root: Path, day: dt.date) -> str:

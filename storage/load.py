@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from epaper.storage import schema as S
 from epaper.storage.compact import compact_schema, fresh_copy
 from epaper.storage.parquet import DATASETS, archived_dates, snapshot_path
+from epaper.storage.runs import archived_by_runs
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +80,8 @@ def _valid_files(root: Path, dataset: str, start: dt.date | None, end: dt.date |
 def _warn_lost(root: Path, dataset: str, start: dt.date | None, end: dt.date | None) -> None:
     """A warning for each date of the range the run log says was archived, whose snapshot of
     `dataset` is gone."""
-    from epaper.state import run_outcomes
-
     have = set(archived_dates(root, dataset))
-    for day, run in sorted(run_outcomes(root)[1].items()):
+    for day, run in sorted(archived_by_runs(root).items()):
         if day not in have and not (start and day < start) and not (end and day > end):
             _warn(dataset, day, f"archived by run {run}, its snapshot is gone (lost)")
 
