@@ -105,7 +105,8 @@ def test_not_a_founder_site(tmp_path):
         result, found = probe(server.base_url)
         text = run_epaper("probe", server.base_url, *FAST, timeout=60)
     assert result.returncode == 2 and found["problems"][0].startswith(f"no Founder e-paper at {server.base_url}")
-    assert found["requests"] == 1 + 2 + 4  # robots.txt, two latest-issue pages, two months' calendars twice
+    # robots.txt, two latest-issue pages, two months' calendars: pc's one name, html's two
+    assert found["requests"] == 1 + 2 + 2 * (1 + 2)
     assert text.returncode == 2 and text.stdout.splitlines()[-1].startswith("verdict: no Founder e-paper there")
 
 
