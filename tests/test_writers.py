@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 import pytest
+import pytest_twisted
 
 from epaper.lock import ArchiveLock, LockHeld, read_holder
 from epaper.replica.build import build_site
@@ -112,3 +113,27 @@ def test_lock_descriptor_in_env_must_be_the_archive_lock(tmp_path):
             assert proc.stdout.startswith("held:"), proc.stdout + proc.stderr
     finally:
         os.close(other)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_warc_file_that_cannot_be_committed_fails_its_date(portal, tmp_path, monkeypatch):
+    """Its temporary file removed before the commit (as a second writer's stale-file sweep
+    did): the date fails and no snapshot names a WARC file that does not exist."""
+    from epaper.crawler import warc
+    from tests.conftest import crawl_in_process
+
+    day = dt.date(2023, 8, 3)
+    server = portal("pc-rmrb", day, day)
+    commit = warc._DateWarc.commit
+
+    def swept(self):
+        self.tmp.unlink()
+        commit(self)
+
+    monkeypatch.setattr(warc._DateWarc, "commit", swept)
+    ledger = await crawl_in_process(tmp_path, server.base_url, date=day)
+    result = ledger.results[day]
+    assert result.status == "incomplete", result
+    assert any("WARC file" in f["reason"] and "not written" in f["reason"] for f in result.failures), result.failures
+    assert not snapshot_path(tmp_path, "articles", day).exists()
+    assert not list((tmp_path / "warc").rglob("*.warc.gz")) and not list(tmp_path.rglob("*.tmp-*"))
