@@ -1,0 +1,61 @@
+"""Wrong outcomes (issue 22, family 4): each case gives the outcome it is, in one clear line."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from epaper.runlog import read_runs
+from tests.conftest import CLEAN_CWD, CLEAN_ENV, FAST
+
+# An extension that holds the crawl while Scrapy builds its crawler (before Scrapy's signal
+# handlers are in place) and says so in a file: the moment "early" in a crawl.
+SLOW_EXTENSION = '''
+import os, pathlib, time
+
+class HoldWhileBuilding:
+    @classmethod
+    def from_crawler(cls, crawler):
+        pathlib.Path(os.environ["HOLD_FLAG"]).write_text("holding")
+        time.sleep(60)
+        return cls()
+'''
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("command", ["crawl", "reparse"])
+def test_a_signal_early_in_a_crawl_is_a_stop(tmp_path, portal, command, sig, status):
+    day = dt.date(2023, 8, 3)
+    data = tmp_path / "data"
+    (tmp_path / "hold_ext.py").write_text(SLOW_EXTENSION, encoding="utf-8")
+    flag = tmp_path / "holding"
+    hold = ["-s", "EXTENSIONS={\"hold_ext.HoldWhileBuilding\": 0}"]
+    env = {**CLEAN_ENV, "PYTHONPATH": str(tmp_path), "HOLD_FLAG": str(flag)}
+    if command == "reparse":  # something to reparse: one crawl first
+        server = portal("pc-rmrb", day, day)
+        first = subprocess.run([sys.executable, "-m", "epaper", "crawl", "--date", day.isoformat(), "--base-url",
+                                server.base_url, "--data", str(data), *FAST], cwd=CLEAN_CWD, env=CLEAN_ENV,
+                               capture_output=True, text=True, timeout=240)
+        assert first.returncode == 0, first.stderr
+        args = ["reparse", "--date", day.isoformat(), "--data", str(data), *hold]
+    else:
+        args = ["crawl", "--date", day.isoformat(), "--base-url", "http://127.0.0.1:9/ahjjb/", "--data", str(data),
+                *FAST, *hold]
+    proc = subprocess.Popen([sys.executable, "-m", "epaper", *args], cwd=CLEAN_CWD, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not flag.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    os.kill(proc.pid, sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    assert "could not run" not in err and len(err.strip().splitlines()) == 1, err
+    runs = read_runs(data)
+    assert runs[-1]["command"].startswith(f"epaper {command}") and runs[-1]["exit_status"] == status
