@@ -56,9 +56,11 @@ def _codec(name: str | None) -> str | None:
     name = name.strip().lower()
     name = _SUPERSETS.get(name, name)
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
     except LookupError:
         return None
+    # base64, rot13, zlib, hex…: codecs, but not text encodings (bytes.decode refuses them).
+    return info.name if getattr(info, "_is_text_encoding", True) else None
 
 
 _REFRESH = re.compile(r"""http-equiv=["']?refresh["']?[^>]*content=["'][^"']*url=([^"'>\s]+)""", re.I)

@@ -59,3 +59,16 @@ def test_a_signal_early_in_a_crawl_is_a_stop(tmp_path, portal, command, sig, sta
     assert "could not run" not in err and len(err.strip().splitlines()) == 1, err
     runs = read_runs(data)
     assert runs[-1]["command"].startswith(f"epaper {command}") and runs[-1]["exit_status"] == status
+
+
+@pytest.mark.parametrize("label", ["base64", "rot13", "rot-13", "hex", "zlib", "bz2", "uu", "quopri"])
+@pytest.mark.parametrize("where", ["header", "meta"])
+def test_a_charset_naming_a_codec_that_is_not_a_text_encoding_is_ignored(label, where):
+    """bytes.decode refuses base64, rot13…: a page declaring one decodes as if it declared none."""
+    from epaper.crawler.founder import decode_html, page_text
+
+    meta = f'<meta charset="{label}">' if where == "meta" else ""
+    body = f"<html><head>{meta}</head><body><p>中文报纸</p></body></html>".encode("gbk")
+    header = label if where == "header" else None
+    assert decode_html(body, header) == (body.decode("gb18030"), "gb18030")
+    assert "中文报纸" in page_text(body, f"text/html; charset={label}" if header else "text/html")
