@@ -72,3 +72,21 @@ def test_a_charset_naming_a_codec_that_is_not_a_text_encoding_is_ignored(label, 
     header = label if where == "header" else None
     assert decode_html(body, header) == (body.decode("gb18030"), "gb18030")
     assert "中文报纸" in page_text(body, f"text/html; charset={label}" if header else "text/html")
+
+
+_LAUGHS = '<!ENTITY lol "lol">' + "".join(
+    f'<!ENTITY lol{i} "{("&lol;" if i == 1 else f"&lol{i - 1};") * 10}">' for i in range(1, 10))
+_PERIOD = "<period><period_date>{}</period_date><front_page>node_1.htm</front_page></period>"
+
+
+@pytest.mark.parametrize("body", [
+    "<periodlist>&lol9;" + _PERIOD.format("2023-08-03") + _PERIOD.format("2023-08-04") + "</periodlist>",
+    "<periodlist>" + _PERIOD.format("&lol9;2023-08-03") + _PERIOD.format("2023-08-04") + "</periodlist>",
+])
+def test_a_billion_laughs_calendar_still_lists_its_issues(body):
+    """Entities declared in period.xml stopped libxml2 at their first use: the issues after it
+    read as "no issue found". A calendar needs no document type: it is read without one."""
+    from epaper.crawler.founder import parse_period_xml
+
+    xml = f'<?xml version="1.0"?><!DOCTYPE lolz [{_LAUGHS}]>{body}'.encode()
+    assert parse_period_xml(xml) == [(dt.date(2023, 8, 3), "node_1.htm"), (dt.date(2023, 8, 4), "node_1.htm")]
