@@ -90,3 +90,35 @@ def test_a_billion_laughs_calendar_still_lists_its_issues(body):
 
     xml = f'<?xml version="1.0"?><!DOCTYPE lolz [{_LAUGHS}]>{body}'.encode()
     assert parse_period_xml(xml) == [(dt.date(2023, 8, 3), "node_1.htm"), (dt.date(2023, 8, 4), "node_1.htm")]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("<b>要闻</b>", "要闻"),
+    ("<span style='x'>国际</span>&nbsp;新闻", "国际 新闻"),
+    ("<i></i>", None),
+    ("要闻", "要闻"),
+])
+def test_a_page_name_with_markup_is_stored_as_its_articles_have_it(raw, expected):
+    """pages/ held the raw name while articles/ held it stripped: both now hold the same."""
+    from scrapy.utils.test import get_crawler
+
+    from epaper.crawler.items import ArticleItem, PageItem
+    from epaper.pipelines.clean import CleanPipeline
+
+    pipeline = CleanPipeline.from_crawler(get_crawler(settings_dict={}))
+    now = dt.datetime.now(dt.timezone.utc)
+    page = pipeline.process_item(PageItem(issue_date=dt.date(2023, 8, 3), page_no="01", page_index=0,
+                                          url="http://127.0.0.1/p.htm", source="x", crawled_at=now, page_name=raw))
+    article = pipeline.process_item(ArticleItem(**_article(raw, now)))
+    assert page.page_name == expected == article.page_name
+
+
+def _article(page_name: str, now: dt.datetime) -> dict:
+    import dataclasses
+
+    from epaper.crawler.items import ArticleItem
+
+    defaults = {"issue_date": dt.date(2023, 8, 3), "page_no": "01", "page_name": page_name,
+                "page_index": 0, "position": 0, "url": "http://127.0.0.1/a.htm", "title": "标题", "body": "正文", "source": "x", "crawled_at": now}
+    names = {f.name for f in dataclasses.fields(ArticleItem)}
+    return {k: v for k, v in defaults.items() if k in names}
