@@ -122,3 +122,23 @@ def _article(page_name: str, now: dt.datetime) -> dict:
                 "page_index": 0, "position": 0, "url": "http://127.0.0.1/a.htm", "title": "标题", "body": "正文", "source": "x", "crawled_at": now}
     names = {f.name for f in dataclasses.fields(ArticleItem)}
     return {k: v for k, v in defaults.items() if k in names}
+
+
+def test_metric_labels_do_not_keep_redirect_urls(tmp_path):
+    """Every redirect target made a new time series of epaper_last_run_failures."""
+    from zoneinfo import ZoneInfo
+
+    from epaper.metrics import MAX_REASONS, write_metrics
+    from tests.test_metrics import run_line, samples
+
+    failures = [{"url": f"http://127.0.0.1/{i}.htm",
+                 "reason": f"page: redirected to http://127.0.0.1:{8000 + i}/x{i}.htm outside the e-paper"}
+                for i in range(50)]
+    failures += [{"url": f"http://127.0.0.1/k{i}", "reason": f"kind {chr(97 + i)} of failure"} for i in range(26)]
+    run_line(tmp_path, "2026-11-27T00:00:00Z", 1, {"2026-11-26": {"status": "incomplete", "failures": failures}})
+    path = write_metrics(tmp_path, source="ahjjb", tz=ZoneInfo("Asia/Shanghai"), window_days=7,
+                         today=dt.date(2026, 11, 27))
+    reasons = {labels[0][1]: v for (name, labels), v in samples(path).items() if name == "epaper_last_run_failures"}
+    assert reasons["redirected to URL outside the e-paper"] == 50
+    assert len(reasons) == MAX_REASONS and sum(reasons.values()) == len(failures)
+    assert not any("127.0.0.1" in r for r in reasons)
