@@ -56,9 +56,11 @@ def _codec(name: str | None) -> str | None:
     name = name.strip().lower()
     name = _SUPERSETS.get(name, name)
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
     except LookupError:
         return None
+    # base64, rot13, zlib, hex…: codecs, but not text encodings (bytes.decode refuses them).
+    return info.name if getattr(info, "_is_text_encoding", True) else None
 
 
 _REFRESH = re.compile(r"""http-equiv=["']?refresh["']?[^>]*content=["'][^"']*url=([^"'>\s]+)""", re.I)
@@ -155,13 +157,35 @@ def parse_period_date(text: str | None) -> dt.date | None:
         return None
 
 
+_DOCTYPE = re.compile(rb"<!DOCTYPE\b", re.I)
+_SUBSET_END = re.compile(rb"\]\s*>")
+_UNDECLARED = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)[A-Za-z_][\w.-]*;")
+
+
+def _without_doctype(body: bytes) -> bytes:
+    """The calendar without its document type declaration and the references to entities it
+    declared: a calendar needs neither, and such entities (a billion-laughs file) make libxml2
+    stop at their first use, which would read as a calendar without the periods after it
+    ("no issue")."""
+    m = _DOCTYPE.search(body, 0, 4096)
+    if m is None:
+        return body
+    gt, bracket = body.find(b">", m.end()), body.find(b"[", m.end())
+    if bracket != -1 and (gt == -1 or bracket < gt):  # an internal subset: up to its "]>"
+        end = _SUBSET_END.search(body, bracket)
+        rest = body[end.end():] if end else b""
+    else:
+        rest = body[gt + 1:] if gt != -1 else b""
+    return body[:m.start()] + _UNDECLARED.sub(b"", rest)
+
+
 def parse_period_xml(body: bytes) -> list[tuple[dt.date, str]]:
     """(issue date, front page file name) for every `<period>` of a month calendar.
 
     ValueError when the file is not a calendar: not XML, or an HTML page (a server's error
     or login page served with status 200), which must not read as "no issue this month"."""
-    root = lxml.etree.fromstring(body, lxml.etree.XMLParser(recover=True, resolve_entities=False,
-                                                            no_network=True))
+    root = lxml.etree.fromstring(_without_doctype(body), lxml.etree.XMLParser(
+        recover=True, resolve_entities=False, no_network=True))
     if root is None:
         raise ValueError("period.xml is not XML")
     periods = list(root.iter("period"))

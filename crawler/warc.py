@@ -44,6 +44,7 @@ captures.ReplaySession; default: one per crawl), WARC_RECORD_MAXSIZE (default
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -166,16 +167,23 @@ class _DateWarc:
         return record
 
     def commit(self) -> None:
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-        self.fh.close()
-        os.link(self.tmp, self.path)  # never onto an existing file: captures are only ever added
+        """Put the file in place; OSError (naming the file) when it cannot be: the date's
+        snapshot is then not written (pipelines.snapshot), as its rows would name this file."""
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            os.link(self.tmp, self.path)  # never onto an existing file: captures are only ever added
+        except OSError as exc:
+            self.discard()
+            raise OSError(f"WARC file {self.relative} not written: {exc.strerror or exc}") from None
         self.tmp.unlink()
         fsync_dir(self.path.parent)
 
     def discard(self) -> None:
-        self.fh.close()
-        self.tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.fh.close()
+            self.tmp.unlink(missing_ok=True)
 
 
 def _reason(status: int) -> str:
@@ -239,7 +247,12 @@ class WarcWriterMiddleware:
         if not keep:
             warc.discard()
             return
-        warc.commit()
+        try:
+            warc.commit()
+        except OSError as exc:
+            log.error("%s: %s", date, exc)
+            self.crawler.stats.inc_value("epaper/warc/commit_failed")
+            raise
 
     def on_closed(self, spider=None, reason=None):
         for warc in self.open.values():  # dates the crawl did not finish: their snapshot was not written

@@ -233,7 +233,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         settings.set("EPAPER_FORCE", True, priority="cmdline")
     settings.setdict(extra, priority="cmdline")
 
-    from epaper.exits import LOCKED, TERMINATED, Terminated
+    from epaper.exits import INTERRUPTED, LOCKED, TERMINATED, Terminated
     from epaper.runext import ArchiveRun
 
     try:
@@ -245,23 +245,27 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     except LockError as exc:  # a lock file that is not ours to use (a symlink, unwritable)
         raise UsageError(str(exc)) from None
     try:
-        with contextlib.ExitStack() as stack:
-            rounds = None
-            if reparse:
-                rounds = stack.enter_context(replay.session(data, dates, spider_args, settings))
-            else:
-                with contextlib.suppress(OSError):  # a stopped reparse's scratch: none runs while we hold the lock
-                    replay.clear_scratch(data)
-            # From here a SIGTERM (before Scrapy's own handler is in place) still leaves a line. The
-            # crawls record into this run (epaper.runext.ArchiveRunExtension), which holds no lock:
-            # it is taken here, once, before anything of the archive is read.
-            run = ArchiveRun(data, " ".join(["epaper", *sys.argv[1:]]), dates or [], config)
-            settings.set("RUNLOG_RUN", run, priority="cmdline")
-            try:
+        # From here a SIGTERM or Ctrl-C (before Scrapy's own handlers are in place) still leaves a
+        # line, a stopped run (143, 130). The crawls record into this run
+        # (epaper.runext.ArchiveRunExtension), which holds no lock: it is taken here, once,
+        # before anything of the archive is read.
+        run = ArchiveRun(data, " ".join(["epaper", *sys.argv[1:]]), dates or [], config)
+        settings.set("RUNLOG_RUN", run, priority="cmdline")
+        try:
+            with contextlib.ExitStack() as stack:
+                rounds = None
+                if reparse:
+                    rounds = stack.enter_context(replay.session(data, dates, spider_args, settings))
+                else:
+                    with contextlib.suppress(OSError):  # a stopped reparse's scratch: none runs while we hold the lock
+                        replay.clear_scratch(data)
                 return run_spider(args, data, settings, base_url, spider_args, dates, run, rounds)
-            except Terminated:
-                run.finish(TERMINATED)
-                raise
+        except Terminated:
+            run.finish(TERMINATED)
+            raise
+        except KeyboardInterrupt:
+            run.finish(INTERRUPTED)
+            raise
     finally:
         lock.__exit__(None, None, None)
 

@@ -48,7 +48,7 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
     from epaper.crawler.ledger import INCOMPLETE, DateResult, Ledger
     from epaper.crawler.signals import issue_done
     from epaper.crawler.spiders.epaper import EpaperSpider
-    from epaper.exits import USAGE
+    from epaper.exits import USAGE, Terminated
 
     rounds = rounds or [({}, spider_args, None)]
     try:  # a -s value Scrapy cannot use (a component path, a reactor) fails here or in crawl()
@@ -84,6 +84,10 @@ def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dat
 
     crawl_rounds()
     process.start()
+    if failed and failed[0].check(Terminated, KeyboardInterrupt):
+        # SIGTERM or Ctrl-C before Scrapy's own handlers were in place (while the crawler was
+        # being set up): stopped, not "could not run". The caller records the stop.
+        failed[0].raiseException()
     if failed:
         logging.getLogger(__name__).error("the crawl could not run: %s", failed[0].getTraceback())
         run.finish(USAGE)

@@ -5,9 +5,14 @@ died (even by SIGKILL) never blocks the archive: the next taker simply gets the 
 file's content (JSON ``{pid, since, host, command}``) only serves the message shown to
 whoever finds the lock held.
 
-A child crawl started by ``epaper schedule`` (which holds the lock for its lifetime) gets
-``EPAPER_LOCK_HELD_BY_PARENT=<scheduler pid>`` in its environment; :func:`archive_lock`
-then returns a no-op context instead of trying (and failing) to take the lock again.
+A child crawl started by ``epaper schedule`` or ``epaper update`` (which hold the lock) is
+handed the locked descriptor itself (``pass_fds``) and its number in ``EPAPER_LOCK_FD``: a
+``flock`` belongs to the open file description, which the child then shares, so the lock stays
+held while the child lives, even when the parent is killed (``kill -9``) and the child runs on
+as an orphan: no second writer starts beside it. :func:`archive_lock` checks the descriptor
+(the archive's own lock file, still locked by this description) and, while the child runs,
+names it as the holder. ``EPAPER_LOCK_HELD_BY_PARENT=<parent pid>`` alone (no descriptor) is
+the older marker: a no-op context, kept for callers that set it themselves.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import sys
 import time
 from collections.abc import Mapping
@@ -29,6 +35,7 @@ from epaper.storage.parquet import UnsafePath, open_regular
 
 LOCK_FILE = ".lock"
 HELD_BY_PARENT_ENV = "EPAPER_LOCK_HELD_BY_PARENT"
+LOCK_FD_ENV = "EPAPER_LOCK_FD"
 
 
 class LockError(Exception):
@@ -120,6 +127,16 @@ class ArchiveLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    def fileno(self) -> int:
+        """The locked descriptor, for a child to inherit (``pass_fds``, :data:`LOCK_FD_ENV`)."""
+        if self._fd is None:
+            raise LockError(f"archive {self.data_dir}: lock not held")
+        return self._fd
+
+    def child_env(self) -> dict[str, str]:
+        """What a child that inherits :meth:`fileno` needs in its environment."""
+        return {HELD_BY_PARENT_ENV: str(os.getpid()), LOCK_FD_ENV: str(self.fileno())}
+
     def __enter__(self) -> ArchiveLock:
         return self.acquire()
 
@@ -140,14 +157,96 @@ def archive_lock(
 ) -> ContextManager[object]:
     """The lock a command should hold over ``data_dir``.
 
-    A no-op context when ``EPAPER_LOCK_HELD_BY_PARENT`` names this process's parent (the
-    scheduler, which holds the real lock); otherwise an :class:`ArchiveLock`. The parent
-    check keeps a stray exported variable from switching locking off.
+    An :class:`InheritedLock` when ``EPAPER_LOCK_FD`` names a descriptor this process
+    inherited; a no-op context when only ``EPAPER_LOCK_HELD_BY_PARENT`` names this process's
+    parent (the older marker); otherwise an :class:`ArchiveLock`. The parent check keeps a
+    stray exported variable from switching locking off.
     """
+    inherited = env.get(LOCK_FD_ENV, "").strip()
+    if inherited:
+        return InheritedLock(data_dir, inherited, command)
     held_by = env.get(HELD_BY_PARENT_ENV, "").strip()
     if held_by and held_by == str(os.getppid()):
         return contextlib.nullcontext()
     return ArchiveLock(data_dir, command)
+
+
+class InheritedLock:
+    """The archive lock a parent handed down as a descriptor (``EPAPER_LOCK_FD``).
+
+    On enter, the descriptor must be the archive's lock file (same device and inode, a regular
+    file) and ``flock`` on it must succeed: on the parent's own open file description that is
+    a no-op which confirms the lock; when the parent has already gone, it takes the lock for
+    the child (a description nobody else shares). A descriptor that is none of these (a stray
+    variable) falls back to an :class:`ArchiveLock`, which the live parent's lock then refuses.
+    While held, the lock file names this process (and its parent); on exit the parent's
+    holder info comes back if the parent still lives. The lock is never unlocked
+    (``LOCK_UN`` would drop the parent's lock too): closing the child's copy leaves it held
+    as long as the parent holds its own.
+    """
+
+    def __init__(self, data_dir: str | Path, fd: str, command: str | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.command = command if command is not None else _default_command()
+        self._fd_text = fd
+        self._fd: int | None = None
+        self._fallback: ArchiveLock | None = None
+        self._parent_info = b""
+        self._parent = os.getppid()
+
+    def _inherited_fd(self) -> int | None:
+        try:
+            fd = int(self._fd_text)
+            held = os.fstat(fd)
+            here = os.lstat(self.data_dir / LOCK_FILE)
+        except (ValueError, OSError):
+            return None
+        if not stat.S_ISREG(held.st_mode) or (held.st_dev, held.st_ino) != (here.st_dev, here.st_ino):
+            return None
+        return fd
+
+    def __enter__(self) -> InheritedLock:
+        fd = self._inherited_fd()
+        if fd is None:
+            self._fallback = ArchiveLock(self.data_dir, self.command).acquire()
+            return self
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeld(self.data_dir, _read_holder(fd)) from None
+        except OSError as exc:
+            raise LockError(f"archive {self.data_dir}: cannot lock: {exc.strerror or exc}") from None
+        os.set_inheritable(fd, False)  # the crawl's own helpers do not carry it further
+        self._fd = fd
+        with contextlib.suppress(OSError):
+            self._parent_info = os.pread(fd, 4096, 0)
+            parent = json.loads(self._parent_info) if self._parent_info.strip() else {}
+            by = f"pid {self._parent}" + (f" {parent['command']}" if isinstance(parent, dict)
+                                          and parent.get("command") else "")
+            info = {
+                "pid": os.getpid(),
+                "since": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "host": socket.gethostname(),
+                "command": f"{self.command}, started by {by}",
+                "parent": self._parent,
+            }
+            data = (json.dumps(info, ensure_ascii=False) + "\n").encode()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fallback, self._fallback = self._fallback, None
+        if fallback is not None:
+            fallback.release()
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            if os.getppid() == self._parent and self._parent_info.strip():
+                os.pwrite(fd, self._parent_info, 0)  # the parent holds on: it is the holder again
+        os.close(fd)
 
 
 def read_holder(data_dir: str | Path) -> dict[str, Any]:

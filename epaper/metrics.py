@@ -40,7 +40,25 @@ def _timestamp(text: object) -> float | None:
 def _reason_kind(reason: str) -> str:
     """A failure reason without the parts that vary per URL: 'HTTP 503', 'timeout', ..."""
     text = re.sub(r"^(?:calendar|page|article): ", "", reason or "")
-    return text.split(" (")[0].split(": ")[0].strip()[:60] or "?"
+    # A URL (a redirect's target), a path or a number names one response, not a kind: each
+    # would make a new time series.
+    text = _URL.sub("URL", text)
+    text = _NUMBER.sub("N", text.split(" (")[0].split(": ")[0])
+    return text.strip()[:60] or "?"
+
+
+_URL = re.compile(r"""(?:[a-z][a-z0-9+.-]*://|/)[^\s'"<>()]*""", re.I)
+_NUMBER = re.compile(r"(?<![A-Za-z])\d{4,}(?![A-Za-z])")
+MAX_REASONS = 20  # label values of epaper_last_run_failures; the rest add up under "other"
+
+
+def _bounded(counts: Counter) -> Counter:
+    if len(counts) <= MAX_REASONS:
+        return counts
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    out = Counter(dict(ranked[:MAX_REASONS - 1]))
+    out["other"] += sum(n for _, n in ranked[MAX_REASONS - 1:])
+    return out
 
 
 def collect(data_dir: str | Path, *, source: str, tz: dt.tzinfo, window_days: int,
@@ -82,7 +100,7 @@ def collect(data_dir: str | Path, *, source: str, tz: dt.tzinfo, window_days: in
     failures = Counter(_reason_kind(f.get("reason", "")) for o in outcomes.values() if isinstance(o, dict)
                        for f in o.get("failures") or [] if isinstance(f, dict))
     failed = gauge("epaper_last_run_failures", "Failed URLs of the last run, by reason", ("reason",))
-    for reason, count in sorted(failures.items()):
+    for reason, count in sorted(_bounded(failures).items()):
         failed.labels(reason=reason, **labels).set(count)
     media = sum(len(o.get("media_failures") or []) for o in outcomes.values() if isinstance(o, dict))
     gauge("epaper_last_run_media_not_captured",

@@ -15,7 +15,7 @@ the crawl's signals (``issue_done``, ``spider_closed``).
   it over in ``RUNLOG_RUN``: the extension records each crawl into it and takes no lock; the
   command finishes the run. Its reporter (epaper.crawl) only prints.
 - A child crawl of ``epaper schedule`` / ``epaper update`` finds the lock held by its parent
-  (``EPAPER_LOCK_HELD_BY_PARENT``, :func:`epaper.lock.archive_lock`) and its line names the
+  (it inherits the locked descriptor, ``EPAPER_LOCK_FD``: :class:`epaper.lock.InheritedLock`) and its line names the
   parent's run (``EPAPER_PARENT_RUN``); the parent writes the metrics of the whole run.
 
 What is not written: a run whose every date is after today and had no issue records nothing

@@ -11,9 +11,10 @@ crawl --latest`` when it can add anything (an issue archived complete costs it o
 crawl can be timed out (``schedule.run_timeout``: SIGTERM, then SIGKILL after 30 s) and
 Twisted's reactor, which cannot be restarted, lives once per crawl.
 
-The scheduler holds the archive lock for its lifetime; children get
-``EPAPER_LOCK_HELD_BY_PARENT=<scheduler pid>`` and must not take it again (see
-:func:`epaper.lock.archive_lock`). SIGINT/SIGTERM stop the scheduler, end the crawl in
+The scheduler holds the archive lock for its lifetime; each child inherits the locked
+descriptor (``pass_fds``, ``EPAPER_LOCK_FD``, :class:`epaper.lock.InheritedLock`), so the lock
+stays held while a child lives even if the scheduler is killed (``kill -9``) and the child
+runs on as an orphan: no other crawl starts beside it. SIGINT/SIGTERM stop the scheduler, end the crawl in
 flight (SIGTERM, then SIGKILL) and return 0; a second signal kills the crawl at once.
 """
 
@@ -45,7 +46,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from epaper.config import Config, parse_cron
 from epaper.exits import SUCCESS
-from epaper.lock import HELD_BY_PARENT_ENV, ArchiveLock, LockError, LockHeld
+from epaper.lock import ArchiveLock, LockError, LockHeld
 from epaper.state import date_states
 
 logger = logging.getLogger(__name__)
@@ -108,9 +109,11 @@ class ChildRunner:
     appear on the scheduler's stdout/stderr as they are written.
     """
 
-    def __init__(self, *, kill_grace: float = KILL_GRACE, env: Mapping[str, str] | None = None):
+    def __init__(self, *, kill_grace: float = KILL_GRACE, env: Mapping[str, str] | None = None,
+                 pass_fds: Sequence[int] = ()):
         self.kill_grace = kill_grace
         self.extra_env = dict(env or {})
+        self.pass_fds = tuple(pass_fds)  # the locked archive descriptor: the child holds the lock too
         self.stopping = False
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -128,7 +131,8 @@ class ChildRunner:
             if self.stopping:
                 return None
             proc = subprocess.Popen(
-                list(argv), env={**os.environ, **self.extra_env, **(env or {})}, start_new_session=True
+                list(argv), env={**os.environ, **self.extra_env, **(env or {})}, start_new_session=True,
+                pass_fds=self.pass_fds,
             )
             self._proc = proc
             self._termed_at = None
@@ -535,7 +539,7 @@ def run_scheduler(
         _emit(f"epaper schedule: {exc}", sys.stderr, event="locked")
         return LOCKED if isinstance(exc, LockHeld) else USAGE
     try:
-        runner = ChildRunner(kill_grace=kill_grace, env={HELD_BY_PARENT_ENV: str(os.getpid())})
+        runner = ChildRunner(kill_grace=kill_grace, env=lock.child_env(), pass_fds=[lock.fileno()])
         busy = threading.Lock()
         run = functools.partial(
             run_once, config, data_dir, runner=runner, crawl_command=crawl_command, out=out,
@@ -579,7 +583,7 @@ def run_update(
     it can add anything), for cron. Quiet unless something is wrong: the children run with
     ``--quiet``, so only failed or incomplete dates (stderr) and, then, the run's line.
 
-    Holds the archive lock for the run (children get ``EPAPER_LOCK_HELD_BY_PARENT``);
+    Holds the archive lock for the run (each child inherits it: ``EPAPER_LOCK_FD``);
     returns :data:`epaper.exits.LOCKED` when another process holds it. SIGINT/SIGTERM stop
     the child in flight as they stop the scheduler's.
     """
@@ -593,7 +597,7 @@ def run_update(
         _emit_error(f"epaper update: {exc}", json_lines, locked=isinstance(exc, LockHeld))
         return LOCKED if isinstance(exc, LockHeld) else USAGE
     try:
-        runner = ChildRunner(kill_grace=kill_grace, env={HELD_BY_PARENT_ENV: str(os.getpid())})
+        runner = ChildRunner(kill_grace=kill_grace, env=lock.child_env(), pass_fds=[lock.fileno()])
         flags = ["--quiet", *(["--log-format", "json"] if json_lines else [])]
         with _Stopper(None, runner, sys.stderr, announce=False).installed():
             return run_once(config, data_dir, runner=runner, today=today, crawl_command=crawl_command,

@@ -123,6 +123,14 @@ def clean_article(fields: dict, chrome: Iterable[str] = ()) -> list[str]:
     return changed
 
 
+def clean_page_name(name: str | None) -> str | None:
+    """A page's name as its articles' `page_name` is cleaned (clean_article): no markup or
+    control characters, whitespace normalized; None when nothing is left."""
+    if name is None:
+        return None
+    return normalize_ws(drop_controls(strip_markup(name))) or None
+
+
 class CleanPipeline:
     def __init__(self, crawler):
         self.crawler = crawler
@@ -137,7 +145,10 @@ class CleanPipeline:
         adapter = ItemAdapter(item)
         if not isinstance(item, ArticleItem):  # pages: only the name needs it
             if adapter.get("page_name") is not None:
-                adapter["page_name"] = normalize_ws(drop_controls(adapter["page_name"]))
+                name = clean_page_name(adapter["page_name"])
+                if name != adapter["page_name"]:
+                    adapter["page_name"] = name
+                    self.crawler.stats.inc_value("epaper/clean/page_name")
             return item
         for name in self.drop:
             adapter[name] = None

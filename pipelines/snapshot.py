@@ -109,8 +109,7 @@ class SnapshotPipeline:
         known = len(batch.failures)
         written = None
         try:
-            written = self.archive.write(batch, lambda keep: self.crawler.signals.send_catch_log(
-                issue_writing, date=date, keep=keep))
+            written = self.archive.write(batch, lambda keep: self._writing(date, keep))
         except Exception as exc:  # OSError, ArrowInvalid (a value its column cannot hold), …: never "archived"
             log.error("cannot write the snapshot of %s: %s", date, exc, exc_info=not isinstance(exc, OSError))
             batch.failures.append({"url": str(self.archive.root), "reason": f"write failed: {type(exc).__name__}: {exc}"})
@@ -126,6 +125,15 @@ class SnapshotPipeline:
         result = self.ledger.settle(date, **(written.settled() if written else {}))
         for failure in result.failures:
             log.error("%s %s: %s failed: %s", date, result.status, failure["url"], failure["reason"])
+
+    def _writing(self, date: dt.date, keep: bool) -> None:
+        """issue_writing; a handler that failed while the snapshot is to be kept (its WARC file
+        not committed: the rows would name a file that does not exist) fails the write."""
+        from twisted.python.failure import Failure
+
+        for _receiver, result in self.crawler.signals.send_catch_log(issue_writing, date=date, keep=keep):
+            if keep and isinstance(result, Failure):
+                raise OSError(f"raw capture not kept: {result.getErrorMessage()}")
 
     def _count(self, date: dt.date, written: Written) -> None:
         stats = self.crawler.stats
