@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from itemadapter import ItemAdapter
+from twisted.python.failure import Failure
 
 from epaper.crawler.captures import CaptureIndex, ReplaySession
 from epaper.crawler.items import ArticleItem
@@ -129,8 +130,6 @@ class SnapshotPipeline:
     def _writing(self, date: dt.date, keep: bool) -> None:
         """issue_writing; a handler that failed while the snapshot is to be kept (its WARC file
         not committed: the rows would name a file that does not exist) fails the write."""
-        from twisted.python.failure import Failure
-
         for _receiver, result in self.crawler.signals.send_catch_log(issue_writing, date=date, keep=keep):
             if keep and isinstance(result, Failure):
                 raise OSError(f"raw capture not kept: {result.getErrorMessage()}")
