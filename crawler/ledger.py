@@ -228,7 +228,15 @@ class Ledger:
 
     def _request_dropped(self, request, spider=None) -> None:
         # The dupe filter's: the same URL was asked for already in this crawl (and is archived
-        # with the date that asked first), so the date does not wait for it.
+        # with the date that asked first), so the date does not wait for it. Unless a redirect
+        # led there: then what was asked for (a page, an article) was never served.
+        chain = request.meta.get("redirect_urls")
+        if chain:
+            hops = " -> ".join([*chain, request.url])
+            for d in request.meta.get("issue_dates", []):
+                if d in self.results:
+                    self.fail(d, chain[0], f"redirected to a URL this crawl already asked for ({hops}): "
+                                           "a redirect loop, or another page served in its place")
         self.answered(request.meta.get("issue_dates", []))
 
     def _closed(self, spider=None, reason=None) -> None:

@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-KINDS = ("status", "reset", "slow", "truncate", "not_found", "redirect_offhost", "wrong_type",
+KINDS = ("status", "reset", "slow", "truncate", "not_found", "redirect_offhost", "redirect", "wrong_type",
          "oversize", "charset_lie", "empty", "endless", "maintenance", "correct", "unlink")
 # Content changes rather than faults: the page is served, changed (a correction, a removal).
 EDITS = ("correct", "unlink")
@@ -23,7 +23,8 @@ class Fault:
     ``size_mb`` (oversize; endless: the most it sends), ``with_length`` (truncate: declare
     the full Content-Length and close early, else send no Content-Length), ``body``
     (wrong_type: "pdf" or "jpg"). ``endless`` streams a page without Content-Length;
-    ``maintenance`` answers 200 with a small "系统维护中" HTML page.
+    ``maintenance`` answers 200 with a small "系统维护中" HTML page; ``redirect`` answers 302 to
+    ``location`` (a path on this server: two such faults make a loop).
 
     Two kinds change content instead, on every matching hit (``times`` counts them too):
     ``correct`` replaces the text ``old`` by ``new`` in the page (an article corrected after
@@ -44,6 +45,7 @@ class Fault:
     old: str = ""
     new: str = ""
     target: str = ""
+    location: str = ""
     since: float = field(default_factory=time.time, compare=False)
     hits: int = field(default=0, compare=False)
 

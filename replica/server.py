@@ -193,6 +193,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, "text/html; charset=utf-8", b"<html><body>404</body></html>", head)
         if kind == "empty":
             return self._send(200, "text/html; charset=utf-8", b"", head)
+        if kind == "redirect":
+            return self._send(302, "text/html", b"", head, {"Location": f.location})
         if kind == "redirect_offhost":
             return self._send(302, "text/html", b"", head,
                               {"Location": f"http://example.invalid{path}"})
