@@ -23,14 +23,27 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from epaper.crawler.signals import issue_writing
-from epaper.storage.parquet import open_regular, partition_dir
+from epaper.storage.parquet import UnsafePath, list_files, open_regular, partition_dir
 
 log = logging.getLogger(__name__)
 
 
 def warc_files(root: Path, day: dt.date) -> list[Path]:
-    folder = partition_dir(root, "warc", day)
-    return sorted(folder.glob("*.warc.gz")) if folder.is_dir() else []
+    """The date's WARC files; none when its folder is reached through a symbolic link (never
+    listed, never read: `warc_refusal` says why)."""
+    try:
+        return list_files(partition_dir(root, "warc", day), "*.warc.gz", root)
+    except UnsafePath:
+        return []
+
+
+def warc_refusal(root: Path, day: dt.date) -> str | None:
+    """Why the date's WARC folder is never read (a symbolic link on the way, not a folder), or None."""
+    try:
+        list_files(partition_dir(root, "warc", day), "*.warc.gz", root)
+    except UnsafePath as exc:
+        return f"WARC folder refused: {exc}"
+    return None
 
 
 RECORD_MAXSIZE = 32 * 1024 * 1024  # WARC_RECORD_MAXSIZE's default
@@ -81,7 +94,7 @@ def _members(fh, limit: int):
         yield bytes(out)
 
 
-def _records(path: Path, limit: int = RECORD_MAXSIZE):
+def _records(path: Path, limit: int = RECORD_MAXSIZE, root: Path | None = None):
     """The records of one WARC file, streamed; raises EOFError/OSError on damage and
     RecordTooLarge on a record that inflates past `limit`.
 
@@ -90,7 +103,7 @@ def _records(path: Path, limit: int = RECORD_MAXSIZE):
     could pass for a short one; a cut member is caught here first. Read a record's payload
     before asking for the next one.
     """
-    with os.fdopen(open_regular(path), "rb") as fh:  # never through a symlink, never a FIFO
+    with os.fdopen(open_regular(path, root=root), "rb") as fh:  # never through a symlink, never a FIFO
         for member in _members(fh, limit):
             yield from ArchiveIterator(io.BytesIO(member))
 
@@ -156,7 +169,7 @@ def _read_file(root: Path, path: Path, out: DateCaptures, payloads: dict[str, by
     """Add one WARC file's captures to `out` (the date's files before it already read)."""
     relative = str(path.relative_to(root))
     try:
-        for record in _records(path, limit or RECORD_MAXSIZE):
+        for record in _records(path, limit or RECORD_MAXSIZE, root):
             if record.rec_type not in ("response", "revisit"):
                 continue
             headers = record.rec_headers
@@ -212,7 +225,9 @@ class DateHistory:
     def __init__(self, root: Path, day: dt.date, limit: int):
         self.root, self.limit = root, limit
         self.files = warc_files(root, day)
-        self.captures = DateCaptures()
+        # A date whose WARC folder is a symbolic link is damaged: nothing is replayed from it,
+        # and no validator of it is sent to the portal.
+        self.captures = DateCaptures(damaged=warc_refusal(root, day))
         self.payloads: dict[str, bytes] = {}  # WARC-Record-ID of a response record -> its payload
         self.read = 0
 

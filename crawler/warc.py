@@ -62,12 +62,12 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from epaper.crawler.captures import (MEDIA_HEADER, NOT_MODIFIED, CaptureIndex, DateCaptures, _records,
-                                     ReplaySession, payload_digest, warc_files)
+                                     ReplaySession, payload_digest, warc_files, warc_refusal)
 from epaper.crawler.ledger import Ledger
 from epaper.crawler.middlewares import incomplete_media, truncation
 from epaper.crawler.sites.founder import generation_of
 from epaper.crawler.signals import issue_writing
-from epaper.storage.parquet import check_inside, fsync_dir, open_regular, partition_dir, remove_stale_temps
+from epaper.storage.parquet import fsync_dir, make_dirs, open_regular, partition_dir, remove_stale_temps
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +95,7 @@ def decoded(response, max_size: int):
 
 class _DateWarc:
     def __init__(self, root: Path, day: dt.date, base_url: str, source: str, captures: DateCaptures):
-        folder = partition_dir(root, "warc", day)
-        check_inside(folder / "x", root)  # no folder on the way is a symlink, before anything is touched
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_dirs(partition_dir(root, "warc", day), root)  # never through a symbolic link
         remove_stale_temps(folder)
         now = dt.datetime.now(dt.timezone.utc)
         while True:  # a second crawl of the date within the second (in one process) gets the next name
@@ -270,10 +268,13 @@ def replay_source(root: Path, dates: list[dt.date]) -> tuple[str, str]:
     """
     unreadable = []
     for day in dates:
+        refusal = warc_refusal(root, day)
+        if refusal:
+            unreadable.append(refusal)
         for path in warc_files(root, day):
             base = None
             try:
-                for record in _records(path):
+                for record in _records(path, root=root):
                     if record.rec_type == "warcinfo":
                         fields = dict(line.split(": ", 1) for line in
                                       record.content_stream().read().decode().splitlines() if ": " in line)

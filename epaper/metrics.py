@@ -4,22 +4,25 @@ node_exporter's textfile collector (the convention for cron jobs), rewritten aft
 Everything comes from the archive's own records, so the file can be rebuilt at any time: the
 run log (`runs/runs.jsonl`: the last run, the last successful one, its failures and request
 counts; an update's child crawls counted as the update, `runlog.whole_runs`) and the state of each date of the catch-up window (`epaper.state.date_states`).
-prometheus_client writes the file under a temporary name and renames it into place.
+The file is written under a temporary name and renamed into place by the archive's one rule
+(storage.parquet.atomic_write): never through a symbolic link, `metrics/` a link included.
 """
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from epaper.crawler.outcome import STATES
 from epaper.exits import SUCCESS
 from epaper.runlog import read_runs, whole_runs
 from epaper.state import date_states
+from epaper.storage.parquet import atomic_write, open_regular
 
 METRICS_DIR = "metrics"
 METRICS_FILE = "epaper.prom"
@@ -119,6 +122,14 @@ def collect(data_dir: str | Path, *, source: str, tz: dt.tzinfo, window_days: in
 def write_metrics(data_dir: str | Path, **options: Any) -> Path:
     """Rewrite DATA/metrics/epaper.prom atomically; options as for `collect`."""
     path = metrics_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_to_textfile(str(path), collect(data_dir, **options))
+    # Not prometheus_client's write_to_textfile: it opens its temp file with a plain open(),
+    # through any symbolic link `metrics/` or that name is. UnsafePath (an OSError) instead.
+    text = generate_latest(collect(data_dir, **options))
+
+    def write(tmp: Path) -> None:
+        fd = open_regular(tmp, os.O_WRONLY | os.O_TRUNC, root=Path(data_dir))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text)
+
+    atomic_write(path, write, root=Path(data_dir))
     return path

@@ -10,7 +10,8 @@ child crawl of ``schedule`` and ``update``, ``scrapy crawl epaper``), under the 
   and the scheduler read those outcomes (a date "confirmed without an issue" is one), so they
   stay whatever their age: the file keeps at most one old line per date.
 
-0 keeps everything. The run log is rewritten to a temporary file and renamed over the old one.
+0 keeps everything. The run log is rewritten to a temporary file and renamed over the old one,
+by the archive's one rule (storage.parquet: never through a symbolic link, regular files only).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import os
 from pathlib import Path
 
 from epaper.runlog import read_runs, run_ended, runs_path
+from epaper.storage.parquet import atomic_write, list_files, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +39,9 @@ def apply_retention(data: str | Path, *, log_days: int, runs_days: int,
 def prune_logs(data: Path, before: dt.datetime, keep: Path | None = None) -> int:
     removed = 0
     folder = data / "logs"
-    if not folder.is_dir():
-        return 0
-    for path in folder.glob("*.log"):
+    for path in list_files(folder, "*.log", data):  # never through a `logs` link (UnsafePath)
         try:
-            if path == keep or path.stat().st_mtime >= before.timestamp():
+            if path == keep or path.lstat().st_mtime >= before.timestamp():
                 continue
             path.unlink()
             removed += 1
@@ -63,11 +63,13 @@ def prune_runs(data: Path, before: dt.datetime) -> int:
     if len(kept) == len(runs):
         return 0
     path = runs_path(data)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     text = "".join(json.dumps(run, ensure_ascii=False, separators=(",", ":")) + "\n" for run in kept)
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        # The temp file is created by atomic_write, exclusively and never through a link (a
+        # planted `.runs.jsonl.tmp-<pid>` link is removed as a stale temp, its target untouched).
+        with os.fdopen(open_regular(tmp, os.O_WRONLY | os.O_TRUNC, root=Path(data)), "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    atomic_write(path, write, root=Path(data))
     return len(runs) - len(kept)

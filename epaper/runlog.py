@@ -42,7 +42,7 @@ from types import TracebackType
 from typing import Any
 
 from epaper.crawler.outcome import RUN_OUTCOMES
-from epaper.storage.parquet import UnsafePath, open_regular
+from epaper.storage.parquet import UnsafePath, make_dirs, open_regular
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ def check_writable(data_dir: Path) -> None:
 
 def _append_line(path: Path, record: Mapping[str, Any]) -> None:
     line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent, path.parent.parent)
     # Never through a symlink (the line would land outside the archive), never a FIFO.
     fd = open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, root=path.parent.parent)
     try:

@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from epaper.storage import schema as S
-from epaper.storage.parquet import (DATASETS, SNAPSHOT_NAME, archived_dates, atomic_write, open_regular, read_snapshot,
-                                    snapshot_path)
+from epaper.storage.parquet import (DATASETS, SNAPSHOT_NAME, archived_dates, atomic_write, list_files, open_regular,
+                                    read_snapshot, snapshot_path)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def _sources(root: Path, dataset: str) -> dict[int, dict[str, list[int]]]:
     """Year → {issue date: [size, mtime_ns]} of the dataset's snapshots."""
     years: dict[int, dict[str, list[int]]] = defaultdict(dict)
     for day in archived_dates(root, dataset):
-        stat = snapshot_path(root, dataset, day).stat()
+        stat = snapshot_path(root, dataset, day).lstat()  # a link's own: its target is never read
         years[day.year][day.isoformat()] = [stat.st_size, stat.st_mtime_ns]
     return years
 
@@ -102,7 +102,8 @@ def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int
     def write(tmp: Path) -> None:
         pending: list[pa.Table] = []
         left_out: dict[str, str] = {}
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        with os.fdopen(open_regular(tmp, os.O_WRONLY | os.O_TRUNC, root=Path(root)), "wb") as fh, \
+                pq.ParquetWriter(fh, schema, compression="zstd") as writer:
             for iso in sorted(sources):
                 day = dt.date.fromisoformat(iso)
                 try:
@@ -141,7 +142,12 @@ def refresh(root: str | Path) -> list[Path]:
             for iso, reason in sorted(left_out.items()):  # still damaged: said on every refresh
                 warn_left_out(dataset, iso, reason, path)
         kept = {compact_path(root, dataset, year).parent for year in years}
-        for folder in (root / COMPACT / dataset).glob("year=*"):
+        # Never removes through a symbolic link (compact/ or compact/<dataset> a link would
+        # have rmtree empty a folder outside the archive): UnsafePath, an OSError, instead.
+        for folder in list_files(root / COMPACT / dataset, "year=*", root):
             if folder not in kept:
-                shutil.rmtree(folder)
+                if folder.is_symlink() or not folder.is_dir():
+                    folder.unlink()  # the link itself, never its target
+                else:
+                    shutil.rmtree(folder)
     return written

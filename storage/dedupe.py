@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from epaper.storage.parquet import atomic_write, open_regular
+from epaper.storage.parquet import UnsafePath, atomic_write, list_files, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -178,20 +178,25 @@ def _fingerprint(folder: Path) -> list[list[Any]]:
     out = []
     for p in sorted(folder.glob("*.parquet")):
         try:
-            st = p.stat()
+            st = p.lstat()  # a link's own identity: what it points to is never read
         except OSError:
             continue
         out.append([p.name, st.st_size, st.st_mtime_ns, st.st_ino])
     return out
 
 
-def _read_snapshot_rows(folder: Path) -> tuple[list[dict[str, Any]], bool]:
+def _read_snapshot_rows(folder: Path, root: Path) -> tuple[list[dict[str, Any]], bool]:
     """Rows (article_id, body, page_index, position) of a date's snapshot files; ok=False if a file is unreadable."""
     rows: list[dict[str, Any]] = []
     ok = True
-    for p in sorted(folder.glob("*.parquet")):
+    try:
+        files = list_files(folder, "*.parquet", root)
+    except UnsafePath as exc:
+        log.warning("dedupe index: ignoring the snapshots of %s: %s", folder, exc)
+        return rows, False
+    for p in files:
         try:
-            with os.fdopen(open_regular(p), "rb") as fh:  # never a symlink or a FIFO
+            with os.fdopen(open_regular(p, root=root), "rb") as fh:  # never a symlink or a FIFO
                 table = pq.ParquetFile(fh).read(columns=_NEEDED_COLUMNS)
             missing = set(_NEEDED_COLUMNS) - set(table.column_names)
             if missing:  # pyarrow silently skips absent columns
@@ -342,7 +347,7 @@ class DuplicateIndex:
         """Replace a date's entries with those of its snapshot on disk (none if missing or bad)."""
         self._forget(day)
         fp = _fingerprint(folder) if folder.is_dir() else []
-        rows, ok = _read_snapshot_rows(folder) if fp else ([], True)
+        rows, ok = _read_snapshot_rows(folder, self.data_dir) if fp else ([], True)
         for row in rows:
             body = row.get("body") or ""
             sig, keys = signature(body, shingle_size=self.shingle_size, min_chars=self.min_chars)
@@ -433,8 +438,8 @@ class DuplicateIndex:
         if fp:
             try:
                 disk_ids = []
-                for p in sorted(folder.glob("*.parquet")):
-                    with os.fdopen(open_regular(p), "rb") as fh:
+                for p in list_files(folder, "*.parquet", self.data_dir):
+                    with os.fdopen(open_regular(p, root=self.data_dir), "rb") as fh:
                         disk_ids += [str(a) for a in pq.ParquetFile(fh).read(columns=["article_id"])
                                      .column("article_id").to_pylist()]
                 disk_ids.sort()
@@ -469,10 +474,12 @@ class DuplicateIndex:
 
     def _load(self) -> None:
         path = self.sidecar_path
-        if not path.exists():
+        if not os.path.lexists(path):
             return
         try:
-            with np.load(path, allow_pickle=False) as z:
+            # Never through a symbolic link (a planted index would decide duplicate_of), never a
+            # FIFO (np.load would block): refused like a damaged one, rebuilt from the snapshots.
+            with os.fdopen(open_regular(path, root=self.data_dir), "rb") as fh, np.load(fh, allow_pickle=False) as z:
                 meta = json.loads(z["meta"].tobytes().decode("utf-8"))
                 if meta.get("params") != self._params():
                     log.info("dedupe index: settings changed, rebuilding %s", path)
@@ -495,7 +502,7 @@ class DuplicateIndex:
         meta = json.dumps({"params": self._params(), "manifest": self._manifest}, sort_keys=True).encode("utf-8")
 
         def write(tmp: Path) -> None:
-            with open(tmp, "wb") as f:
+            with os.fdopen(open_regular(tmp, os.O_WRONLY | os.O_TRUNC, root=self.data_dir), "wb") as f:
                 np.savez(f, meta=np.frombuffer(meta, np.uint8), order=self._order, sig=self._sig, keys=keys,
                          idblob=self._idblob, idoff=self._idoff)
 

@@ -17,6 +17,7 @@ import difflib
 import functools
 import logging
 import operator
+import os
 import warnings
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import pyarrow.parquet as pq
 
 from epaper.storage import schema as S
 from epaper.storage.compact import compact_schema, fresh_copy
-from epaper.storage.parquet import DATASETS, archived_dates, snapshot_path
+from epaper.storage.parquet import DATASETS, archived_dates, open_regular, snapshot_path
 from epaper.storage.runs import archived_by_runs
 
 log = logging.getLogger(__name__)
@@ -62,14 +63,17 @@ def is_archive(root: str | Path) -> bool:
 
 
 def _valid_files(root: Path, dataset: str, start: dt.date | None, end: dt.date | None) -> dict[str, dt.date]:
-    """The snapshot files of the range whose footer reads, each with its date."""
+    """The snapshot files of the range whose footer reads, each with its date. A snapshot that
+    is a symbolic link (or reached through one), a FIFO or a device is refused by the archive's
+    rule (storage.parquet.open_regular) without blocking, and warned about as damaged."""
     files = {}
     for day in archived_dates(root, dataset):
         if (start and day < start) or (end and day > end):
             continue
         path = snapshot_path(root, dataset, day)
         try:
-            pq.read_metadata(path)
+            with os.fdopen(open_regular(path, root=root), "rb") as fh:
+                pq.read_metadata(fh)
         except (OSError, pa.ArrowException) as exc:
             _warn(dataset, day, f"its snapshot is damaged ({exc})")
             continue

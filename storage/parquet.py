@@ -51,34 +51,70 @@ def snapshot_path(root: Path, dataset: str, day: dt.date) -> Path:
 
 
 class UnsafePath(OSError):
-    """An archive file that is a symbolic link or not a regular file: never opened."""
+    """An archive file that is a symbolic link, not a regular file, or outside the data
+    directory: never opened. Its text is one readable line naming it."""
+
+
+# The one rule for every file the project opens in the archive (snapshots, WARC files, the
+# dedupe index, the run log, metrics, the lock): no symbolic link followed, neither the file's
+# own name nor a folder on the way from the data directory; regular files only (a FIFO or a
+# device is refused without blocking); nothing outside the data directory. `open_regular`
+# opens by it, `check_inside` checks the folders, `real_dir` / `make_dirs` / `list_files`
+# walk folders by it.
 
 
 def check_inside(path: Path, root: Path | None) -> None:
-    """No folder between `root` (the data directory) and `path` is a symbolic link."""
+    """`path` lies under `root` (the data directory) and no folder between them is a symbolic
+    link (the data directory itself may be one: it is the user's choice). UnsafePath if not."""
     if root is None:
         return
     root, path = Path(root), Path(path)
     try:
         rel = path.parent.relative_to(root)
     except ValueError:
-        return
+        raise UnsafePath(f"{path} is outside the data directory {root}: refused") from None
+    if ".." in rel.parts:
+        raise UnsafePath(f"{path} is outside the data directory {root}: refused")
     folder = root
     for part in rel.parts:
         folder = folder / part
         if folder.is_symlink():
             raise UnsafePath(f"{folder} is a symbolic link: archive files are never opened through one")
+        if folder.exists() and not folder.is_dir():
+            raise UnsafePath(f"{folder} is not a folder: refused")
+
+
+def real_dir(folder: Path, root: Path | None) -> bool:
+    """Whether `folder` is a folder of the archive: False when absent, UnsafePath when it or a
+    folder on the way from `root` is a symbolic link or not a folder."""
+    check_inside(Path(folder) / "x", root)
+    return Path(folder).is_dir()
+
+
+def make_dirs(folder: Path, root: Path | None) -> Path:
+    """mkdir -p `folder`, never through (or into) a symbolic link below `root`."""
+    check_inside(Path(folder) / "x", root)  # before anything is created on the way
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    check_inside(Path(folder) / "x", root)  # a link planted meanwhile
+    return Path(folder)
+
+
+def list_files(folder: Path, pattern: str, root: Path | None) -> list[Path]:
+    """The names in a folder of the archive matching `pattern`, sorted; [] when the folder is
+    absent; UnsafePath when it is reached through a symbolic link. Entries are not judged
+    here: each is opened by `open_regular`, which refuses a link or a FIFO among them."""
+    return sorted(Path(folder).glob(pattern)) if real_dir(folder, root) else []
 
 
 def open_regular(path: Path, flags: int = os.O_RDONLY, mode: int = 0o644, root: Path | None = None) -> int:
     """os.open for an archive file: never through a symbolic link (the file's own name, or a
-    folder below `root`), never anything but a regular file (a FIFO would block the reader).
-    Raises UnsafePath (an OSError) with one readable line."""
+    folder below `root`), never anything but a regular file (a FIFO would block the reader),
+    never outside `root`. Raises UnsafePath (an OSError) with one readable line."""
     check_inside(path, root)
     try:
         fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
     except OSError as exc:
-        if exc.errno == errno.ELOOP or (exc.errno == errno.ENXIO and not flags & os.O_CREAT):
+        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EWOULDBLOCK):
             kind = "a symbolic link" if Path(path).is_symlink() else "not a regular file"
             raise UnsafePath(f"{path} is {kind}: refused") from None
         raise
@@ -89,8 +125,14 @@ def open_regular(path: Path, flags: int = os.O_RDONLY, mode: int = 0o644, root: 
     return fd
 
 
+def read_regular(path: Path, root: Path | None) -> bytes:
+    """The whole of an archive file, opened by the rule (`open_regular`)."""
+    with os.fdopen(open_regular(path, root=root), "rb") as fh:
+        return fh.read()
+
+
 def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
@@ -98,10 +140,11 @@ def fsync_dir(path: Path) -> None:
 
 
 def remove_stale_temps(folder: Path) -> None:
-    """Temporary files left by a killed writer (the archive lock makes them all stale)."""
-    if folder.is_dir():
+    """Temporary files left by a killed writer (the archive lock makes them all stale); never
+    in a folder that is a symbolic link (unlinking there would remove files outside)."""
+    if folder.is_dir() and not folder.is_symlink():
         for tmp in folder.glob(".*.tmp-*"):
-            tmp.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)  # a link among them: the link goes, never its target
 
 
 def _no_pause(stage: str, path: Path) -> None:
@@ -115,8 +158,7 @@ def atomic_write(path: Path, write, pause=_no_pause, root: Path | None = None) -
     ("renamed"): crash tests hold the writer there to kill it. With `root` (the data
     directory), no folder below it on the way to `path` may be a symbolic link.
     """
-    check_inside(path, root)  # before anything is created or removed on the way
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent, root)  # before anything is created or removed on the way
     remove_stale_temps(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -207,8 +249,9 @@ def read_snapshot(root: Path, dataset: str, day: dt.date) -> pa.Table | None:
 
 
 def has_snapshot(root: Path, day: dt.date, dataset: str = "articles") -> bool:
-    """Whether the date has a snapshot file (whole or damaged): one stat, not a folder scan."""
-    return snapshot_path(root, dataset, day).exists()
+    """Whether the date has a snapshot file (whole or damaged: a symbolic link or a FIFO
+    there counts, as a damaged one): one stat, not a folder scan."""
+    return os.path.lexists(snapshot_path(root, dataset, day))
 
 
 def archived_dates(root: Path, dataset: str = "articles") -> list[dt.date]:
