@@ -107,3 +107,78 @@ def test_a_cap_the_archive_cannot_hold_is_refused(name, value):
     crawler = get_crawler(EpaperSpider, settings_dict=project_settings(**{name: value}))
     with pytest.raises(ValueError, match=re.escape(name)):
         EpaperSpider.from_crawler(crawler, base_url="http://127.0.0.1:9/ahjjb/", date=DAY.isoformat())
+
+
+# ------------------------------------------------------------------ a latest issue far outside what is known
+
+
+def _latest_names(folder: Path, day: str) -> None:
+    """The latest-issue page redirects to `day`'s first page (YYYYMM/DD), a real page copied there."""
+    target = folder / "pc/layout" / day / "node_01.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(folder / "pc/layout/202308/04/node_01.html", target)
+    index = folder / "pc/layout/index.html"
+    index.write_text(re.sub(r"URL=[^\"]+", f"URL={day}/node_01.html", index.read_text(encoding="utf-8")),
+                     encoding="utf-8")
+
+
+@pytest.mark.parametrize("archived_first", [False, True])
+def test_a_latest_issue_dated_1900_is_refused_with_one_line(site, tmp_path, archived_first):
+    from epaper.storage.parquet import archived_dates
+    from tests.conftest import FAST, run_epaper
+
+    folder, _ = site
+    data = tmp_path / "data"
+    with serve(folder) as server:
+        if archived_first:
+            done = run_epaper("crawl", "--date", "2023-08-04", "--base-url", server.base_url, "--data", str(data), *FAST)
+            assert done.returncode == 0, done.stderr
+        _latest_names(folder, "190001/02")
+        latest = run_epaper("crawl", "--latest", "--base-url", server.base_url, "--data", str(data), *FAST)
+        fetched = server.request_count(r"/190001/")
+    assert latest.returncode == 1, latest.stderr
+    assert len(latest.stderr.splitlines()) == 1 and "1900-01-02" in latest.stderr and "--date" in latest.stderr
+    assert "Traceback" not in latest.stderr and fetched == 0
+    assert dt.date(1900, 1, 2) not in archived_dates(data)
+
+
+def test_a_latest_issue_long_before_the_newest_archived_is_refused(site, tmp_path):
+    from epaper.storage.parquet import archived_dates
+    from tests.conftest import FAST, run_epaper
+
+    folder, _ = site
+    data = tmp_path / "data"
+    with serve(folder) as server:
+        done = run_epaper("crawl", "--date", "2023-08-04", "--base-url", server.base_url, "--data", str(data), *FAST)
+        assert done.returncode == 0, done.stderr
+        _latest_names(folder, "202306/01")  # 64 days before the newest archived
+        refused = run_epaper("crawl", "--latest", "--base-url", server.base_url, "--data", str(data), *FAST)
+        _latest_names(folder, "202307/20")  # 15 days before it: a withdrawn issue, say; trusted
+        trusted = run_epaper("crawl", "--latest", "--base-url", server.base_url, "--data", str(data), *FAST)
+    assert refused.returncode == 1 and "64 days before the newest issue archived (2023-08-04" in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1
+    assert dt.date(2023, 6, 1) not in archived_dates(data)
+    # crawled (its other pages are not there: incomplete), not refused
+    assert "2023-07-20" in trusted.stdout + trusted.stderr and "not trusted" not in trusted.stderr
+
+
+# ------------------------------------------------------------------ the report's span
+
+
+def test_the_report_draws_the_last_months_by_default_and_refuses_a_huge_span(tmp_path):
+    pytest.importorskip("matplotlib")
+    from tests.conftest import run_epaper
+    from tests.test_compact import archive
+
+    from epaper import report
+
+    data = tmp_path / "data"
+    archive(data, [dt.date(1900, 1, 2), dt.date(2023, 7, 31), dt.date(2023, 8, 1)])
+    out = tmp_path / "r.png"
+    done = run_epaper("report", "--data", str(data), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    first = report.first_of_month(dt.date(2023, 8, 1), report.DEFAULT_MONTHS - 1)
+    assert f"{first} to 2023-08-01" in done.stdout and "1,484 months" in done.stderr
+    assert out.stat().st_size < 5_000_000
+    huge = run_epaper("report", "--data", str(data), "--out", str(out), "--from", "1900-01-01")
+    assert huge.returncode == 2 and len(huge.stderr.splitlines()) == 1 and "months" in huge.stderr

@@ -35,7 +35,7 @@ from epaper.crawler.sites.founder import REDIRECTS, FounderSite, plausible_issue
 from epaper.crawler.arguments import crawl_arguments
 from epaper.crawler.items import ArticleItem, PageItem
 from epaper.crawler.ledger import Ledger
-from epaper.storage.parquet import snapshot_info
+from epaper.storage.parquet import archived_dates, snapshot_info
 from epaper.storage.schema import ARTICLES
 
 
@@ -135,6 +135,8 @@ class EpaperSpider(scrapy.Spider):
         if spider.generation not in ("auto", "pc", "html"):
             raise ValueError(f"layout must be auto, pc or html, got {spider.generation!r}")
         spider.caps = {name: crawler.settings.getint(name) for name in CAPS}
+        spider.latest_earliest = dt.date.fromisoformat(str(crawler.settings.get("EPAPER_LATEST_EARLIEST")))
+        spider.latest_max_behind = crawler.settings.getint("EPAPER_LATEST_MAX_BEHIND")
         for name, cap in spider.caps.items():
             if not 1 <= cap <= ORDER_MAX:
                 raise ValueError(f"{name} must be between 1 and {ORDER_MAX:,}, got {cap}")
@@ -277,6 +279,11 @@ class EpaperSpider(scrapy.Spider):
         if not plausible_issue_date(day):  # the date names the snapshot's folder: check it first
             self.ledger.error = f"the latest issue at {response.url} claims an impossible date {day} ({target})"
             return
+        unknown = self._unknown_latest(day)
+        if unknown:
+            self.ledger.error = (f"the latest issue at {response.url} is dated {day} ({target}), {unknown}: not "
+                                 f"trusted (crawl it with --date {day} if it is real)")
+            return
         self.site.learn_front(target, "the latest-issue page")
         self.ledger.expect([day])
         if not self.force and snapshot_info(Path(self.archive), day).complete:
@@ -284,6 +291,20 @@ class EpaperSpider(scrapy.Spider):
             self.ledger.already_archived(day)
             return
         yield self._request(target, self.parse_front, [day], stage=1)
+
+    def _unknown_latest(self, day: dt.date) -> str | None:
+        """Why the latest issue's date lies far outside what the archive knows (None: it does
+        not): before EPAPER_LATEST_EARLIEST, or more than EPAPER_LATEST_MAX_BEHIND days before the
+        newest issue archived. A latest-issue page that names 1900-01-02 would otherwise file an
+        issue there (and stretch every report over 120 years)."""
+        if day < self.latest_earliest:
+            return f"before any digital edition (EPAPER_LATEST_EARLIEST {self.latest_earliest})"
+        archived = archived_dates(Path(self.archive))
+        newest = archived[-1] if archived else None
+        if newest and day < newest - dt.timedelta(days=self.latest_max_behind):
+            return (f"{(newest - day).days:,} days before the newest issue archived ({newest}; "
+                    f"EPAPER_LATEST_MAX_BEHIND {self.latest_max_behind})")
+        return None
 
     def _fronts(self, dates: list[dt.date]) -> Iterator[scrapy.Request]:
         for d in dates:
