@@ -67,8 +67,8 @@ EPAPER_MAX_ARTICLES_PER_DATE = 10000  # article links requested for one issue da
 # --latest: a latest issue dated far outside what is known is not crawled (exit 1, the reason on
 # stderr; `--date` crawls it): before EPAPER_LATEST_EARLIEST (no Founder digital edition is older),
 # or more than EPAPER_LATEST_MAX_BEHIND days before the newest issue the archive holds.
-EPAPER_LATEST_EARLIEST = "2000-01-01"
-EPAPER_LATEST_MAX_BEHIND = 31
+EPAPER_LATEST_EARLIEST = "2000-01-01"  # --latest: an issue dated before this is refused
+EPAPER_LATEST_MAX_BEHIND = 31  # --latest: days before the newest archived issue beyond which it is refused
 VALIDATE_REQUIRED = ["url", "issue_date", "page_no", "title"]  # fields an article cannot lack
 DEDUPE_SHINGLE_SIZE = 5  # character n-gram size of the shingles
 DEDUPE_THRESHOLD = 0.8  # Jaccard similarity from which a body is "nearly the same" (0 < t <= 1)
