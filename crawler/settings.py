@@ -58,6 +58,17 @@ EPAPER_SOURCE = "ahjjb"  # the `source` column ([portal] id)
 EPAPER_LAYOUT = "auto"  # auto | pc | html: which Founder generation to crawl ([portal] layout)
 EPAPER_TIMEZONE = "Asia/Shanghai"  # the portal's zone, where an issue date ends ([schedule] timezone): a "no issue" is final after it
 EPAPER_FORCE = False  # --latest: fetch the newest issue even when it is archived complete (epaper crawl --force)
+# Bounded work per issue date (the epaper spider): what lies beyond a cap is not requested, and
+# the date is incomplete with the reason (the page and the cap); what lies within is archived.
+# Each at most 32,767 (the archive's int16 page_index and position columns).
+EPAPER_MAX_PAGES_PER_DATE = 1000  # pages (版面) requested from a day's page list
+EPAPER_MAX_ARTICLES_PER_PAGE = 1000  # article links requested from one page (its own, then those it boxes)
+EPAPER_MAX_ARTICLES_PER_DATE = 10000  # article links requested for one issue date, in page order
+# --latest: a latest issue dated far outside what is known is not crawled (exit 1, the reason on
+# stderr; `--date` crawls it): before EPAPER_LATEST_EARLIEST (no Founder digital edition is older),
+# or more than EPAPER_LATEST_MAX_BEHIND days before the newest issue the archive holds.
+EPAPER_LATEST_EARLIEST = "2000-01-01"  # --latest: an issue dated before this is refused
+EPAPER_LATEST_MAX_BEHIND = 31  # --latest: days before the newest archived issue beyond which it is refused
 VALIDATE_REQUIRED = ["url", "issue_date", "page_no", "title"]  # fields an article cannot lack
 DEDUPE_SHINGLE_SIZE = 5  # character n-gram size of the shingles
 DEDUPE_THRESHOLD = 0.8  # Jaccard similarity from which a body is "nearly the same" (0 < t <= 1)

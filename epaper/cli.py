@@ -392,7 +392,16 @@ def main(argv: list[str] | None = None) -> int:
         previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, so that a closed pipe is met inside the try
+        return status
+    except BrokenPipeError:
+        # The reader went away (`epaper status --json | head`): the Python docs' recipe, stdout
+        # onto devnull so that the interpreter's own flush at exit finds no pipe to fail on.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except UsageError as exc:
         line = f"epaper: {exc}" if not str(exc).startswith("epaper") else str(exc)
         if _json_requested(argv):

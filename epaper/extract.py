@@ -9,6 +9,8 @@ URL: content_…, c…, nw.…), `--as` overrides it.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -77,8 +79,55 @@ def _head_source(value, enp: dict, name: str, lines: list, at: int | None, visib
     return "fallback: the line next to the title" if line is not None else "fallback"
 
 
+# A saved page is read whole, so only this much of it: the crawl's DOWNLOAD_MAXSIZE default,
+# beyond which a response is not a page either.
+MAX_BYTES = 8 * 1024 * 1024
+
+
+class NotAPageFile(ValueError):
+    """The path is not a regular file of a page's size; `str()` is one line."""
+
+
+def read_page_file(path: Path, limit: int = MAX_BYTES) -> bytes:
+    """The bytes of a saved page: a regular file (a FIFO, a device or a folder is refused, and
+    opening never waits on one) of at most `limit` bytes, read in one bounded read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise NotAPageFile("no such file") from None
+    except IsADirectoryError:
+        raise NotAPageFile("is a folder, not a file") from None
+    except OSError as exc:
+        raise NotAPageFile(f"cannot open: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise NotAPageFile("is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) \
+                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+            raise NotAPageFile(f"is {kind}, not a saved page (regular files only)")
+        chunks, size = [], 0
+        while size <= limit:  # st_size may lie (/proc files say 0): read until EOF or past the limit
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise NotAPageFile(f"larger than {limit:,} bytes: not a page")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise NotAPageFile(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
 def extract(path: Path, url: str, root: str | None = None, kind: str | None = None) -> dict:
-    text = founder.decode_html(Path(path).read_bytes())[0]
+    try:
+        text = founder.decode_html(read_page_file(Path(path)))[0]
+    except (LookupError, UnicodeError) as exc:  # a charset label naming a codec that is not text (base64, rot13)
+        raise ValueError(f"cannot decode: {exc}") from None
     kind = kind or ("article" if founder.is_content_url(url) else "page")
     return extract_article(text, url) if kind == "article" else extract_page(text, url, root)
 
@@ -87,10 +136,10 @@ def run_extract(args) -> int:
     from epaper.config import UsageError
 
     path = Path(args.file)
-    if not path.is_file():
-        raise UsageError(f"extract: no such file: {path}")
     try:
         out = extract(path, args.url, args.root, args.kind)
+    except NotAPageFile as exc:
+        raise UsageError(f"extract: {path}: {exc}") from None
     except ValueError as exc:
         print(f"epaper: extract: {path}: {exc}", file=sys.stderr)
         return 1

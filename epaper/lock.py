@@ -107,9 +107,15 @@ class ArchiveLock:
             "command": self.command,
         }
         data = (json.dumps(info, ensure_ascii=False) + "\n").encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, data, 0)
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
+            os.fsync(fd)
+        except OSError as exc:  # a full disk (ENOSPC), a quota: nothing started, the lock is let go
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # no half-written holder info left for the next taker to read
+            os.close(fd)
+            raise LockError(f"archive {self.data_dir}: cannot write the lock file: {exc.strerror or exc}") from None
         self._fd = fd
         return self
 

@@ -28,6 +28,11 @@ from epaper import state as st
 
 COMPLETE, INCOMPLETE, NO_ISSUE, MISSING = "complete", "incomplete", "no issue", "missing"
 TOP_NAMES = 24  # page names drawn one bar each; the rest share one bar
+# Month panels: without --from/--to the report draws the archive's last DEFAULT_MONTHS months
+# (a date the portal misnamed, 1900-01-02, would otherwise make 1,484 panels and gigabytes);
+# a span asked for may have up to MAX_MONTHS.
+DEFAULT_MONTHS = 24
+MAX_MONTHS = 120
 CJK_FAMILIES = ("Noto Sans CJK", "Noto Serif CJK", "Source Han Sans", "Source Han Serif", "WenQuanYi",
                 "SimHei", "Microsoft YaHei", "PingFang", "Hiragino Sans GB", "Heiti", "STHeiti",
                 "Droid Sans Fallback", "AR PL", "Sarasa")
@@ -166,6 +171,12 @@ def _months(first: dt.date, last: dt.date) -> list[tuple[int, int]]:
     return out
 
 
+def first_of_month(day: dt.date, back: int) -> dt.date:
+    """The first day of the month `back` months before `day`'s."""
+    index = day.year * 12 + day.month - 1 - back
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
 def _draw_calendar(ax, data: ReportData, cmap, norm) -> None:
     import calendar
 
@@ -234,7 +245,7 @@ def _draw_bars(ax, data: ReportData, font: str | None) -> None:
     top = max((u + d for u, d in zip(uniques, dups)), default=0)
     for y, u, d in zip(ys, uniques, dups):
         ax.text(u + d + top * 0.01, y, f"{u + d}" + (f"  ({d} dup)" if d else ""), va="center", fontsize=8)
-    ax.set_yticks(list(ys), labels, fontsize=9)
+    ax.set_yticks(list(ys), labels, fontsize=9, parse_math=False)  # a page name may hold `$…$`
     ax.invert_yaxis()
     ax.set_xlim(0, top * 1.15 or 1)
     ax.set_xlabel("articles over the span" + ("" if font else "\n(no CJK font: names by rank; the HTML report "
@@ -273,13 +284,14 @@ def render_png(data: ReportData, font: str | None, dpi: int = 110) -> bytes:
         fig = plt.figure(figsize=(width, height), dpi=dpi)
         fig.patch.set_facecolor("white")
         top = 1 - head / height
-        fig.text(0.02, 1 - 0.35 / height, data.title, fontsize=14, fontweight="bold", va="center")
+        fig.text(0.02, 1 - 0.35 / height, data.title, fontsize=14, fontweight="bold", va="center",
+                 parse_math=False)
         archived = data.count(COMPLETE) + data.count(INCOMPLETE)
         fig.text(0.02, 1 - 0.68 / height,
                  f"{data.days[0].date} to {data.days[-1].date}: {archived} issues archived "
                  f"({data.count(INCOMPLETE)} incomplete), {data.count(NO_ISSUE)} without an issue, "
                  f"{data.count(MISSING)} missing; {data.articles} articles, {data.duplicates} duplicates",
-                 fontsize=10, va="center", color="#333333")
+                 fontsize=10, va="center", color="#333333", parse_math=False)
         cal = fig.add_axes((0.02, top - cal_h / height, 0.96, cal_h / height))
         counts = [d.articles for d in data.days if d.state == COMPLETE]
         cmap = plt.get_cmap("Blues")
@@ -372,6 +384,15 @@ def _report(args) -> int:
     known = st.date_states(root, tz=config.schedule.tzinfo)
     if known and (start or end):  # an open end is the archive's first or last date
         start, end = start or known[0].date, end or known[-1].date
+        if len(_months(start, end)) > MAX_MONTHS:
+            raise ReportError(f"--from {start} --to {end} spans {len(_months(start, end)):,} months; "
+                              f"at most {MAX_MONTHS} are drawn at once")
+    elif known and len(_months(known[0].date, known[-1].date)) > DEFAULT_MONTHS:
+        end = known[-1].date
+        start = first_of_month(end, DEFAULT_MONTHS - 1)
+        print(f"epaper report: the archive spans {known[0].date} to {end} "
+              f"({len(_months(known[0].date, end)):,} months): drawing its last {DEFAULT_MONTHS}, from {start} "
+              f"(--from/--to draw another span)", file=sys.stderr)
     data = collect(root, "", config.schedule.tzinfo, start, end)
     if not data.days:
         raise ReportError(f"nothing archived under {root} (no snapshots, no run log)")

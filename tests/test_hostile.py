@@ -191,7 +191,7 @@ async def test_an_article_no_longer_linked_is_kept(site_copy, tmp_path):
 # ------------------------------------------------------------------ sizes the archive's columns cannot hold
 
 
-def test_a_page_with_more_article_links_than_a_position_can_hold_is_refused():
+def test_a_page_with_more_article_links_than_a_position_can_hold_requests_its_cap():
     from scrapy.http import HtmlResponse
     from scrapy.utils.test import get_crawler
 
@@ -209,9 +209,13 @@ def test_a_page_with_more_article_links_than_a_position_can_hold_is_refused():
     request.meta["fetched_at"] = dt.datetime.now(dt.timezone.utc)
     out = list(spider._answer(HtmlResponse(url, body=body, request=request,
                                            headers={"Content-Type": "text/html; charset=utf-8"})))
-    assert out == []  # no article requested, no page row
+    # The page row, and its first EPAPER_MAX_ARTICLES_PER_PAGE articles (positions an int16 holds).
+    cap = crawler.settings.getint("EPAPER_MAX_ARTICLES_PER_PAGE")
+    requests = [r for r in out if hasattr(r, "meta")]
+    assert len(out) - len(requests) == 1 and len(requests) == cap <= 32_767
+    assert max(r.meta["position"] for r in requests) == cap - 1
     (failure,) = spider.ledger.results[DAY].failures
-    assert failure["url"] == url and "32,770 article links" in failure["reason"] and "32,767" in failure["reason"]
+    assert failure["url"] == url and "32,770 articles" in failure["reason"] and f"({cap:,})" in failure["reason"]
 
 
 @pytest_twisted.ensureDeferred

@@ -35,7 +35,7 @@ from epaper.crawler.sites.founder import REDIRECTS, FounderSite, plausible_issue
 from epaper.crawler.arguments import crawl_arguments
 from epaper.crawler.items import ArticleItem, PageItem
 from epaper.crawler.ledger import Ledger
-from epaper.storage.parquet import snapshot_info
+from epaper.storage.parquet import archived_dates, snapshot_info
 from epaper.storage.schema import ARTICLES
 
 
@@ -45,8 +45,10 @@ def article_id(source: str, url: str, root: str) -> str:
     return hashlib.sha1(f"{source}:{rel}".encode()).hexdigest()[:20]
 
 
-# page_index and position are int16 columns: no real page comes near this.
+# page_index and position are int16 columns: no real page comes near this. The caps on pages and
+# article links (EPAPER_MAX_*) are at most this, so that what is requested can also be written.
 ORDER_MAX = 2 ** (ARTICLES.field("position").type.bit_width - 1) - 1
+CAPS = ("EPAPER_MAX_PAGES_PER_DATE", "EPAPER_MAX_ARTICLES_PER_PAGE", "EPAPER_MAX_ARTICLES_PER_DATE")
 
 
 __all__ = ["EpaperSpider", "article_id", "failure_reason", "plausible_issue_date"]
@@ -132,6 +134,12 @@ class EpaperSpider(scrapy.Spider):
         spider.replaying = bool(crawler.settings.get("WARC_REPLAY_DIR"))
         if spider.generation not in ("auto", "pc", "html"):
             raise ValueError(f"layout must be auto, pc or html, got {spider.generation!r}")
+        spider.caps = {name: crawler.settings.getint(name) for name in CAPS}
+        spider.latest_earliest = dt.date.fromisoformat(str(crawler.settings.get("EPAPER_LATEST_EARLIEST")))
+        spider.latest_max_behind = crawler.settings.getint("EPAPER_LATEST_MAX_BEHIND")
+        for name, cap in spider.caps.items():
+            if not 1 <= cap <= ORDER_MAX:
+                raise ValueError(f"{name} must be between 1 and {ORDER_MAX:,}, got {cap}")
         crawler.signals.connect(spider._on_idle, signals.spider_idle)
         spider.ledger = Ledger.from_crawler(crawler)
         spider.ledger.start(spider.root, spider.source, list(spider.arguments.dates))
@@ -271,6 +279,11 @@ class EpaperSpider(scrapy.Spider):
         if not plausible_issue_date(day):  # the date names the snapshot's folder: check it first
             self.ledger.error = f"the latest issue at {response.url} claims an impossible date {day} ({target})"
             return
+        unknown = self._unknown_latest(day)
+        if unknown:
+            self.ledger.error = (f"the latest issue at {response.url} is dated {day} ({target}), {unknown}: not "
+                                 f"trusted (crawl it with --date {day} if it is real)")
+            return
         self.site.learn_front(target, "the latest-issue page")
         self.ledger.expect([day])
         if not self.force and snapshot_info(Path(self.archive), day).complete:
@@ -278,6 +291,20 @@ class EpaperSpider(scrapy.Spider):
             self.ledger.already_archived(day)
             return
         yield self._request(target, self.parse_front, [day], stage=1)
+
+    def _unknown_latest(self, day: dt.date) -> str | None:
+        """Why the latest issue's date lies far outside what the archive knows (None: it does
+        not): before EPAPER_LATEST_EARLIEST, or more than EPAPER_LATEST_MAX_BEHIND days before the
+        newest issue archived. A latest-issue page that names 1900-01-02 would otherwise file an
+        issue there (and stretch every report over 120 years)."""
+        if day < self.latest_earliest:
+            return f"before any digital edition (EPAPER_LATEST_EARLIEST {self.latest_earliest})"
+        archived = archived_dates(Path(self.archive))
+        newest = archived[-1] if archived else None
+        if newest and day < newest - dt.timedelta(days=self.latest_max_behind):
+            return (f"{(newest - day).days:,} days before the newest issue archived ({newest}; "
+                    f"EPAPER_LATEST_MAX_BEHIND {self.latest_max_behind})")
+        return None
 
     def _fronts(self, dates: list[dt.date]) -> Iterator[scrapy.Request]:
         for d in dates:
@@ -357,10 +384,6 @@ class EpaperSpider(scrapy.Spider):
         page = founder.parse_page(self._html(response), response.url, self.root)
         if not (page.pages or page.articles or page.pdf_url or page.image_url):
             raise ValueError("not an e-paper page (no page list, articles, PDF or page scan)")
-        for what, count in (("article links", len(page.articles)), ("pages in its page list", len(page.pages))):
-            if count > ORDER_MAX:  # refused here rather than failing the snapshot write
-                raise ValueError(f"page lists {count:,} {what}, more than the archive's page_index and "
-                                 f"position columns hold ({ORDER_MAX:,})")
         return page
 
     def _unreadable(self, response: Response, exc: Exception) -> str:
@@ -392,6 +415,12 @@ class EpaperSpider(scrapy.Spider):
             return
         self.site.fronts_seen.add(response.url.rsplit("/", 1)[-1])
         links = self.site.day_links(page, response.url)
+        cap = self.caps["EPAPER_MAX_PAGES_PER_DATE"]
+        if len(links) > cap:  # bounded work: the first pages are archived, the date is incomplete
+            self.ledger.fail(d, response.url, f"the page list names {len(links):,} pages, more than "
+                                              f"EPAPER_MAX_PAGES_PER_DATE ({cap:,}): only the first {cap:,} are requested")
+            self.crawler.stats.inc_value("epaper/capped/pages", len(links) - cap)
+            links = links[:cap]
         self.days[d] = _Day(page_count=len(links), labels={p.url: (p.page_no, p.page_name) for p in page.pages})
         for index, url in enumerate(links):
             if url == response.url:
@@ -427,16 +456,46 @@ class EpaperSpider(scrapy.Spider):
         order = sorted(day.pages)
         placed = self.site.place([day.pages[pi] for pi in order])
         foreign = self._other_issues(placed, d)
+        wanted = self._capped(d, [(day.pages[pi], [u for u in placed.get(p.url, []) if u not in foreign])
+                                  for pi in order if (p := day.pages[pi]) is not None])
         for pi in order:
             p = day.pages[pi]
             if p is None:
                 continue
             if not p.links and p.promise:
                 self.ledger.fail(d, p.url, f"no recognisable article link, although {p.promise}")
-            for position, url in enumerate(u for u in placed.get(p.url, []) if u not in foreign):
+            for position, url in enumerate(wanted.get(p.url, [])):
                 yield self._request(url, self.parse_article, [d], page_index=pi, position=position,
                                     page_no=p.page_no, page_name=p.page_name, pdf_url=p.pdf_url, stage=3)
         del self.days[d]
+
+    def _capped(self, d: dt.date, pages: list[tuple[founder.Page, list[str]]]) -> dict[str, list[str]]:
+        """Each page's article links to request (page URL → URLs), within the caps: at most
+        EPAPER_MAX_ARTICLES_PER_PAGE per page, EPAPER_MAX_ARTICLES_PER_DATE for the date in page
+        order. What a cap leaves out fails the date, naming the page and the cap; the articles
+        within the caps are archived."""
+        per_page, per_date = self.caps["EPAPER_MAX_ARTICLES_PER_PAGE"], self.caps["EPAPER_MAX_ARTICLES_PER_DATE"]
+        wanted: dict[str, list[str]] = {}
+        budget, cut_at, left_out = per_date, None, 0
+        for page, urls in pages:
+            if len(urls) > per_page:
+                self.ledger.fail(d, page.url, f"the page links {len(urls):,} articles, more than "
+                                              f"EPAPER_MAX_ARTICLES_PER_PAGE ({per_page:,}): only its first "
+                                              f"{per_page:,} are requested")
+                self.crawler.stats.inc_value("epaper/capped/articles_per_page", len(urls) - per_page)
+                urls = urls[:per_page]
+            if len(urls) > budget:
+                cut_at = cut_at or page.url
+                left_out += len(urls) - budget
+                urls = urls[:budget]
+            budget -= len(urls)
+            wanted[page.url] = urls
+        if cut_at:
+            self.ledger.fail(d, cut_at, f"the issue links more articles than EPAPER_MAX_ARTICLES_PER_DATE "
+                                        f"({per_date:,}): the first {per_date:,} in page order are requested, "
+                                        f"{left_out:,} more from this page on are not")
+            self.crawler.stats.inc_value("epaper/capped/articles_per_date", left_out)
+        return wanted
 
     def _other_issues(self, placed: dict[str, list[str]], d: dt.date) -> set[str]:
         """The day's article links whose URL names another issue's folder: that issue holds them
