@@ -12,9 +12,10 @@ from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware as ScrapyOffs
 from scrapy.downloadermiddlewares.stats import DownloaderStats
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.http import Request, Response
+from scrapy.http import Request, Response, TextResponse
 
 from epaper.crawler.captures import CaptureIndex
+from epaper.crawler.founder import decode_html
 from epaper.crawler.origin import refusal, same_origin
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,22 @@ VALIDATORS = (b"If-None-Match", b"If-Modified-Since")
 def asked_conditionally(request: Request) -> bool:
     """Whether the request carried a validator a 304 can answer (RFC 9110 section 15.4.5)."""
     return any(request.headers.get(name) for name in VALIDATORS)
+
+
+class TextEncodingMiddleware:
+    """A page whose declared charset (header or `<meta>`) names a codec that is not a text
+    encoding (base64, rot13) is decoded as the parser decodes it (`founder.decode_html`):
+    Scrapy's own decoding would raise LookupError in every component that reads the text
+    (the meta-refresh middleware first). At 585: after decompression, before meta refresh."""
+
+    def process_response(self, request, response, spider=None):
+        if not isinstance(response, TextResponse):
+            return response
+        try:
+            response.text  # noqa: B018 - decoded once, then cached by the response
+        except LookupError:
+            return response.replace(encoding=decode_html(response.body)[1])
+        return response
 
 
 class BareNotModifiedMiddleware:

@@ -149,4 +149,6 @@ DOWNLOADER_MIDDLEWARES = {
     # 958, in place of Scrapy's 850: the stats count what crossed the wire (a 304 as a 304).
     "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
     "epaper.crawler.middlewares.WireStatsMiddleware": 958,
+    # 585: a charset naming no text encoding read as the parser reads it, before meta refresh (580).
+    "epaper.crawler.middlewares.TextEncodingMiddleware": 585,
 }

@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-KINDS = ("status", "reset", "slow", "truncate", "not_found", "redirect_offhost", "redirect", "wrong_type",
+KINDS = ("status", "reset", "slow", "truncate", "not_found", "redirect_offhost", "redirect", "charset_label", "wrong_type",
          "oversize", "charset_lie", "empty", "endless", "maintenance", "correct", "unlink")
 # Content changes rather than faults: the page is served, changed (a correction, a removal).
 EDITS = ("correct", "unlink")
@@ -24,7 +24,9 @@ class Fault:
     the full Content-Length and close early, else send no Content-Length), ``body``
     (wrong_type: "pdf" or "jpg"). ``endless`` streams a page without Content-Length;
     ``maintenance`` answers 200 with a small "系统维护中" HTML page; ``redirect`` answers 302 to
-    ``location`` (a path on this server: two such faults make a loop).
+    ``location`` (a path on this server: two such faults make a loop); ``charset_label`` serves
+    the page with ``charset`` in its Content-Type header (any label, e.g. one naming no text
+    encoding).
 
     Two kinds change content instead, on every matching hit (``times`` counts them too):
     ``correct`` replaces the text ``old`` by ``new`` in the page (an article corrected after
@@ -46,6 +48,7 @@ class Fault:
     new: str = ""
     target: str = ""
     location: str = ""
+    charset: str = ""
     since: float = field(default_factory=time.time, compare=False)
     hits: int = field(default=0, compare=False)
 

@@ -221,6 +221,8 @@ class _Handler(BaseHTTPRequestHandler):
         body, ctype = found
         if kind == "truncate":
             return self._truncate(ctype, body, f.with_length, head)
+        if kind == "charset_label":
+            return self._send(200, f"text/html; charset={f.charset}", body, head)
         if kind == "charset_lie":
             return self._send(200, *charset_lie(body), head)
         raise AssertionError(kind)
