@@ -245,6 +245,8 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     except LockError as exc:  # a lock file that is not ours to use (a symlink, unwritable)
         raise UsageError(str(exc)) from None
     try:
+        from epaper.storage.leftovers import remove_leftovers  # what a killed writer left (SIGKILL)
+        remove_leftovers(data, sole_writer=getattr(lock, "held", False))  # a child: only dead PIDs'
         with contextlib.ExitStack() as stack:
             rounds = None
             if reparse:
