@@ -25,7 +25,9 @@ with less.
   outcome, or an ``incomplete`` one that kept rows): the snapshot was deleted or lost since.
   ``restore`` says how to get it back: `epaper reparse` from its WARC files, when they are
   still there.
-- ``missing``: no snapshot and no "no issue": never crawled, or the latest run failed.
+- ``missing``: no snapshot and no "no issue": never crawled, or the latest run failed, or a
+  crawl of it was killed before any run recorded it (its unfinished files, `leftovers`, say so
+  until the next crawl removes them: `storage.leftovers`).
 
 Only ``archived``, ``suspect`` and ``no_issue`` need no further crawl (a ``lost`` or
 ``damaged`` date is better restored with `epaper reparse` than crawled again: the portal may
@@ -37,7 +39,7 @@ import datetime as dt
 import shlex
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ from epaper.crawler.outcome import (ARCHIVED, COMPLETE_STATES, DAMAGED, DONE_STA
                                    NO_ISSUE, PENDING, SNAPSHOT_STATES, STATES, SUSPECT)
 from epaper.runlog import read_runs
 from epaper.storage.parquet import archived_dates, has_snapshot, partition_dir, snapshot_info, verify_snapshot
+from epaper.storage.leftovers import by_date, leftovers
 from epaper.storage.runs import wrote_snapshot
 
 
@@ -69,6 +72,7 @@ class DateState:
     restore: str | None = None
     archived_by: str | None = None  # lost: the latest run that archived it (run id, when it ended)
     checksummed: bool | None = None  # verified: False when judged by a full decode only (no checksum stored)
+    leftovers: int = 0  # unfinished files a killed crawl left in the date's folders (storage.leftovers)
 
     @property
     def has_snapshot(self) -> bool:
@@ -98,6 +102,9 @@ class DateState:
             return "last run: no_issue, before the day was over (not confirmed)"
         if self.state == MISSING:
             if self.last_run is None:
+                if self.leftovers:
+                    return (f"a crawl was killed before it finished ({_files(self.leftovers)} left unfinished; "
+                            f"the next crawl removes them)")
                 return "never crawled"
             note = f"last run: {self.last_run}"
             if self.failures:
@@ -131,13 +138,16 @@ def date_states(data_dir: str | Path, *, tz: dt.tzinfo, start: dt.date | None = 
     root = Path(data_dir)
     snapshots = set(archived_dates(root))
     outcomes, archived = run_outcomes(root)
-    known = snapshots | set(outcomes)
+    left = by_date(leftovers(root))
+    known = snapshots | set(outcomes) | {day for day in left if day is not None}
     if (start is None or end is None) and not known:
         return []
     first = start if start is not None else min(known)
     last = end if end is not None else max(known)
     days = [first + dt.timedelta(i) for i in range((last - first).days + 1)]
-    return [_state(root, day, day in snapshots, outcomes.get(day), tz, archived.get(day), verify) for day in days]
+    return [replace(s, leftovers=left[s.date]) if left[s.date] else s
+            for s in (_state(root, day, day in snapshots, outcomes.get(day), tz, archived.get(day), verify)
+                      for day in days)]
 
 
 def run_outcomes(root: Path) -> tuple[dict[dt.date, dict[str, Any]], dict[dt.date, str]]:
@@ -200,6 +210,10 @@ def _state(root: Path, day: dt.date, present: bool, outcome: Mapping[str, Any] |
         state = MISSING
     return DateState(day, state, last_crawled=run.get("ended"), last_run=last_run,
                      failures=_failures(run.get("failures")))
+
+
+def _files(n: int) -> str:
+    return f"{n} file{'s' if n != 1 else ''}"
 
 
 def _failures(raw: object) -> tuple[Failure, ...]:

@@ -4,7 +4,11 @@ that still need a crawl (`epaper.state`); its exit status is the archive's healt
 
 `status` reads each snapshot's footer; `status --check` reads every snapshot whole (every
 column chunk decoded, the checksums stored when it was written compared), and says how many
-were judged by a full decode alone (written before checksums were stored)."""
+were judged by a full decode alone (written before checksums were stored).
+
+Both count the unfinished files a killed crawl left (`storage.leftovers`), which the next run
+holding the archive lock removes: a line, and `"leftovers"` in the JSON (per date row; with
+`--check`, `{"files", "dates"}` at the top)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -21,6 +25,7 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
     from epaper.health import check as health_check
     from epaper.health import date_row
     from epaper.state import ARCHIVED, DAMAGED, INCOMPLETE, LOST, PENDING, SUSPECT
+    from epaper.storage.leftovers import by_date, leftovers
     from epaper.storage.load import is_archive
     from epaper.timefmt import iso_text
 
@@ -36,12 +41,15 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
     health = health_check(data, tz=tz, catchup_days=days, today=today, now=now,
                           max_success_age_hours=config.health.max_success_age_hours, verify=check)
     status = 0 if health.healthy else 1
+    left = by_date(leftovers(data))
     if check:
         unchecked = [s.date.isoformat() for s in health.dates if s.checksummed is False]
         if as_json:
             facts = health_json(health, tz)
             facts["verified"] = {"snapshots": sum(s.checksummed is not None for s in health.dates),
                                  "decode_only": unchecked}
+            facts["leftovers"] = {"files": sum(left.values()),
+                                  "dates": [d.isoformat() for d in sorted(d for d in left if d is not None)]}
             print(json.dumps(facts, ensure_ascii=False, indent=1))
         else:
             print("healthy" if health.healthy else "\n".join(health.reasons))
@@ -49,11 +57,13 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
                 print(f"note: {len(unchecked)} date{'s' if len(unchecked) > 1 else ''} written before checksums "
                       f"were stored, judged by a full decode alone ({_dates(unchecked)}); epaper reparse "
                       f"rewrites them with checksums")
+            _say_leftovers(left)
         return status
     archived = health.dates
     changes = counts_by_date(data)  # corrections kept in revisions/, rows marked gone
     if as_json:
-        print(json.dumps([{**date_row(s, tz), **changes.get(s.date, {"revised": 0, "gone": 0})} for s in archived],
+        print(json.dumps([{**date_row(s, tz), **changes.get(s.date, {"revised": 0, "gone": 0}),
+                           "leftovers": left[s.date]} for s in archived],
                          ensure_ascii=False, indent=1))
         return status
     gaps = [s.date.isoformat() + (" (no issue so far)" if s.state == PENDING else "") for s in health.gaps]
@@ -73,9 +83,20 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
     revised, gone = (sum(c[k] for c in changes.values()) for k in ("revised", "gone"))
     if revised or gone:
         print(f"{revised} corrections kept, {gone} articles removed by the portal (epaper changes lists them)")
+    _say_leftovers(left)
     for reason in health.reasons:
         print(f"attention: {reason}")
     return status
+
+
+def _say_leftovers(left) -> None:
+    files = sum(left.values())
+    if not files:
+        return
+    days = [d.isoformat() for d in sorted(d for d in left if d is not None)]
+    where = f" in the folders of {_dates(days)}" if days else ""
+    print(f"{files} unfinished file{'s' if files != 1 else ''} left by a killed crawl{where}; "
+          f"the next crawl removes them")
 
 
 def _dates(days: list[str], most: int = 10) -> str:

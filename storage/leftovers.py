@@ -1,0 +1,103 @@
+"""Files a killed writer left behind: the hidden temporaries `.<name>.tmp-<pid>` that every
+archive write goes through (a WARC file being written, a snapshot before its rename, the run
+log or the dedupe index being rewritten). No Scrapy imports.
+
+A crawl stopped by SIGKILL (or a power cut) leaves its temporaries where they were: one per
+date folder it was writing. They are never read (a reader only sees `*.parquet` and
+`*.warc.gz`), but they take disk and say that a crawl of that date was cut short.
+
+- `leftovers(root)`: those whose writer is gone (its PID is not a live process on this
+  machine); `status` counts them, `report` and `epaper.state` tell such a date from one never
+  crawled.
+- `remove_leftovers(root, sole_writer=...)`: what the run holding the archive lock removes
+  when it starts. Only the lock holder writes, so with `sole_writer` (this process took the
+  lock itself) every temporary not of this process is stale; without it (a child crawl under
+  its parent's lock, which may run beside siblings), only those whose PID is not alive.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+TEMP = re.compile(r"^\..+\.tmp-(\d+)$")
+# Not swept: the scratch archive of a history replay (epaper.reparse clears it whole) and the
+# per-run logs (many files, never written through a temporary).
+SKIP = {".reparse", "logs"}
+
+
+@dataclass(frozen=True)
+class Temp:
+    path: Path
+    pid: int
+    day: dt.date | None  # the issue date whose folder holds it; None outside a date folder
+
+
+def temp_files(root: str | Path) -> list[Temp]:
+    """Every `.<name>.tmp-<pid>` file under the archive root, its links not followed."""
+    root = Path(root)
+    out = []
+    for folder, dirs, files in os.walk(root):
+        if Path(folder) == root:
+            dirs[:] = [d for d in dirs if d not in SKIP]
+        day = _day(os.path.basename(folder))
+        for name in files:
+            match = TEMP.match(name)
+            if match:
+                out.append(Temp(Path(folder) / name, int(match.group(1)), day))
+    return sorted(out, key=lambda t: str(t.path))
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    except OverflowError:
+        return False
+    return True
+
+
+def leftovers(root: str | Path) -> list[Temp]:
+    """The temporaries whose writer is gone: not this process's, and their PID not alive."""
+    own = os.getpid()
+    return [t for t in temp_files(root) if t.pid != own and not pid_alive(t.pid)]
+
+
+def by_date(temps: list[Temp]) -> Counter:
+    """How many of them each issue date's folders hold (None: outside a date folder)."""
+    return Counter(t.day for t in temps)
+
+
+def remove_leftovers(root: str | Path, *, sole_writer: bool) -> list[Temp]:
+    """Remove what killed writers left; the ones removed. `sole_writer`: this process holds
+    the archive lock itself, so every temporary of another PID is stale."""
+    own = os.getpid()
+    removed = []
+    for temp in temp_files(root):
+        if temp.pid == own or (not sole_writer and pid_alive(temp.pid)):
+            continue
+        try:
+            temp.path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError:  # not ours to remove (permissions): status goes on counting it
+            continue
+        removed.append(temp)
+    return removed
+
+
+def _day(name: str) -> dt.date | None:
+    if not name.startswith("issue_date="):
+        return None
+    try:
+        return dt.date.fromisoformat(name.split("=", 1)[1])
+    except ValueError:
+        return None
