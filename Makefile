@@ -18,12 +18,12 @@ $(VENV)/.test-extra: $(BIN)/epaper pyproject.toml
 demo: $(BIN)/epaper
 	$(BIN)/epaper demo
 
-# Three workers on two cores: much of a crawl test is waiting on a subprocess or the replica.
+# Four workers on two cores: much of a crawl test is waiting on a subprocess or the replica.
 test: $(VENV)/.test-extra
-	$(BIN)/python -m pytest -q -m "not slow" -n 3 --dist worksteal
+	$(BIN)/python -m pytest -q -m "not slow" -n 4 --dist worksteal
 
 test-all: $(VENV)/.test-extra
-	$(BIN)/python -m pytest -q -n 3 --dist worksteal
+	$(BIN)/python -m pytest -q -n 4 --dist worksteal
 
 bench: $(BIN)/epaper
 	$(BIN)/pip install -q -e '.[bench]'

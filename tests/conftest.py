@@ -126,3 +126,10 @@ def tally_fixture(name: str, counts):
             request.config.cache.set(f"epaper/counts/{name}", dict(counts))
 
     return _tally
+
+
+def slow_but(values, *fast):
+    """Parameter values for `parametrize`: those in `fast` run in `make test`, the others are
+    marked slow (`make test-all`), so the fast suite keeps one or a few of a long table."""
+    return [v if v in fast else pytest.param(*(v if isinstance(v, tuple) else (v,)), marks=pytest.mark.slow)
+            for v in values]

@@ -42,6 +42,7 @@ def test_status_lists_dates_and_gaps(portal, tmp_path):
     assert "missing in the last 7 days" in text
 
 
+@pytest.mark.slow  # tests/test_lost.py restores a date with the portal down in the fast suite
 def test_reparse_restores_the_archive_with_the_portal_down(portal, tmp_path):
     server = portal("html-gb2312", *WEEK)
     assert crawl(server, tmp_path).returncode == 0

@@ -26,7 +26,7 @@ from epaper.storage.dedupe import DuplicateIndex
 from epaper.replica.server import Fault, serve
 from epaper.storage.parquet import DATASETS, archived_dates, snapshot_info, snapshot_path
 from epaper.storage.load import load_articles
-from tests.conftest import FAST, project_settings, run_epaper, tally_fixture
+from tests.conftest import FAST, project_settings, run_epaper, slow_but, tally_fixture
 from tests.truth import diff_archive
 
 START, END = dt.date(2023, 8, 1), dt.date(2023, 8, 4)  # four issues, about 200 articles
@@ -190,7 +190,7 @@ def resolve(truth: dict, spec: tuple) -> str:
     return article(truth, *spec[1:]) if spec[0] == "a" else page(truth, *spec[1:])
 
 
-@pytest.mark.parametrize("group", sorted(PERMANENT))
+@pytest.mark.parametrize("group", slow_but(sorted(PERMANENT), "server-errors"))
 def test_permanent_faults_leave_dates_incomplete_then_the_next_run_completes_them(server, tmp_path, group):
     specs, extra = PERMANENT[group]
     targets = [(kind, resolve(server.truth, spec), reason) for kind, _, spec, reason in specs]
@@ -401,7 +401,7 @@ def test_damaged_snapshots_are_reported_ignored_and_replaced(server, clean_archi
     assert_complete_and_true(server, data)
 
 
-@pytest.mark.parametrize("how", ["garbage", "empty"])
+@pytest.mark.parametrize("how", slow_but(["garbage", "empty"], "garbage"))
 def test_a_damaged_snapshot_is_replaced_even_by_an_incomplete_crawl(server, clean_archive, tmp_path, how):
     data = tmp_path / "data"
     shutil.copytree(clean_archive, data)
@@ -474,7 +474,7 @@ def test_a_spider_bug_fails_its_date_with_the_reason(monkeypatch):
 # ------------------------------------------------------------------ a portal that gzips
 
 
-@pytest.mark.parametrize("template", ["pc-rmrb", "html-gb2312"])
+@pytest.mark.parametrize("template", slow_but(["pc-rmrb", "html-gb2312"], "html-gb2312"))
 def test_a_gzipping_portal_is_captured_and_reparsed(portal, tmp_path, template):
     """nginx gzips HTML and XML: the WARC keeps the payload as received (gzip, with its
     Content-Encoding), completeness is judged on the decoded page, and reparse decodes."""

@@ -17,7 +17,7 @@ from epaper.replica.server import serve
 from epaper.runlog import read_runs
 from epaper.state import ARCHIVED, SUSPECT, date_states
 from epaper.storage.parquet import snapshot_info
-from tests.conftest import FAST, SHORT_SPAN, crawl_in_process, run_epaper
+from tests.conftest import FAST, SHORT_SPAN, crawl_in_process, run_epaper, slow_but
 
 SHANGHAI = __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
 DRIFT_FROM = dt.date(2023, 8, 7)  # a Monday: 7 issues of SHORT_SPAN before it, 3 from it
@@ -198,13 +198,13 @@ def suspect_dates(results) -> dict[dt.date, list[str]]:
     return {d: r.suspect for d, r in results.items() if r.suspect}
 
 
-@pytest.mark.parametrize(("template", "kind", "field"), [
+@pytest.mark.parametrize(("template", "kind", "field"), slow_but([
     ("pc-rmrb", "author", "author"),
     ("html-table", "author", "author"),
     ("pc-detail", "images", "images"),
     ("html-gb2312", "body", "body length"),
     ("pc-rmrb", "links", "articles per page"),  # pc articles live outside the page's folder: no sign of them
-])
+], ("pc-detail", "images", "images"), ("html-gb2312", "body", "body length")))
 @pytest_twisted.ensureDeferred
 async def test_a_drift_is_flagged_from_its_first_date_and_not_before(drifting, tmp_path, template, kind, field):
     server = drifting(template, kind)

@@ -195,6 +195,7 @@ def rows(table, drop: tuple[str, ...]) -> list[dict]:
     return sorted(table.select(keep).to_pylist(), key=lambda r: json.dumps(r, default=str, sort_keys=True))
 
 
+@pytest.mark.slow
 def test_an_archive_through_faults_kills_and_damage_equals_a_clean_run(server, tmp_path):
     clean, tried = tmp_path / "clean", tmp_path / "tried"
     recover(server, clean)
@@ -240,6 +241,7 @@ def test_an_archive_through_faults_kills_and_damage_equals_a_clean_run(server, t
 # ------------------------------------------------------------------ the writes of a re-crawl that finds corrections
 
 
+@pytest.mark.slow
 def test_kills_in_a_revising_recrawl_lose_nothing(server, tmp_path):
     """A re-crawl that finds a correction (and a removal) writes, per date, the pages snapshot,
     the revisions file, the articles snapshot, and appends a WARC file. Killed at each of those

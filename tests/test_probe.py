@@ -14,7 +14,7 @@ from epaper.probe import judge
 from epaper.replica.build import TEMPLATES
 from epaper.replica.drift import drift_site
 from epaper.replica.server import serve
-from tests.conftest import CLEAN_CWD, FAST, SHORT_SPAN, run_epaper
+from tests.conftest import CLEAN_CWD, FAST, SHORT_SPAN, run_epaper, slow_but
 
 SPAN = (dt.date(2023, 8, 1), dt.date(2023, 8, 9))
 SAMPLE = 6
@@ -25,7 +25,7 @@ def probe(url: str, *extra: str):
     return result, (json.loads(result.stdout) if result.stdout.strip() else None)
 
 
-@pytest.mark.parametrize("template", sorted(TEMPLATES))
+@pytest.mark.parametrize("template", slow_but(sorted(TEMPLATES), "pc-rmrb", "html-table", "html-kjjrsb", "html-snb", "pc-ahnc"))
 def test_every_replica_template_would_be_archived(portal, template):
     server = portal(template, *SPAN)
     before = set(CLEAN_CWD.iterdir())

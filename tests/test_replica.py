@@ -22,6 +22,7 @@ from epaper.replica.content import STOCK_OPENING, normalize
 from epaper.replica.dedupe import duplicate_of, is_near, shingles
 from epaper.replica.faults import Fault, dump_faults, load_faults
 from epaper.replica.server import serve
+from tests.conftest import slow_but
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = json.loads((ROOT / "replica" / "seed-article.json").read_text(encoding="utf-8"))
@@ -41,12 +42,13 @@ def _build(tmp_path_factory, template: str, span: tuple[dt.date, dt.date]) -> Pa
     return _BUILT[template, span]
 
 
-@pytest.fixture(scope="module", params=sorted(TEMPLATES))
+@pytest.fixture(scope="module", params=slow_but(sorted(TEMPLATES), "pc-rmrb", "html-table", "html-sxjjrb", "html-kjjrsb",
+                                                  "html-snb", "pc-ahnc"))
 def short(request, tmp_path_factory):
     return _build(tmp_path_factory, request.param, SHORT)
 
 
-@pytest.fixture(scope="module", params=["pc-rmrb", "html-table"])
+@pytest.fixture(scope="module", params=slow_but(["pc-rmrb", "html-table"], "pc-rmrb"))
 def long(request, tmp_path_factory):
     return _build(tmp_path_factory, request.param, LONG)
 
