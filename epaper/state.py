@@ -48,7 +48,7 @@ from epaper.crawler.outcome import (ARCHIVED, COMPLETE_STATES, DAMAGED, DONE_STA
 from epaper.runlog import read_runs
 from epaper.storage.parquet import archived_dates, has_snapshot, partition_dir, snapshot_info, verify_snapshot
 from epaper.storage.leftovers import by_date, leftovers
-from epaper.storage.runs import wrote_snapshot
+from epaper.storage.runs import archived_by, dated_outcomes, wrote_snapshot
 
 
 Failure = tuple[str | None, str | None]  # (url, reason)
@@ -157,20 +157,10 @@ def run_outcomes(root: Path) -> tuple[dict[dt.date, dict[str, Any]], dict[dt.dat
     wrote a snapshot."""
     latest: dict[dt.date, dict[str, Any]] = {}
     archived: dict[dt.date, str] = {}
-    for run in read_runs(root):
-        outcomes = run.get("outcomes")
-        if not isinstance(outcomes, dict):
-            continue
-        for day_text, outcome in outcomes.items():
-            try:
-                day = dt.date.fromisoformat(day_text)
-            except (TypeError, ValueError):
-                continue
-            if not isinstance(outcome, dict):
-                continue
-            latest[day] = {**outcome, "run_id": run.get("run_id"), "ended": run.get("ended")}
-            if wrote_snapshot(outcome):
-                archived[day] = f"{run.get('run_id')}, ended {run.get('ended')}"
+    for day, outcome, run in dated_outcomes(read_runs(root)):
+        latest[day] = {**outcome, "run_id": run.get("run_id"), "ended": run.get("ended")}
+        if wrote_snapshot(outcome):
+            archived[day] = archived_by(run)
     return latest, archived
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,26 @@ def wrote_snapshot(outcome: Mapping[str, Any]) -> bool:
     return status == "archived" or (status == "incomplete" and kept)
 
 
+def dated_outcomes(runs: Iterable[Any]) -> Iterator[tuple[dt.date, dict, Mapping[str, Any]]]:
+    """(date, outcome, run) of every dated outcome of the runs, in run order; what is not a
+    run, a date or an outcome is skipped."""
+    for run in runs:
+        outcomes = run.get("outcomes") if isinstance(run, dict) else None
+        if not isinstance(outcomes, dict):
+            continue
+        for day_text, outcome in outcomes.items():
+            try:
+                day = dt.date.fromisoformat(day_text)
+            except (TypeError, ValueError):
+                continue
+            if isinstance(outcome, dict):
+                yield day, outcome, run
+
+
+def archived_by(run: Mapping[str, Any]) -> str:
+    return f"{run.get('run_id')}, ended {run.get('ended')}"
+
+
 def archived_by_runs(root: Path) -> dict[dt.date, str]:
     """Each date some run archived, with the latest such run ("<run id>, ended <time>").
     No run log, or one that cannot be read: {} (the ops commands report that)."""
@@ -33,20 +53,12 @@ def archived_by_runs(root: Path) -> dict[dt.date, str]:
             raw = fh.read()
     except OSError:
         return {}
-    archived: dict[dt.date, str] = {}
-    for line in raw.split(b"\n"):
-        try:
-            run = json.loads(line) if line.strip() else None
-        except (ValueError, RecursionError):  # a torn line
-            continue
-        outcomes = run.get("outcomes") if isinstance(run, dict) else None
-        if not isinstance(outcomes, dict):
-            continue
-        for day_text, outcome in outcomes.items():
+
+    def runs() -> Iterator[Any]:
+        for line in raw.split(b"\n"):
             try:
-                day = dt.date.fromisoformat(day_text)
-            except (TypeError, ValueError):
+                yield json.loads(line) if line.strip() else None
+            except (ValueError, RecursionError):  # a torn line
                 continue
-            if isinstance(outcome, dict) and wrote_snapshot(outcome):
-                archived[day] = f"{run.get('run_id')}, ended {run.get('ended')}"
-    return archived
+
+    return {day: archived_by(run) for day, outcome, run in dated_outcomes(runs()) if wrote_snapshot(outcome)}
