@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from epaper.config import Config, UsageError
 from epaper.storage.parquet import META_KEY, archived_dates, open_regular, read_snapshot, snapshot_path
 from epaper.storage.revisions import read_revisions, revised_dates
+from epaper.terminal import counted
 
 log = logging.getLogger(__name__)
 
@@ -191,5 +192,5 @@ def run_changes(config: Config, start: dt.date | None, end: dt.date | None, as_j
         for line in e.get("diff", []):
             print(printable(f"    {line}"))
     corrected = sum(e["kind"] == "corrected" for e in events)
-    print(f"{corrected} corrections, {len(events) - corrected} removed")
+    print(f"{counted(corrected, 'correction')}, {len(events) - corrected} removed")
     return 0

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from epaper.config import UsageError
+from epaper.terminal import counted
 
 
 def log_file(data: Path, command: str, tz=None) -> Path:
@@ -237,8 +238,9 @@ class Reporter:
         elif outcome == ARCHIVED:
             self.articles += result.articles
             changed = ", ".join(f"{n} {what}" for what, n in _changes(result).items() if n)
-            self._out(date, outcome, f"{date} archived: {result.pages} pages, {result.articles} articles, "
-                                     f"{result.duplicates} duplicates" + (f" ({changed})" if changed else "")
+            self._out(date, outcome, f"{date} archived: {counted(result.pages, 'page')}, "
+                                     f"{counted(result.articles, 'article')}, {counted(result.duplicates, 'duplicate')}"
+                                     + (f" ({changed})" if changed else "")
                       + _media(result), result)
             if result.suspect:  # archived, but extracted unlike the archive's recent issues
                 self._out(date, "suspect", f"{date} suspect: {'; '.join(result.suspect)}", result, sys.stderr)
@@ -247,7 +249,7 @@ class Reporter:
             self.articles += result.articles
             shown = "; ".join(f"{f['url']} ({f['reason']})" for f in result.failures)  # every one: nothing silent
             kept = " (previous complete snapshot kept)" if result.kept_previous else ""
-            self._out(date, outcome, f"{date} {outcome}{kept}: {result.articles} articles archived, "
+            self._out(date, outcome, f"{date} {outcome}{kept}: {counted(result.articles, 'article')} archived, "
                                      f"{len(result.failures)} failed: {shown}{_media(result)}", result, sys.stderr)
         self._progress()
 

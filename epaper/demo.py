@@ -29,11 +29,13 @@ def run_demo(data: Path) -> int:
     if status not in (0, 1):
         return status
     from epaper.storage.load import load_articles
+    from epaper.terminal import counted
 
     table = load_articles(data, columns=["issue_date", "duplicate_of"])
     dups = table.num_rows - table.column("duplicate_of").null_count
     dates = len(set(table.column("issue_date").to_pylist()))
-    print(f"archive {data}: {table.num_rows} articles from {dates} issues, {dups} flagged as duplicates")
+    print(f"archive {data}: {counted(table.num_rows, 'article')} from {counted(dates, 'issue')}, "
+          f"{dups} flagged as duplicates")
     glob = (data / "articles" / "**" / "*.parquet").as_posix()
     sql = (f"SELECT issue_date, page_no, page_name, count(*) AS articles "
            f"FROM read_parquet('{glob}', hive_partitioning=true) WHERE duplicate_of IS NULL "

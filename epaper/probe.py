@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from epaper.config import UsageError
-from epaper.terminal import printable, printable_json
+from epaper.terminal import counted, printable, printable_json
 
 OPTIONAL = ("intro_title", "subtitle", "author", "images")
 PAGE_FAMILIES = [(r"node_\d+\.html?$", "node_K"), (r"node_[\w-]+\.html?$", "node_NAME"),
@@ -135,11 +135,12 @@ def print_report(r: dict) -> None:
         out.append(f"generation: {gen.get(r['generation'], r['generation'])}")
         out.append(f"file names: pages {', '.join(r['page_files']) or '-'}; articles {', '.join(r['article_files']) or '-'}")
         c = r["calendar"]
-        out.append(f"calendar: {c['issues']} issues from {c['first']} to {c['last']} ({c['url']})" if c["issues"]
+        out.append(f"calendar: {counted(c['issues'], 'issue')} from {c['first']} to {c['last']} ({c['url']})" if c["issues"]
                    else f"calendar: none read ({c['error'] or c['url']})")
         lt = r["latest"]
         more = f" (of {lt['pages_listed']})" if lt["pages_listed"] > lt["pages"] else ""
-        out.append(f"latest issue: {lt['date']}: {lt['pages']} pages{more}, {lt['articles']} articles ({lt['url']})")
+        out.append(f"latest issue: {lt['date']}: {counted(lt['pages'], 'page')}{more}, {counted(lt['articles'], 'article')} "
+                   f"({lt['url']})")
         out.append(f"sampled articles ({len(r['sample'])}): each field, [its source], as the archive would keep it")
         for n, a in enumerate(r["sample"], 1):
             out.append(f"  {n}. page {a['page_no']}  {a['url']}")
@@ -152,7 +153,7 @@ def print_report(r: dict) -> None:
                 out.append(f"     {name:<12} [{source}] {_short(f.get(name) or '')}")
             body = f.get("body") or ""
             out.append(f"     {'body':<12} [{s.get('body') or '-'}] {len(body)} characters, "
-                       f"{len(body.splitlines())} paragraphs: {_short(body, 36)}")
+                       f"{counted(len(body.splitlines()), 'paragraph')}: {_short(body, 36)}")
             images = f.get("images") or []
             captioned = sum(1 for i in images if i.get("caption"))
             out.append(f"     {'images':<12} [{s.get('images') or '-'}] {len(images)}, {captioned} with a caption")

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from epaper import state as st
+from epaper.terminal import counted
 
 COMPLETE, INCOMPLETE, NO_ISSUE, MISSING = "complete", "incomplete", "no issue", "missing"
 TOP_NAMES = 24  # page names drawn one bar each; the rest share one bar
@@ -288,9 +289,10 @@ def render_png(data: ReportData, font: str | None, dpi: int = 110) -> bytes:
                  parse_math=False)
         archived = data.count(COMPLETE) + data.count(INCOMPLETE)
         fig.text(0.02, 1 - 0.68 / height,
-                 f"{data.days[0].date} to {data.days[-1].date}: {archived} issues archived "
+                 f"{data.days[0].date} to {data.days[-1].date}: {counted(archived, 'issue')} archived "
                  f"({data.count(INCOMPLETE)} incomplete), {data.count(NO_ISSUE)} without an issue, "
-                 f"{data.count(MISSING)} missing; {data.articles} articles, {data.duplicates} duplicates",
+                 f"{data.count(MISSING)} missing; {counted(data.articles, 'article')}, "
+                 f"{counted(data.duplicates, 'duplicate')}",
                  fontsize=10, va="center", color="#333333", parse_math=False)
         cal = fig.add_axes((0.02, top - cal_h / height, 0.96, cal_h / height))
         counts = [d.articles for d in data.days if d.state == COMPLETE]

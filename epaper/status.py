@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from epaper.config import Config, UsageError
+from epaper.terminal import counted
 
 
 def run_status(config: Config, as_json: bool, today: dt.date | None = None, check: bool = False,
@@ -75,14 +76,15 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
         flag = {ARCHIVED: "yes", DAMAGED: "DAMAGED", LOST: "LOST", SUSPECT: "suspect"}.get(s.state, "no")
         print(f"{s.date.isoformat():<10}  {s.pages:>5}  {s.articles:>8}  {s.duplicates:>4}  {flag:<8}  "
               f"{iso_text(s.last_crawled, tz) or '-'}")
-    print(f"{len(archived) - len(lost)} dates archived, {len(incomplete)} incomplete"
+    print(f"{counted(len(archived) - len(lost), 'date')} archived, {len(incomplete)} incomplete"
           + (f" ({_dates(incomplete)})" if incomplete else "")
           + (f", {len(damaged)} damaged ({_dates(damaged)})" if damaged else "")
           + (f", {len(lost)} lost ({_dates(lost)})" if lost else "")
           + f"; missing in the last {days} days: {', '.join(gaps) or 'none'}")
     revised, gone = (sum(c[k] for c in changes.values()) for k in ("revised", "gone"))
     if revised or gone:
-        print(f"{revised} corrections kept, {gone} articles removed by the portal (epaper changes lists them)")
+        print(f"{counted(revised, 'correction')} kept, {counted(gone, 'article')} removed by the portal "
+              "(epaper changes lists them)")
     _say_leftovers(left)
     for reason in health.reasons:
         print(f"attention: {reason}")

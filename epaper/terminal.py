@@ -51,3 +51,8 @@ def printable_json(text: str) -> str:
     if text.isascii() and text.replace("\n", "").isprintable():
         return text
     return "".join(_json_escape(ch) if ch != "\n" and _unsafe(ch) else ch for ch in text)
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 duplicate`, `2 duplicates`: a count with its noun in the number it needs."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -155,7 +155,7 @@ def test_truncated_warc_is_reported_and_other_dates_reparse(portal, tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(days[0]) and "damaged WARC" in result.stderr
     assert len(result.stderr.splitlines()) == 1
-    assert sum(line.endswith("duplicates") for line in result.stdout.splitlines()) == len(days) - 1
+    assert sum(" archived: " in line for line in result.stdout.splitlines()) == len(days) - 1
 
 
 def test_sigterm_stops_cleanly_and_the_next_run_completes(portal, tmp_path):

@@ -162,7 +162,7 @@ def test_changes_status_and_the_run_log_show_them(portal, tmp_path):
     assert f"{DAY} corrected" in lines[0] and rows[1]["url"] in lines[0]
     assert lines[1].strip().startswith("body: +3 −0 characters") and "[→更正后]" in lines[1]
     assert f"{DAY} removed" in lines[2] and rows[4]["url"] in lines[2]
-    assert lines[-1] == "1 corrections, 1 removed"
+    assert lines[-1] == "1 correction, 1 removed"
     events = json.loads(run_epaper("changes", "--data", str(tmp_path), "--json", "--from", DAY.isoformat(),
                                    "--to", DAY.isoformat()).stdout)
     assert [(e["kind"], e["article_id"]) for e in events] == [("corrected", rows[1]["article_id"]),
@@ -171,7 +171,7 @@ def test_changes_status_and_the_run_log_show_them(portal, tmp_path):
     assert json.loads(run_epaper("changes", "--data", str(tmp_path), "--json", "--from", "2023-08-04").stdout) == []
 
     status = run_epaper("status", "--data", str(tmp_path))
-    assert "1 corrections kept, 1 articles removed by the portal" in status.stdout
+    assert "1 correction kept, 1 article removed by the portal" in status.stdout
     (row,) = json.loads(run_epaper("status", "--data", str(tmp_path), "--json").stdout)
     assert (row["revised"], row["gone"]) == (1, 1)
     outcome = read_runs(tmp_path)[-1]["outcomes"][DAY.isoformat()]
