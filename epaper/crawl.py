@@ -13,12 +13,11 @@ from pathlib import Path
 
 from epaper.config import UsageError
 from epaper.terminal import counted
+from epaper.timefmt import iso, stamp, zone
 
 
 def log_file(data: Path, command: str, tz=None) -> Path:
     """``logs/20261127T073000+0800-crawl-<pid>.log``: the start time in the portal's zone."""
-    from epaper.timefmt import stamp
-
     logs = data / "logs"
     if logs.is_symlink() or (logs.exists() and not logs.is_dir()):
         raise UsageError(f"{logs} is not a folder (a file or a symlink): move it out of the archive")
@@ -121,8 +120,6 @@ class ZoneFormatter(logging.Formatter):
         self.tz = tz
 
     def formatTime(self, record: logging.LogRecord, datefmt=None) -> str:  # noqa: N802 - logging's name
-        from epaper.timefmt import iso
-
         return iso(dt.datetime.fromtimestamp(record.created, dt.timezone.utc), self.tz)
 
 
@@ -144,8 +141,6 @@ class JsonFormatter(ZoneFormatter):
         return json.dumps(event, ensure_ascii=False, default=self._value)
 
     def _value(self, value):
-        from epaper.timefmt import iso
-
         if isinstance(value, dt.datetime):
             return iso(value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc), self.tz)
         if isinstance(value, (dt.date, dt.timedelta)):
@@ -208,8 +203,6 @@ class Reporter:
     """
 
     def __init__(self, total: int, quiet: bool = False, json_lines: bool = False, tz=None):
-        from epaper.timefmt import zone
-
         self.total, self.quiet, self.json = total, quiet, json_lines
         self.tz = zone(tz)
         self.today = dt.datetime.now(self.tz).date()  # in the portal's zone
@@ -258,7 +251,8 @@ class Reporter:
         if self.quiet and stream is sys.stdout:
             return
         if self.json:
-            event = {"event": "issue", "date": date.isoformat(), "status": kind, "pages": result.pages,
+            event = {"event": "issue", "time": iso(dt.datetime.now(dt.timezone.utc), self.tz),
+                     "date": date.isoformat(), "status": kind, "pages": result.pages,
                      "articles": result.articles, "duplicates": result.duplicates, "failures": result.failures,
                      **({"changes": result.suspect} if kind == "suspect" else {})}
             event.update({k: v for k, v in _changes(result).items() if v})

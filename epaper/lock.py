@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Any, ContextManager
 
 from epaper.storage.parquet import UnsafePath, open_regular
+from epaper.timefmt import iso_text
 
 LOCK_FILE = ".lock"
 HELD_BY_PARENT_ENV = "EPAPER_LOCK_HELD_BY_PARENT"
@@ -58,7 +59,7 @@ class LockHeld(LockError):
         where = ""
         if h.get("host") and h["host"] != socket.gethostname():
             where = f" on {h['host']}"
-        since = f" since {h['since']}" if h.get("since") else ""
+        since = f" since {iso_text(h['since'])}" if h.get("since") else ""  # in the portal's zone, as every time shown
         command = f" ({h['command']})" if h.get("command") else ""
         return f"archive {self.data_dir} is locked by pid {h['pid']}{where}{since}{command}"
 

@@ -37,11 +37,23 @@ def family(urls: list[str], families: list[tuple[str, str]]) -> list[str]:
     return sorted(counts, key=lambda k: -counts[k])
 
 
+_PAGE_PATH = re.compile(r"/(?:pc/(?:layout|content|con)/|html/\d{4}-\d{2}/|paperindex\.htm)")
+
+
+def _root_of_page(url: str) -> str | None:
+    """The e-paper root of a URL that names a page, an article or a calendar inside one
+    (`…/pc/layout/202308/03/node_01.html` → `…/`); None for any other URL."""
+    match = _PAGE_PATH.search(url)
+    return url[:match.start() + 1] if match else None
+
+
 def judge(findings, sample: list[dict]) -> tuple[int, list[str], list[str]]:
     """(exit status, problems, warnings) of the findings; `sample` the cleaned sampled articles."""
     f = findings
     if f.generation is None or (not f.pages and not f.calendar and f.errors):
-        return 2, [f"no Founder e-paper at {f.root}: " + "; ".join(f.errors or ["nothing found"])], []
+        problem = f"no Founder e-paper at {f.root}: " + "; ".join(f.errors or ["nothing found"])
+        root = _root_of_page(f.root)
+        return 2, [problem + (f" (a page of an e-paper? give its root: epaper probe {root})" if root else "")], []
     problems, warnings = list(f.errors), []
     if f.calendar_error:
         (warnings if "HTTP 404" in f.calendar_error else problems).append(f"calendar {f.calendar_error}")

@@ -95,7 +95,7 @@ def test_other_process_gets_lock_held_naming_holder(tmp_path: Path, holder) -> N
     message = line[len("held:"):]
     assert "\n" not in message
     assert message.startswith(f"archive {tmp_path} is locked by pid {holder.pid} since 20")
-    assert message.endswith("Z (epaper crawl)")
+    assert message.endswith("+08:00 (epaper crawl)")  # the holder's start, in the portal's zone
 
 
 def test_lock_held_message_format(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_lock_held_message_format(tmp_path: Path) -> None:
 
     exc = LockHeld(Path("/srv/data"), {"pid": 1234, "since": "2026-11-27T03:00:00Z",
                                        "host": socket.gethostname(), "command": "epaper crawl"})
-    assert str(exc) == ("archive /srv/data is locked by pid 1234 since 2026-11-27T03:00:00Z "
+    assert str(exc) == ("archive /srv/data is locked by pid 1234 since 2026-11-27T11:00:00+08:00 "
                         "(epaper crawl)")
     assert str(LockHeld(Path("/d"), {})) == "archive /d is locked by another process"
 
@@ -162,3 +162,4 @@ def test_child_started_with_marker_skips_lock(tmp_path: Path) -> None:
         child = python(TRIER, str(tmp_path))
         out, _ = child.communicate(timeout=30)
         assert out.startswith("held:")
+

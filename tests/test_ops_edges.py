@@ -30,7 +30,8 @@ def test_json_mode_every_line_is_json(portal, tmp_path):
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")  # --quiet honoured
     loud = run_epaper("crawl", "--date", "2023-08-01", "--base-url", server.base_url, "--data", data,
                       "--log-format", "json", *FAST)
-    assert [json.loads(line)["status"] for line in loud.stdout.splitlines()] == ["archived"]
+    [issue] = [json.loads(line) for line in loud.stdout.splitlines()]
+    assert issue["status"] == "archived" and issue["time"].endswith("+08:00")  # when, in the portal's zone
     newest = max((tmp_path / "data" / "logs").glob("*.log"), key=lambda p: p.stat().st_mtime_ns)
     events = [json.loads(line) for line in newest.read_text(encoding="utf-8").splitlines()]
     [dump] = [e for e in events if "stats" in e]

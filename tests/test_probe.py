@@ -152,3 +152,18 @@ def test_bodies_only_from_the_fallback_look_wrong():
     status, problems, warnings = judge(*findings(["fallback", "founder-content"]))
     assert status == 0 and warnings == ["some sampled bodies come from the largest-block fallback"]
     assert judge(*findings(["founder-content"] * 3)) == (0, [], [])
+
+
+@pytest.mark.parametrize("url, root", [
+    ("http://h/ahjjb/pc/layout/202308/03/node_01.html/", "http://h/ahjjb/"),
+    ("http://h/html/2023-08/03/content_5.htm/", "http://h/"),
+    ("http://h/e/paperindex.htm/", "http://h/e/"),
+    ("http://h/blog/", None),
+])
+def test_a_page_url_given_for_the_root_gets_the_root_as_a_hint(url, root):
+    from epaper.crawler.spiders.probe import ProbeFindings
+    from epaper.probe import judge
+
+    status, problems, _ = judge(ProbeFindings(url, errors=["nothing found"]), [])
+    assert status == 2
+    assert (f"give its root: epaper probe {root})" in problems[0]) if root else "give its root" not in problems[0]
