@@ -7,8 +7,9 @@ articles, only the markup around them changed (which is what makes the drift qui
 
 Kinds:
 
-- ``author``: the byline's markup renamed: the `enpproperty` comment's ``<author>`` becomes
-  ``<zuozhe>``, and the visible byline leaves the article head for a ``<div class="zuozhe">``
+- ``author``: the byline's markup renamed: the `enpproperty` comment's ``<author>`` (or
+  ``<founder-author>``) becomes ``<zuozhe>``, and the visible byline leaves the article head
+  for a ``<div class="zuozhe">``
   at the end of the page;
 - ``images``: the article's photos moved out of the article, into a ``<div class="photos">``
   at the end of the page (captions set as text stay where they were);
@@ -59,7 +60,7 @@ def _before_end(text: str, block: str) -> str:
 
 
 def drift_author(text: str, author: str | None) -> str:
-    text = re.sub(r"<author>(.*?)</author>", r"<zuozhe>\1</zuozhe>", text, flags=re.S)
+    text = re.sub(r"<(founder-)?author>(.*?)</(founder-)?author>", r"<zuozhe>\2</zuozhe>", text, flags=re.S)
     if not author:
         return text
     printed = html.escape(author, quote=True)
