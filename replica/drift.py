@@ -9,8 +9,7 @@ Kinds:
 
 - ``author``: the byline's markup renamed: the `enpproperty` comment's ``<author>`` (or
   ``<founder-author>``) becomes ``<zuozhe>``, and the visible byline leaves the article head
-  for a ``<div class="zuozhe">``
-  at the end of the page;
+  for a ``<div class="zuozhe">`` at the end of the page;
 - ``images``: the article's photos moved out of the article, into a ``<div class="photos">``
   at the end of the page (captions set as text stay where they were);
 - ``body``: the body cut short: every paragraph after the first moved into a
