@@ -165,10 +165,6 @@ class Archive:
     def dates(self, dataset: str = "articles") -> list[dt.date]:
         return parquet.archived_dates(self.root, dataset)
 
-    def info(self, day: dt.date) -> parquet.SnapshotInfo | None:
-        """What the date's snapshot says of itself; None when it has none."""
-        return self._info(self.root, day)
-
     def previous(self, dataset: str, day: dt.date, root: Path | None = None) -> pa.Table | None:
         """The date's snapshot (under `root`, default the archive) to compare and merge with,
         read once while the date is written; None when absent or damaged (then replaced)."""
