@@ -246,8 +246,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     except LockError as exc:  # a lock file that is not ours to use (a symlink, unwritable)
         raise UsageError(str(exc)) from None
     try:
-        # What a killed writer left (SIGKILL); a child under its parent's lock removes only dead PIDs'.
-        remove_leftovers(data, sole_writer=getattr(lock, "held", False))
+        remove_leftovers(data)  # what a killed writer left (SIGKILL)
         # From here a SIGTERM or Ctrl-C (before Scrapy's own handlers are in place) still leaves a
         # line, a stopped run (143, 130). The crawls record into this run
         # (epaper.runext.ArchiveRunExtension), which holds no lock: it is taken here, once,

@@ -9,21 +9,19 @@ date folder it was writing. They are never read (a reader only sees `*.parquet` 
 - `leftovers(root)`: those whose writer is gone (its PID is not a live process on this
   machine); `status` counts them, `report` and `epaper.state` tell such a date from one never
   crawled.
-- `remove_leftovers(root, sole_writer=...)`: what the run holding the archive lock removes
-  when it starts. Only the lock holder writes, so with `sole_writer` (this process took the
-  lock itself) every temporary not of this process is stale; without it (a child crawl under
-  its parent's lock, which may run beside siblings), only those whose PID is not alive.
+- `remove_leftovers(root)`: what a run removes once it holds the archive lock; the rule is
+  `storage.parquet.stale_temp`, the one every write's own folder sweep uses.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-TEMP = re.compile(r"^\..+\.tmp-(\d+)$")
+from epaper.storage.parquet import TEMP, stale_temp
+
 # Not swept: the scratch archive of a history replay (epaper.reparse clears it whole) and the
 # per-run logs (many files, never written through a temporary).
 SKIP = {".reparse", "logs"}
@@ -51,24 +49,9 @@ def temp_files(root: str | Path) -> list[Temp]:
     return sorted(out, key=lambda t: str(t.path))
 
 
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    except OverflowError:
-        return False
-    return True
-
-
 def leftovers(root: str | Path) -> list[Temp]:
-    """The temporaries whose writer is gone: not this process's, and their PID not alive."""
-    own = os.getpid()
-    return [t for t in temp_files(root) if t.pid != own and not pid_alive(t.pid)]
+    """The temporaries whose writer is gone."""
+    return [t for t in temp_files(root) if stale_temp(t.path.name)]
 
 
 def by_date(temps: list[Temp]) -> Counter:
@@ -76,19 +59,14 @@ def by_date(temps: list[Temp]) -> Counter:
     return Counter(t.day for t in temps)
 
 
-def remove_leftovers(root: str | Path, *, sole_writer: bool) -> list[Temp]:
-    """Remove what killed writers left; the ones removed. `sole_writer`: this process holds
-    the archive lock itself, so every temporary of another PID is stale."""
-    own = os.getpid()
+def remove_leftovers(root: str | Path) -> list[Temp]:
+    """Remove what killed writers left; the ones removed (one that cannot be removed stays
+    counted by `status`)."""
     removed = []
-    for temp in temp_files(root):
-        if temp.pid == own or (not sole_writer and pid_alive(temp.pid)):
-            continue
+    for temp in leftovers(root):
         try:
             temp.path.unlink()
-        except FileNotFoundError:
-            continue
-        except OSError:  # not ours to remove (permissions): status goes on counting it
+        except OSError:
             continue
         removed.append(temp)
     return removed

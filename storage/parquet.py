@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,12 +140,35 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+TEMP = re.compile(r"^\..+\.tmp-(\d+)$")  # `.<name>.tmp-<pid>`: every archive write goes through one
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def stale_temp(name: str) -> bool:
+    """A temporary file name whose writer is gone: not this process, its PID not alive. A
+    live writer's file is never stale, whoever holds the lock (an orphaned child crawl)."""
+    match = TEMP.match(name)
+    return bool(match) and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1)))
+
+
 def remove_stale_temps(folder: Path) -> None:
-    """Temporary files left by a killed writer (the archive lock makes them all stale); never
-    in a folder that is a symbolic link (unlinking there would remove files outside)."""
+    """Temporary files a killed writer left in `folder` (`stale_temp`); never in a folder that is
+    a symbolic link (unlinking there would remove files outside)."""
     if folder.is_dir() and not folder.is_symlink():
         for tmp in folder.glob(".*.tmp-*"):
-            tmp.unlink(missing_ok=True)  # a link among them: the link goes, never its target
+            if tmp.is_symlink() or stale_temp(tmp.name):  # a link is no writer's: it goes, never its target
+                tmp.unlink(missing_ok=True)
 
 
 def _no_pause(stage: str, path: Path) -> None:

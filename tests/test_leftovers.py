@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from epaper.storage.leftovers import leftovers, remove_leftovers, temp_files
-from epaper.storage.parquet import partition_dir
+from epaper.storage.parquet import partition_dir, remove_stale_temps
 from tests.conftest import CLEAN_CWD, FAST, run_epaper
 
 D1, D2, D3 = dt.date(2023, 8, 1), dt.date(2023, 8, 2), dt.date(2023, 8, 3)
@@ -45,8 +45,10 @@ def sleeper():
     proc.wait()
 
 
-@pytest.mark.parametrize("sole_writer, kept", [(True, {"own"}), (False, {"own", "live"})])
-def test_the_lock_holder_removes_all_but_its_own_a_child_only_dead_ones(tmp_path, sleeper, sole_writer, kept):
+def test_only_the_files_of_writers_that_are_gone_are_removed(tmp_path, sleeper):
+    """A live writer's temporary stays, whoever holds the lock (an orphaned child crawl still
+    writing); the per-folder sweep of every write follows the same rule."""
+    kept = {"own", "live"}
     files = {"own": temp(tmp_path, D1, os.getpid()), "live": temp(tmp_path, D2, sleeper),
              "dead": temp(tmp_path, D3, dead_pid())}
     snapshot_tmp = tmp_path / "runs" / f".runs.jsonl.tmp-{dead_pid()}"
@@ -54,9 +56,11 @@ def test_the_lock_holder_removes_all_but_its_own_a_child_only_dead_ones(tmp_path
     snapshot_tmp.write_text("x")
     # status counts only the files whose writer is gone: a running crawl's are not leftovers
     assert {t.path for t in leftovers(tmp_path)} == {files["dead"], snapshot_tmp}
-    removed = remove_leftovers(tmp_path, sole_writer=sole_writer)
+    removed = remove_leftovers(tmp_path)
     assert {t.path for t in removed} == {p for k, p in files.items() if k not in kept} | {snapshot_tmp}
     assert {t.path for t in temp_files(tmp_path)} == {files[k] for k in kept}
+    remove_stale_temps(files["live"].parent)  # as a snapshot or WARC write of that date does
+    assert files["live"].exists()
 
 
 def test_no_file_but_a_temporary_is_touched(tmp_path):
@@ -68,7 +72,7 @@ def test_no_file_but_a_temporary_is_touched(tmp_path):
     (tmp_path / ".reparse").mkdir()  # a history replay's scratch: epaper.reparse clears it whole
     scratch = tmp_path / ".reparse" / f".part-0.parquet.tmp-{dead_pid()}"
     scratch.write_bytes(b"s")
-    assert remove_leftovers(tmp_path, sole_writer=True) == []
+    assert remove_leftovers(tmp_path) == []
     assert all(p.exists() for p in [*keep, scratch])
 
 
