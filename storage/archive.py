@@ -167,13 +167,17 @@ class Archive:
 
     def previous(self, dataset: str, day: dt.date, root: Path | None = None) -> pa.Table | None:
         """The date's snapshot (under `root`, default the archive) to compare and merge with,
-        read once while the date is written; None when absent or damaged (then replaced)."""
+        read once while the date is written; None when absent or damaged (then replaced). An
+        error of the system (EIO, EACCES, EMFILE: an errno) is raised: the file may be whole, and
+        a write that went on without it could hold less than the archive does."""
         root = self.root if root is None else root
         key = (dataset, day, root)
         if key not in self.read:
             try:
                 self.read[key] = parquet.read_snapshot(root, dataset, day)
             except (OSError, pa.ArrowException) as exc:
+                if isinstance(exc, OSError) and exc.errno is not None:
+                    raise
                 log.warning("%s: the previous %s snapshot is damaged and will be replaced: %s", day, dataset, exc)
                 self.read[key] = None
         return self.read[key]

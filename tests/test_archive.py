@@ -170,3 +170,22 @@ def test_pause_at_is_checked_before_a_crawl() -> None:
     with pytest.raises(ValueError):
         PauseAt("flush:1", 1)
     assert PauseAt("rename:2", 0).nth == 2
+
+
+def test_a_read_error_of_the_system_fails_the_write_instead_of_replacing(archive: Archive, monkeypatch) -> None:
+    """EIO or EACCES on the previous snapshot says nothing of the file: never read as damaged."""
+    import errno
+
+    from epaper.storage import parquet
+
+    archive.write(batch())
+    before = held(archive.root)
+
+    def unreadable(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(parquet, "read_snapshot", unreadable)
+    with pytest.raises(OSError):
+        archive.write(batch(articles=[0, 1], when=T2))
+    monkeypatch.undo()
+    assert held(archive.root) == before
