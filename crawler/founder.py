@@ -579,7 +579,7 @@ def _pdf_url(doc: lxml.html.HtmlElement, base: str, url: str) -> str | None:
         link = absolute_url(base, a.get("href"))
         if link and urlsplit(link).path.lower().endswith(".pdf"):
             owner = _entry_page(a, base)
-            if owner is None or owner == url:
+            if owner is None or canonical_url(owner) == canonical_url(url):  # after a redirect, `?div=`
                 return link
     return None
 

@@ -73,15 +73,17 @@ def parse_article(text: str, url: str) -> Article:
 def article_enpproperty(text: str) -> dict[str, str]:
     """The article's `enpproperty` comment (`parse_enpproperty`), its `founder-`-prefixed
     fields read as the plain ones (older pages write `<founder-title>`, `<founder-introtitle>`
-    … after `</html>`; a plain field of the same name wins). A comment whose `<founder-type>`
-    is 2 describes a page, not an article: its prefixed fields are left out."""
+    … after `</html>`; a plain field of the same name wins unless it is empty). A comment
+    whose `<founder-type>` is 2 describes a page, not an article: its prefixed fields are left
+    out."""
     enp = parse_enpproperty(text)
     if normalize_ws(enp.get("founder-type")) == "2":
         return enp
     out = dict(enp)
     for name, value in enp.items():
-        if name.startswith("founder-"):
-            out.setdefault(name[len("founder-"):], value)
+        plain = name[len("founder-"):]
+        if name.startswith("founder-") and not normalize_ws(out.get(plain)):  # an empty plain one hides nothing
+            out[plain] = value
     return out
 
 

@@ -141,3 +141,13 @@ def test_page_without_pagelink_falls_back_to_node_links_and_map_only_articles():
 def test_decode_html_survives_lying_charsets(raw, header, expected):
     text, enc = decode_html(raw, header)
     assert "汉字" in text and enc == expected
+
+
+@pytest.mark.parametrize("fetched", ["node_2.htm", "node_2.htm?div=-1"])
+def test_a_page_list_entry_gives_each_page_its_own_pdf_whatever_query_the_page_was_fetched_with(fetched):
+    html = """<html><body><p>第02版：经济</p><table>
+    <tr><td><a id="pageLink" href="node_1.htm">第01版：要闻</a></td><td><a href="../../../page/1/01.pdf">PDF</a></td></tr>
+    <tr><td><a id="pageLink" href="node_2.htm">第02版：经济</a></td><td><a href="../../../page/1/02.pdf">PDF</a></td></tr>
+    </table></body></html>"""
+    page = parse_page(html, f"http://h.example/e/html/2024-01/02/{fetched}", "http://h.example/e/")
+    assert page.pdf_url == "http://h.example/e/page/1/02.pdf"

@@ -76,6 +76,8 @@ def test_the_prefixed_comment_alone_gives_the_title():
 @pytest.mark.parametrize("comment, expected", [
     ("<!--enpproperty <founder-title>甲</founder-title><founder-type>1</founder-type>/enpproperty-->", "甲"),
     ("<!--enpproperty <title>乙</title><founder-title>甲</founder-title>/enpproperty-->", "乙"),
+    # an empty plain field hides nothing
+    ("<!--enpproperty <title> </title><founder-title>甲</founder-title>/enpproperty-->", "甲"),
     # a page's comment (type 2) says nothing about an article
     ("<!--enpproperty <founder-title>甲</founder-title><founder-type>2</founder-type>/enpproperty-->", None),
 ])

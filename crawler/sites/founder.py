@@ -49,13 +49,6 @@ def safe_file_name(name: str | None) -> str | None:
     return name
 
 
-def response_text(body: bytes, content_type: bytes | str | None) -> str:
-    """The text of a page or calendar response; ValueError when its type says it is neither."""
-    if isinstance(content_type, bytes):
-        content_type = content_type.decode("latin-1")
-    return page_text(body, content_type or "")
-
-
 @dataclass
 class FounderSite:
     """One Founder site, as a crawl learns it, once for the whole crawl: its generation ("auto"
@@ -140,7 +133,10 @@ class FounderSite:
             return urljoin(url, location.decode("latin-1")) if location else None
         if isinstance(content_type, bytes):
             content_type = content_type.decode("latin-1")
-        text = founder.decode_html(body, content_type or "")[0]
+        try:  # page_text reads the header's charset (decode_html takes an encoding, not the header)
+            text = founder.page_text(body, content_type or "")
+        except ValueError:  # not a page: it names no issue
+            return None
         return founder.latest_target(text, url, self.root)
 
     def day_links(self, page: Page, url: str) -> list[str]:
@@ -165,4 +161,4 @@ def plausible_issue_date(day: dt.date) -> bool:
 
 
 __all__ = ["FounderSite", "GENERATIONS", "PREFIXES", "date_from_url", "generation_of", "plausible_issue_date",
-           "read_calendar", "response_text"]
+           "read_calendar"]
