@@ -43,6 +43,7 @@ from typing import Any
 
 from epaper.crawler.outcome import RUN_OUTCOMES
 from epaper.storage.parquet import UnsafePath, make_dirs, open_regular
+from epaper.storage.runs import dated_outcomes, read_runs  # noqa: F401 - read_runs is this module's too
 
 logger = logging.getLogger(__name__)
 
@@ -231,46 +232,10 @@ def _append_line(path: Path, record: Mapping[str, Any]) -> None:
         os.close(fd)
 
 
-def read_runs(data_dir: str | Path) -> list[dict[str, Any]]:
-    """All finished runs, oldest first; unreadable (torn) lines are skipped."""
-    path = runs_path(data_dir)
-    try:
-        with os.fdopen(open_regular(path, root=Path(data_dir)), "rb") as fh:
-            raw = fh.read()
-    except FileNotFoundError:
-        return []
-    except OSError as exc:  # a symlink, a FIFO, a folder: read as no run log, with a warning
-        logger.warning("%s: not read: %s", path, exc)
-        return []
-    runs: list[dict[str, Any]] = []
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):  # torn, or nested past the parser's depth
-            logger.warning("%s: skipping unreadable line %d", path, number)
-            continue
-        if isinstance(record, dict):
-            runs.append(record)
-    return runs
-
-
 def last_outcomes(data_dir: str | Path) -> dict[date, dict[str, Any]]:
     """Latest outcome per issue date, with the ``run_id`` and ``ended`` of its run."""
-    latest: dict[date, dict[str, Any]] = {}
-    for run in read_runs(data_dir):
-        outcomes = run.get("outcomes")
-        if not isinstance(outcomes, dict):
-            continue
-        for day_text, outcome in outcomes.items():
-            try:
-                day = date.fromisoformat(day_text)
-            except (TypeError, ValueError):
-                continue
-            if isinstance(outcome, dict):
-                latest[day] = {**outcome, "run_id": run.get("run_id"), "ended": run.get("ended")}
-    return latest
+    return {day: {**outcome, "run_id": run.get("run_id"), "ended": run.get("ended")}
+            for day, outcome, run in dated_outcomes(read_runs(data_dir))}
 
 
 def run_ended(run: Mapping[str, Any]) -> datetime | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 from epaper.storage.parquet import open_regular
 
 RUNS = Path("runs") / "runs.jsonl"
+
+log = logging.getLogger(__name__)
 
 
 def wrote_snapshot(outcome: Mapping[str, Any]) -> bool:
@@ -44,21 +47,31 @@ def archived_by(run: Mapping[str, Any]) -> str:
     return f"{run.get('run_id')}, ended {run.get('ended')}"
 
 
-def archived_by_runs(root: Path) -> dict[dt.date, str]:
-    """Each date some run archived, with the latest such run ("<run id>, ended <time>").
-    No run log, or one that cannot be read: {} (the ops commands report that)."""
+def read_runs(root: str | Path) -> list[dict[str, Any]]:
+    """All finished runs of the run log, oldest first; unreadable (torn) lines are skipped."""
     path = Path(root) / RUNS
     try:
         with os.fdopen(open_regular(path, root=Path(root)), "rb") as fh:
             raw = fh.read()
-    except OSError:
-        return {}
+    except FileNotFoundError:
+        return []
+    except OSError as exc:  # a symlink, a FIFO, a folder: read as no run log, with a warning
+        log.warning("%s: not read: %s", path, exc)
+        return []
+    runs: list[dict[str, Any]] = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):  # torn, or nested past the parser's depth
+            log.warning("%s: skipping unreadable line %d", path, number)
+            continue
+        if isinstance(record, dict):
+            runs.append(record)
+    return runs
 
-    def runs() -> Iterator[Any]:
-        for line in raw.split(b"\n"):
-            try:
-                yield json.loads(line) if line.strip() else None
-            except (ValueError, RecursionError):  # a torn line
-                continue
 
-    return {day: archived_by(run) for day, outcome, run in dated_outcomes(runs()) if wrote_snapshot(outcome)}
+def archived_by_runs(root: Path) -> dict[dt.date, str]:
+    """Each date some run archived, with the latest such run ("<run id>, ended <time>")."""
+    return {day: archived_by(run) for day, outcome, run in dated_outcomes(read_runs(root)) if wrote_snapshot(outcome)}
