@@ -214,7 +214,10 @@ def one_shot_jobs_gone(scheduler, jobs_left: int = 1) -> bool:
     (timedelta(hours=2), 3600, 0),  # beyond the grace time: skipped
 ])
 def test_misfired_run(tmp_path: Path, late_by: timedelta, grace: int, runs: int) -> None:
-    config = make_config(**{"schedule.cron": "0 0 * * *", "schedule.misfire_grace_time": grace})
+    # Daily, 12 hours from now: no scheduled time falls between the missed one and now (at
+    # "0 0 * * *" the test failed in the two hours after midnight, Shanghai time).
+    hour = (datetime.now(SHANGHAI).hour + 12) % 24
+    config = make_config(**{"schedule.cron": f"0 {hour} * * *", "schedule.misfire_grace_time": grace})
     fake = Runs()
     scheduler = build_scheduler(config, tmp_path, run=fake)
     assert isinstance(scheduler._jobstores["default"], MemoryJobStore)
