@@ -28,19 +28,19 @@ from epaper.storage.parquet import UnsafePath, list_files, open_regular, partiti
 log = logging.getLogger(__name__)
 
 
-def warc_files(root: Path, day: dt.date) -> list[Path]:
+def warc_files(root: Path, source: str, day: dt.date) -> list[Path]:
     """The date's WARC files; none when its folder is reached through a symbolic link (never
     listed, never read: `warc_refusal` says why)."""
     try:
-        return list_files(partition_dir(root, "warc", day), "*.warc.gz", root)
+        return list_files(partition_dir(root, source, "warc", day), "*.warc.gz", root)
     except UnsafePath:
         return []
 
 
-def warc_refusal(root: Path, day: dt.date) -> str | None:
+def warc_refusal(root: Path, source: str, day: dt.date) -> str | None:
     """Why the date's WARC folder is never read (a symbolic link on the way, not a folder), or None."""
     try:
-        list_files(partition_dir(root, "warc", day), "*.warc.gz", root)
+        list_files(partition_dir(root, source, "warc", day), "*.warc.gz", root)
     except UnsafePath as exc:
         return f"WARC folder refused: {exc}"
     return None
@@ -159,10 +159,10 @@ class DateCaptures:
             self.originals.setdefault((url, digest), (record_id, date))
 
 
-def load_captures(root: Path, day: dt.date, limit: int = 0) -> DateCaptures:
+def load_captures(root: Path, source: str, day: dt.date, limit: int = 0) -> DateCaptures:
     """Read every committed WARC file of a date in time order (file names start with the crawl's
     time). A damaged file is read as far as it goes and named in `damaged`."""
-    return DateHistory(root, day, limit).crawl()
+    return DateHistory(root, source, day, limit).crawl()
 
 
 def _read_file(root: Path, path: Path, out: DateCaptures, payloads: dict[str, bytes], limit: int) -> None:
@@ -222,12 +222,12 @@ class DateHistory:
     newest captures, so each file is read once: linear in the files, however many crawls a
     date has."""
 
-    def __init__(self, root: Path, day: dt.date, limit: int):
+    def __init__(self, root: Path, source: str, day: dt.date, limit: int):
         self.root, self.limit = root, limit
-        self.files = warc_files(root, day)
+        self.files = warc_files(root, source, day)
         # A date whose WARC folder is a symbolic link is damaged: nothing is replayed from it,
         # and no validator of it is sent to the portal.
-        self.captures = DateCaptures(damaged=warc_refusal(root, day))
+        self.captures = DateCaptures(damaged=warc_refusal(root, source, day))
         self.payloads: dict[str, bytes] = {}  # WARC-Record-ID of a response record -> its payload
         self.read = 0
 
@@ -247,8 +247,8 @@ class ReplaySession:
     copies share it); a crawl that replays without one (`scrapy crawl -s WARC_REPLAY_DIR=…`)
     gets its own."""
 
-    def __init__(self, root: Path, limit: int = 0):
-        self.root, self.limit = Path(root), limit
+    def __init__(self, root: Path, source: str, limit: int = 0):
+        self.root, self.source, self.limit = Path(root), source, limit
         self.histories: dict[dt.date, DateHistory] = {}
 
     @classmethod
@@ -256,7 +256,7 @@ class ReplaySession:
         settings = crawler.settings
         session = settings.get("WARC_REPLAY_SESSION") or _SESSIONS.get(crawler)
         if session is None:
-            session = _SESSIONS[crawler] = cls(Path(settings.get("WARC_REPLAY_DIR")),
+            session = _SESSIONS[crawler] = cls(Path(settings.get("WARC_REPLAY_DIR")), settings.get("EPAPER_SOURCE"),
                                                settings.getint("WARC_RECORD_MAXSIZE"))
         return session
 
@@ -265,7 +265,7 @@ class ReplaySession:
 
     def history(self, day: dt.date) -> DateHistory:
         if day not in self.histories:
-            self.histories[day] = DateHistory(self.root, day, self.limit)
+            self.histories[day] = DateHistory(self.root, self.source, day, self.limit)
         return self.histories[day]
 
     def forget(self, day: dt.date | None = None) -> None:
@@ -284,10 +284,10 @@ class CaptureIndex:
     """The earlier captures of each date a crawl touches, read once per crawl and shared by the
     WARC writer (revisits) and the conditional requests (validators, the payload a 304 confirms).
 
-    Settings: SNAPSHOT_DIR (or WARC_REPLAY_DIR, when replaying), WARC_RECORD_MAXSIZE."""
+    Settings: SNAPSHOT_DIR (or WARC_REPLAY_DIR, when replaying), EPAPER_SOURCE, WARC_RECORD_MAXSIZE."""
 
-    def __init__(self, root: Path, limit: int):
-        self.root, self.limit = root, limit
+    def __init__(self, root: Path, source: str, limit: int):
+        self.root, self.source, self.limit = root, source, limit
         self.dates: dict[dt.date, DateCaptures] = {}
 
     @classmethod
@@ -296,7 +296,7 @@ class CaptureIndex:
         if index is None:
             settings = crawler.settings
             root = Path(settings.get("WARC_REPLAY_DIR") or settings.get("SNAPSHOT_DIR"))
-            index = _INDEXES[crawler] = cls(root, settings.getint("WARC_RECORD_MAXSIZE"))
+            index = _INDEXES[crawler] = cls(root, settings.get("EPAPER_SOURCE"), settings.getint("WARC_RECORD_MAXSIZE"))
             crawler.signals.connect(index.forget, issue_writing)
         return index
 
@@ -307,7 +307,7 @@ class CaptureIndex:
     def of(self, day: dt.date) -> DateCaptures:
         captures = self.dates.get(day)
         if captures is None:
-            captures = self.dates[day] = load_captures(self.root, day, self.limit)
+            captures = self.dates[day] = load_captures(self.root, self.source, day, self.limit)
         return captures
 
     def digest_of(self, day: dt.date, record_id: str | None) -> str | None:

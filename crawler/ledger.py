@@ -149,7 +149,7 @@ class Ledger:
         from epaper.storage.parquet import has_snapshot
 
         try:
-            return bool(self.archive) and has_snapshot(Path(self.archive), date)
+            return bool(self.archive) and has_snapshot(Path(self.archive), self.source, date)
         except OSError:
             return True  # unsure: the snapshot pipeline's way, which never empties a date
 

@@ -95,7 +95,7 @@ def decoded(response, max_size: int):
 
 class _DateWarc:
     def __init__(self, root: Path, day: dt.date, base_url: str, source: str, captures: DateCaptures):
-        folder = make_dirs(partition_dir(root, "warc", day), root)  # never through a symbolic link
+        folder = make_dirs(partition_dir(root, source, "warc", day), root)  # never through a symbolic link
         remove_stale_temps(folder)
         now = dt.datetime.now(dt.timezone.utc)
         while True:  # a second crawl of the date within the second (in one process) gets the next name
@@ -261,17 +261,17 @@ class WarcWriterMiddleware:
 # ------------------------------------------------------------------ replay
 
 
-def replay_source(root: Path, dates: list[dt.date]) -> tuple[str, str]:
+def replay_source(root: Path, source: str, dates: list[dt.date]) -> tuple[str, str]:
     """(e-paper root, generation) the WARC files of these dates were captured from.
 
     Replay knows the generation, so no date depends on another date's calendar for detection.
     """
     unreadable = []
     for day in dates:
-        refusal = warc_refusal(root, day)
+        refusal = warc_refusal(root, source, day)
         if refusal:
             unreadable.append(refusal)
-        for path in warc_files(root, day):
+        for path in warc_files(root, source, day):
             base = None
             try:
                 for record in _records(path, root=root):
@@ -288,7 +288,8 @@ def replay_source(root: Path, dates: list[dt.date]) -> tuple[str, str]:
                 unreadable.append(f"{path.relative_to(root)}: {exc}")
                 continue
     why = f" ({unreadable[0]}{f'; {len(unreadable) - 1} more' if len(unreadable) > 1 else ''})" if unreadable else ""
-    raise FileNotFoundError(f"no readable WARC file under {root / 'warc'} for the dates asked{why}")
+    raise FileNotFoundError(f"no readable WARC file under {partition_dir(root, source, 'warc', dates[0]).parent} "
+                            f"for the dates asked{why}")
 
 
 class WarcReplayMiddleware:

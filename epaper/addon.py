@@ -42,12 +42,36 @@ class ConfigAddon:
     @classmethod
     def update_pre_crawler_settings(cls, settings: BaseSettings) -> None:
         config = config_from_settings(settings)
-        settings.setdict(config.scrapy_settings(), priority=CONFIG_PRIORITY)
+        papers = config.papers()
+        # Several papers: what they share; each crawl adds its paper's (`apply_paper`).
+        own = [paper.scrapy_settings() for paper in papers]
+        settings.setdict({k: v for k, v in own[0].items() if all(o.get(k) == v for o in own)},
+                         priority=CONFIG_PRIORITY)
         settings.set("EPAPER_TIMEZONE", config.schedule.timezone, priority=CONFIG_PRIORITY)
         # A crawl of the archive holds its lock and logs its run (epaper.runext), however it was
         # started. Not in settings.py, so that a component test's crawler (get_crawler) takes
         # no lock on ./data.
         settings.set("RUNLOG_ENABLED", True, priority=CONFIG_PRIORITY)
+
+
+def apply_paper(settings: BaseSettings, source: str | None) -> Config:
+    """One crawl's paper: `source` (the spider argument, ``-a source=ID``), or the config's one
+    paper; its settings (politeness, id, root, layout) applied at the config's priority, and
+    ``EPAPER_CONFIG`` narrowed to it. ConfigError (a UsageError) for an unknown id, or when
+    several papers are configured and none is named."""
+    from epaper.config import ConfigError
+
+    config = config_from_settings(settings)
+    papers = [p for p in config.papers() if source in (None, p.portal.id)]
+    if not papers:
+        raise ConfigError(f"config: no paper {source!r} (configured: {', '.join(config.ids)})")
+    if len(papers) > 1:
+        raise ConfigError(f"config: {len(papers)} papers are configured ({', '.join(config.ids)}): "
+                          f"pick one with -a source=ID")
+    paper = papers[0]
+    settings.setdict(paper.scrapy_settings(), priority=CONFIG_PRIORITY)
+    settings.set("EPAPER_CONFIG", paper, priority=max(settings.getpriority("EPAPER_CONFIG") or 0, CONFIG_PRIORITY))
+    return paper
 
 
 def config_from_settings(settings: BaseSettings) -> Config:

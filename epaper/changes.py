@@ -110,10 +110,10 @@ def field_diff(field: str, old, new) -> str:
     return f"body: +{added} −{removed} characters, {first}{more}"
 
 
-def _gone_count(root: Path, day: dt.date) -> int | None:
+def _gone_count(root: Path, source: str, day: dt.date) -> int | None:
     """Rows marked gone in the date's snapshot, from its footer (None: an older snapshot)."""
     try:
-        with os.fdopen(open_regular(snapshot_path(root, "articles", day), root=root), "rb") as fh:
+        with os.fdopen(open_regular(snapshot_path(root, source, "articles", day), root=root), "rb") as fh:
             info = json.loads((pq.read_metadata(fh).metadata or {}).get(META_KEY, b"{}"))
     except (OSError, ValueError, pa.ArrowException):
         return None
@@ -124,54 +124,58 @@ def _in(day: dt.date, start: dt.date | None, end: dt.date | None) -> bool:
     return (start is None or day >= start) and (end is None or day <= end)
 
 
-def list_changes(root: str | Path, start: dt.date | None = None, end: dt.date | None = None) -> list[dict]:
-    """Every correction and removal of the dates in [start, end], by date then time."""
+def list_changes(root: str | Path, source: str, start: dt.date | None = None,
+                 end: dt.date | None = None) -> list[dict]:
+    """Every correction and removal of the paper's dates in [start, end], by date then time."""
     root = Path(root)
     events: list[dict] = []
-    for day in (d for d in revised_dates(root) if _in(d, start, end)):
+    for day in (d for d in revised_dates(root, source) if _in(d, start, end)):
         try:
-            current = {r["article_id"]: r for r in (read_snapshot(root, "articles", day) or pa.table({})).to_pylist()}
+            table = read_snapshot(root, source, "articles", day) or pa.table({})
+            current = {r["article_id"]: r for r in table.to_pylist()}
         except (OSError, pa.ArrowException) as exc:
             log.warning("%s: snapshot unreadable, corrections shown without the current version: %s", day, exc)
             current = {}
-        history = read_revisions(root, day)
+        history = read_revisions(root, source, day)
         for i, old in enumerate(history):
             later = [r for r in history[i + 1:] if r["article_id"] == old["article_id"]]
             newer = later[0] if later else current.get(old["article_id"], {})
             events.append({
-                "date": day.isoformat(), "kind": "corrected", "at": old["superseded_at"],
+                "source": source, "date": day.isoformat(), "kind": "corrected", "at": old["superseded_at"],
                 "article_id": old["article_id"], "url": old["url"], "title": newer.get("title", old["title"]),
                 "fields": list(old["changed_fields"]),
                 "diff": [field_diff(f, old.get(f), newer.get(f)) for f in old["changed_fields"] if newer],
             })
-    for day in (d for d in archived_dates(root) if _in(d, start, end)):
-        if not _gone_count(root, day):
+    for day in (d for d in archived_dates(root, source) if _in(d, start, end)):
+        if not _gone_count(root, source, day):
             continue
         try:
-            table = read_snapshot(root, "articles", day)
+            table = read_snapshot(root, source, "articles", day)
         except (OSError, pa.ArrowException):
             continue
         for row in table.to_pylist() if table is not None else []:
             if row["gone_since"] is not None:
-                events.append({"date": day.isoformat(), "kind": "removed", "at": row["gone_since"],
+                events.append({"source": source, "date": day.isoformat(), "kind": "removed", "at": row["gone_since"],
                                "article_id": row["article_id"], "url": row["url"], "title": row["title"]})
     return sorted(events, key=lambda e: (e["date"], e["at"], e["kind"], e["article_id"]))
 
 
-def counts_by_date(root: str | Path) -> dict[dt.date, dict[str, int]]:
-    """Date → {"revised": earlier versions kept, "gone": rows marked gone}, for `status`."""
+def counts_by_date(root: str | Path, source: str) -> dict[dt.date, dict[str, int]]:
+    """The paper's date → {"revised": earlier versions kept, "gone": rows marked gone}, for `status`."""
     root = Path(root)
     out: dict[dt.date, dict[str, int]] = {}
-    for day in revised_dates(root):
-        out.setdefault(day, {"revised": 0, "gone": 0})["revised"] = len(read_revisions(root, day))
-    for day in archived_dates(root):
-        gone = _gone_count(root, day)
+    for day in revised_dates(root, source):
+        out.setdefault(day, {"revised": 0, "gone": 0})["revised"] = len(read_revisions(root, source, day))
+    for day in archived_dates(root, source):
+        gone = _gone_count(root, source, day)
         if gone:
             out.setdefault(day, {"revised": 0, "gone": 0})["gone"] = gone
     return out
 
 
-def run_changes(config: Config, start: dt.date | None, end: dt.date | None, as_json: bool) -> int:
+def run_changes(config: Config, start: dt.date | None, end: dt.date | None, as_json: bool,
+                sources: list[str] | None = None) -> int:
+    from epaper.status import papers_shown
     from epaper.storage.load import is_archive
     from epaper.terminal import printable, printable_json
     from epaper.timefmt import iso
@@ -182,13 +186,14 @@ def run_changes(config: Config, start: dt.date | None, end: dt.date | None, as_j
     if start and end and start > end:
         raise UsageError(f"--from {start} is after --to {end}")
     tz = config.schedule.tzinfo
-    events = [{**e, "at": iso(e["at"], tz)} for e in list_changes(data, start, end)]
+    events = [{**e, "at": iso(e["at"], tz)} for source in papers_shown(config, data, sources)
+              for e in list_changes(data, source, start, end)]
     if as_json:
         print(printable_json(json.dumps(events, ensure_ascii=False, indent=1)))
         return 0
     for e in events:  # titles and diffs are the portal's text: nothing in them acts on the terminal
         when = f"at {e['at']}" if e["kind"] == "corrected" else f"since {e['at']}"
-        print(printable(f"{e['date']} {e['kind']:<9} {e['title']}  {e['url']}  {when}"))
+        print(printable(f"{e['source']} {e['date']} {e['kind']:<9} {e['title']}  {e['url']}  {when}"))
         for line in e.get("diff", []):
             print(printable(f"    {line}"))
     corrected = sum(e["kind"] == "corrected" for e in events)

@@ -56,6 +56,8 @@ def build_parser() -> Parser:
     def common(p):
         p.add_argument("--data", help="archive root (default ./data or the config's storage.data_dir)")
         p.add_argument("--config", help="config file (default ./epaper.toml when present)")
+        p.add_argument("--source", dest="sources", action="append", default=[], metavar="ID",
+                       help="the paper of the config (its [[portal]] id); repeatable; default every paper")
 
     def crawl_flags(p):
         p.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
@@ -170,7 +172,7 @@ def load_config(args, base_url: str | None = None):
             raise UsageError(f"--data must be a local directory, not a URL: {args.data}")
         overrides["storage.data_dir"] = args.data
     try:
-        return _load(args.config, overrides=overrides)
+        return _load(args.config, overrides=overrides, sources=getattr(args, "sources", None) or ())
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 
@@ -183,8 +185,11 @@ def check_base_url(url: str | None) -> str:
 
 
 def check_data_dir(path: Path) -> Path:
+    """The archive root a writing command uses: a writable directory in the layout of several
+    papers (an older archive is refused, naming `epaper migrate`)."""
     if path.exists() and not path.is_dir():
         raise UsageError(f"data directory {path} is not a directory")
+    check_archive_layout(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-test-{os.getpid()}"
@@ -195,36 +200,39 @@ def check_data_dir(path: Path) -> Path:
     return path
 
 
+def check_archive_layout(path: Path) -> Path:
+    from epaper.storage.layout import OldLayout, check_layout
+
+    try:
+        check_layout(path)
+    except OldLayout as exc:
+        raise UsageError(str(exc)) from None
+    return path
+
+
 # ------------------------------------------------------------------ commands
 
 
 def run_crawl(args, *, reparse: bool = False) -> int:
     dates = requested_dates(args)  # every usage error before the archive is touched, and before heavy imports
     config = load_config(args, None if reparse else args.base_url)
+    papers = config.papers()
     if not reparse:
-        check_base_url(config.portal.base_url)
+        for paper in papers:
+            check_base_url(paper.portal.base_url)
     extra = scrapy_overrides(args.settings)
     data = check_data_dir(Path(config.storage.data_dir))
 
     from epaper import reparse as replay
     from epaper.config import project_settings
-    from epaper.crawl import run_spider
+    from epaper.crawl import Paper, run_papers
     from epaper.lock import LockError, LockHeld, archive_lock
     from epaper.storage.leftovers import remove_leftovers
 
-    spider_args: dict[str, str] = {}
-    if reparse:
-        dates, base_url, spider_args["layout"] = replay.plan(data, dates)
-    else:
-        base_url = check_base_url(config.portal.base_url)
-    if dates:
-        spider_args.update(start=dates[0].isoformat(), end=dates[-1].isoformat())
-    else:
-        spider_args["latest"] = "1"
-
     settings = project_settings()
     # The add-on in ADDONS applies the config, as for `scrapy crawl`: one way in. It gets the
-    # Config resolved here (file, environment, --base-url, --data) rather than the file.
+    # Config resolved here (file, environment, --base-url, --data) rather than the file; each
+    # crawl narrows it to its paper (epaper.addon.apply_paper).
     settings.set("EPAPER_CONFIG", config, priority="cmdline")
     settings.set("SNAPSHOT_DIR", str(data), priority="cmdline")
     if reparse:
@@ -245,29 +253,46 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         return LOCKED
     except LockError as exc:  # a lock file that is not ours to use (a symlink, unwritable)
         raise UsageError(str(exc)) from None
+    runs: list = []
     try:
         remove_leftovers(data)  # what a killed writer left (SIGKILL)
         # From here a SIGTERM or Ctrl-C (before Scrapy's own handlers are in place) still leaves a
-        # line, a stopped run (143, 130). The crawls record into this run
-        # (epaper.runext.ArchiveRunExtension), which holds no lock: it is taken here, once,
+        # line per paper, a stopped run (143, 130). The crawls record into these runs
+        # (epaper.runext.ArchiveRunExtension), which hold no lock: it is taken here, once,
         # before anything of the archive is read.
-        run = ArchiveRun(data, " ".join(["epaper", *sys.argv[1:]]), dates or [], config)
-        settings.set("RUNLOG_RUN", run, priority="cmdline")
-        try:
-            with contextlib.ExitStack() as stack:
+        with contextlib.ExitStack() as stack:
+            jobs = []
+            for paper in papers:
+                source, spider_args, days = paper.portal.id, {}, dates
+                if reparse:
+                    days, base_url, spider_args["layout"] = replay.plan(data, source, dates)
+                else:
+                    base_url = check_base_url(paper.portal.base_url)
+                if days:
+                    spider_args.update(start=days[0].isoformat(), end=days[-1].isoformat())
+                else:
+                    spider_args["latest"] = "1"
+                run = ArchiveRun(data, " ".join(["epaper", *sys.argv[1:]]), days or [], paper)
+                runs.append(run)
                 rounds = None
                 if reparse:
-                    rounds = stack.enter_context(replay.session(data, dates, spider_args, settings))
+                    rounds = stack.enter_context(replay.session(data, source, days, spider_args,
+                                                                settings.getint("WARC_RECORD_MAXSIZE")))
                 else:
                     with contextlib.suppress(OSError):  # a stopped reparse's scratch: none runs while we hold the lock
-                        replay.clear_scratch(data)
-                return run_spider(args, data, settings, base_url, spider_args, dates, run, rounds)
-        except Terminated:
-            run.finish(TERMINATED)
-            raise
-        except KeyboardInterrupt:
-            run.finish(INTERRUPTED)
-            raise
+                        replay.clear_scratch(data, source)
+                jobs.append(Paper(source, base_url, spider_args, days, run, rounds))
+            return run_papers(args, data, settings, jobs)
+    except Terminated:
+        for run in runs:
+            if not run.finished:
+                run.finish(TERMINATED)
+        raise
+    except KeyboardInterrupt:
+        for run in runs:
+            if not run.finished:
+                run.finish(INTERRUPTED)
+        raise
     finally:
         lock.__exit__(None, None, None)
 
@@ -284,14 +309,18 @@ def say_error(args, line: str, event: str = "error") -> None:
 def run_status(args) -> int:
     from epaper.status import run_status as status
 
-    return status(load_config(args), args.json, check=args.check)
+    config = load_config(args)
+    check_archive_layout(Path(config.storage.data_dir))
+    return status(config, args.json, check=args.check, sources=args.sources)
 
 
 
 def run_changes(args) -> int:
     from epaper.changes import run_changes as changes
 
-    return changes(load_config(args), args.start, args.end, args.json)
+    config = load_config(args)
+    check_archive_layout(Path(config.storage.data_dir))
+    return changes(config, args.start, args.end, args.json, sources=args.sources)
 
 
 def run_schema(args) -> int:
@@ -318,7 +347,8 @@ def run_schedule(args) -> int:
     from epaper.schedule import run_scheduler
 
     config = load_config(args, args.base_url)
-    check_base_url(config.portal.base_url)
+    for paper in config.papers():
+        check_base_url(paper.portal.base_url)
     data = check_data_dir(Path(config.storage.data_dir))
     return run_scheduler(config, data, json_lines=args.log_format == "json")
 
@@ -327,7 +357,8 @@ def run_update(args) -> int:
     from epaper.schedule import run_update as update
 
     config = load_config(args, args.base_url)
-    check_base_url(config.portal.base_url)
+    for paper in config.papers():
+        check_base_url(paper.portal.base_url)
     data = check_data_dir(Path(config.storage.data_dir))
     return update(config, data, json_lines=args.log_format == "json")
 

@@ -9,7 +9,9 @@ import logging
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from epaper.config import UsageError
 from epaper.terminal import counted
@@ -36,80 +38,132 @@ def config_zone(settings):
     return config.schedule.tzinfo if isinstance(config, Config) else None
 
 
-def run_spider(args, data: Path, settings, base_url: str, spider_args: dict, dates, run,
-               rounds: list[tuple[dict, dict, set | None]] | None = None) -> int:
-    """Run the spider in this process, one line per date as it settles; the exit status.
-    `run`: the run (epaper.runext.ArchiveRun) every crawl records into (ArchiveRunExtension,
-    through RUNLOG_RUN), finished here. `rounds`: runs of the spider one after the other,
-    each (settings, spider arguments, the dates it prints and records), as a history replay
-    needs; by default one run of `spider_args` printing every date."""
-    from twisted.internet import defer
+@dataclass
+class Paper:
+    """One paper's part of a command run in this process: its crawls ("rounds", one after the
+    other, as a history replay needs: each (settings, spider arguments, the dates it prints and
+    records); by default one run of `spider_args` printing every date), recorded into `run`
+    (epaper.runext.ArchiveRun, through RUNLOG_RUN), finished here."""
 
-    from epaper.crawler.ledger import INCOMPLETE, DateResult, Ledger
-    from epaper.crawler.signals import issue_done
-    from epaper.crawler.spiders.epaper import EpaperSpider
-    from epaper.exits import USAGE, Terminated
+    source: str
+    base_url: str
+    spider_args: dict
+    dates: list | None
+    run: Any
+    rounds: list[tuple[dict, dict, set | None]] | None = None
+    status: int | None = None  # once the paper's crawls have ended
+    error: str | None = None  # why they could not run (a usage error: status 2)
 
-    rounds = rounds or [({}, spider_args, None)]
+
+def run_papers(args, data: Path, settings, papers: list[Paper]) -> int:
+    """Crawl the papers in this process, all at the same time (each crawler has its own
+    downloader: its own politeness per host, and one paper's failure or slowness never stops or
+    delays another's), one line per date as it settles; the worst exit status
+    (epaper.exits.worst). One paper whose crawl cannot run raises UsageError, as a single crawl
+    does; with several, its line names it and its status is 2."""
+    from epaper.exits import USAGE, Terminated, worst
+
     try:  # a -s value Scrapy cannot use (a component path, a reactor) fails here or in crawl()
         process = new_process(settings)
         tz = config_zone(settings)
-        run.log = log_file(data, args.command, tz)
-        setup_logging(settings, run.log, args.verbose, args.log_format == "json", tz)
-        first = process.create_crawler(EpaperSpider)
+        log = log_file(data, args.command, tz)
+        setup_logging(settings, log, args.verbose, args.log_format == "json", tz)
     except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
         raise UsageError(f"cannot set up the crawl: {exc}") from None
-    reporter = Reporter(len(dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json", tz=tz)
-    failed: list = []
-    ran: dict = {}  # the last crawler run
+    failed: dict[str, list] = {}
+    for paper in papers:
+        paper.run.log = log
+        paper.run.last = False  # the metrics are written once, below
+        failed[paper.source] = []
+        _crawl_rounds(process, args, paper).addErrback(failed[paper.source].append)
+    process.start()
+    for paper in papers:
+        if failed[paper.source] and failed[paper.source][0].check(Terminated, KeyboardInterrupt):
+            # SIGTERM or Ctrl-C before Scrapy's own handlers were in place (while a crawler was
+            # being set up): stopped, not "could not run". The caller records the stop.
+            failed[paper.source][0].raiseException()
+    for paper in papers:
+        _settle(paper, failed[paper.source])
+    from epaper.runext import write_metrics
+
+    config = settings.get("EPAPER_CONFIG")
+    if papers and not all(p.run.record.parent for p in papers) and hasattr(config, "schedule"):
+        write_metrics(data, config)
+    if len(papers) == 1 and papers[0].error:
+        raise UsageError(papers[0].error)
+    for paper in papers:
+        if paper.error:
+            print(f"epaper: {paper.source}: {paper.error}", file=sys.stderr, flush=True)
+    return worst([USAGE if p.status is None else p.status for p in papers])
+
+
+def _crawl_rounds(process, args, paper: Paper):
+    """The paper's crawls, one after the other (a Deferred)."""
+    from twisted.internet import defer
+
+    from epaper.crawler.ledger import Ledger
+    from epaper.crawler.signals import issue_done
+    from epaper.crawler.spiders.epaper import EpaperSpider
+
+    tz = config_zone(process.settings)
+    paper.reporter = Reporter(len(paper.dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json",
+                              tz=tz, source=paper.source)
+    paper.last = None
 
     @defer.inlineCallbacks
-    def crawl_rounds():
-        for n, (overrides, kwargs, shown) in enumerate(rounds):
-            crawler = first if n == 0 else process.create_crawler(EpaperSpider)
-            crawler.settings.setdict(overrides, priority="cmdline")  # its own: crawl() merges the process's in
-            crawler.signals.connect(reporter.on_issue_done, issue_done)
+    def rounds():
+        for overrides, kwargs, shown in paper.rounds or [({}, paper.spider_args, None)]:
+            try:
+                crawler = process.create_crawler(EpaperSpider)
+            except (ImportError, ValueError, TypeError, AttributeError, KeyError, NameError) as exc:
+                raise UsageError(f"cannot set up the crawl: {exc}") from None
+            # its own: crawl() merges the process's in
+            crawler.settings.setdict({**overrides, "RUNLOG_RUN": paper.run}, priority="cmdline")
+            crawler.signals.connect(paper.reporter.on_issue_done, issue_done)
             if args.log_format == "json":
                 _json_formatter().crawler = crawler
-            reporter.shown = run.shown = shown
-            ran["last"] = crawler
-            yield process.crawl(crawler, base_url=base_url, **kwargs).addErrback(failed.append)
-            if failed or crawler.spider is None:
-                return
-            if Ledger.from_crawler(crawler).fatal:
+            paper.reporter.shown = paper.run.shown = shown
+            paper.last = crawler
+            yield process.crawl(crawler, base_url=paper.base_url, source=paper.source, **kwargs)
+            if crawler.spider is None or Ledger.from_crawler(crawler).fatal:
                 return
             if crawler.stats.get_value("finish_reason") != "finished":  # stopped (SIGTERM): no next round
                 return
-            reporter.settle(Ledger.from_crawler(crawler))
+            paper.reporter.settle(Ledger.from_crawler(crawler))
 
-    crawl_rounds()
-    process.start()
-    if failed and failed[0].check(Terminated, KeyboardInterrupt):
-        # SIGTERM or Ctrl-C before Scrapy's own handlers were in place (while the crawler was
-        # being set up): stopped, not "could not run". The caller records the stop.
-        failed[0].raiseException()
+    return rounds()
+
+
+def _settle(paper: Paper, failed: list) -> None:
+    """The paper's status once its crawls have ended (its run finished), or its error."""
+    from epaper.crawler.ledger import INCOMPLETE, DateResult, Ledger
+    from epaper.exits import USAGE
+
+    run, reporter = paper.run, paper.reporter
     if failed:
-        logging.getLogger(__name__).error("the crawl could not run: %s", failed[0].getTraceback())
+        logging.getLogger(__name__).error("the crawl of %s could not run: %s", paper.source, failed[0].getTraceback())
         run.finish(USAGE)
-        raise UsageError(f"the crawl could not run: {failed[0].getErrorMessage()}")
-    if not ran or ran["last"].spider is None:
-        raise UsageError("the crawl did not start; see the log")
-    ledger = Ledger.from_crawler(ran["last"])
+        paper.error = f"the crawl could not run: {failed[0].getErrorMessage()}"
+        return
+    if paper.last is None or paper.last.spider is None:
+        paper.error = "the crawl did not start; see the log"
+        return
+    ledger = Ledger.from_crawler(paper.last)
     if ledger.fatal:
         run.finish(USAGE)
-        raise UsageError(ledger.fatal)
+        paper.error = ledger.fatal
+        return
     reporter.settle(ledger)
     run.shown = reporter.shown = None
-    for day in dates or ledger.dates:  # a stopped reparse's later rounds, a date cut off with the reactor
+    for day in paper.dates or ledger.dates:  # a stopped reparse's later rounds, a date cut off with the reactor
         if day not in reporter.done:
             why = {"url": str(day), "reason": "the run stopped before this date was written"}
             result = DateResult(day, INCOMPLETE, failures=[why])
             run.on_issue_done(day, result)
             reporter.on_issue_done(day, result)
     reporter.finish(ledger)
-    status = run.exit_status(ledger)
-    run.finish(status)
-    return status
+    paper.status = run.exit_status(ledger)
+    run.finish(paper.status)
 
 
 class ZoneFormatter(logging.Formatter):
@@ -202,8 +256,8 @@ class Reporter:
     under cron only the per-date lines appear. `json` prints one JSON object per event.
     """
 
-    def __init__(self, total: int, quiet: bool = False, json_lines: bool = False, tz=None):
-        self.total, self.quiet, self.json = total, quiet, json_lines
+    def __init__(self, total: int, quiet: bool = False, json_lines: bool = False, tz=None, source: str = ""):
+        self.total, self.quiet, self.json, self.source = total, quiet, json_lines, source
         self.tz = zone(tz)
         self.today = dt.datetime.now(self.tz).date()  # in the portal's zone
         self.tty = sys.stderr.isatty() and not quiet and not json_lines
@@ -252,13 +306,15 @@ class Reporter:
             return
         if self.json:
             event = {"event": "issue", "time": iso(dt.datetime.now(dt.timezone.utc), self.tz),
-                     "date": date.isoformat(), "status": kind, "pages": result.pages,
+                     "source": self.source, "date": date.isoformat(), "status": kind, "pages": result.pages,
                      "articles": result.articles, "duplicates": result.duplicates, "failures": result.failures,
                      **({"changes": result.suspect} if kind == "suspect" else {})}
             event.update({k: v for k, v in _changes(result).items() if v})
             if result.media_failures:
                 event["media_failures"] = result.media_failures
             line = json.dumps(event, ensure_ascii=False)
+        elif self.source:
+            line = f"{self.source} {line}"
         print(line, file=stream, flush=True)
 
     def _clear(self) -> None:
@@ -288,6 +344,6 @@ class Reporter:
         """The line of a crawl that found no date (--latest), and the end of the progress line."""
         self._clear()
         if ledger.error and not ledger.dates:
-            line = f"latest: failed: {ledger.error}"
-            print(json.dumps({"event": "error", "message": line}, ensure_ascii=False) if self.json else line,
-                  file=sys.stderr)
+            line = f"{self.source} latest: failed: {ledger.error}".lstrip()
+            print(json.dumps({"event": "error", "source": self.source, "message": line}, ensure_ascii=False)
+                  if self.json else line, file=sys.stderr)

@@ -54,17 +54,18 @@ def window_start(today: dt.date, days: int) -> dt.date:
     return max(dt.date(1900, 1, 1), today - dt.timedelta(min(days, (today - dt.date.min).days + 1) - 1))
 
 
-def check(data: str | Path, *, tz: dt.tzinfo, catchup_days: int, max_success_age_hours: float,
+def check(data: str | Path, source: str, *, tz: dt.tzinfo, catchup_days: int, max_success_age_hours: float,
           today: dt.date | None = None, now: dt.datetime | None = None, verify: bool = False) -> Health:
+    """The paper's health; each reason starts with its id."""
     root = Path(data)
     now = now or dt.datetime.now(dt.timezone.utc)
     today = today or now.astimezone(tz).date()
-    dates = [s for s in date_states(root, tz=tz, verify=verify) if s.has_snapshot or s.state == LOST]
+    dates = [s for s in date_states(root, source, tz=tz, verify=verify) if s.has_snapshot or s.state == LOST]
     window: list[DateState] = []
     span = None
     if catchup_days > 0:
         span = (window_start(today, catchup_days), today)
-        window = date_states(root, tz=tz, start=span[0], end=span[1])
+        window = date_states(root, source, tz=tz, start=span[0], end=span[1])
     health = Health(today, span, dates, [s for s in window if s.state in (MISSING, PENDING)])
     reasons = health.reasons
     for s in dates:
@@ -77,7 +78,7 @@ def check(data: str | Path, *, tz: dt.tzinfo, catchup_days: int, max_success_age
             reasons.append(f"missing: {s.date} ({s.note})")
         elif s.state == SUSPECT:
             reasons.append(f"suspect: {s.date} ({'; '.join(s.suspect)})")
-    runs = whole_runs(read_runs(root))
+    runs = whole_runs(read_runs(root), source)
     health.last_run = runs[-1] if runs else None
     success = next((r for r in reversed(runs) if r.get("exit_status") in SUCCESS and run_ended(r)), None)
     health.last_success = success
@@ -90,6 +91,7 @@ def check(data: str | Path, *, tz: dt.tzinfo, catchup_days: int, max_success_age
         if health.success_age_hours > max_success_age_hours:
             reasons.append(f"last successful run ended {health.success_age_hours:.0f} hours ago "
                            f"({success.get('ended')}), more than {max_success_age_hours:g}")
+    health.reasons[:] = [f"{source}: {reason}" for reason in reasons]
     return health
 
 
@@ -98,7 +100,7 @@ def date_row(s: DateState, tz: dt.tzinfo) -> dict[str, Any]:
     from epaper.crawler.outcome import COMPLETE_STATES
     from epaper.timefmt import iso_text
 
-    return {"date": s.date.isoformat(), "pages": s.pages, "articles": s.articles, "duplicates": s.duplicates,
+    return {"source": s.source, "date": s.date.isoformat(), "pages": s.pages, "articles": s.articles, "duplicates": s.duplicates,
             "complete": s.state in COMPLETE_STATES, "last_crawled": iso_text(s.last_crawled, tz),
             "error": s.error, "state": s.state,
             "failures": [{"url": url, "reason": reason} for url, reason in s.failures],

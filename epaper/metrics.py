@@ -64,18 +64,40 @@ def _bounded(counts: Counter) -> Counter:
     return out
 
 
-def collect(data_dir: str | Path, *, source: str, tz: dt.tzinfo, window_days: int,
+def papers(root: Path, runs: list[dict[str, Any]]) -> list[str]:
+    """The papers of an archive: those with a folder in a dataset or a line in the run log."""
+    from epaper.storage.parquet import sources_of
+
+    found = {source for dataset in ("articles", "pages", "warc") for source in sources_of(root, dataset)}
+    found |= {r["source"] for r in runs if isinstance(r.get("source"), str)}
+    return sorted(found)
+
+
+def collect(data_dir: str | Path, *, tz: dt.tzinfo, window_days: int,
             today: dt.date | None = None) -> CollectorRegistry:
+    """Every paper's figures, each series labelled with its `source`."""
     root = Path(data_dir)
     registry = CollectorRegistry()
-    labels = {"source": source}
+    gauges: dict[str, Gauge] = {}
 
     def gauge(name: str, doc: str, extra: tuple[str, ...] = ()) -> Gauge:
-        return Gauge(name, doc, ["source", *extra], registry=registry)
+        if name not in gauges:
+            gauges[name] = Gauge(name, doc, ["source", *extra], registry=registry)
+        return gauges[name]
 
+    all_runs = read_runs(root)
+    today = today or dt.datetime.now(tz).date()
+    for source in papers(root, all_runs):
+        _collect_paper(root, source, all_runs, gauge, tz, window_days, today)
+    return registry
+
+
+def _collect_paper(root: Path, source: str, all_runs: list[dict[str, Any]], gauge, tz: dt.tzinfo,
+                   window_days: int, today: dt.date) -> None:
+    labels = {"source": source}
     # An update (a scheduled run) is one run with its child crawls: their outcomes and figures,
     # its exit status (the worst of theirs), a success only when every child succeeded.
-    runs = whole_runs(read_runs(root))
+    runs = whole_runs(all_runs, source)
     last: dict[str, Any] = runs[-1] if runs else {}
     # A success archived every requested date (3: one of them is suspect, which the window counts).
     success = next((r for r in reversed(runs) if r.get("exit_status") in SUCCESS), {})
@@ -109,14 +131,14 @@ def collect(data_dir: str | Path, *, source: str, tz: dt.tzinfo, window_days: in
     gauge("epaper_last_run_media_not_captured",
           "Page PDFs, scans and images the last run could not capture (storage.media)").labels(**labels).set(media)
 
-    today = today or dt.datetime.now(tz).date()
-    window = date_states(root, tz=tz, start=today - dt.timedelta(days=max(window_days, 1) - 1), end=today)
+    window = date_states(root, source, tz=tz, start=today - dt.timedelta(days=max(window_days, 1) - 1), end=today)
     states = Counter(s.state for s in window)
     dates = gauge("epaper_window_dates", f"Dates of the catch-up window by state ({', '.join(STATES)})",
                   ("state",))
     for state in STATES:
         dates.labels(state=state, **labels).set(states.get(state, 0))
-    return registry
+
+
 
 
 def write_metrics(data_dir: str | Path, **options: Any) -> Path:

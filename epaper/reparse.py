@@ -29,24 +29,24 @@ SETTINGS = {"ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED"
 Round = tuple[dict, dict, "set | None"]  # (settings, spider arguments, dates shown: None all, set() none)
 
 
-def plan(data: Path, dates: list[dt.date] | None) -> tuple[list[dt.date], str, str]:
+def plan(data: Path, source: str, dates: list[dt.date] | None) -> tuple[list[dt.date], str, str]:
     """The dates to reparse (default: every date with WARC files), and the e-paper root and
     layout their WARC files were crawled from; UsageError when there is nothing to replay."""
     from epaper.crawler.warc import replay_source
     from epaper.storage.parquet import archived_dates
 
     if dates is None:
-        dates = archived_dates(data, "warc")
+        dates = archived_dates(data, source, "warc")
         if not dates:
-            raise UsageError(f"no WARC files under {data / 'warc'}")
+            raise UsageError(f"no WARC files of {source} under {data / 'warc'}")
     try:
-        base_url, layout = replay_source(data, dates)
+        base_url, layout = replay_source(data, source, dates)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
     return dates, base_url, layout
 
 
-def rounds(data: Path, dates: list[dt.date], spider_args: dict) -> list[Round]:
+def rounds(data: Path, source: str, dates: list[dt.date], spider_args: dict) -> list[Round]:
     """The runs of the spider (the `rounds` of epaper.crawl.run_spider). For each batch, run k
     replays the dates as their k-th crawl (WARC file) left them, for every date crawled more
     than k times, into the scratch archive, printing nothing; then one run writes every date of
@@ -54,7 +54,7 @@ def rounds(data: Path, dates: list[dt.date], spider_args: dict) -> list[Round]:
     refreshes `compact/`."""
     from epaper.crawler.captures import warc_files
 
-    crawls = {day: len(warc_files(data, day)) for day in dates}
+    crawls = {day: len(warc_files(data, source, day)) for day in dates}
     args = {key: value for key, value in spider_args.items() if key not in ("start", "end")}
     out: list[Round] = []
 
@@ -71,11 +71,12 @@ def rounds(data: Path, dates: list[dt.date], spider_args: dict) -> list[Round]:
     return out
 
 
-def clear_scratch(data: Path) -> None:
-    """Remove the scratch archive of a history replay (one that was stopped leaves it)."""
+def clear_scratch(data: Path, source: str | None = None) -> None:
+    """Remove the scratch archive of a paper's history replay (one that was stopped leaves
+    it), or of every paper's."""
     from epaper.storage.archive import HISTORY
 
-    path = data / HISTORY
+    path = data / HISTORY if source is None else data / HISTORY / source
     if path.is_symlink() or (path.exists() and not path.is_dir()):  # a link, a file, a FIFO…
         path.unlink()
     elif path.is_dir():
@@ -83,22 +84,24 @@ def clear_scratch(data: Path) -> None:
 
 
 @contextlib.contextmanager
-def session(data: Path, dates: list[dt.date], spider_args: dict, settings) -> Iterator[list[Round]]:
-    """One reparse, under the archive lock: its runs, with the replay settings and one
-    `ReplaySession` in `settings`; the scratch of a stopped reparse removed first, this one's
-    once the runs end (whatever ended them)."""
+def session(data: Path, source: str, dates: list[dt.date], spider_args: dict,
+            limit: int) -> Iterator[list[Round]]:
+    """One paper's reparse, under the archive lock: its runs, each with the replay settings
+    and the paper's one `ReplaySession`; the scratch of a stopped reparse removed first, this
+    one's once the runs end (whatever ended them)."""
     from epaper.crawler.captures import ReplaySession
 
-    runs = rounds(data, dates, spider_args)  # read under the lock: no crawl adds a WARC file meanwhile
+    runs = rounds(data, source, dates, spider_args)  # read under the lock: no crawl adds a WARC file meanwhile
     try:
-        clear_scratch(data)
+        clear_scratch(data, source)
     except OSError as exc:  # a reparse would take what is left there for a date's earlier crawls
         raise UsageError(f"cannot remove the scratch of a stopped reparse: {exc}") from None
-    replay = ReplaySession(data, settings.getint("WARC_RECORD_MAXSIZE"))
-    settings.set("WARC_REPLAY_SESSION", replay, priority="cmdline")
+    replay = ReplaySession(data, source, limit)
+    for overrides, _, _ in runs:
+        overrides["WARC_REPLAY_SESSION"] = replay
     try:
         yield runs
     finally:
         replay.forget()  # what a date cut off by a stop still holds
         with contextlib.suppress(OSError):  # the next crawl or reparse removes it
-            clear_scratch(data)
+            clear_scratch(data, source)

@@ -89,13 +89,13 @@ def days_of(states: list[st.DateState]) -> list[Day]:
     return [Day(s.date, KINDS[s.state], s.articles, s.note) for s in states]
 
 
-def page_names(root: Path, start: dt.date, end: dt.date) -> list[PageName]:
+def page_names(root: Path, source: str, start: dt.date, end: dt.date) -> list[PageName]:
     """Articles and duplicates per page name over [start, end], most articles first."""
     import pyarrow.compute as pc
 
     from epaper.storage.load import load_articles
 
-    table = load_articles(root, start, end, columns=["page_no", "page_name", "duplicate_of"])
+    table = load_articles(root, start, end, columns=["page_no", "page_name", "duplicate_of"], sources=[source])
     table = table.append_column("dup", pc.is_valid(table.column("duplicate_of")).cast("int64"))
     groups = table.group_by(["page_name", "page_no"]).aggregate([([], "count_all"), ("dup", "sum")])
     by_name: dict[str | None, PageName] = {}
@@ -113,14 +113,14 @@ def page_names(root: Path, start: dt.date, end: dt.date) -> list[PageName]:
     return names
 
 
-def collect(root: Path, title: str, tz: dt.tzinfo, start: dt.date | None = None,
+def collect(root: Path, source: str, title: str, tz: dt.tzinfo, start: dt.date | None = None,
             end: dt.date | None = None) -> ReportData:
-    """The report's data over [start, end] (default the archive's span); `tz` is the
+    """The paper's report data over [start, end] (default the archive's span); `tz` is the
     portal's time zone, where a day ends."""
-    days = days_of(st.date_states(root, tz=tz, start=start, end=end))
+    days = days_of(st.date_states(root, source, tz=tz, start=start, end=end))
     data = ReportData(root, title, days)
     if days:
-        data.pages = page_names(root, days[0].date, days[-1].date)
+        data.pages = page_names(root, source, days[0].date, days[-1].date)
     return data
 
 
@@ -363,15 +363,19 @@ def run_report(args) -> int:
 
 
 def _report(args) -> int:
-    from epaper.config import ConfigError, load_config
+    from epaper.config import UsageError, load_config
+    from epaper.storage.layout import OldLayout, check_layout
 
     out = Path(args.out)
     kind = out.suffix.lower()
     if kind not in (".png", ".html", ".htm"):
         raise ReportError(f"--out must end in .png or .html, got {args.out!r}")
     try:
-        config = load_config(args.config, overrides={"storage.data_dir": args.data} if args.data else {})
-    except ConfigError as exc:
+        config = load_config(args.config, overrides={"storage.data_dir": args.data} if args.data else {},
+                             sources=getattr(args, "sources", None) or ())
+        portal = config.portal  # a report draws one paper
+        check_layout(config.storage.data_dir)
+    except (UsageError, OldLayout) as exc:
         raise ReportError(str(exc)) from None
     root = Path(config.storage.data_dir)
     if not out.parent.is_dir():
@@ -383,7 +387,7 @@ def _report(args) -> int:
     start, end = getattr(args, "start", None), getattr(args, "end", None)
     if start and end and start > end:
         raise ReportError(f"--from {start} is after --to {end}")
-    known = st.date_states(root, tz=config.schedule.tzinfo)
+    known = st.date_states(root, portal.id, tz=config.schedule.tzinfo)
     if known and (start or end):  # an open end is the archive's first or last date
         start, end = start or known[0].date, end or known[-1].date
         if len(_months(start, end)) > MAX_MONTHS:
@@ -395,12 +399,12 @@ def _report(args) -> int:
         print(f"epaper report: the archive spans {known[0].date} to {end} "
               f"({len(_months(known[0].date, end)):,} months): drawing its last {DEFAULT_MONTHS}, from {start} "
               f"(--from/--to draw another span)", file=sys.stderr)
-    data = collect(root, "", config.schedule.tzinfo, start, end)
+    data = collect(root, portal.id, "", config.schedule.tzinfo, start, end)
     if not data.days:
         raise ReportError(f"nothing archived under {root} (no snapshots, no run log)")
     font = cjk_font()
-    full = f"{config.portal.name} ({config.portal.id}) archive"
-    data.title = full if font or config.portal.name.isascii() else f"{config.portal.id} archive"
+    full = f"{portal.name} ({portal.id}) archive"
+    data.title = full if font or portal.name.isascii() else f"{portal.id} archive"
     png = render_png(data, font)
     try:
         if kind == ".png":

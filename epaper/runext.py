@@ -62,15 +62,17 @@ class ArchiveRun:
     run wrote nothing)."""
 
     def __init__(self, data: Path, command: str, dates: list[dt.date], config: Any = None,
-                 log: Path | None = None):
+                 log: Path | None = None, source: str | None = None):
         self.data, self.config, self.log = Path(data), config, log
+        self.source = source or (config.portal.id if config else None)
         self.record = RunLog.start(data, command, dates, tz=config.schedule.tzinfo if config else None,
-                                   parent=os.environ.get(PARENT_RUN_ENV) or None)
+                                   parent=os.environ.get(PARENT_RUN_ENV) or None, source=self.source)
         self.started = time.time()
         self.stats: dict[str, int] = {}
         self.shown: set[dt.date] | None = None  # the dates the current crawl records (None: all)
         self.unpublished: set[dt.date] = set()  # after today, no issue: not recorded
         self.idle = True  # nothing written so far: only today's "no issue" and issues archived already
+        self.last = True  # the last paper's run of its command to finish: it rewrites the metrics
 
     def __deepcopy__(self, memo: dict) -> ArchiveRun:
         return self  # a handle in the settings: every crawler's copy of them records into this run
@@ -129,7 +131,7 @@ class ArchiveRun:
         record.finish(status)
         if self.idle and status == 0 and record.outcomes:
             self._drop_log()  # the line says it all: an idle run leaves no file a year of cron piles up
-        if self.config is None:
+        if self.config is None or record.parent is not None:  # a child's parent prunes, once its children end
             return
         from epaper.retention import apply_retention
 
@@ -138,7 +140,7 @@ class ArchiveRun:
                             runs_days=self.config.storage.runs_retention_days, keep=self.log)
         except OSError as exc:  # housekeeping: the next run tries again
             logger.warning("retention not applied: %s", exc)
-        if record.parent is None:  # a child's parent writes the metrics of the whole run
+        if self.last:
             write_metrics(self.data, self.config)
 
     def _figures(self) -> dict[str, int]:
@@ -149,7 +151,7 @@ class ArchiveRun:
 
         warc = 0
         for day in self.record.dates or sorted(self.record.outcomes):
-            for path in partition_dir(self.data, "warc", day).glob("*.warc.gz"):
+            for path in partition_dir(self.data, self.source, "warc", day).glob("*.warc.gz"):
                 with contextlib.suppress(OSError):
                     info = path.stat()
                     if info.st_mtime >= self.started:
@@ -171,7 +173,7 @@ def write_metrics(data: Path, config: Any) -> None:
     from epaper.metrics import write_metrics as write
 
     try:
-        write(data, source=config.portal.id, tz=config.schedule.tzinfo, window_days=config.schedule.catchup_days)
+        write(data, tz=config.schedule.tzinfo, window_days=config.schedule.catchup_days)
     except (OSError, ValueError) as exc:  # monitoring output: the next run writes it again
         logger.warning("metrics not written: %s", exc)
 
@@ -217,7 +219,8 @@ class ArchiveRunExtension:
             from epaper.addon import config_from_settings
 
             self.run = ArchiveRun(self.data, self.command, list(self.ledger.dates),
-                                  config_from_settings(self.crawler.settings))
+                                  config_from_settings(self.crawler.settings),
+                                  source=self.crawler.settings.get("EPAPER_SOURCE"))
 
     def on_issue_done(self, date: Any, result: Any) -> None:
         if self.run is not None and not self.run.finished:

@@ -6,7 +6,7 @@ which readers skip (and the next writer starts on a fresh line). A line::
 
     {"run_id": "20261127T033000Z-1a2b3c4d", "command": "epaper crawl --date 2026-11-27",
      "started": "2026-11-27T11:30:00+08:00", "ended": "2026-11-27T11:31:12+08:00",
-     "dates": ["2026-11-27"],
+     "source": "ahjjb", "dates": ["2026-11-27"],
      "outcomes": {"2026-11-27": {"status": "archived", "articles": 42, "pages": 8,
                                  "duplicates": 1, "failures": []}},
      "exit_status": 0}
@@ -21,11 +21,13 @@ written before that rule end in ``Z`` (UTC) and read the same. ``status`` is one
 ``archived``, ``no_issue``, ``incomplete``, ``failed`` (`crawler.outcome.RUN_OUTCOMES`); each
 failure is ``{"url": ..., "reason": ...}``.
 
-A run made of child crawls (``epaper update``, each run of ``epaper schedule``) writes its own
-line after theirs, with the worst of their exit statuses (`epaper.exits.worst`) and no
-outcomes; each child's line names it (``"parent": <its run_id>``). :func:`whole_runs` folds
-the children into it, so that "the last run" and "the last successful run" (metrics, health)
-are the update as a whole.
+A crawl's line records one paper (``"source"``: its id): a command over several papers writes
+a line per paper. A run made of child crawls (``epaper update``, each run of ``epaper
+schedule``) writes its own line after theirs, with the worst of their exit statuses
+(`epaper.exits.worst`), no outcomes and no ``source``; each child's line names it
+(``"parent": <its run_id>``). :func:`whole_runs` folds a paper's children into it, so that
+"the last run" and "the last successful run" of a paper (metrics, health) are the update as a
+whole.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class RunRecord:
     tz: Any = None  # the zone of `started` and `ended` (epaper.timefmt: the portal's)
     stats: dict[str, Any] | None = None  # the crawl's figures (requests, response_bytes, bytes_written)
     parent: str | None = None  # the run_id of the run that started this one (an update's)
+    source: str | None = None  # the paper crawled (None: a parent run over child crawls)
 
     def date_outcome(
         self,
@@ -139,6 +142,7 @@ class RunRecord:
             "command": self.command,
             "started": _iso(self.started, self.tz),
             "ended": _iso(_utc_now(), self.tz),
+            **({"source": self.source} if self.source else {}),
             "dates": [d.isoformat() for d in self.dates],
             "outcomes": {d.isoformat(): o for d, o in sorted(self.outcomes.items())},
             "exit_status": int(exit_status),
@@ -177,10 +181,10 @@ class RunRecord:
 class RunLog:
     @staticmethod
     def start(data_dir: str | Path, command: str, dates: Iterable[date], tz: Any = None,
-              parent: str | None = None) -> RunRecord:
+              parent: str | None = None, source: str | None = None) -> RunRecord:
         """Begin a run; nothing is written until :meth:`RunRecord.finish`. `tz`: the zone its
         times are written in (default the portal's default, Asia/Shanghai); `parent`: the
-        run_id of the run that started this one."""
+        run_id of the run that started this one; `source`: the paper it crawls."""
         check_writable(Path(data_dir))
         started = _utc_now()
         run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
@@ -192,6 +196,7 @@ class RunLog:
             started=started,
             tz=tz,
             parent=parent,
+            source=source,
         )
 
 
@@ -232,10 +237,10 @@ def _append_line(path: Path, record: Mapping[str, Any]) -> None:
         os.close(fd)
 
 
-def last_outcomes(data_dir: str | Path) -> dict[date, dict[str, Any]]:
-    """Latest outcome per issue date, with the ``run_id`` and ``ended`` of its run."""
+def last_outcomes(data_dir: str | Path, source: str) -> dict[date, dict[str, Any]]:
+    """Latest outcome per issue date of the paper, with the ``run_id`` and ``ended`` of its run."""
     return {day: {**outcome, "run_id": run.get("run_id"), "ended": run.get("ended")}
-            for day, outcome, run in dated_outcomes(read_runs(data_dir))}
+            for day, outcome, run in dated_outcomes(read_runs(data_dir), source)}
 
 
 def run_ended(run: Mapping[str, Any]) -> datetime | None:
@@ -247,13 +252,15 @@ def run_ended(run: Mapping[str, Any]) -> datetime | None:
     return when if when.tzinfo else None
 
 
-def whole_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The runs as they were started, oldest first: each child crawl's line (``parent``) folded
-    into its parent's (its outcomes merged in order, its figures summed), the parent keeping
-    its own times and exit status. A child whose parent left no line (killed, or still
-    running) stands alone."""
-    parents = {r.get("run_id") for r in runs if not r.get("parent")}
+def whole_runs(runs: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+    """The paper's runs as they were started, oldest first: each of its child crawls' lines
+    (``parent``) folded into its parent's (its outcomes merged in order, its figures summed),
+    the parent keeping its own times and exit status; a parent with no child of the paper is
+    not the paper's run. A child whose parent left no line (killed, or still running) stands
+    alone."""
+    parents = {r.get("run_id") for r in runs if not r.get("parent") and not r.get("source")}
     children: dict[Any, list[dict[str, Any]]] = {}
+    runs = [r for r in runs if r.get("source") == source or r.get("run_id") in parents]
     for run in runs:
         if run.get("parent") in parents:
             children.setdefault(run["parent"], []).append(run)
@@ -262,6 +269,8 @@ def whole_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if run.get("parent") in parents:
             continue
         kids = children.get(run.get("run_id")) if not run.get("parent") else None
+        if run.get("run_id") in parents and not kids:
+            continue
         if kids:
             outcomes: dict[str, Any] = {}
             stats: dict[str, Any] = {}
@@ -271,7 +280,11 @@ def whole_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 for key, value in (part.get("stats") or {}).items() if isinstance(part.get("stats"), dict) else ():
                     if isinstance(value, (int, float)):
                         stats[key] = stats.get(key, 0) + value
+            from epaper.exits import worst
+
+            statuses = [k.get("exit_status") for k in kids]
+            own = worst(statuses) if all(isinstance(x, int) for x in statuses) else run.get("exit_status")
             run = {**run, "outcomes": outcomes, **({"stats": stats} if stats else {}),
-                   "children": [k.get("run_id") for k in kids]}
+                   "children": [k.get("run_id") for k in kids], "exit_status": own}
         out.append(run)
     return out

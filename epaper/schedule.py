@@ -70,7 +70,7 @@ def contiguous_runs(dates: Sequence[date]) -> list[tuple[date, date]]:
     return runs
 
 
-def recheck_dates(data_dir: Path, tz: Any, today: date, days: Sequence[int],
+def recheck_dates(data_dir: Path, source: str, tz: Any, today: date, days: Sequence[int],
                   catchup_days: int = 1) -> list[date]:
     """Archived issues due for a recheck (``schedule.recheck_days``): issue date D is due when,
     for some k in `days`, D + k is today or earlier and D was last crawled before the day D + k
@@ -82,7 +82,7 @@ def recheck_dates(data_dir: Path, tz: Any, today: date, days: Sequence[int],
         return []
     due = []
     start = today - timedelta(days=max(days) + max(catchup_days, 1) - 1)
-    for state in date_states(data_dir, tz=tz, start=start, end=today - timedelta(days=min(days))):
+    for state in date_states(data_dir, source, tz=tz, start=start, end=today - timedelta(days=min(days))):
         if state.state != "archived" or not state.last_crawled:
             continue
         try:
@@ -101,7 +101,8 @@ def recheck_dates(data_dir: Path, tz: Any, today: date, days: Sequence[int],
 # ---------------------------------------------------------------------------- children
 
 class ChildRunner:
-    """Runs one child crawl at a time; can stop the one in flight from another thread.
+    """Runs child crawls (one per thread: the papers of a run each in their own); can stop
+    the ones in flight from another thread.
 
     The child gets its own session (process group), so the terminal's Ctrl-C reaches only
     the scheduler, which then decides how the child ends; signals go to the whole group
@@ -116,11 +117,11 @@ class ChildRunner:
         self.pass_fds = tuple(pass_fds)  # the locked archive descriptor: the child holds the lock too
         self.stopping = False
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        # When the child in flight was sent SIGTERM (monotonic), so that it gets one: a
-        # second SIGTERM makes Scrapy give up its graceful stop ("Received SIGTERM twice,
-        # forcing unclean shutdown"), leaving temporary files and an outcome without reasons.
-        self._termed_at: float | None = None
+        # Each child in flight, with when it was sent SIGTERM (monotonic; None: not yet), so
+        # that it gets one: a second SIGTERM makes Scrapy give up its graceful stop ("Received
+        # SIGTERM twice, forcing unclean shutdown"), leaving temporary files and an outcome
+        # without reasons.
+        self._procs: dict[subprocess.Popen[bytes], float | None] = {}
 
     def run(self, argv: Sequence[str], *, timeout: float | None,
             env: Mapping[str, str] | None = None) -> int | None:
@@ -134,8 +135,7 @@ class ChildRunner:
                 list(argv), env={**os.environ, **self.extra_env, **(env or {})}, start_new_session=True,
                 pass_fds=self.pass_fds,
             )
-            self._proc = proc
-            self._termed_at = None
+            self._procs[proc] = None
         try:
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -144,39 +144,40 @@ class ChildRunner:
             return self._end(proc)
         finally:
             with self._lock:
-                if self._proc is proc:
-                    self._proc = None
+                self._procs.pop(proc, None)
 
-    def request_stop(self) -> None:
-        """No new child; SIGTERM the one in flight without waiting."""
+    def _in_flight(self) -> list[subprocess.Popen[bytes]]:
         with self._lock:
             self.stopping = True
-            proc = self._proc
-        if proc is not None:
+            return list(self._procs)
+
+    def request_stop(self) -> None:
+        """No new child; SIGTERM the ones in flight without waiting."""
+        for proc in self._in_flight():
             self._terminate(proc)
 
     def stop(self) -> None:
-        """No new child; end the one in flight (SIGTERM, wait, SIGKILL) and wait for it."""
-        with self._lock:
-            self.stopping = True
-            proc = self._proc
-        if proc is not None:
+        """No new child; end the ones in flight (SIGTERM, wait, SIGKILL) and wait for them."""
+        procs = self._in_flight()
+        for proc in procs:
+            self._terminate(proc)
+        for proc in procs:
             self._end(proc)
 
     def kill(self) -> None:
-        with self._lock:
-            self.stopping = True
-            proc = self._proc
-        if proc is not None:
+        for proc in self._in_flight():
             _signal_group(proc, signal.SIGKILL)
 
     def _terminate(self, proc: subprocess.Popen[bytes]) -> float:
         """SIGTERM the child unless it already got it; when it got it (monotonic)."""
         with self._lock:
-            if self._termed_at is None or self._proc is not proc:
+            termed_at = self._procs.get(proc)
+            if termed_at is None:
                 _signal_group(proc, signal.SIGTERM)
-                self._termed_at = _time.monotonic()
-            return self._termed_at
+                termed_at = _time.monotonic()
+                if proc in self._procs:
+                    self._procs[proc] = termed_at
+            return termed_at
 
     def _end(self, proc: subprocess.Popen[bytes]) -> int:
         termed_at = self._terminate(proc)
@@ -201,10 +202,11 @@ def crawl_argv(
     *,
     crawl_command: Sequence[str] | None = None,
 ) -> list[str]:
-    """The child command: ``crawl_command`` (default ``python -m epaper crawl``) +
-    ``args`` + ``--data``, and ``--config`` / ``--base-url`` as the scheduler got them."""
+    """The child command of one paper (`config`: that paper's): ``crawl_command`` (default
+    ``python -m epaper crawl``) + ``args`` + ``--data`` + ``--source``, and ``--config`` /
+    ``--base-url`` as the scheduler got them."""
     base = list(crawl_command) if crawl_command else [sys.executable, "-m", "epaper", "crawl"]
-    argv = [*base, *args, "--data", str(data_dir)]
+    argv = [*base, *args, "--data", str(data_dir), "--source", config.portal.id]
     if config.path is not None:
         argv += ["--config", str(config.path)]
     if config.portal.base_url:
@@ -232,64 +234,31 @@ def run_once(
     json``). A run that started children leaves its own line in the run log (`command`, the
     worst status), which each child's line names as its parent (epaper.runlog.whole_runs),
     and then writes the metrics of the whole run."""
+    from concurrent.futures import ThreadPoolExecutor as Threads
+
     from epaper.exits import worst as worst_of
     from epaper.runlog import PARENT_RUN_ENV, RunLog
 
     started = _time.monotonic()
     tz = config.schedule.tzinfo
     today = today or datetime.now(tz).date()
-    start = today - timedelta(days=config.schedule.catchup_days - 1)
-    window = date_states(data_dir, tz=tz, start=start, end=today) if config.schedule.catchup_days else []
-    missing = [s.date for s in window if s.needs_crawl]
-    timeout = config.schedule.run_timeout
-    parts: list[str] = []
-    statuses: list[int] = []
     record = RunLog.start(data_dir, command, [], tz=tz)
+    papers = config.papers()
 
-    def child(args: list[str]) -> int | None:
-        return runner.run(crawl_argv(config, data_dir, [*args, *child_flags], crawl_command=crawl_command),
-                          timeout=timeout, env={PARENT_RUN_ENV: record.run_id})
+    def one(paper: Config) -> tuple[list[str], list[int]]:
+        def child(args: list[str]) -> int | None:
+            return runner.run(crawl_argv(paper, data_dir, [*args, *child_flags], crawl_command=crawl_command),
+                              timeout=paper.schedule.run_timeout, env={PARENT_RUN_ENV: record.run_id})
 
-    for first, last in contiguous_runs(missing):
-        if first == last:
-            args, label = ["--date", first.isoformat()], first.isoformat()
-        else:
-            args = ["--from", first.isoformat(), "--to", last.isoformat()]
-            label = f"{first.isoformat()}..{last.isoformat()}"
-        rc = child(args)
-        if rc is None:
-            break
-        statuses.append(rc)
-        parts.append(f"{label} {_outcome(rc)}")
-    if not missing and window:
-        parts.append("nothing to catch up")
-    for first, last in contiguous_runs(recheck_dates(data_dir, tz, today, config.schedule.recheck_days,
-                                                     config.schedule.catchup_days)):
-        if runner.stopping:
-            break
-        args = ["--date", first.isoformat()] if first == last else ["--from", first.isoformat(),
-                                                                    "--to", last.isoformat()]
-        rc = child(args)
-        if rc is None:
-            break
-        statuses.append(rc)
-        parts.append(f"recheck {first.isoformat()}{'' if first == last else '..' + last.isoformat()} {_outcome(rc)}")
-    # The newest issue is dated today at the latest (an issue out ahead of its date is
-    # today's in the next run's window), so once the window holds a snapshot the newest
-    # issue is in it, and the catch-up has just crawled every date of it that needed a
-    # crawl: --latest would only fetch an archived issue again. It runs when the window
-    # holds none (no window, or the portal has been silent for all of it).
-    newest = None
-    if window:
-        newest = next((s.date for s in reversed(date_states(data_dir, tz=tz, start=start, end=today))
-                       if s.has_snapshot), None)
-    if newest is not None:
-        parts.append(f"latest not needed (newest archived issue {newest.isoformat()})")
-    elif not runner.stopping:
-        rc = child(["--latest"])
-        if rc is not None:
-            statuses.append(rc)
-            parts.append(f"latest {_outcome(rc)}")
+        return _paper_run(paper, data_dir, today, runner, child)
+
+    # Each paper in its own thread, its children one after the other: one paper's failure or
+    # slowness never stops or delays another's.
+    with Threads(max_workers=max(len(papers), 1), thread_name_prefix="paper") as pool:
+        done = list(pool.map(one, papers))
+    statuses = [rc for _, paper_statuses in done for rc in paper_statuses]
+    parts = [part if len(papers) == 1 else f"{paper.portal.id}: {part}"
+             for paper, (paper_parts, _) in zip(papers, done) for part in paper_parts]
     if runner.stopping:
         parts.append("stopped")
     # A failure outranks a suspect date (3: archived, but extracted unlike the recent issues).
@@ -309,14 +278,74 @@ def run_once(
     return worst
 
 
+def _paper_run(config: Config, data_dir: Path, today: date, runner: ChildRunner,
+               child: Callable[[list[str]], int | None]) -> tuple[list[str], list[int]]:
+    """One paper's part of a scheduled run: catch-up children, rechecks, then ``--latest`` when
+    it can add anything; (what each did, their exit statuses)."""
+    source, tz = config.portal.id, config.schedule.tzinfo
+    start = today - timedelta(days=config.schedule.catchup_days - 1)
+    window = date_states(data_dir, source, tz=tz, start=start, end=today) if config.schedule.catchup_days else []
+    missing = [s.date for s in window if s.needs_crawl]
+    parts: list[str] = []
+    statuses: list[int] = []
+    for first, last in contiguous_runs(missing):
+        if first == last:
+            args, label = ["--date", first.isoformat()], first.isoformat()
+        else:
+            args = ["--from", first.isoformat(), "--to", last.isoformat()]
+            label = f"{first.isoformat()}..{last.isoformat()}"
+        rc = child(args)
+        if rc is None:
+            return parts, statuses
+        statuses.append(rc)
+        parts.append(f"{label} {_outcome(rc)}")
+    if not missing and window:
+        parts.append("nothing to catch up")
+    for first, last in contiguous_runs(recheck_dates(data_dir, source, tz, today, config.schedule.recheck_days,
+                                                     config.schedule.catchup_days)):
+        if runner.stopping:
+            return parts, statuses
+        args = ["--date", first.isoformat()] if first == last else ["--from", first.isoformat(),
+                                                                    "--to", last.isoformat()]
+        rc = child(args)
+        if rc is None:
+            return parts, statuses
+        statuses.append(rc)
+        parts.append(f"recheck {first.isoformat()}{'' if first == last else '..' + last.isoformat()} {_outcome(rc)}")
+    # The newest issue is dated today at the latest (an issue out ahead of its date is
+    # today's in the next run's window), so once the window holds a snapshot the newest
+    # issue is in it, and the catch-up has just crawled every date of it that needed a
+    # crawl: --latest would only fetch an archived issue again. It runs when the window
+    # holds none (no window, or the portal has been silent for all of it).
+    newest = None
+    if window:
+        newest = next((s.date for s in reversed(date_states(data_dir, source, tz=tz, start=start, end=today))
+                       if s.has_snapshot), None)
+    if newest is not None:
+        parts.append(f"latest not needed (newest archived issue {newest.isoformat()})")
+    elif not runner.stopping:
+        rc = child(["--latest"])
+        if rc is not None:
+            statuses.append(rc)
+            parts.append(f"latest {_outcome(rc)}")
+    return parts, statuses
+
+
 def write_run_metrics(config: Config, data_dir: Path) -> None:
-    """DATA/metrics/epaper.prom after each scheduled run (epaper.metrics): the window's states
-    change with the day even when no child ran. A failure is a warning."""
+    """Old logs and run-log lines pruned (epaper.retention: the children leave it to their
+    parent, as they may run at the same time), then DATA/metrics/epaper.prom (epaper.metrics):
+    the window's states change with the day even when no child ran. A failure is a warning."""
     from epaper.metrics import write_metrics
+    from epaper.retention import apply_retention
 
     try:
-        write_metrics(data_dir, source=config.portal.id, tz=config.schedule.tzinfo,
-                      window_days=config.schedule.catchup_days)
+        apply_retention(data_dir, log_days=config.storage.log_retention_days,
+                        runs_days=config.storage.runs_retention_days)
+    except OSError as exc:  # housekeeping: the next run tries again
+        logger.warning("retention not applied: %s", exc)
+
+    try:
+        write_metrics(data_dir, tz=config.schedule.tzinfo, window_days=config.schedule.catchup_days)
     except (OSError, ValueError) as exc:
         logger.warning("metrics not written: %s", exc)
 

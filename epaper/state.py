@@ -73,6 +73,7 @@ class DateState:
     archived_by: str | None = None  # lost: the latest run that archived it (run id, when it ended)
     checksummed: bool | None = None  # verified: False when judged by a full decode only (no checksum stored)
     leftovers: int = 0  # unfinished files a killed crawl left in the date's folders (storage.leftovers)
+    source: str = ""  # the paper
 
     @property
     def has_snapshot(self) -> bool:
@@ -126,9 +127,9 @@ def no_issue_confirmed(day: dt.date, ended: object, tz: dt.tzinfo) -> bool:
     return when >= dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
 
 
-def date_states(data_dir: str | Path, *, tz: dt.tzinfo, start: dt.date | None = None,
+def date_states(data_dir: str | Path, source: str, *, tz: dt.tzinfo, start: dt.date | None = None,
                 end: dt.date | None = None, verify: bool = False) -> list[DateState]:
-    """One DateState per date from `start` to `end` (inclusive), oldest first.
+    """One DateState per date of the paper `source` from `start` to `end` (inclusive), oldest first.
 
     A bound left out is the first (last) date the snapshots or the run log know; [] when one is
     left out and nothing is known, or when start > end. `tz` is the portal's time zone, where
@@ -136,9 +137,9 @@ def date_states(data_dir: str | Path, *, tz: dt.tzinfo, start: dt.date | None = 
     decoded, its checksums compared) rather than its footer alone.
     """
     root = Path(data_dir)
-    snapshots = set(archived_dates(root))
-    outcomes, archived = run_outcomes(root)
-    left = by_date(leftovers(root))
+    snapshots = set(archived_dates(root, source))
+    outcomes, archived = run_outcomes(root, source)
+    left = Counter({day: n for (paper, day), n in by_date(leftovers(root)).items() if paper == source})
     known = snapshots | set(outcomes) | {day for day in left if day is not None}
     if (start is None or end is None) and not known:
         return []
@@ -146,60 +147,61 @@ def date_states(data_dir: str | Path, *, tz: dt.tzinfo, start: dt.date | None = 
     last = end if end is not None else max(known)
     days = [first + dt.timedelta(i) for i in range((last - first).days + 1)]
     return [replace(s, leftovers=left[s.date]) if left[s.date] else s
-            for s in (_state(root, day, day in snapshots, outcomes.get(day), tz, archived.get(day), verify)
+            for s in (_state(root, source, day, day in snapshots, outcomes.get(day), tz, archived.get(day), verify)
                       for day in days)]
 
 
-def run_outcomes(root: Path) -> tuple[dict[dt.date, dict[str, Any]], dict[dt.date, str]]:
+def run_outcomes(root: Path, source: str) -> tuple[dict[dt.date, dict[str, Any]], dict[dt.date, str]]:
     """From one read of the run log: the latest outcome per date (with its run's ``run_id``
     and ``ended``), and the dates some run archived, each with the latest such run
     ("<run id>, ended <time>"): an ``archived`` outcome, or an ``incomplete`` one with rows,
     wrote a snapshot."""
     latest: dict[dt.date, dict[str, Any]] = {}
     archived: dict[dt.date, str] = {}
-    for day, outcome, run in dated_outcomes(read_runs(root)):
+    for day, outcome, run in dated_outcomes(read_runs(root), source):
         latest[day] = {**outcome, "run_id": run.get("run_id"), "ended": run.get("ended")}
         if wrote_snapshot(outcome):
             archived[day] = archived_by(run)
     return latest, archived
 
 
-def restore_command(root: Path, day: dt.date) -> str:
+def restore_command(root: Path, source: str, day: dt.date) -> str:
     """How to get a date's snapshots back: `epaper reparse` when its WARC files are there."""
-    warcs = sum(1 for _ in partition_dir(root, "warc", day).glob("*.warc.gz"))
-    data = shlex.quote(str(root))
+    warcs = sum(1 for _ in partition_dir(root, source, "warc", day).glob("*.warc.gz"))
+    where = f"--source {source} --data {shlex.quote(str(root))}"
     if warcs:
         return (f"restore it from its {warcs} WARC file{'s' if warcs > 1 else ''}: "
-                f"epaper reparse --date {day.isoformat()} --data {data}")
+                f"epaper reparse --date {day.isoformat()} {where}")
     return (f"its WARC files are gone too: only a new crawl can bring it back, if the portal still "
-            f"serves it (epaper crawl --date {day.isoformat()} --data {data})")
+            f"serves it (epaper crawl --date {day.isoformat()} {where})")
 
 
-def _state(root: Path, day: dt.date, present: bool, outcome: Mapping[str, Any] | None,
+def _state(root: Path, source: str, day: dt.date, present: bool, outcome: Mapping[str, Any] | None,
            tz: dt.tzinfo, archived_by: str | None = None, verify: bool = False) -> DateState:
     run = outcome or {}
     last_run = run.get("status")
     if present:
-        info = snapshot_info(root, day)
+        info = snapshot_info(root, source, day)
         error, checksummed = info.error, None
-        if error is None and info.pages and not has_snapshot(root, day, "pages"):
+        if error is None and info.pages and not has_snapshot(root, source, day, "pages"):
             error = "its pages snapshot is gone"
         if error is None and verify:
-            error, checksummed = verify_snapshot(root, day)
+            error, checksummed = verify_snapshot(root, source, day)
         state = DAMAGED if error else (SUSPECT if info.suspect else ARCHIVED) if info.complete else INCOMPLETE
         return DateState(day, state, info.pages, info.articles, info.duplicates, info.crawled_at,
                          last_run, _failures(info.failures), error, tuple(info.suspect), info.health,
-                         restore=restore_command(root, day) if error else None, checksummed=checksummed)
+                         restore=restore_command(root, source, day) if error else None, checksummed=checksummed,
+                         source=source)
     if archived_by is not None:
         return DateState(day, LOST, last_crawled=run.get("ended"), last_run=last_run,
-                         failures=_failures(run.get("failures")), restore=restore_command(root, day),
-                         archived_by=archived_by)
+                         failures=_failures(run.get("failures")), restore=restore_command(root, source, day),
+                         archived_by=archived_by, source=source)
     if last_run == "no_issue":
         state = NO_ISSUE if no_issue_confirmed(day, run.get("ended"), tz) else PENDING
     else:
         state = MISSING
     return DateState(day, state, last_crawled=run.get("ended"), last_run=last_run,
-                     failures=_failures(run.get("failures")))
+                     failures=_failures(run.get("failures")), source=source)
 
 
 def _files(n: int) -> str:

@@ -19,8 +19,19 @@ from epaper.config import Config, UsageError
 from epaper.terminal import counted
 
 
+def papers_shown(config: Config, data: Path, sources: list[str] | None = None) -> list[str]:
+    """The papers a reading command shows: those asked for (`--source`), else every paper of
+    the config and of the archive (one the config no longer names is still shown)."""
+    from epaper.metrics import papers
+    from epaper.runlog import read_runs
+
+    if sources:
+        return list(sources)
+    return sorted({p.portal.id for p in config.papers()} | set(papers(data, read_runs(data))))
+
+
 def run_status(config: Config, as_json: bool, today: dt.date | None = None, check: bool = False,
-               now: dt.datetime | None = None) -> int:
+               now: dt.datetime | None = None, sources: list[str] | None = None) -> int:
     from epaper.changes import counts_by_date
     from epaper.health import as_json as health_json
     from epaper.health import check as health_check
@@ -39,54 +50,65 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
         raise UsageError(f"{data} is not an epaper archive (no articles/, pages/, runs/ or warc/ in it)")
     tz = config.schedule.tzinfo
     days = config.schedule.catchup_days
-    health = health_check(data, tz=tz, catchup_days=days, today=today, now=now,
-                          max_success_age_hours=config.health.max_success_age_hours, verify=check)
-    status = 0 if health.healthy else 1
+    shown = papers_shown(config, data, sources)
+    healths = {source: health_check(data, source, tz=tz, catchup_days=days, today=today, now=now,
+                                    max_success_age_hours=config.health.max_success_age_hours, verify=check)
+               for source in shown}
+    reasons = [reason for health in healths.values() for reason in health.reasons]
+    status = 1 if reasons else 0
     left = by_date(leftovers(data))
     if check:
-        unchecked = [s.date.isoformat() for s in health.dates if s.checksummed is False]
+        unchecked = [f"{s.source} {s.date}" for h in healths.values() for s in h.dates if s.checksummed is False]
         if as_json:
-            facts = health_json(health, tz)
-            facts["verified"] = {"snapshots": sum(s.checksummed is not None for s in health.dates),
-                                 "decode_only": unchecked}
+            facts = {"healthy": not reasons, "reasons": reasons, "papers": []}
+            for source, health in healths.items():
+                paper = {"source": source, **health_json(health, tz)}
+                mine = [s for s in health.dates if s.checksummed is False]
+                paper["verified"] = {"snapshots": sum(s.checksummed is not None for s in health.dates),
+                                     "decode_only": [s.date.isoformat() for s in mine]}
+                facts["papers"].append(paper)
             facts["leftovers"] = {"files": sum(left.values()),
-                                  "dates": [d.isoformat() for d in sorted(d for d in left if d is not None)]}
+                                  "dates": [f"{src} {d}" for src, d in sorted(k for k in left if k[1] is not None)]}
             print(json.dumps(facts, ensure_ascii=False, indent=1))
         else:
-            print("healthy" if health.healthy else "\n".join(health.reasons))
+            print("healthy" if not reasons else "\n".join(reasons))
             if unchecked:
                 print(f"note: {len(unchecked)} date{'s' if len(unchecked) > 1 else ''} written before checksums "
                       f"were stored, judged by a full decode alone ({_dates(unchecked)}); epaper reparse "
                       f"rewrites them with checksums")
             _say_leftovers(left)
         return status
-    archived = health.dates
-    changes = counts_by_date(data)  # corrections kept in revisions/, rows marked gone
+    changes = {source: counts_by_date(data, source) for source in shown}  # corrections kept, rows marked gone
     if as_json:
-        print(json.dumps([{**date_row(s, tz), **changes.get(s.date, {"revised": 0, "gone": 0}),
-                           "leftovers": left[s.date]} for s in archived],
+        print(json.dumps([{**date_row(s, tz), **changes[source].get(s.date, {"revised": 0, "gone": 0}),
+                           "leftovers": left[(source, s.date)]}
+                          for source, health in healths.items() for s in health.dates],
                          ensure_ascii=False, indent=1))
         return status
-    gaps = [s.date.isoformat() + (" (no issue so far)" if s.state == PENDING else "") for s in health.gaps]
-    incomplete, damaged, lost = ([s.date.isoformat() for s in archived if s.state == state]
-                                 for state in (INCOMPLETE, DAMAGED, LOST))
-    print(f"{'date':<10}  {'pages':>5}  {'articles':>8}  {'dups':>4}  {'complete':<8}  "
+    width = max([len("source"), *map(len, shown)])
+    print(f"{'source':<{width}}  {'date':<10}  {'pages':>5}  {'articles':>8}  {'dups':>4}  {'complete':<8}  "
           f"last crawled ({config.schedule.timezone})")
-    for s in archived:
-        flag = {ARCHIVED: "yes", DAMAGED: "DAMAGED", LOST: "LOST", SUSPECT: "suspect"}.get(s.state, "no")
-        print(f"{s.date.isoformat():<10}  {s.pages:>5}  {s.articles:>8}  {s.duplicates:>4}  {flag:<8}  "
-              f"{iso_text(s.last_crawled, tz) or '-'}")
-    print(f"{counted(len(archived) - len(lost), 'date')} archived, {len(incomplete)} incomplete"
-          + (f" ({_dates(incomplete)})" if incomplete else "")
-          + (f", {len(damaged)} damaged ({_dates(damaged)})" if damaged else "")
-          + (f", {len(lost)} lost ({_dates(lost)})" if lost else "")
-          + f"; missing in the last {days} days: {', '.join(gaps) or 'none'}")
-    revised, gone = (sum(c[k] for c in changes.values()) for k in ("revised", "gone"))
-    if revised or gone:
-        print(f"{counted(revised, 'correction')} kept, {counted(gone, 'article')} removed by the portal "
-              "(epaper changes lists them)")
+    for source, health in healths.items():
+        for s in health.dates:
+            flag = {ARCHIVED: "yes", DAMAGED: "DAMAGED", LOST: "LOST", SUSPECT: "suspect"}.get(s.state, "no")
+            print(f"{source:<{width}}  {s.date.isoformat():<10}  {s.pages:>5}  {s.articles:>8}  {s.duplicates:>4}  "
+                  f"{flag:<8}  {iso_text(s.last_crawled, tz) or '-'}")
+    for source, health in healths.items():
+        archived = health.dates
+        gaps = [s.date.isoformat() + (" (no issue so far)" if s.state == PENDING else "") for s in health.gaps]
+        incomplete, damaged, lost = ([s.date.isoformat() for s in archived if s.state == state]
+                                     for state in (INCOMPLETE, DAMAGED, LOST))
+        print(f"{source}: {counted(len(archived) - len(lost), 'date')} archived, {len(incomplete)} incomplete"
+              + (f" ({_dates(incomplete)})" if incomplete else "")
+              + (f", {len(damaged)} damaged ({_dates(damaged)})" if damaged else "")
+              + (f", {len(lost)} lost ({_dates(lost)})" if lost else "")
+              + f"; missing in the last {days} days: {', '.join(gaps) or 'none'}")
+        revised, gone = (sum(c[k] for c in changes[source].values()) for k in ("revised", "gone"))
+        if revised or gone:
+            print(f"{source}: {counted(revised, 'correction')} kept, {counted(gone, 'article')} removed by the "
+                  f"portal (epaper changes lists them)")
     _say_leftovers(left)
-    for reason in health.reasons:
+    for reason in reasons:
         print(f"attention: {reason}")
     return status
 
@@ -95,7 +117,7 @@ def _say_leftovers(left) -> None:
     files = sum(left.values())
     if not files:
         return
-    days = [d.isoformat() for d in sorted(d for d in left if d is not None)]
+    days = [f"{source} {day}" for source, day in sorted(k for k in left if k[1] is not None)]
     where = f" in the folders of {_dates(days)}" if days else ""
     print(f"{files} unfinished file{'s' if files != 1 else ''} left by a killed crawl{where}; "
           f"the next crawl removes them")

@@ -64,7 +64,7 @@ class SnapshotPipeline:
         replayed_crawl = settings.getint("WARC_REPLAY_CRAWL") if self.replay else 0
         # A bad value stops the crawl before it starts.
         self.archive = Archive(
-            settings.get("SNAPSHOT_DIR"),
+            settings.get("SNAPSHOT_DIR"), settings.get("EPAPER_SOURCE"),
             index_options={"shingle_size": settings.getint("DEDUPE_SHINGLE_SIZE"),
                            "threshold": settings.getfloat("DEDUPE_THRESHOLD"),
                            "min_chars": settings.getint("DEDUPE_MIN_CHARS")},
@@ -105,8 +105,7 @@ class SnapshotPipeline:
         result = self.ledger.results[date]
         batch = Batch(date, self.articles.pop(date, []), self.pages.pop(date, []), self.sources.pop(date, []),
                       failures=list(result.failures), no_issue=result.status == NO_ISSUE,
-                      unchanged=result.unchanged, root_url=self.ledger.root, source=self.ledger.source,
-                      digest=self._digest())
+                      unchanged=result.unchanged, root_url=self.ledger.root, digest=self._digest())
         known = len(batch.failures)
         written = None
         try:

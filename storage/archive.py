@@ -42,10 +42,11 @@ import pyarrow as pa
 
 from epaper.storage import compact, parquet, revisions
 from epaper.storage.dedupe import DuplicateIndex
+from epaper.storage.layout import check_layout
 
 log = logging.getLogger(__name__)
 
-HISTORY = ".reparse"  # under the archive root: the earlier crawls of a history replay
+HISTORY = ".reparse"  # under the archive root, a folder per paper: the earlier crawls of a history replay
 
 
 class Health(Protocol):
@@ -83,7 +84,6 @@ class Batch:
     no_issue: bool = False
     unchanged: bool = False  # --latest, archived complete already: nothing was fetched
     root_url: str = ""  # the e-paper root (the URL of a date-wide failure)
-    source: str = ""  # the portal id
     # the payload digest of a WARC record (by its id), to tell a correction by the portal from
     # a difference in parsing
     digest: Callable[[dt.date, str | None], str | None] = _no_digest
@@ -135,7 +135,8 @@ def _page_order(row: dict) -> int:
 
 
 class Archive:
-    """One archive root, written one date at a time (dates in ascending order).
+    """One paper's part of an archive root (`source`: its id), written one date at a time (dates
+    in ascending order).
 
     `index_options` are the dedupe index's (shingle_size, threshold, min_chars);
     `commit_every` the dates between saves of the index (it is rewritten whole; a crash
@@ -143,10 +144,12 @@ class Archive:
     snapshot file's "write", "rename" and "renamed" stages (crash tests hold it there).
     """
 
-    def __init__(self, root: Path | str, *, index_options: Mapping[str, Any] | None = None,
+    def __init__(self, root: Path | str, source: str, *, index_options: Mapping[str, Any] | None = None,
                  health: Health | None = None, commit_every: int = 30, replayed_crawl: int = 0,
                  replay: bool = False, pause: Callable[[str, Path], None] = _no_pause):
         self.root = Path(root)
+        self.source = source
+        check_layout(self.root)  # a paper's rows never land beside another layout's
         self.index_options = {"shingle_size": 5, "threshold": 0.8, "min_chars": 50, **(index_options or {})}
         DuplicateIndex.check_options(**self.index_options)
         self.health = health
@@ -163,7 +166,7 @@ class Archive:
     # ------------------------------------------------------------ reading
 
     def dates(self, dataset: str = "articles") -> list[dt.date]:
-        return parquet.archived_dates(self.root, dataset)
+        return parquet.archived_dates(self.root, self.source, dataset)
 
     def previous(self, dataset: str, day: dt.date, root: Path | None = None) -> pa.Table | None:
         """The date's snapshot (under `root`, default the archive) to compare and merge with,
@@ -174,7 +177,7 @@ class Archive:
         key = (dataset, day, root)
         if key not in self.read:
             try:
-                self.read[key] = parquet.read_snapshot(root, dataset, day)
+                self.read[key] = parquet.read_snapshot(root, self.source, dataset, day)
             except (OSError, pa.ArrowException) as exc:
                 if isinstance(exc, OSError) and exc.errno is not None:
                     raise
@@ -186,7 +189,7 @@ class Archive:
         """Whether the date has a snapshot this write could lose (the archive's, or the last
         replayed crawl of its history)."""
         before, _, also = self._roots(day)
-        return any(parquet.has_snapshot(r, day) for r in (before, also) if r)
+        return any(parquet.has_snapshot(r, self.source, day) for r in (before, also) if r)
 
     # ------------------------------------------------------------ writing
 
@@ -203,7 +206,7 @@ class Archive:
         day = batch.day
         if batch.unchanged:
             writing(True)
-            info = parquet.snapshot_info(self.root, day)
+            info = parquet.snapshot_info(self.root, self.source, day)
             return Written(pages=info.pages, articles=info.articles, duplicates=info.duplicates)
         before, out, also = self._roots(day)
         final = out == self.root
@@ -214,8 +217,9 @@ class Archive:
         if batch.no_issue:  # its WARC keeps the calendar that says so
             writing(True)
             return Written()
-        _check_columns(batch.articles, parquet.DATASETS["articles"])
-        _check_columns(batch.pages, parquet.DATASETS["pages"])
+        for rows, dataset in ((batch.articles, "articles"), (batch.pages, "pages")):
+            self._own(rows)
+            _check_columns(rows, parquet.DATASETS[dataset])
         articles = sorted(batch.articles, key=_article_order)
         pages = sorted(batch.pages, key=_page_order)
         previous, current = self._info(before, day), self._info(also, day)
@@ -238,7 +242,7 @@ class Archive:
                     pages = sorted(_merge(pages, self.previous("pages", day, root), "page_no"), key=_page_order)
         # A replay records corrections only between the crawls of a history.
         revised = (self._revisions(day, articles, before, batch.digest)
-                   if previous is not None and (not self.replay or before == self.root / HISTORY) else [])
+                   if previous is not None and (not self.replay or before == self.scratch) else [])
         if not articles and not pages:  # nothing to keep: no snapshot rather than an empty one
             writing(False)
             return Written()
@@ -260,20 +264,20 @@ class Archive:
             "pages": len(pages),
             "duplicates": duplicates,
             "crawled_at": crawled.isoformat() if crawled else dt.datetime.now(dt.timezone.utc).isoformat(),
-            "source": batch.source,
             "health": summary,
             "suspect": suspect,
             "gone": sum(1 for r in articles if r.get("gone_since") is not None),
         }
-        pages_path = parquet.write_snapshot(out, "pages", day, pages, info, pause=self.pause)
+        pages_path = parquet.write_snapshot(out, self.source, "pages", day, pages, info, pause=self.pause)
         # Before the snapshot that drops them: a kill in between leaves them in both.
         replaced: list[Path] = []
         if also is not None:  # the date's whole history, rebuilt: it replaces the versions archived
-            revised, replaced = revisions.rebuild_revisions(self.root, day, revisions.read_revisions(before, day)
-                                                            + revised, pause=self.pause)
+            earlier = revisions.read_revisions(before, self.source, day)
+            revised, replaced = revisions.rebuild_revisions(self.root, self.source, day, earlier + revised,
+                                                            pause=self.pause)
         else:
-            revisions.write_revisions(out, day, revised, pause=self.pause)
-        path = parquet.write_snapshot(out, "articles", day, articles, info, pause=self.pause)
+            revisions.write_revisions(out, self.source, day, revised, pause=self.pause)
+        path = parquet.write_snapshot(out, self.source, "articles", day, articles, info, pause=self.pause)
         revisions.remove_files(self.root, replaced)
         written = Written(pages=len(pages), articles=len(articles), duplicates=duplicates)
         if not final:
@@ -307,30 +311,44 @@ class Archive:
         self.index = None
         if refresh_compact:
             try:
-                compact.refresh(self.root)
+                compact.refresh(self.root, self.source)
             except (OSError, pa.ArrowException) as exc:  # derived data: the next run retries
                 log.error("the compacted copy under %s was not refreshed: %s", self.root / compact.COMPACT, exc)
 
     # ------------------------------------------------------------ internals
 
+    @property
+    def scratch(self) -> Path:
+        """The paper's scratch archive of a history replay."""
+        return self.root / HISTORY / self.source
+
     def _roots(self, day: dt.date) -> tuple[Path | None, Path, Path | None]:
         """(where the date's previous version is read, where this version is written, the
         archive when its snapshot is kept besides the previous version)."""
-        scratch = self.root / HISTORY
+        scratch = self.scratch
         if self.replayed_crawl:
             return (scratch if self.replayed_crawl > 1 else None), scratch, None
-        if self.replay and parquet.has_snapshot(scratch, day):
+        if self.replay and parquet.has_snapshot(scratch, self.source, day):
             return scratch, self.root, self.root
         return self.root, self.root, None
 
+    def _own(self, rows: list[dict]) -> None:
+        """The rows' `source` lives in the partition path: each must be this paper's."""
+        for row in rows:
+            source = row.pop("source", self.source)
+            if source != self.source:
+                raise ValueError(f"a row of paper {source!r} in the archive of {self.source!r}: {row.get('url')}")
+
     def _info(self, root: Path | None, day: dt.date) -> parquet.SnapshotInfo | None:
-        return parquet.snapshot_info(root, day) if root is not None and parquet.has_snapshot(root, day) else None
+        if root is None or not parquet.has_snapshot(root, self.source, day):
+            return None
+        return parquet.snapshot_info(root, self.source, day)
 
     def _dedupe_index(self) -> DuplicateIndex:
         """The archive's dedupe index (a history's earlier crawl resolves against it and never
         saves it: it counts no final write)."""
         if self.index is None:
-            self.index = DuplicateIndex.open(self.root, **self.index_options)
+            self.index = DuplicateIndex.open(self.root, self.source, **self.index_options)
         return self.index
 
     def _recent_health(self, day: dt.date) -> list[tuple[dt.date, dict]]:
@@ -342,7 +360,7 @@ class Archive:
         out: list[tuple[dt.date, dict]] = []
         for earlier in sorted((d for d in self.archived if d < day), reverse=True):
             if earlier not in self.known_health:
-                info = parquet.snapshot_info(self.root, earlier)
+                info = parquet.snapshot_info(self.root, self.source, earlier)
                 self.known_health[earlier] = info.health if info.complete and not info.error else None
             if self.known_health[earlier]:
                 out.append((earlier, self.known_health[earlier]))  # type: ignore[arg-type]

@@ -1,8 +1,8 @@
 """A compacted copy of the archive for whole-archive queries: one file per dataset and year.
 
-`compact/<dataset>/year=YYYY/part-0.parquet` holds every row of that year's snapshots in
-archive order (issue date, then page, then position), with `issue_date` as a date column in
-the file. A query over years of the archive then opens a few files instead of one per issue
+`compact/<dataset>/source=ID/year=YYYY/part-0.parquet` holds every row of that paper's year of
+snapshots in archive order (issue date, then page, then position), with `issue_date` as a date
+column in the file (`source` is in the path). A query over years of the archive then opens a few files instead of one per issue
 date, which is what makes DuckDB, polars or Spark fast over it.
 
 It is derived: the per-date snapshots stay the source of truth. Each compacted file records
@@ -42,18 +42,22 @@ ROW_GROUP_BYTES = 4 << 20  # uncompressed data per row group: memory stays ~3x t
 
 
 def compact_schema(dataset: str) -> pa.Schema:
-    return pa.unify_schemas([S.PARTITION, DATASETS[dataset]])
+    return pa.unify_schemas([pa.schema([S.PARTITION.field("issue_date")]), DATASETS[dataset]])
 
 
-def compact_path(root: Path, dataset: str, year: int) -> Path:
-    return Path(root) / COMPACT / dataset / f"year={year:04d}" / SNAPSHOT_NAME
+def paper_dir(root: Path, source: str, dataset: str) -> Path:
+    return Path(root) / COMPACT / dataset / f"source={source}"
 
 
-def _sources(root: Path, dataset: str) -> dict[int, dict[str, list[int]]]:
-    """Year → {issue date: [size, mtime_ns]} of the dataset's snapshots."""
+def compact_path(root: Path, source: str, dataset: str, year: int) -> Path:
+    return paper_dir(root, source, dataset) / f"year={year:04d}" / SNAPSHOT_NAME
+
+
+def _sources(root: Path, source: str, dataset: str) -> dict[int, dict[str, list[int]]]:
+    """Year → {issue date: [size, mtime_ns]} of the paper's snapshots of the dataset."""
     years: dict[int, dict[str, list[int]]] = defaultdict(dict)
-    for day in archived_dates(root, dataset):
-        stat = snapshot_path(root, dataset, day).lstat()  # a link's own: its target is never read
+    for day in archived_dates(root, source, dataset):
+        stat = snapshot_path(root, source, dataset, day).lstat()  # a link's own: its target is never read
         years[day.year][day.isoformat()] = [stat.st_size, stat.st_mtime_ns]
     return years
 
@@ -62,7 +66,7 @@ def _recorded(path: Path) -> tuple[dict | None, dict[str, str]]:
     """The sources a compacted file was built from (None when unreadable), and the dates it
     left out, each with the reason."""
     try:
-        with os.fdopen(open_regular(path, root=path.parents[3]), "rb") as fh:  # never a symlink or a FIFO
+        with os.fdopen(open_regular(path, root=path.parents[4]), "rb") as fh:  # never a symlink or a FIFO
             kv = pq.read_metadata(fh).metadata or {}
         sources = json.loads(kv[SOURCES_KEY])
         left_out = json.loads(kv.get(LEFT_OUT_KEY, b"{}"))
@@ -71,15 +75,15 @@ def _recorded(path: Path) -> tuple[dict | None, dict[str, str]]:
     return sources, {str(k): str(v) for k, v in left_out.items()} if isinstance(left_out, dict) else {}
 
 
-def fresh_copy(root: Path, dataset: str, start: dt.date | None,
+def fresh_copy(root: Path, source: str, dataset: str, start: dt.date | None,
                end: dt.date | None) -> dict[Path, dict[str, str]] | None:
     """The compacted files of the years of [start, end] when each is up to date, each with the
     dates it left out (damaged snapshots, with the reason); else None."""
-    years = {year: sources for year, sources in _sources(root, dataset).items()
+    years = {year: sources for year, sources in _sources(root, source, dataset).items()
              if (start is None or year >= start.year) and (end is None or year <= end.year)}
     copy = {}
     for year, sources in sorted(years.items()):
-        path = compact_path(root, dataset, year)
+        path = compact_path(root, source, dataset, year)
         recorded, left_out = _recorded(path)
         if recorded != sources:
             return None
@@ -92,12 +96,12 @@ def warn_left_out(dataset: str, iso: str, reason: str, where: Path) -> None:
                 "says how to restore it", dataset, iso, where, reason)
 
 
-def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int]]) -> Path:
+def _write_year(root: Path, source: str, dataset: str, year: int, sources: dict[str, list[int]]) -> Path:
     """Stream the year's snapshots into one file, a row group at a time (memory stays flat)."""
     schema = compact_schema(dataset)
     schema = schema.with_metadata({**(schema.metadata or {}), SOURCES_KEY: json.dumps(sources).encode()})
 
-    path = compact_path(root, dataset, year)
+    path = compact_path(root, source, dataset, year)
 
     def write(tmp: Path) -> None:
         pending: list[pa.Table] = []
@@ -107,7 +111,7 @@ def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int
             for iso in sorted(sources):
                 day = dt.date.fromisoformat(iso)
                 try:
-                    table = read_snapshot(root, dataset, day)
+                    table = read_snapshot(root, source, dataset, day)
                 except (OSError, pa.ArrowException) as exc:
                     left_out[iso] = str(exc)
                     warn_left_out(dataset, iso, str(exc), path)
@@ -124,27 +128,27 @@ def _write_year(root: Path, dataset: str, year: int, sources: dict[str, list[int
     return atomic_write(path, write, root=Path(root))
 
 
-def refresh(root: str | Path) -> list[Path]:
-    """Bring the compacted copy up to date with the snapshots; the files (re)written.
+def refresh(root: str | Path, source: str) -> list[Path]:
+    """Bring the paper's compacted copy up to date with its snapshots; the files (re)written.
 
     Cheap when nothing changed: one stat per snapshot and one footer read per year.
     """
     root = Path(root)
     written = []
     for dataset in DATASETS:
-        years = _sources(root, dataset)
+        years = _sources(root, source, dataset)
         for year, sources in sorted(years.items()):
-            path = compact_path(root, dataset, year)
+            path = compact_path(root, source, dataset, year)
             recorded, left_out = _recorded(path)
             if recorded != sources:
-                written.append(_write_year(root, dataset, year, sources))
+                written.append(_write_year(root, source, dataset, year, sources))
                 continue
             for iso, reason in sorted(left_out.items()):  # still damaged: said on every refresh
                 warn_left_out(dataset, iso, reason, path)
-        kept = {compact_path(root, dataset, year).parent for year in years}
+        kept = {compact_path(root, source, dataset, year).parent for year in years}
         # Never removes through a symbolic link (compact/ or compact/<dataset> a link would
         # have rmtree empty a folder outside the archive): UnsafePath, an OSError, instead.
-        for folder in list_files(root / COMPACT / dataset, "year=*", root):
+        for folder in list_files(paper_dir(root, source, dataset), "year=*", root):
             if folder not in kept:
                 if folder.is_symlink() or not folder.is_dir():
                     folder.unlink()  # the link itself, never its target

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from epaper.storage.parquet import UnsafePath, atomic_write, list_files, open_regular
+from epaper.storage.parquet import UnsafePath, atomic_write, dataset_dir, list_files, open_regular, partition_dir
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +217,10 @@ class DuplicateIndex:
         if shingle_size < 1 or not 0.0 < threshold <= 1.0 or min_chars < 0:
             raise ValueError(f"bad dedupe settings: shingle_size={shingle_size} threshold={threshold} min_chars={min_chars}")
 
-    def __init__(self, data_dir: Path, *, shingle_size: int = 5, threshold: float = 0.8, min_chars: int = 50) -> None:
+    def __init__(self, data_dir: Path, source: str, *, shingle_size: int = 5, threshold: float = 0.8, min_chars: int = 50) -> None:
         self.check_options(shingle_size=shingle_size, threshold=threshold, min_chars=min_chars)
         self.data_dir = Path(data_dir)
+        self.source = source
         self.shingle_size = shingle_size
         self.threshold = threshold
         self.min_chars = min_chars
@@ -236,7 +237,7 @@ class DuplicateIndex:
 
     @property
     def sidecar_path(self) -> Path:
-        return self.data_dir / "index" / SIDECAR
+        return self.data_dir / "index" / f"source={self.source}" / SIDECAR
 
     def _params(self) -> dict[str, Any]:
         # threshold is not here: it only changes the verification, not what is stored.
@@ -387,9 +388,12 @@ class DuplicateIndex:
     # -- public API --------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, data_dir: Path, *, shingle_size: int = 5, threshold: float = 0.8, min_chars: int = 50) -> "DuplicateIndex":
-        """Load the sidecar under data_dir/index/ (create or repair it from data_dir/articles/issue_date=YYYY-MM-DD/part-0.parquet snapshots when missing or stale)."""
-        index = cls(data_dir, shingle_size=shingle_size, threshold=threshold, min_chars=min_chars)
+    def open(cls, data_dir: Path, source: str, *, shingle_size: int = 5, threshold: float = 0.8,
+             min_chars: int = 50) -> "DuplicateIndex":
+        """Load the paper's sidecar under data_dir/index/source=ID/ (create or repair it from its
+        snapshots, articles/source=ID/issue_date=YYYY-MM-DD/part-0.parquet, when missing or stale).
+        Duplicates are found within one paper only."""
+        index = cls(data_dir, source, shingle_size=shingle_size, threshold=threshold, min_chars=min_chars)
         index._load()
         index._repair()
         if index._changed:
@@ -422,7 +426,7 @@ class DuplicateIndex:
     # -- persistence -------------------------------------------------------------------------
 
     def _date_folder(self, day: dt.date) -> Path:
-        return self.data_dir / "articles" / f"issue_date={day.isoformat()}"
+        return partition_dir(self.data_dir, self.source, "articles", day)
 
     def _ids_of_date(self, day: dt.date) -> list[str]:
         lo, hi = day.toordinal() << 32, (day.toordinal() + 1) << 32
@@ -453,7 +457,7 @@ class DuplicateIndex:
         self._index_date_from_disk(day, folder)
 
     def _repair(self) -> None:
-        root = self.data_dir / "articles"
+        root = dataset_dir(self.data_dir, self.source, "articles")
         on_disk: dict[str, Path] = {}
         if root.is_dir():
             for folder in root.iterdir():

@@ -32,6 +32,7 @@ class Temp:
     path: Path
     pid: int
     day: dt.date | None  # the issue date whose folder holds it; None outside a date folder
+    source: str | None = None  # the paper whose folder holds that date folder
 
 
 def temp_files(root: str | Path) -> list[Temp]:
@@ -42,10 +43,12 @@ def temp_files(root: str | Path) -> list[Temp]:
         if Path(folder) == root:
             dirs[:] = [d for d in dirs if d not in SKIP]
         day = _day(os.path.basename(folder))
+        parent = os.path.basename(os.path.dirname(folder))
+        source = parent.partition("=")[2] if day and parent.startswith("source=") else None
         for name in files:
             match = TEMP.match(name)
             if match:
-                out.append(Temp(Path(folder) / name, int(match.group(1)), day))
+                out.append(Temp(Path(folder) / name, int(match.group(1)), day, source))
     return sorted(out, key=lambda t: str(t.path))
 
 
@@ -55,8 +58,9 @@ def leftovers(root: str | Path) -> list[Temp]:
 
 
 def by_date(temps: list[Temp]) -> Counter:
-    """How many of them each issue date's folders hold (None: outside a date folder)."""
-    return Counter(t.day for t in temps)
+    """How many of them each paper's issue date's folders hold, by (source, date) ((None, None):
+    outside a date folder)."""
+    return Counter((t.source, t.day) for t in temps)
 
 
 def remove_leftovers(root: str | Path) -> list[Temp]:

@@ -1,6 +1,6 @@
 """Atomic Parquet snapshots per issue date, and reading one back. No Scrapy imports.
 
-Layout under the data directory: `<dataset>/issue_date=YYYY-MM-DD/part-0.parquet`. A snapshot
+Layout under the data directory: `<dataset>/source=ID/issue_date=YYYY-MM-DD/part-0.parquet`. A snapshot
 is written to a hidden temporary name in the same folder, fsynced, then renamed onto the
 fixed name, so a reader sees the old snapshot or the new one, never a partial file.
 
@@ -40,15 +40,35 @@ CHECKSUM_KEY = b"epaper_sha256"  # "<bytes before the footer>:<their SHA-256 in 
 DATASETS = {"articles": S.ARTICLES, "pages": S.PAGES}
 
 
-def partition_dir(root: Path, dataset: str, day: dt.date) -> Path:
+SOURCE_ID = re.compile(r"^[a-z0-9_-]+$")  # a paper's id: the contract's, and safe as a folder name
+
+
+def dataset_dir(root: Path, source: str, dataset: str) -> Path:
+    """One paper's part of a dataset: `<dataset>/source=ID`."""
     if dataset not in DATASETS and dataset not in ("warc", "revisions"):
         raise ValueError(f"unknown dataset {dataset!r}")
-    # `day` is a date object, never text from a page: nothing a page says names a path.
-    return Path(root) / dataset / f"issue_date={dt.date.isoformat(day)}"
+    if not isinstance(source, str) or not SOURCE_ID.match(source):
+        raise ValueError(f"not a paper id: {source!r}")
+    return Path(root) / dataset / f"source={source}"
 
 
-def snapshot_path(root: Path, dataset: str, day: dt.date) -> Path:
-    return partition_dir(root, dataset, day) / SNAPSHOT_NAME
+def sources_of(root: Path, dataset: str = "articles") -> list[str]:
+    """The papers with a folder in the dataset (`<dataset>/source=ID`), sorted."""
+    base = Path(root) / dataset
+    if not base.is_dir() or base.is_symlink():
+        return []
+    names = (entry.name.partition("=")[2] for entry in base.iterdir() if entry.name.startswith("source="))
+    return sorted(name for name in names if SOURCE_ID.match(name))
+
+
+def partition_dir(root: Path, source: str, dataset: str, day: dt.date) -> Path:
+    # `day` is a date object and `source` an id from the config, never text from a page:
+    # nothing a page says names a path.
+    return dataset_dir(root, source, dataset) / f"issue_date={dt.date.isoformat(day)}"
+
+
+def snapshot_path(root: Path, source: str, dataset: str, day: dt.date) -> Path:
+    return partition_dir(root, source, dataset, day) / SNAPSHOT_NAME
 
 
 class UnsafePath(OSError):
@@ -203,7 +223,7 @@ def atomic_write(path: Path, write, pause=_no_pause, root: Path | None = None) -
     return path
 
 
-def write_snapshot(root: Path, dataset: str, day: dt.date, rows: list[dict],
+def write_snapshot(root: Path, source: str, dataset: str, day: dt.date, rows: list[dict],
                    info: dict | None = None, pause=_no_pause) -> Path:
     """Write the whole snapshot of one date atomically; `info` goes into the file's metadata.
 
@@ -213,7 +233,7 @@ def write_snapshot(root: Path, dataset: str, day: dt.date, rows: list[dict],
     if info is not None:
         schema = schema.with_metadata({**(schema.metadata or {}), META_KEY: json.dumps(info).encode()})
     table = pa.Table.from_pylist(rows, schema=schema)
-    path = snapshot_path(root, dataset, day)
+    path = snapshot_path(root, source, dataset, day)
 
     def write(tmp: Path) -> None:
         with os.fdopen(open_regular(tmp, os.O_WRONLY | os.O_TRUNC, root=root), "wb") as fh:
@@ -255,13 +275,13 @@ class _Digesting(io.RawIOBase):
         return f"{self.size}:{self.sha.hexdigest()}".encode()
 
 
-def read_snapshot(root: Path, dataset: str, day: dt.date) -> pa.Table | None:
+def read_snapshot(root: Path, source: str, dataset: str, day: dt.date) -> pa.Table | None:
     """The date's snapshot in the dataset's schema (a column it predates comes back null), or
     None when absent; raises on a damaged file.
 
     Read without the dataset layer and its threads, whose buffers pile up when thousands of
     snapshots are read in a row (as `storage.compact` does)."""
-    path = snapshot_path(root, dataset, day)
+    path = snapshot_path(root, source, dataset, day)
     if not path.exists() and not path.is_symlink():
         return None
     schema = DATASETS[dataset]
@@ -272,15 +292,15 @@ def read_snapshot(root: Path, dataset: str, day: dt.date) -> pa.Table | None:
                                  else pa.nulls(table.num_rows, f.type) for f in schema], schema=schema)
 
 
-def has_snapshot(root: Path, day: dt.date, dataset: str = "articles") -> bool:
+def has_snapshot(root: Path, source: str, day: dt.date, dataset: str = "articles") -> bool:
     """Whether the date has a snapshot file (whole or damaged: a symbolic link or a FIFO
     there counts, as a damaged one): one stat, not a folder scan."""
-    return os.path.lexists(snapshot_path(root, dataset, day))
+    return os.path.lexists(snapshot_path(root, source, dataset, day))
 
 
-def archived_dates(root: Path, dataset: str = "articles") -> list[dt.date]:
+def archived_dates(root: Path, source: str, dataset: str = "articles") -> list[dt.date]:
     out = []
-    base = Path(root) / dataset
+    base = dataset_dir(root, source, dataset)
     if not base.is_dir():
         return out
     for folder in base.glob("issue_date=*"):
@@ -347,12 +367,12 @@ def _digest_mismatch(fd: int, recorded: bytes) -> str | None:
     return None
 
 
-def verify_snapshot(root: Path, day: dt.date) -> tuple[str | None, bool]:
+def verify_snapshot(root: Path, source: str, day: dt.date) -> tuple[str | None, bool]:
     """Both snapshots of a date, fully (`verify_file`): (the first error naming its dataset, or
     None; whether every file present carries checksums)."""
     checksummed = True
     for dataset in ("articles", "pages"):
-        path = snapshot_path(root, dataset, day)
+        path = snapshot_path(root, source, dataset, day)
         if not path.exists() and not path.is_symlink():
             continue
         verdict = verify_file(path, root)
@@ -381,14 +401,14 @@ class SnapshotInfo:
     suspect: list[str] = field(default_factory=list)  # its sharp changes against the archive's history
 
 
-def snapshot_info(root: Path, day: dt.date) -> SnapshotInfo:
+def snapshot_info(root: Path, source: str, day: dt.date) -> SnapshotInfo:
     """What the articles snapshot of a date says of itself (reads the footer only)."""
-    path = snapshot_path(root, "articles", day)
+    path = snapshot_path(root, source, "articles", day)
     try:
         meta = _footer(path, root)
     except (OSError, pa.ArrowException) as exc:
         return SnapshotInfo(day, False, 0, 0, 0, None, [], error=f"damaged snapshot: {exc}")
-    pages = snapshot_path(root, "pages", day)
+    pages = snapshot_path(root, source, "pages", day)
     if pages.exists() or pages.is_symlink():
         try:
             _footer(pages, root)
@@ -407,9 +427,9 @@ def snapshot_info(root: Path, day: dt.date) -> SnapshotInfo:
                         suspect=[str(x) for x in suspect] if isinstance(suspect, list) else [])
 
 
-def snapshot_status(root: Path) -> dict[dt.date, bool]:
+def snapshot_status(root: Path, source: str) -> dict[dt.date, bool]:
     """Archived date → complete (a damaged snapshot counts as incomplete)."""
-    return {day: snapshot_info(root, day).complete for day in archived_dates(root)}
+    return {day: snapshot_info(root, source, day).complete for day in archived_dates(root, source)}
 
 
 COMMON_METADATA = "_common_metadata"

@@ -1,4 +1,4 @@
-"""Earlier versions of corrected articles: `revisions/issue_date=YYYY-MM-DD/*.parquet`.
+"""Earlier versions of corrected articles: `revisions/source=ID/issue_date=YYYY-MM-DD/*.parquet`.
 
 When a re-crawl finds an article whose archived fields differ, the snapshot holds the new
 version and the earlier row goes here, with `superseded_at` (when the newer version was
@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from epaper.storage import schema as S
-from epaper.storage.parquet import _no_pause, atomic_write, check_inside, fsync_dir, open_regular, partition_dir
+from epaper.storage.parquet import (_no_pause, atomic_write, check_inside, dataset_dir, fsync_dir, open_regular,
+                                    partition_dir, sources_of)
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,13 @@ def changed_fields(old: dict, new: dict) -> list[str]:
     return [f for f in CONTENT_FIELDS if (old.get(f) or None) != (new.get(f) or None)]
 
 
-def revision_files(root: Path, day: dt.date) -> list[Path]:
-    folder = partition_dir(root, REVISIONS, day)
+def revision_files(root: Path, source: str, day: dt.date) -> list[Path]:
+    folder = partition_dir(root, source, REVISIONS, day)
     return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
 
-def revised_dates(root: Path) -> list[dt.date]:
-    base = Path(root) / REVISIONS
+def revised_dates(root: Path, source: str) -> list[dt.date]:
+    base = dataset_dir(root, source, REVISIONS)
     out = []
     for folder in base.glob("issue_date=*") if base.is_dir() else []:
         try:
@@ -54,12 +55,12 @@ def revised_dates(root: Path) -> list[dt.date]:
     return sorted(out)
 
 
-def write_revisions(root: Path, day: dt.date, rows: list[dict], pause=_no_pause) -> Path | None:
+def write_revisions(root: Path, source: str, day: dt.date, rows: list[dict], pause=_no_pause) -> Path | None:
     """A new file of earlier versions for one date, atomically; None when there are none."""
     if not rows:
         return None
     table = pa.Table.from_pylist(rows, schema=S.REVISIONS)
-    folder = partition_dir(root, REVISIONS, day)
+    folder = partition_dir(root, source, REVISIONS, day)
     now = dt.datetime.now(dt.timezone.utc)
     while True:  # never onto an earlier file: each run's revisions are added
         path = folder / f"{now:%Y%m%dT%H%M%S}-{os.getpid()}.parquet"
@@ -86,11 +87,11 @@ def _key(row: dict) -> tuple:
     return row["article_id"], row["crawled_at"]  # one capture of one article
 
 
-def _read_all(root: Path, day: dt.date) -> tuple[list[dict], list[Path]]:
+def _read_all(root: Path, source: str, day: dt.date) -> tuple[list[dict], list[Path]]:
     """The date's earlier versions, each capture once, and the files they were read from."""
     seen: dict[tuple, dict] = {}
     read = []
-    for path in revision_files(root, day):
+    for path in revision_files(root, source, day):
         try:
             rows = _read(root, path).to_pylist()
         except (OSError, pa.ArrowException) as exc:
@@ -103,22 +104,22 @@ def _read_all(root: Path, day: dt.date) -> tuple[list[dict], list[Path]]:
     return sorted(seen.values(), key=lambda r: (r["page_index"], r["position"], r["crawled_at"])), read
 
 
-def read_revisions(root: str | Path, day: dt.date) -> list[dict]:
+def read_revisions(root: str | Path, source: str, day: dt.date) -> list[dict]:
     """The date's earlier versions, oldest capture first, each capture once; a damaged file is
     skipped with a warning."""
-    return _read_all(Path(root), day)[0]
+    return _read_all(Path(root), source, day)[0]
 
 
-def rebuild_revisions(root: Path, day: dt.date, rows: list[dict], pause=_no_pause) -> tuple[list[dict], list[Path]]:
+def rebuild_revisions(root: Path, source: str, day: dt.date, rows: list[dict], pause=_no_pause) -> tuple[list[dict], list[Path]]:
     """The date's earlier versions as a history replay rebuilt them, written as one new file
     with every archived version the rebuild does not reproduce; (the versions the archive did
     not hold, the files the new one replaces: remove them once the snapshot is written). When
     the rebuild finds none, the archived files stay as they are."""
     if not rows:
         return [], []
-    archived, files = _read_all(root, day)
+    archived, files = _read_all(root, source, day)
     rebuilt = {_key(r) for r in rows}
-    write_revisions(root, day, rows + [r for r in archived if _key(r) not in rebuilt], pause)
+    write_revisions(root, source, day, rows + [r for r in archived if _key(r) not in rebuilt], pause)
     known = {_key(r) for r in archived}
     return [r for r in rows if _key(r) not in known], files
 
@@ -133,13 +134,15 @@ def remove_files(root: Path, files: list[Path]) -> None:
 
 
 def load_revisions(root: str | Path, start: dt.date | None = None, end: dt.date | None = None,
-                   columns: list[str] | None = None) -> pa.Table:
-    """The earlier versions of [start, end] as a pyarrow Table with `issue_date`."""
+                   columns: list[str] | None = None, sources: list[str] | None = None) -> pa.Table:
+    """The earlier versions of [start, end] (of the papers `sources`, default all) as a pyarrow
+    Table with `source` and `issue_date`."""
     schema = pa.unify_schemas([S.PARTITION, S.REVISIONS])
     rows = []
-    for day in revised_dates(Path(root)):
-        if (start and day < start) or (end and day > end):
-            continue
-        rows += [{"issue_date": day, **row} for row in read_revisions(root, day)]
+    for source in sources_of(Path(root), REVISIONS) if sources is None else sources:
+        for day in revised_dates(Path(root), source):
+            if (start and day < start) or (end and day > end):
+                continue
+            rows += [{"source": source, "issue_date": day, **row} for row in read_revisions(root, source, day)]
     table = pa.Table.from_pylist(rows, schema=schema)
     return table.select(columns) if columns is not None else table

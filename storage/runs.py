@@ -27,11 +27,13 @@ def wrote_snapshot(outcome: Mapping[str, Any]) -> bool:
     return status == "archived" or (status == "incomplete" and kept)
 
 
-def dated_outcomes(runs: Iterable[Any]) -> Iterator[tuple[dt.date, dict, Mapping[str, Any]]]:
-    """(date, outcome, run) of every dated outcome of the runs, in run order; what is not a
-    run, a date or an outcome is skipped."""
+def dated_outcomes(runs: Iterable[Any], source: str) -> Iterator[tuple[dt.date, dict, Mapping[str, Any]]]:
+    """(date, outcome, run) of every dated outcome of the paper's runs (a run records one
+    paper, its `source`), in run order; what is not a run, a date or an outcome is skipped."""
     for run in runs:
-        outcomes = run.get("outcomes") if isinstance(run, dict) else None
+        if not isinstance(run, dict) or run.get("source") != source:
+            continue
+        outcomes = run.get("outcomes")
         if not isinstance(outcomes, dict):
             continue
         for day_text, outcome in outcomes.items():
@@ -72,6 +74,8 @@ def read_runs(root: str | Path) -> list[dict[str, Any]]:
     return runs
 
 
-def archived_by_runs(root: Path) -> dict[dt.date, str]:
-    """Each date some run archived, with the latest such run ("<run id>, ended <time>")."""
-    return {day: archived_by(run) for day, outcome, run in dated_outcomes(read_runs(root)) if wrote_snapshot(outcome)}
+def archived_by_runs(root: Path, source: str, runs: list[dict[str, Any]] | None = None) -> dict[dt.date, str]:
+    """Each date some run archived of the paper, with the latest such run ("<run id>, ended
+    <time>"); `runs` as read_runs gives them (read here when None)."""
+    runs = read_runs(root) if runs is None else runs
+    return {day: archived_by(run) for day, outcome, run in dated_outcomes(runs, source) if wrote_snapshot(outcome)}

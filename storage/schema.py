@@ -1,6 +1,7 @@
 """The one explicit Arrow schema of each dataset, with the meaning of every column.
 
-`issue_date` is the Hive partition key: it lives in the folder name, not in the files.
+`source` and `issue_date` are the Hive partition keys (`source=ID/issue_date=D`): they live in
+the folder names, not in the files.
 """
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ ARTICLE_COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
      "article_id of the earliest archived article with the same or nearly the same body; "
      "null for the first occurrence"),
     ("crawled_at", pa.timestamp("us", tz="UTC"), False, "when this row's page was fetched"),
-    ("source", pa.string(), False, "portal id from the config, e.g. ahjjb"),
     ("page_index", pa.int16(), False, "0-based order of the page in the issue"),
     ("position", pa.int16(), False, "0-based order of the article on its page"),
     ("warc_file", pa.string(), True, "WARC file (relative to the data directory) holding the raw page"),
@@ -57,7 +57,6 @@ PAGE_COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
     ("article_count", pa.int32(), False,
      "articles archived under the page (an article printed on two pages counts on the first)"),
     ("crawled_at", pa.timestamp("us", tz="UTC"), False, "when the page was fetched"),
-    ("source", pa.string(), False, "portal id from the config"),
 ]
 
 
@@ -70,4 +69,4 @@ def _schema(columns: list[tuple[str, pa.DataType, bool, str]]) -> pa.Schema:
 ARTICLES = _schema(ARTICLE_COLUMNS)
 PAGES = _schema(PAGE_COLUMNS)
 REVISIONS = _schema(ARTICLE_COLUMNS + REVISION_EXTRA)
-PARTITION = pa.schema([("issue_date", pa.date32())])
+PARTITION = pa.schema([("source", pa.string()), ("issue_date", pa.date32())])

@@ -122,7 +122,13 @@ class EpaperSpider(scrapy.Spider):
         self.site.generation = value
 
     @classmethod
-    def from_crawler(cls, crawler, *args, **kwargs):
+    def from_crawler(cls, crawler, *args, source: str | None = None, **kwargs):
+        if crawler.settings.getbool("RUNLOG_ENABLED"):  # configured by the add-on: its paper
+            from epaper.addon import apply_paper
+
+            apply_paper(crawler.settings, source)
+        elif source:
+            crawler.settings.set("EPAPER_SOURCE", source, priority="spider")
         if not kwargs.get("base_url"):
             kwargs["base_url"] = crawler.settings.get("EPAPER_BASE_URL")
         spider = super().from_crawler(crawler, *args, **kwargs)
@@ -286,7 +292,7 @@ class EpaperSpider(scrapy.Spider):
             return
         self.site.learn_front(target, "the latest-issue page")
         self.ledger.expect([day])
-        if not self.force and snapshot_info(Path(self.archive), day).complete:
+        if not self.force and snapshot_info(Path(self.archive), self.source, day).complete:
             # An idle run costs this one request: the issue is archived complete already.
             self.ledger.already_archived(day)
             return
@@ -299,7 +305,7 @@ class EpaperSpider(scrapy.Spider):
         issue there (and stretch every report over 120 years)."""
         if day < self.latest_earliest:
             return f"before any digital edition (EPAPER_LATEST_EARLIEST {self.latest_earliest})"
-        archived = archived_dates(Path(self.archive))
+        archived = archived_dates(Path(self.archive), self.source)
         newest = archived[-1] if archived else None
         if newest and day < newest - dt.timedelta(days=self.latest_max_behind):
             return (f"{(newest - day).days:,} days before the newest issue archived ({newest}; "
