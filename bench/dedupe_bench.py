@@ -127,7 +127,7 @@ def build_archive(data_dir: Path, n: int, real: list[tuple[np.ndarray, np.ndarra
     encoded = [s.encode() for s in ids]
     idoff = np.zeros(n + 1, np.uint32)
     np.cumsum([len(b) for b in encoded], out=idoff[1:])
-    index = DuplicateIndex(data_dir)
+    index = DuplicateIndex(data_dir, "ahjjb")
     index._install(order, sig, keys, np.frombuffer(b"".join(encoded), np.uint8).copy(), idoff)
     index._manifest = {day.isoformat(): dedupe._fingerprint(data_dir / "articles" / f"issue_date={day.isoformat()}")
                        for day in by_day}
@@ -200,7 +200,7 @@ def run() -> list[dict]:
             build_archive(data_dir, n, real, bodies, query_keys, background)
             gc.collect()
             tracemalloc.start()
-            index = DuplicateIndex.open(data_dir)
+            index = DuplicateIndex.open(data_dir, "ahjjb")
             traced, _peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             nbytes = index.nbytes()
@@ -209,7 +209,7 @@ def run() -> list[dict]:
             loads = []
             for _ in range(3):
                 t = time.perf_counter()
-                index = DuplicateIndex.open(data_dir)
+                index = DuplicateIndex.open(data_dir, "ahjjb")
                 loads.append(time.perf_counter() - t)
                 assert len(index) == n and not index._changed, "bench sidecar was rebuilt instead of loaded"
             indexes[n] = index

@@ -25,7 +25,7 @@ def needed(truth: dict, dates: set[str]) -> int:
 def _rows_of(data, day: dt.date) -> list[tuple]:
     from epaper.storage.parquet import read_snapshot
 
-    table = read_snapshot(data, "articles", day)
+    table = read_snapshot(data, "ahjjb", "articles", day)
     return sorted(zip(table.column("article_id").to_pylist(), table.column("duplicate_of").to_pylist()))
 
 

@@ -88,7 +88,7 @@ def synthesize(ctx: Context, root: Path, jsonl: Path, target: int) -> tuple[int,
             info = {"complete": True, "failures": [], "pages": len({r["page_index"] for r in rows}),
                     "duplicates": 0, "crawled_at": crawled.isoformat(), "source": "ahjjb"}
             schema = S.ARTICLES.with_metadata({**(S.ARTICLES.metadata or {}), b"epaper": json.dumps(info).encode()})
-            path = snapshot_path(root, "articles", day)
+            path = snapshot_path(root, "ahjjb", "articles", day)
             path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, compression="zstd")
             for r in rows:
@@ -121,8 +121,8 @@ def run(ctx: Context) -> list[dict]:
     started = time.perf_counter()
     years = len(refresh(root))
     t_build = time.perf_counter() - started
-    latest = archived_dates(root)[-1]  # a daily run replaces one date: one year is rebuilt
-    write_snapshot(root, "articles", latest, read_snapshot(root, "articles", latest).to_pylist(), {"complete": True})
+    latest = archived_dates(root, "ahjjb")[-1]  # a daily run replaces one date: one year is rebuilt
+    write_snapshot(root, "ahjjb", "articles", latest, read_snapshot(root, "ahjjb", "articles", latest).to_pylist(), {"complete": True})
     started = time.perf_counter()
     rebuilt = len(refresh(root))
     t_daily = time.perf_counter() - started

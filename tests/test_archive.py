@@ -48,21 +48,21 @@ def batch(articles=range(6), pages=range(2), when=T1, day=DAY, **kw) -> Batch:
 
 
 def held(root: Path, dataset: str = "articles", day: dt.date = DAY) -> dict[str, dict]:
-    table = read_snapshot(root, dataset, day)
+    table = read_snapshot(root, "ahjjb", dataset, day)
     key = "article_id" if dataset == "articles" else "page_no"
     return {} if table is None else {r[key]: r for r in table.to_pylist()}
 
 
 @pytest.fixture
 def archive(tmp_path: Path) -> Archive:
-    return Archive(tmp_path, health=HealthCheck(health.Thresholds()))
+    return Archive(tmp_path, "ahjjb", health=HealthCheck(health.Thresholds()))
 
 
 def test_a_complete_date_is_written_whole(archive: Archive) -> None:
     written = archive.write(batch())
     assert (written.pages, written.articles, written.duplicates) == (2, 6, 0)
     assert [p["article_count"] for p in held(archive.root, "pages").values()] == [3, 3]
-    info = snapshot_info(archive.root, DAY)
+    info = snapshot_info(archive.root, "ahjjb", DAY)
     assert info.complete and info.health["articles"] == 6
     assert archive.dates() == [DAY]
 
@@ -105,12 +105,12 @@ def test_a_removed_article_found_again_is_cleared(archive: Archive) -> None:
 def test_an_incomplete_date_merges_what_it_got_with_what_the_archive_holds(archive: Archive) -> None:
     failed = [{"url": "http://p/node_2.html", "reason": "HTTP 500"}]
     archive.write(batch(articles=[0, 1], pages=[0], failures=list(failed)))
-    assert set(held(archive.root)) == {"a0", "a1"} and not snapshot_info(archive.root, DAY).complete
+    assert set(held(archive.root)) == {"a0", "a1"} and not snapshot_info(archive.root, "ahjjb", DAY).complete
     archive.write(batch(articles=[2, 3, 4, 5], pages=[1], when=T2, failures=[{"url": "x", "reason": "timeout"}]))
     assert set(held(archive.root)) == {f"a{i}" for i in range(6)}
     assert set(held(archive.root, "pages")) == {"01", "02"}
     archive.write(batch(when=T2))
-    assert snapshot_info(archive.root, DAY).complete
+    assert snapshot_info(archive.root, "ahjjb", DAY).complete
 
 
 @pytest.mark.parametrize("same_raw_page, revised", [(False, 1), (True, 0)])

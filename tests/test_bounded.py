@@ -139,7 +139,7 @@ def test_a_latest_issue_dated_1900_is_refused_with_one_line(site, tmp_path, arch
     assert latest.returncode == 1, latest.stderr
     assert len(latest.stderr.splitlines()) == 1 and "1900-01-02" in latest.stderr and "--date" in latest.stderr
     assert "Traceback" not in latest.stderr and fetched == 0
-    assert dt.date(1900, 1, 2) not in archived_dates(data)
+    assert dt.date(1900, 1, 2) not in archived_dates(data, "ahjjb")
 
 
 def test_a_latest_issue_long_before_the_newest_archived_is_refused(site, tmp_path):
@@ -157,7 +157,7 @@ def test_a_latest_issue_long_before_the_newest_archived_is_refused(site, tmp_pat
         trusted = run_epaper("crawl", "--latest", "--base-url", server.base_url, "--data", str(data), *FAST)
     assert refused.returncode == 1 and "64 days before the newest issue archived (2023-08-04" in refused.stderr
     assert len(refused.stderr.splitlines()) == 1
-    assert dt.date(2023, 6, 1) not in archived_dates(data)
+    assert dt.date(2023, 6, 1) not in archived_dates(data, "ahjjb")
     # crawled (its other pages are not there: incomplete), not refused
     assert "2023-07-20" in trusted.stdout + trusted.stderr and "not trusted" not in trusted.stderr
 

@@ -35,16 +35,16 @@ def page(day: dt.date) -> dict:
 
 def archive(root, days=DAYS) -> None:
     for day in days:
-        write_snapshot(root, "articles", day, [article(day, 0), article(day, 1)], {"complete": True})
-        write_snapshot(root, "pages", day, [page(day)], {"complete": True})
+        write_snapshot(root, "ahjjb", "articles", day, [article(day, 0), article(day, 1)], {"complete": True})
+        write_snapshot(root, "ahjjb", "pages", day, [page(day)], {"complete": True})
 
 
 def compacted(root, year: int):
-    return pq.read_table(compact_path(root, "articles", year))
+    return pq.read_table(compact_path(root, "ahjjb", "articles", year))
 
 
 def assert_matches_snapshots(root) -> None:
-    for year in {day.year for day in archived_dates(root)}:
+    for year in {day.year for day in archived_dates(root, "ahjjb")}:
         expected = read_snapshots(root, start=dt.date(year, 1, 1), end=dt.date(year, 12, 31))
         got = compacted(root, year)
         assert got.column_names == ["issue_date", *expected.column_names[:-1]]
@@ -57,7 +57,7 @@ def test_one_file_per_dataset_and_year_equal_to_the_snapshots(tmp_path):
     assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == [
         f"compact/{ds}/year={y}/part-0.parquet" for ds in ("articles", "pages") for y in (2022, 2023)]
     assert_matches_snapshots(tmp_path)
-    assert pq.read_table(compact_path(tmp_path, "pages", 2023)).num_rows == 2
+    assert pq.read_table(compact_path(tmp_path, "ahjjb", "pages", 2023)).num_rows == 2
     assert not [p for p in (tmp_path / "compact").rglob("*") if p.is_file() and p.name != "part-0.parquet"]
 
 
@@ -73,8 +73,8 @@ def test_a_replaced_snapshot_rebuilds_only_its_year(tmp_path):
     archive(tmp_path)
     refresh(tmp_path)
     day = DAYS[2]
-    write_snapshot(tmp_path, "articles", day, [article(day, n, "新标题") for n in range(3)], {"complete": True})
-    assert refresh(tmp_path) == [compact_path(tmp_path, "articles", 2023)]
+    write_snapshot(tmp_path, "ahjjb", "articles", day, [article(day, n, "新标题") for n in range(3)], {"complete": True})
+    assert refresh(tmp_path) == [compact_path(tmp_path, "ahjjb", "articles", 2023)]
     assert_matches_snapshots(tmp_path)
     assert "新标题2" in compacted(tmp_path, 2023).column("title").to_pylist()
 
@@ -82,18 +82,18 @@ def test_a_replaced_snapshot_rebuilds_only_its_year(tmp_path):
 def test_a_snapshot_touched_in_place_is_noticed(tmp_path):
     archive(tmp_path)
     refresh(tmp_path)
-    path = partition_dir(tmp_path, "articles", DAYS[0]) / "part-0.parquet"
+    path = partition_dir(tmp_path, "ahjjb", "articles", DAYS[0]) / "part-0.parquet"
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
-    assert refresh(tmp_path) == [compact_path(tmp_path, "articles", 2022)]
+    assert refresh(tmp_path) == [compact_path(tmp_path, "ahjjb", "articles", 2022)]
 
 
 def test_removed_dates_and_years_leave_the_copy(tmp_path):
     archive(tmp_path)
     refresh(tmp_path)
-    shutil.rmtree(partition_dir(tmp_path, "articles", DAYS[3]))
+    shutil.rmtree(partition_dir(tmp_path, "ahjjb", "articles", DAYS[3]))
     for day in DAYS[:2]:
-        shutil.rmtree(partition_dir(tmp_path, "articles", day))
+        shutil.rmtree(partition_dir(tmp_path, "ahjjb", "articles", day))
     refresh(tmp_path)
     assert not (tmp_path / "compact" / "articles" / "year=2022").exists()
     assert (tmp_path / "compact" / "pages" / "year=2022").exists()
@@ -103,7 +103,7 @@ def test_removed_dates_and_years_leave_the_copy(tmp_path):
 
 def test_a_damaged_snapshot_is_left_out_until_it_is_replaced(tmp_path):
     archive(tmp_path)
-    path = partition_dir(tmp_path, "articles", DAYS[2]) / "part-0.parquet"
+    path = partition_dir(tmp_path, "ahjjb", "articles", DAYS[2]) / "part-0.parquet"
     path.write_bytes(path.read_bytes()[:100])
     refresh(tmp_path)
     assert compacted(tmp_path, 2023).column("issue_date").to_pylist() == [DAYS[3]] * 2
@@ -115,7 +115,7 @@ def test_a_damaged_snapshot_is_left_out_until_it_is_replaced(tmp_path):
 def test_a_damaged_compacted_file_is_rebuilt(tmp_path):
     archive(tmp_path)
     refresh(tmp_path)
-    path = compact_path(tmp_path, "articles", 2023)
+    path = compact_path(tmp_path, "ahjjb", "articles", 2023)
     path.write_bytes(b"PAR1 not parquet")
     assert refresh(tmp_path) == [path]
     assert_matches_snapshots(tmp_path)
@@ -137,6 +137,6 @@ def test_the_loader_reads_the_snapshots_while_the_copy_is_behind(tmp_path):
     archive(tmp_path)
     refresh(tmp_path)
     day = DAYS[3]
-    write_snapshot(tmp_path, "articles", day, [article(day, 0, "新标题")], {"complete": True})
+    write_snapshot(tmp_path, "ahjjb", "articles", day, [article(day, 0, "新标题")], {"complete": True})
     assert load_articles(tmp_path).equals(read_snapshots(tmp_path))
     assert "新标题0" in load_articles(tmp_path, DAYS[3], DAYS[3]).column("title").to_pylist()

@@ -67,7 +67,7 @@ def crawl(index: DuplicateIndex, data_dir: Path, day: dt.date, rows: list[dict])
     """What the snapshot pipeline does for one date: resolve, write the snapshot, commit."""
     rows = [dict(r) for r in rows]
     index.resolve(day, rows)
-    write_snapshot(data_dir, day, rows)
+    write_snapshot(data_dir, "ahjjb", day, rows)
     index.commit()
     return {r["article_id"]: r["duplicate_of"] for r in rows}
 
@@ -121,7 +121,7 @@ def test_fixtures_have_the_similarity_they_claim() -> None:
     ],
 )
 def test_duplicate_of_across_dates(tmp_path: Path, earlier: str, later: str, flagged: bool) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert crawl(index, tmp_path, D1, [row("a", earlier)]) == {"a": None}
     assert crawl(index, tmp_path, D2, [row("b", later)]) == {"b": "a" if flagged else None}
 
@@ -129,13 +129,13 @@ def test_duplicate_of_across_dates(tmp_path: Path, earlier: str, later: str, fla
 def test_short_bodies_follow_min_chars(tmp_path: Path) -> None:
     body = BASE[:100]
     near = body[:99] + "。"
-    index = DuplicateIndex.open(tmp_path, min_chars=200)
+    index = DuplicateIndex.open(tmp_path, "ahjjb", min_chars=200)
     crawl(index, tmp_path, D1, [row("a", body)])
     assert crawl(index, tmp_path, D2, [row("b", near), row("c", body, 0, 1)]) == {"b": None, "c": "a"}
 
 
 def test_earliest_is_chosen_by_date_page_position(tmp_path: Path) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("d1-late", EDITED, 2, 0), row("d1-early", BASE, 1, 3)])
     got = crawl(index, tmp_path, D2, [row("d2", BASE, 0, 0)])
     assert got == {"d2": "d1-early"}
@@ -143,7 +143,7 @@ def test_earliest_is_chosen_by_date_page_position(tmp_path: Path) -> None:
 
 def test_within_one_date_earlier_page_and_position_win(tmp_path: Path) -> None:
     rows = [row("p1-0", BASE, 1, 0), row("p0-5", EDITED, 0, 5), row("p0-2", BASE, 0, 2), row("p2-0", text(7), 2, 0)]
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert crawl(index, tmp_path, D1, rows) == {"p0-2": None, "p0-5": "p0-2", "p1-0": "p0-2", "p2-0": None}
 
 
@@ -151,23 +151,23 @@ def test_within_one_date_earlier_page_and_position_win(tmp_path: Path) -> None:
 def test_arrival_order_does_not_change_duplicate_of(tmp_path: Path, seed: int) -> None:
     rows = [row(f"a{i}", body, i // 3, i % 3) for i, body in enumerate(
         [BASE, text(11), EDITED, SHORT, text(12), BASE, SHORT, STOCK_A, STOCK_B, text(11)])]
-    expected = crawl(DuplicateIndex.open(tmp_path / "ref"), tmp_path / "ref", D1, rows)
+    expected = crawl(DuplicateIndex.open(tmp_path / "ref", "ahjjb"), tmp_path / "ref", D1, rows)
     assert expected == {"a0": None, "a1": None, "a2": "a0", "a3": None, "a4": None, "a5": "a0",
                         "a6": "a3", "a7": None, "a8": None, "a9": "a1"}
     shuffled = rows[:]
     random.Random(seed).shuffle(shuffled)
-    assert crawl(DuplicateIndex.open(tmp_path / "s"), tmp_path / "s", D1, shuffled) == expected
+    assert crawl(DuplicateIndex.open(tmp_path / "s", "ahjjb"), tmp_path / "s", D1, shuffled) == expected
 
 
 def test_recrawl_gives_no_self_duplicates_and_same_values(tmp_path: Path) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("old", BASE)])
     rows = [row("x", EDITED, 0, 0), row("y", STOCK_A, 0, 1), row("z", SHORT, 1, 0)]
     first = crawl(index, tmp_path, D2, rows)
     assert first == {"x": "old", "y": None, "z": None}
     assert crawl(index, tmp_path, D2, rows) == first
     # and after a restart, and when resolve runs twice before one commit
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert crawl(index, tmp_path, D2, rows) == first
     again = [dict(r) for r in rows]
     index.resolve(D2, again)
@@ -176,7 +176,7 @@ def test_recrawl_gives_no_self_duplicates_and_same_values(tmp_path: Path) -> Non
 
 
 def test_later_archived_date_is_never_a_target(tmp_path: Path) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D3, [row("later", BASE)])
     assert crawl(index, tmp_path, D1, [row("earlier", EDITED)]) == {"earlier": None}
     # re-crawling the later date now points at the earlier one
@@ -185,7 +185,7 @@ def test_later_archived_date_is_never_a_target(tmp_path: Path) -> None:
 
 
 def test_article_is_never_its_own_duplicate(tmp_path: Path) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("same-id", BASE)])
     assert crawl(index, tmp_path, D2, [row("same-id", BASE)]) == {"same-id": None}
 
@@ -194,14 +194,14 @@ def test_article_is_never_its_own_duplicate(tmp_path: Path) -> None:
 
 
 def test_restart_keeps_results_without_rereading_snapshots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE), row("s", SHORT, 0, 1)])
 
     def no_reading(folder: Path):
         raise AssertionError(f"re-read {folder}")
 
     monkeypatch.setattr(dedupe, "_read_snapshot_rows", no_reading)
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert len(index) == 2
     rows = [row("b", EDITED), row("t", SHORT, 0, 1)]
     index.resolve(D2, rows)
@@ -209,7 +209,7 @@ def test_restart_keeps_results_without_rereading_snapshots(tmp_path: Path, monke
 
 
 def test_sidecar_lives_outside_the_parquet_globs(tmp_path: Path) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
     files = [p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()]
     assert Path("index/dedupe.npz") in files
@@ -218,52 +218,52 @@ def test_sidecar_lives_outside_the_parquet_globs(tmp_path: Path) -> None:
 
 
 def test_index_is_rebuilt_when_sidecar_missing(tmp_path: Path) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
     (tmp_path / "index" / "dedupe.npz").unlink()
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert crawl(index, tmp_path, D2, [row("b", BASE)]) == {"b": "a"}
 
 
 @pytest.mark.parametrize("garbage", [b"", b"not an npz at all", b"PK\x03\x04" + b"\0" * 100])
 def test_corrupt_sidecar_is_rebuilt_with_a_warning(tmp_path: Path, caplog, garbage: bytes) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
     (tmp_path / "index" / "dedupe.npz").write_bytes(garbage)
     with caplog.at_level(logging.WARNING, logger="epaper.storage.dedupe"):
-        index = DuplicateIndex.open(tmp_path)
+        index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert "sidecar" in caplog.text
     assert crawl(index, tmp_path, D2, [row("b", BASE)]) == {"b": "a"}
 
 
 def test_snapshot_replaced_behind_the_index_is_reindexed(tmp_path: Path) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
-    write_snapshot(tmp_path, D1, [row("a2", STOCK_A)])  # e.g. a reparse by another process
-    index = DuplicateIndex.open(tmp_path)
+    write_snapshot(tmp_path, "ahjjb", D1, [row("a2", STOCK_A)])  # e.g. a reparse by another process
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert crawl(index, tmp_path, D2, [row("b", BASE, 0, 0), row("c", STOCK_A, 0, 1)]) == {"b": None, "c": "a2"}
 
 
 def test_snapshot_removed_behind_the_index_is_forgotten(tmp_path: Path) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
     (tmp_path / "articles" / f"issue_date={D1}" / "part-0.parquet").unlink()
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert crawl(index, tmp_path, D2, [row("b", BASE)]) == {"b": None}
 
 
 def test_crash_between_snapshot_write_and_commit(tmp_path: Path) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
     rows = [row("b", text(5))]
     index.resolve(D2, rows)
-    write_snapshot(tmp_path, D2, rows)  # ...and the process dies before commit()
-    index = DuplicateIndex.open(tmp_path)
+    write_snapshot(tmp_path, "ahjjb", D2, rows)  # ...and the process dies before commit()
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert crawl(index, tmp_path, D3, [row("c", text(5)), row("d", BASE, 0, 1)]) == {"c": "b", "d": "a"}
 
 
 def test_commit_without_snapshot_keeps_the_archive_view(tmp_path: Path) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
     index.resolve(D1, [row("never-written", STOCK_A)])  # snapshot write failed
     index.commit()
@@ -272,17 +272,17 @@ def test_commit_without_snapshot_keeps_the_archive_view(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content", [b"", b"garbage, not parquet", b"PAR1" + b"\0" * 64, "truncated"])
 def test_invalid_snapshot_is_ignored_with_a_warning(tmp_path: Path, caplog, content) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
     bad = tmp_path / "articles" / f"issue_date={D2}" / "part-0.parquet"
-    good = write_snapshot(tmp_path, D2, [row("x", STOCK_A)])
+    good = write_snapshot(tmp_path, "ahjjb", D2, [row("x", STOCK_A)])
     if content == "truncated":
         data = good.read_bytes()
         bad.write_bytes(data[: len(data) // 2])
     else:
         bad.write_bytes(content)
     with caplog.at_level(logging.WARNING, logger="epaper.storage.dedupe"):
-        index = DuplicateIndex.open(tmp_path)
+        index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert str(bad) in caplog.text
     assert crawl(index, tmp_path, D3, [row("b", BASE), row("c", STOCK_A, 0, 1)]) == {"b": "a", "c": None}
 
@@ -292,21 +292,21 @@ def test_snapshot_without_needed_columns_is_ignored(tmp_path: Path, caplog) -> N
     path.parent.mkdir(parents=True)
     pq.write_table(pa.table({"article_id": ["a"]}), path)
     with caplog.at_level(logging.WARNING, logger="epaper.storage.dedupe"):
-        index = DuplicateIndex.open(tmp_path)
+        index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert "ignoring" in caplog.text and len(index) == 0
 
 
 def test_changed_settings_rebuild_the_index(tmp_path: Path) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE[:100])])
-    index = DuplicateIndex.open(tmp_path, min_chars=200)  # BASE[:100] is now short: exact only
+    index = DuplicateIndex.open(tmp_path, "ahjjb", min_chars=200)  # BASE[:100] is now short: exact only
     assert crawl(index, tmp_path, D2, [row("b", BASE[:99] + "。"), row("c", BASE[:100], 0, 1)]) == {"b": None, "c": "a"}
 
 
 @pytest.mark.parametrize("kwargs", [{"shingle_size": 0}, {"threshold": 0.0}, {"threshold": 1.5}, {"min_chars": -1}])
 def test_bad_settings_are_refused(tmp_path: Path, kwargs: dict) -> None:
     with pytest.raises(ValueError):
-        DuplicateIndex.open(tmp_path, **kwargs)
+        DuplicateIndex.open(tmp_path, "ahjjb", **kwargs)
 
 
 # -- the pipeline shell -----------------------------------------------------------------------
@@ -355,9 +355,9 @@ def test_a_bad_setting_stops_the_crawl_before_it_starts(tmp_path: Path) -> None:
 
 
 def test_lookup_verifies_only_band_candidates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    index = DuplicateIndex.open(tmp_path)
+    index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row(f"a{i}", text(100 + i, 200), i // 50, i % 50) for i in range(600)])
-    index = DuplicateIndex.open(tmp_path)  # everything in the compacted base
+    index = DuplicateIndex.open(tmp_path, "ahjjb")  # everything in the compacted base
     verified: list[int] = []
     real = dedupe.matches
 

@@ -100,7 +100,7 @@ def assert_complete_and_true(server, data: Path, days: list[dt.date] | None = No
     COUNTS["rows lost"] += sum(p.endswith(": missing") for p in problems)
     assert problems == []
     days = days or DAYS
-    assert {d: snapshot_info(data, d).complete for d in days} == {d: True for d in days}
+    assert {d: snapshot_info(data, "ahjjb", d).complete for d in days} == {d: True for d in days}
 
 
 def article(truth: dict, day: int, page: int, position: int) -> str:
@@ -221,7 +221,7 @@ def test_permanent_faults_leave_dates_incomplete_then_the_next_run_completes_the
     touched_pages = {t for _, t, _ in targets if "/layout/" in t}
     for day in DAYS:
         assert truth_urls(server, day) - lost <= archived_urls(tmp_path, day) <= truth_urls(server, day)
-        assert snapshot_info(tmp_path, day).complete is (day not in failed_days)
+        assert snapshot_info(tmp_path, "ahjjb", day).complete is (day not in failed_days)
     unexplained = [p for p in diff_archive(tmp_path, server.truth_path, server.base_url)
                    if p.split(": ")[0] not in lost and not p.startswith(("page (", "pages differ"))]
     assert unexplained == []
@@ -266,14 +266,14 @@ def test_a_lying_charset_is_read_right(portal, tmp_path, template):
 def test_an_incomplete_crawl_never_replaces_a_complete_snapshot(server, clean_archive, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(clean_archive, data)
-    before = pq.read_table(snapshot_path(data, "articles", START))
+    before = pq.read_table(snapshot_path(data, "ahjjb", "articles", START))
     target = article(server.truth, 0, 0, 2)
     server.faults.append(Fault("status", re.escape(target) + "$"))
     result = crawl(server, data, dates=("--date", START.isoformat()))
     assert result.returncode == 1
     assert result.stderr.startswith(f"{START} incomplete (previous complete snapshot kept): ")
     assert urljoin(server.base_url, target) in result.stderr
-    assert pq.read_table(snapshot_path(data, "articles", START)).equals(before)
+    assert pq.read_table(snapshot_path(data, "ahjjb", "articles", START)).equals(before)
     assert_complete_and_true(server, data)
 
 
@@ -288,7 +288,7 @@ def test_incomplete_crawls_add_up_and_lose_nothing(server, tmp_path):
     server.faults.append(Fault("not_found", re.escape(b) + "$"))
     assert crawl(server, tmp_path, dates=one).returncode == 1
     assert archived_urls(tmp_path, START) == truth_urls(server, START)  # A from run 2, B from run 1
-    assert snapshot_info(tmp_path, START).complete is False  # B failed in the last run
+    assert snapshot_info(tmp_path, "ahjjb", START).complete is False  # B failed in the last run
     heal(server)
     assert crawl(server, tmp_path, dates=one).returncode == 0
     assert_complete_and_true(server, tmp_path, [START])
@@ -348,7 +348,7 @@ def test_nothing_a_page_says_names_a_path(hostile_site, tmp_path):
     assert all(f.startswith(("data/", "site/")) for f in created), created  # site/: the forged pages
     unexpected = [f for f in _files(data) if not SAFE.fullmatch(f)]
     assert unexpected == []
-    assert set(archived_dates(data)) <= set(DAYS)
+    assert set(archived_dates(data, "ahjjb")) <= set(DAYS)
 
 
 # ------------------------------------------------------------------ a damaged archive
@@ -367,7 +367,7 @@ def test_damaged_snapshots_are_reported_ignored_and_replaced(server, clean_archi
     data = tmp_path / "data"
     shutil.copytree(clean_archive, data)
     for day, (dataset, how) in DAMAGE.items():
-        damage(snapshot_path(data, dataset, day), how)
+        damage(snapshot_path(data, "ahjjb", dataset, day), how)
 
     # epaper status names them
     status = run_epaper("status", "--data", str(data), "--json")
@@ -383,7 +383,7 @@ def test_damaged_snapshots_are_reported_ignored_and_replaced(server, clean_archi
     # the dedupe index skips the damaged articles snapshots with a warning
     shutil.rmtree(data / "index", ignore_errors=True)
     with caplog.at_level("WARNING"):
-        index = DuplicateIndex.open(data)
+        index = DuplicateIndex.open(data, "ahjjb")
     warned = " ".join(r.getMessage() for r in caplog.records if "unreadable snapshot" in r.getMessage())
     assert all(str(d) in warned for d, (dataset, _) in DAMAGE.items() if dataset == "articles")
     assert len(index) > 0
@@ -397,7 +397,7 @@ def test_damaged_snapshots_are_reported_ignored_and_replaced(server, clean_archi
     again = crawl(server, data, dates=("--from", START.isoformat(), "--to", DAYS[2].isoformat()))
     assert again.returncode == 0, again.stderr
     for day, (dataset, _) in DAMAGE.items():
-        pq.read_table(snapshot_path(data, dataset, day))
+        pq.read_table(snapshot_path(data, "ahjjb", dataset, day))
     assert_complete_and_true(server, data)
 
 
@@ -406,13 +406,13 @@ def test_a_damaged_snapshot_is_replaced_even_by_an_incomplete_crawl(server, clea
     data = tmp_path / "data"
     shutil.copytree(clean_archive, data)
     one = ("--date", START.isoformat())
-    damage(snapshot_path(data, "articles", START), how)
+    damage(snapshot_path(data, "ahjjb", "articles", START), how)
     target = article(server.truth, 0, 0, 2)
     server.faults.append(Fault("status", re.escape(target) + "$"))
     result = crawl(server, data, dates=one)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert archived_urls(data, START) == truth_urls(server, START) - {urljoin(server.base_url, target)}
-    assert snapshot_info(data, START).error is None
+    assert snapshot_info(data, "ahjjb", START).error is None
     heal(server)
     assert crawl(server, data, dates=one).returncode == 0
     assert_complete_and_true(server, data)
@@ -520,7 +520,7 @@ def test_a_maintenance_page_never_replaces_an_archived_issue(server, clean_archi
     incomplete naming the page and why, the snapshots and WARC files stay as they were."""
     data = tmp_path / "data"
     shutil.copytree(clean_archive, data)
-    before = {ds: snapshot_path(data, ds, START).read_bytes() for ds in DATASETS}
+    before = {ds: snapshot_path(data, "ahjjb", ds, START).read_bytes() for ds in DATASETS}
     warcs = warc_names(data)
     pattern = {"front page": re.escape(page(server.truth, 0, 0)) + "$",
                "other page": re.escape(page(server.truth, 0, 2)) + "$",
@@ -533,7 +533,7 @@ def test_a_maintenance_page_never_replaces_an_archived_issue(server, clean_archi
     assert line.startswith(f"{START} incomplete (previous complete snapshot kept): ")
     target = urljoin(server.base_url, article(server.truth, 0, 1, 0) if where == "article" else page(server.truth, 0, 0 if where != "other page" else 2))
     assert target in line and ("not an e-paper page" in line or where == "article")
-    assert {ds: snapshot_path(data, ds, START).read_bytes() for ds in DATASETS} == before
+    assert {ds: snapshot_path(data, "ahjjb", ds, START).read_bytes() for ds in DATASETS} == before
     assert warc_names(data) == warcs  # nothing deleted (the failed crawl's capture is not kept)
     assert last_run(data)["outcomes"][START.isoformat()]["status"] == "incomplete"
 
@@ -548,7 +548,7 @@ def test_a_complete_recrawl_adds_warc_files_and_reparse_reads_the_newest(server,
     assert old < warc_names(data) and len(new) == 1  # raw captures are only ever added
     assert {p for p in old if START.isoformat() in p} and all(p in warc_names(data) for p in old)
     for ds in DATASETS:
-        snapshot_path(data, ds, START).unlink()
+        snapshot_path(data, "ahjjb", ds, START).unlink()
     result = run_epaper("reparse", *one, "--data", str(data))
     assert result.returncode == 0, result.stderr
     files = set(load_articles(data, start=START, end=START, columns=["warc_file"]).column("warc_file").to_pylist())

@@ -217,9 +217,9 @@ async def test_a_drift_is_flagged_from_its_first_date_and_not_before(drifting, t
     first = flagged[THIRD]
     assert any(change.startswith(field) and names_the_start(change) for change in first), first
     # recorded in the snapshot's footer, and the state every command reads
-    assert snapshot_info(data, THIRD).suspect == first
-    assert snapshot_info(data, THIRD).health["articles"] == ledger.results[THIRD].articles
-    states = {s.date: s.state for s in date_states(data, tz=SHANGHAI) if s.has_snapshot}
+    assert snapshot_info(data, "ahjjb", THIRD).suspect == first
+    assert snapshot_info(data, "ahjjb", THIRD).health["articles"] == ledger.results[THIRD].articles
+    states = {s.date: s.state for s in date_states(data, "ahjjb", tz=SHANGHAI) if s.has_snapshot}
     assert {d for d, st in states.items() if st == SUSPECT} == set(flagged)
     assert all(states[d] == ARCHIVED for d in issues if d < DRIFT_FROM)
 

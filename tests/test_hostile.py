@@ -158,7 +158,7 @@ async def test_a_page_that_vanishes_leaves_the_date_incomplete_and_the_archive_a
     with serve(site_copy) as server:
         first = await crawl_in_process(data, server.base_url, date=DAY.isoformat())
         assert first.results[DAY].status == "archived"
-        before = {ds: snapshot_path(data, ds, DAY).read_bytes() for ds in ("articles", "pages")}
+        before = {ds: snapshot_path(data, "ahjjb", ds, DAY).read_bytes() for ds in ("articles", "pages")}
         # The portal no longer lists page 03 (its articles may be linked from elsewhere).
         assert _edit(site_copy / "pc/layout/202308/01", 'id="pageLink" href="node_03.html"', 'id="x" href="#"') > 1
         second = await crawl_in_process(data, server.base_url, date=DAY.isoformat())
@@ -166,8 +166,8 @@ async def test_a_page_that_vanishes_leaves_the_date_incomplete_and_the_archive_a
     assert result.status == "incomplete" and result.kept_previous
     (failure,) = result.failures
     assert failure["url"].endswith("/node_03.html") and "missing from this crawl" in failure["reason"]
-    assert {ds: snapshot_path(data, ds, DAY).read_bytes() for ds in ("articles", "pages")} == before
-    assert snapshot_info(data, DAY).complete
+    assert {ds: snapshot_path(data, "ahjjb", ds, DAY).read_bytes() for ds in ("articles", "pages")} == before
+    assert snapshot_info(data, "ahjjb", DAY).complete
 
 
 @pytest_twisted.ensureDeferred
@@ -235,7 +235,7 @@ async def test_a_snapshot_that_cannot_be_written_is_never_reported_archived(port
     assert result.status == "incomplete"
     assert any("write failed" in f["reason"] and "32770" in f["reason"] for f in result.failures)
     assert (result.articles, result.pages) == (0, 0)  # nothing was written, nothing is counted
-    assert archived_dates(tmp_path) == []
+    assert archived_dates(tmp_path, "ahjjb") == []
 
 
 # ------------------------------------------------------------------ symlinks and odd files in the archive

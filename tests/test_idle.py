@@ -23,7 +23,7 @@ def test_a_second_latest_makes_one_request_and_force_fetches_again(portal, tmp_p
     assert first.returncode == 0, first.stderr
     newest = max(server.truth["issues"])
     assert first.stdout.startswith(f"{newest} archived:")
-    snapshot = snapshot_path(tmp_path, "articles", dt.date.fromisoformat(newest))
+    snapshot = snapshot_path(tmp_path, "ahjjb", "articles", dt.date.fromisoformat(newest))
     before = snapshot.stat().st_mtime_ns
     warcs = sorted((tmp_path / "warc").rglob("*.warc.gz"))
 

@@ -93,8 +93,8 @@ def wait_for_pause(proc: subprocess.Popen, data: Path, timeout: float = 60) -> N
 def state(data: Path) -> dict[dt.date, set[str]]:
     """Archived date → article URLs, reading every snapshot whole (a partial file would raise)."""
     out = {}
-    for day in archived_dates(data):
-        table = pq.read_table(snapshot_path(data, "articles", day), schema=DATASETS["articles"])
+    for day in archived_dates(data, "ahjjb"):
+        table = pq.read_table(snapshot_path(data, "ahjjb", "articles", day), schema=DATASETS["articles"])
         out[day] = set(table.column("url").to_pylist())
     return out
 
@@ -114,7 +114,7 @@ def assert_complete_and_true(server, data: Path) -> None:
     problems = diff_archive(data, server.truth_path, server.base_url, dates=DAYS)
     COUNTS["rows lost"] += sum(p.endswith(": missing") for p in problems)
     assert problems == []
-    assert all(snapshot_info(data, d).complete for d in DAYS)
+    assert all(snapshot_info(data, "ahjjb", d).complete for d in DAYS)
     leftovers = [p for p in data.rglob("*.tmp-*")]
     assert leftovers == []  # a healthy run clears what killed writers left behind
 
@@ -174,7 +174,7 @@ def test_a_killed_write_keeps_the_previous_snapshot_byte_for_byte(server, tmp_pa
     """Killed after the new file is written but before the rename: the old file is untouched."""
     data = tmp_path / "data"
     recover(server, data)
-    path = snapshot_path(data, "articles", START)
+    path = snapshot_path(data, "ahjjb", "articles", START)
     old = path.read_bytes()
     proc = spawn(server, data, "-s", "SNAPSHOT_PAUSE_AT=rename:2")  # file 2: the first date's articles
     wait_for_pause(proc, data)
@@ -223,7 +223,7 @@ def test_an_archive_through_faults_kills_and_damage_equals_a_clean_run(server, t
         server.delay = 0.0
     # damage: one snapshot garbage, one cut short
     for day, dataset in ((DAYS[0], "articles"), (DAYS[2], "pages")):
-        path = snapshot_path(tried, dataset, day)
+        path = snapshot_path(tried, "ahjjb", dataset, day)
         if path.exists():
             path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
 
@@ -291,7 +291,7 @@ def test_kills_in_a_revising_recrawl_lose_nothing(server, tmp_path):
     kept = [r for r in revisions.read_revisions(data, START) if r["article_id"] == fixed["article_id"]]
     assert [r["body"] for r in kept] == [fixed["body"]]  # the earlier version, once
     for day in DAYS:
-        assert load_captures(data, day).damaged is None
+        assert load_captures(data, "ahjjb", day).damaged is None
     assert not list(data.rglob("*.tmp-*"))
 
     # a reparse rebuilding that history, killed while it replays the first crawls (into .reparse/)

@@ -30,7 +30,7 @@ def dead_pid() -> int:
 
 
 def temp(root: Path, day: dt.date, pid: int) -> Path:
-    folder = partition_dir(root, "warc", day)
+    folder = partition_dir(root, "ahjjb", "warc", day)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f".20230801T000000-{pid}.warc.gz.tmp-{pid}"
     path.write_bytes(b"partial")
@@ -64,7 +64,7 @@ def test_only_the_files_of_writers_that_are_gone_are_removed(tmp_path, sleeper):
 
 
 def test_no_file_but_a_temporary_is_touched(tmp_path):
-    folder = partition_dir(tmp_path, "warc", D1)
+    folder = partition_dir(tmp_path, "ahjjb", "warc", D1)
     folder.mkdir(parents=True)
     keep = [folder / "20230801T000000-1.warc.gz", folder / ".hidden", folder / "x.tmp-1", folder / ".x.tmp-"]
     for path in keep:
@@ -91,7 +91,7 @@ def test_a_killed_crawl_is_counted_told_apart_and_cleaned_by_the_next(server, tm
                             cwd=CLEAN_CWD, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 60
-    while not all(any(partition_dir(data, "warc", d).glob(".*.tmp-*")) for d in (D1, D2)):
+    while not all(any(partition_dir(data, "ahjjb", "warc", d).glob(".*.tmp-*")) for d in (D1, D2)):
         assert proc.poll() is None, "the crawl ended before it was killed"
         assert time.monotonic() < deadline, "the crawl never opened its WARC files"
         time.sleep(0.05)

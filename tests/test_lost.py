@@ -43,10 +43,10 @@ def zero_middle(path: Path, count: int = 200) -> None:
 def long_day(data: Path, day: dt.date) -> None:
     """A date with enough text that its data dwarfs the footer."""
     write_day(data, day, articles=60)
-    table = read_snapshot(data, "articles", day)
+    table = read_snapshot(data, "ahjjb", "articles", day)
     rows = [{**r, "body": "".join(chr(0x4E00 + (i * 7 + j * 13) % 2000) for j in range(400))}
             for i, r in enumerate(table.to_pylist())]
-    write_snapshot(data, "articles", day, rows, {"complete": True, "pages": 1})
+    write_snapshot(data, "ahjjb", "articles", day, rows, {"complete": True, "pages": 1})
 
 
 def with_old_day(data: Path) -> None:
@@ -61,7 +61,7 @@ def with_old_day(data: Path) -> None:
 def test_zeroed_bytes_inside_a_snapshot_make_status_check_exit_1_naming_it(tmp_path, capsys):
     with_old_day(tmp_path)
     assert status(tmp_path, capsys, "check") == (0, "healthy\n")
-    zero_middle(snapshot_path(tmp_path, "articles", OLD))
+    zero_middle(snapshot_path(tmp_path, "ahjjb", "articles", OLD))
     code, out = status(tmp_path, capsys, "check")
     assert code == 1 and out.startswith(f"damaged: {OLD} (damaged articles snapshot: column "), out
     assert "does not decode" in out or "checksum" in out
@@ -74,20 +74,20 @@ def test_zeroed_bytes_inside_a_snapshot_make_status_check_exit_1_naming_it(tmp_p
 def test_a_changed_byte_that_still_decodes_is_caught_by_the_stored_checksum(tmp_path):
     """A page header's statistics changed: every page still decodes, the SHA-256 differs."""
     write_day(tmp_path, OLD)
-    path = snapshot_path(tmp_path, "pages", OLD)
+    path = snapshot_path(tmp_path, "ahjjb", "pages", OLD)
     raw = bytearray(path.read_bytes())
     at = raw.index(b"node_01.html")  # the page URL, in a page's min/max statistics and its data
     raw[at] ^= 0x01
     path.write_bytes(bytes(raw))
     verdict = verify_file(path, tmp_path)
     assert verdict.checksummed and verdict.error
-    [state] = date_states(tmp_path, tz=SHANGHAI, verify=True)
+    [state] = date_states(tmp_path, "ahjjb", tz=SHANGHAI, verify=True)
     assert state.state == DAMAGED and state.error.startswith("damaged pages snapshot")
 
 
 def test_a_snapshot_written_before_checksums_is_judged_by_a_full_decode_and_says_so(tmp_path, capsys):
     healthy(tmp_path)
-    path = snapshot_path(tmp_path, "articles", WINDOW[2])
+    path = snapshot_path(tmp_path, "ahjjb", "articles", WINDOW[2])
     pq.write_table(pq.read_table(path), path, compression="zstd")  # as earlier versions wrote it
     assert not verify_file(path, tmp_path).checksummed and verify_file(path, tmp_path).error is None
     code, out = status(tmp_path, capsys, "check")
@@ -144,7 +144,7 @@ def damaged_and_lost(data: Path) -> None:
     for day in WINDOW[:4]:
         write_day(data, day)
     long_day(data, WINDOW[1])
-    zero_middle(snapshot_path(data, "articles", WINDOW[1]))
+    zero_middle(snapshot_path(data, "ahjjb", "articles", WINDOW[1]))
     write_run(data, "2026-11-27T02:00:00Z", {d.isoformat(): "archived" for d in WINDOW[:4]})
     for dataset in ("articles", "pages"):
         shutil.rmtree(data / dataset / f"issue_date={WINDOW[3]}")
@@ -159,7 +159,7 @@ def test_the_loaders_name_each_damaged_and_lost_date_each_time(tmp_path, compact
     damaged_and_lost(tmp_path)
     if compacted:
         with caplog.at_level(logging.WARNING):
-            compact.refresh(tmp_path)
+            compact.refresh(tmp_path, "ahjjb")
         assert f"the articles of {WINDOW[1]} are left out" in caplog.text
     for _ in range(2):  # each time, not once per session
         with warnings.catch_warnings(record=True) as record:
@@ -186,14 +186,14 @@ def test_compact_names_a_date_it_leaves_out_on_every_refresh(tmp_path, caplog):
     for _ in range(2):
         caplog.clear()
         with caplog.at_level(logging.WARNING):
-            compact.refresh(tmp_path)
+            compact.refresh(tmp_path, "ahjjb")
         assert [r.getMessage()[:60] for r in caplog.records] == [
             f"compact: the articles of {WINDOW[1]} are left out of {compact.compact_path(tmp_path, 'articles', 2026)}"[:60]]
     write_day(tmp_path, WINDOW[1])  # replaced (e.g. by epaper reparse): back in, no more warning
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        compact.refresh(tmp_path)
-        compact.refresh(tmp_path)
+        compact.refresh(tmp_path, "ahjjb")
+        compact.refresh(tmp_path, "ahjjb")
     assert not caplog.records
     assert WINDOW[1] in load_articles(tmp_path).column("issue_date").to_pylist()
 
@@ -213,7 +213,7 @@ async def test_the_printed_command_restores_a_lost_date(portal, tmp_path):
     server = portal("pc-rmrb", day, day)
     await crawl_in_process(tmp_path, server.base_url, date=day)
     server.stop()
-    before = read_snapshot(tmp_path, "articles", day)
+    before = read_snapshot(tmp_path, "ahjjb", "articles", day)
     assert before.num_rows > 0
     shutil.rmtree(tmp_path / "articles" / f"issue_date={day}")
     config = load_config(None, env={}, overrides={"storage.data_dir": str(tmp_path)})
@@ -225,7 +225,7 @@ async def test_the_printed_command_restores_a_lost_date(portal, tmp_path):
     command = line.split(": epaper ", 1)[1].rstrip(")")
     result = run_epaper(*shlex.split(command))
     assert result.returncode == 0, result.stderr
-    after = read_snapshot(tmp_path, "articles", day)
+    after = read_snapshot(tmp_path, "ahjjb", "articles", day)
     keep = ["article_id", "url", "title", "body", "duplicate_of"]
     assert after.select(keep).equals(before.select(keep))
-    assert [s.state for s in date_states(tmp_path, tz=SHANGHAI) if s.date == day] != [LOST]
+    assert [s.state for s in date_states(tmp_path, "ahjjb", tz=SHANGHAI) if s.date == day] != [LOST]

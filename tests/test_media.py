@@ -75,23 +75,23 @@ async def test_every_pdf_scan_and_image_is_captured_once_then_revisited(portal, 
     assert result.media_failures == []
     assert stats.get_value("epaper/media/requested") == len(media)
     assert [url for url in media if server.requests.count(path_of(url)) != 1] == []  # once each
-    (first,) = warc_files(tmp_path, DAY)
+    (first,) = warc_files(tmp_path, "ahjjb", DAY)
     stored = {url: (kind, media_kind) for kind, url, media_kind, _ in records(first) if url in media}
     assert stored == {url: ("response", kind) for url, kind in media.items()}
-    captures = load_captures(tmp_path, DAY)
+    captures = load_captures(tmp_path, "ahjjb", DAY)
     assert all(captures.newest(url).status == 200 and captures.newest(url).media == kind for url, kind in media.items())
 
     # again, unchanged: the portal answers 304, each is a revisit of the first capture
     result, stats = await crawl(tmp_path, server, **ALL)
     assert result.media_failures == [] and stats.get_value("epaper/media/captured/pdf") == len(
         [kind for kind in media.values() if kind == "pdf"])
-    second = warc_files(tmp_path, DAY)[-1]
+    second = warc_files(tmp_path, "ahjjb", DAY)[-1]
     assert sorted((url, kind, profile) for kind, url, _, profile in records(second) if url in media) == sorted(
         (url, "revisit", NOT_MODIFIED) for url in media)
     # a portal without conditional answers: the same bytes again, each an identical-payload revisit
     result, _ = await crawl(tmp_path, server, CONDITIONAL_ENABLED=False, **ALL)
     assert result.media_failures == []
-    third = warc_files(tmp_path, DAY)[-1]
+    third = warc_files(tmp_path, "ahjjb", DAY)[-1]
     assert sorted((url, kind, profile) for kind, url, _, profile in records(third) if url in media) == sorted(
         (url, "revisit", IDENTICAL) for url in media)
     assert third.stat().st_size < first.stat().st_size
@@ -105,7 +105,7 @@ async def test_capture_is_off_by_default_and_off_asks_for_no_media(portal, tmp_p
     asked = set(server.requests)
     assert not [url for url in media_of(server) if path_of(url) in asked]
     assert stats.get_value("epaper/media/requested") is None
-    assert not [r for r in records(warc_files(tmp_path, DAY)[0]) if r[2]]
+    assert not [r for r in records(warc_files(tmp_path, "ahjjb", DAY)[0]) if r[2]]
     # one kind only: the others are not asked for
     server.requests.clear()
     await crawl(tmp_path / "pdf", server, MEDIA_CAPTURE="pdf")
@@ -129,7 +129,7 @@ async def test_a_media_file_that_fails_leaves_the_date_archived_and_is_reported(
     assert reasons == {pdf: "pdf: HTTP 404", image: "images: HTTP 500", scan: reasons[scan]}
     assert reasons[scan].startswith("scan: truncated response")
     assert stats.get_value("epaper/media/failed") == 3
-    kept = {url for kind, url, media_kind, _ in records(warc_files(tmp_path, DAY)[0]) if kind == "response"}
+    kept = {url for kind, url, media_kind, _ in records(warc_files(tmp_path, "ahjjb", DAY)[0]) if kind == "response"}
     assert scan not in kept and image not in kept  # a cut file or a 5xx is never kept
     assert set(media) - {pdf, image, scan} <= kept
 
@@ -164,8 +164,8 @@ async def test_real_sizes_are_bounded_by_media_maxsize_not_download_maxsize(tmp_
         media = media_of(server)
         result, _ = await crawl(tmp_path / "a", server, DOWNLOAD_MAXSIZE=512 * 1024, MEDIA_CAPTURE=["pdf"])
         assert result.media_failures == []
-        (warc,) = warc_files(tmp_path / "a", DAY)
-        captures = load_captures(tmp_path / "a", DAY)
+        (warc,) = warc_files(tmp_path / "a", "ahjjb", DAY)
+        captures = load_captures(tmp_path / "a", "ahjjb", DAY)
         pdfs = [url for url, kind in media.items() if kind == "pdf"]
         assert all(captures.newest(url).media == "pdf" for url in pdfs)
         assert captures.newest(pdfs[0]).payload == b""  # never held in memory when read back

@@ -19,7 +19,7 @@ TODAY = dt.date(2026, 11, 27)
 def run_line(data: Path, ended: str, exit_status: int, outcomes: dict, stats: dict | None = None) -> None:
     path = runs_path(data)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"run_id": ended, "command": "epaper crawl", "started": ended, "ended": ended,
+    record = {"run_id": ended, "command": "epaper crawl", "source": "ahjjb", "started": ended, "ended": ended,
               "dates": sorted(outcomes), "exit_status": exit_status, "outcomes": outcomes, **({"stats": stats} if stats else {})}
     with path.open("a") as fh:
         fh.write(json.dumps(record) + "\n")

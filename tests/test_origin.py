@@ -139,7 +139,7 @@ async def test_a_page_redirected_to_another_port_fails_its_date(two_ports, tmp_p
     (failure,) = [f for f in result.failures if f["url"].endswith("node_02.html")]
     assert "redirected outside the portal's origin" in failure["reason"]
     assert f"to http://127.0.0.1:{other.port}/" in failure["reason"]
-    assert snapshot_info(tmp_path / "data", DAY).complete is False
+    assert snapshot_info(tmp_path / "data", "ahjjb", DAY).complete is False
 
 
 @pytest_twisted.ensureDeferred
@@ -151,7 +151,7 @@ async def test_a_latest_issue_redirected_to_another_port_is_not_fetched(two_port
     result = ledger.results[DAY]  # the date is read from the redirect's target, never fetched there
     assert result.status != "archived"
     assert any("outside the portal's origin" in r for r in _failure_reasons(result)), result.failures
-    assert not snapshot_info(tmp_path / "data", DAY).complete
+    assert not snapshot_info(tmp_path / "data", "ahjjb", DAY).complete
 
 
 @pytest_twisted.ensureDeferred

@@ -50,7 +50,7 @@ async def test_a_standard_indexer_finds_every_archived_article_revisits_resolved
     server = portal("pc-rmrb", DAY, DAY + dt.timedelta(days=1))
     await crawl_in_process(tmp_path, server.base_url, date=DAY)
     await crawl_in_process(tmp_path, server.base_url, date=DAY)  # a recheck: its unchanged pages are revisits
-    files = sorted(partition_dir(tmp_path, "warc", DAY).glob("*.warc.gz"))
+    files = sorted(partition_dir(tmp_path, "ahjjb", "warc", DAY).glob("*.warc.gz"))
     assert len(files) == 2
     index = cdxj(tmp_path, files)
 

@@ -106,10 +106,10 @@ def test_recheck_dates_follow_the_cadence(tmp_path, issue, crawled, due):
     from epaper.storage.parquet import write_snapshot
 
     day = dt.date.fromisoformat(issue)
-    write_snapshot(tmp_path, "articles", day, [], {"complete": True, "crawled_at": crawled})
+    write_snapshot(tmp_path, "ahjjb", "articles", day, [], {"complete": True, "crawled_at": crawled})
     today = dt.date(2023, 8, 4)
-    assert recheck_dates(tmp_path, ZoneInfo(SHANGHAI), today, (1, 7)) == ([day] if due else [])
-    assert recheck_dates(tmp_path, ZoneInfo(SHANGHAI), today, ()) == []
+    assert recheck_dates(tmp_path, "ahjjb", ZoneInfo(SHANGHAI), today, (1, 7)) == ([day] if due else [])
+    assert recheck_dates(tmp_path, "ahjjb", ZoneInfo(SHANGHAI), today, ()) == []
 
 
 @pytest.mark.parametrize("issue, crawled, catchup_days, due", [
@@ -127,9 +127,9 @@ def test_a_missed_recheck_is_made_up_within_the_catchup_window(tmp_path, issue, 
     from epaper.storage.parquet import write_snapshot
 
     day = dt.date.fromisoformat(issue)
-    write_snapshot(tmp_path, "articles", day, [], {"complete": True, "crawled_at": crawled})
+    write_snapshot(tmp_path, "ahjjb", "articles", day, [], {"complete": True, "crawled_at": crawled})
     today = dt.date(2023, 8, 4)
-    assert recheck_dates(tmp_path, ZoneInfo(SHANGHAI), today, (1, 7), catchup_days) == ([day] if due else [])
+    assert recheck_dates(tmp_path, "ahjjb", ZoneInfo(SHANGHAI), today, (1, 7), catchup_days) == ([day] if due else [])
 
 
 def test_a_scheduled_run_rechecks_with_304s_and_an_idle_latest(tmp_path):

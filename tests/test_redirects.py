@@ -39,4 +39,4 @@ async def test_a_redirect_to_an_url_already_asked_for_fails_the_date(portal, tmp
     reasons = [f["reason"] for f in result.failures]
     assert any(r.startswith("redirected to a URL this crawl already asked for (") for r in reasons), reasons
     assert not any("no longer lists" in r for r in reasons)
-    assert has_snapshot(tmp_path, DAY)  # what could be archived is, marked incomplete
+    assert has_snapshot(tmp_path, "ahjjb", DAY)  # what could be archived is, marked incomplete

@@ -28,12 +28,12 @@ def test_old_logs_and_runs_pruned_latest_outcomes_kept(tmp_path):
     write_run(tmp_path, "2025-01-02T00:00:00Z", {"2024-12-30": "archived"})  # old, but the latest for 12-30
     write_run(tmp_path, "2025-01-03T00:00:00Z", {"2024-12-30": "archived"})
     write_run(tmp_path, "2026-11-20T00:00:00+08:00", {"2026-11-19": "archived"})
-    before = last_outcomes(tmp_path)
+    before = last_outcomes(tmp_path, "ahjjb")
     assert apply_retention(tmp_path, log_days=90, runs_days=365, now=NOW, keep=current) == (1, 1)
     assert not old.exists() and recent.exists() and current.exists()
     assert [r["ended"] for r in read_runs(tmp_path)] == ["2025-01-01T00:00:00Z", "2025-01-03T00:00:00Z",
                                                          "2026-11-20T00:00:00+08:00"]
-    assert last_outcomes(tmp_path) == before  # status, report and the scheduler see the same
+    assert last_outcomes(tmp_path, "ahjjb") == before  # status, report and the scheduler see the same
     assert not list(runs_path(tmp_path).parent.glob(".*tmp*"))
     assert apply_retention(tmp_path, log_days=0, runs_days=0, now=NOW + dt.timedelta(days=9999)) == (0, 0)
 

@@ -65,7 +65,7 @@ async def test_corrections_and_removals_are_kept(portal, tmp_path):
 
     # the earlier captures are untouched, and each still replays (a revisit resolved to its payload)
     assert all(p.read_bytes() == data for p, data in warcs.items())
-    captures = load_captures(tmp_path, DAY)
+    captures = load_captures(tmp_path, "ahjjb", DAY)
     assert captures.damaged is None
     assert captures.newest(gone_row["url"]).payload  # the removed article's raw page, from the first capture
 
@@ -108,13 +108,13 @@ async def test_a_parser_difference_on_an_unchanged_page_is_no_correction(portal,
 
     server = portal("pc-rmrb", DAY, DAY + dt.timedelta(days=1), conditional="ignore")
     await crawl(tmp_path, server)
-    table = read_snapshot(tmp_path, "articles", DAY)
+    table = read_snapshot(tmp_path, "ahjjb", "articles", DAY)
     rows = table.to_pylist()
     rows[0]["title"] = "旧解析器的标题"
-    write_snapshot(tmp_path, "articles", DAY, rows, {"complete": True})
+    write_snapshot(tmp_path, "ahjjb", "articles", DAY, rows, {"complete": True})
     result = await crawl(tmp_path, server)
     assert result.revised == 0 and not revisions.revision_files(tmp_path, DAY)
-    assert read_snapshot(tmp_path, "articles", DAY).column("title")[0].as_py() != "旧解析器的标题"
+    assert read_snapshot(tmp_path, "ahjjb", "articles", DAY).column("title")[0].as_py() != "旧解析器的标题"
 
 
 @pytest_twisted.ensureDeferred
@@ -123,7 +123,7 @@ async def test_a_date_the_portal_no_longer_serves_keeps_its_snapshot(portal, tmp
 
     server = portal("pc-rmrb", DAY, DAY + dt.timedelta(days=1))
     await crawl(tmp_path, server)
-    before = snapshot_path(tmp_path, "articles", DAY).read_bytes()
+    before = snapshot_path(tmp_path, "ahjjb", "articles", DAY).read_bytes()
     # the calendar no longer lists the date
     server.faults[:] = [Fault("correct", r"period\.xml$", old=f"<period_date>{DAY}</period_date>",
                               new="<period_date>2023-08-30</period_date>")]
@@ -131,7 +131,7 @@ async def test_a_date_the_portal_no_longer_serves_keeps_its_snapshot(portal, tmp
     result = ledger.results[DAY]
     assert result.status == "incomplete"
     assert "no longer serves this archived issue" in result.failures[0]["reason"]
-    assert snapshot_path(tmp_path, "articles", DAY).read_bytes() == before
+    assert snapshot_path(tmp_path, "ahjjb", "articles", DAY).read_bytes() == before
 
 
 def test_changes_status_and_the_run_log_show_them(portal, tmp_path):
@@ -264,7 +264,7 @@ async def test_reparse_rebuilds_a_latest_crawl_and_duplicates_across_dates(porta
     for arguments in ({"latest": "1"}, {"start": first, "end": last - dt.timedelta(days=1)}, {"date": first}):
         ledger = await crawl_in_process(tmp_path, server.base_url, **arguments)
         assert {r.status for r in ledger.results.values()} == {"archived"}, arguments
-    assert not [url for url in load_captures(tmp_path, last).newest_by_url if url.endswith("period.xml")]
+    assert not [url for url in load_captures(tmp_path, "ahjjb", last).newest_by_url if url.endswith("period.xml")]
     articles, pages = load_articles(tmp_path), load_pages(tmp_path)
     assert articles.column("duplicate_of").null_count < articles.num_rows  # reprints across the dates
     server.stop()

@@ -35,7 +35,7 @@ def test_scrapy_crawl_logs_the_run_and_respects_the_lock(portal, tmp_path):
         locked = scrapy_crawl(tmp_path, *args)
     assert locked.returncode == 1
     assert f"archive {tmp_path} is locked by pid {os.getpid()}" in locked.stderr
-    assert archived_dates(tmp_path) == [] and read_runs(tmp_path) == []  # nothing fetched or written
+    assert archived_dates(tmp_path, "ahjjb") == [] and read_runs(tmp_path) == []  # nothing fetched or written
 
     result = scrapy_crawl(tmp_path, *args)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -112,7 +112,7 @@ def test_runlog_latest_outcome_wins(tmp_path: Path) -> None:
             run.date_outcome(D("2026-11-27"), status)
     runs = read_runs(tmp_path)
     assert [r["exit_status"] for r in runs] == [1, 0, 0]
-    latest = last_outcomes(tmp_path)[D("2026-11-27")]
+    latest = last_outcomes(tmp_path, "ahjjb")[D("2026-11-27")]
     assert latest["status"] == "archived"
     assert latest["run_id"] == runs[-1]["run_id"]
 

@@ -42,14 +42,14 @@ def test_schedule_archives_catches_up_and_stops(tmp_path):
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
-            archived = lambda: {d for d, ok in snapshot_status(data).items() if ok} >= issues  # noqa: E731
+            archived = lambda: {d for d, ok in snapshot_status(data, "ahjjb").items() if ok} >= issues  # noqa: E731
             assert wait_for(archived, 90), "the catch-up on start did not archive the window"
             gone = min(issues)
-            snapshot_path(data, "articles", gone).unlink()
-            assert wait_for(lambda: snapshot_path(data, "articles", gone).exists(), 60), "deleted date not caught up"
+            snapshot_path(data, "ahjjb", "articles", gone).unlink()
+            assert wait_for(lambda: snapshot_path(data, "ahjjb", "articles", gone).exists(), 60), "deleted date not caught up"
         finally:
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert not [p for p in data.rglob("*") if ".tmp-" in p.name]
-    assert snapshot_status(data).keys() >= issues
+    assert snapshot_status(data, "ahjjb").keys() >= issues

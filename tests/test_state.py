@@ -42,7 +42,7 @@ def write_run(data_dir: Path, ended: str, outcomes: dict[str, str],
     """One run-log line as `epaper crawl` writes it, with the time it ended chosen."""
     path = runs_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"run_id": ended, "command": "epaper crawl", "started": ended, "ended": ended,
+    record = {"run_id": ended, "command": "epaper crawl", "source": "ahjjb", "started": ended, "ended": ended,
               "dates": sorted(outcomes), "exit_status": 0,
               "outcomes": {d: {"status": s, "articles": 0, "pages": 0, "duplicates": 0,
                                "failures": failures or []} for d, s in outcomes.items()}}
@@ -68,10 +68,10 @@ def write_day(data_dir: Path, day: dt.date, *, complete: bool = True, articles: 
             "article_count": articles, "crawled_at": dt.datetime(2026, 11, 27, 1, tzinfo=UTC), "source": "test"}
     info = {"complete": complete, "failures": failures or [], "pages": 1, "duplicates": duplicates,
             "crawled_at": "2026-11-27T01:00:00+00:00", "source": "test", "suspect": suspect or []}
-    write_snapshot(data_dir, "pages", day, [page], info)
-    write_snapshot(data_dir, "articles", day, rows, info)
+    write_snapshot(data_dir, "ahjjb", "pages", day, [page], info)
+    write_snapshot(data_dir, "ahjjb", "articles", day, rows, info)
     if damaged:
-        snapshot_path(data_dir, damaged, day).write_bytes(b"not parquet at all\n" * 20)
+        snapshot_path(data_dir, "ahjjb", damaged, day).write_bytes(b"not parquet at all\n" * 20)
 
 
 # ---------------------------------------------------------------------------- one date
@@ -124,7 +124,7 @@ def test_state_of_one_date(tmp_path: Path, snapshot: dict | None, runs: list, st
         write_day(tmp_path, DAY, **snapshot)
     for ended, status, failures in runs:
         write_run(tmp_path, ended, {DAY.isoformat(): status}, failures)
-    [got] = date_states(tmp_path, tz=SHANGHAI, start=DAY, end=DAY)
+    [got] = date_states(tmp_path, "ahjjb", tz=SHANGHAI, start=DAY, end=DAY)
     assert (got.date, got.state, got.needs_crawl) == (DAY, state, needs_crawl)
     assert note in got.note and (note == "") == (got.note == "")
     assert got.has_snapshot == (snapshot is not None)
@@ -139,7 +139,7 @@ def test_counts_and_reasons(tmp_path: Path) -> None:
     write_day(tmp_path, DAY, complete=False, articles=5, duplicates=2, failures=[FAIL])
     write_day(tmp_path, DAY + dt.timedelta(1), damaged="pages", articles=4)
     write_run(tmp_path, "2026-11-29T00:00:00Z", {"2026-11-28": "failed"}, [FAIL])
-    states = {s.date: s for s in date_states(tmp_path, tz=SHANGHAI)}
+    states = {s.date: s for s in date_states(tmp_path, "ahjjb", tz=SHANGHAI)}
     assert states[DAY] == DateState(DAY, INCOMPLETE, pages=1, articles=5, duplicates=2,
                                     last_crawled="2026-11-27T01:00:00+00:00",
                                     failures=(("http://127.0.0.1/a.html", "HTTP 503"),))
@@ -166,15 +166,15 @@ def test_no_issue_is_confirmed_in_the_portals_time_zone(ended: str | None, tz: d
 # ---------------------------------------------------------------------------- the span
 
 def test_span_is_what_the_archive_knows(tmp_path: Path) -> None:
-    assert date_states(tmp_path / "nothing", tz=SHANGHAI) == []
+    assert date_states(tmp_path / "nothing", "ahjjb", tz=SHANGHAI) == []
     write_day(tmp_path, D("2026-11-20"))
     write_run(tmp_path, "2026-11-25T00:00:00Z", {"2026-11-24": "no_issue"})
-    states = date_states(tmp_path, tz=SHANGHAI)
+    states = date_states(tmp_path, "ahjjb", tz=SHANGHAI)
     assert [s.date for s in states] == [D("2026-11-20") + dt.timedelta(i) for i in range(5)]
     assert [s.state for s in states] == [ARCHIVED, MISSING, MISSING, MISSING, NO_ISSUE]
-    assert [s.date for s in date_states(tmp_path, tz=SHANGHAI, start=D("2026-11-23"))] == [
+    assert [s.date for s in date_states(tmp_path, "ahjjb", tz=SHANGHAI, start=D("2026-11-23"))] == [
         D("2026-11-23"), D("2026-11-24")]
-    assert [s.date for s in date_states(tmp_path, tz=SHANGHAI, end=D("2026-11-21"))] == [
+    assert [s.date for s in date_states(tmp_path, "ahjjb", tz=SHANGHAI, end=D("2026-11-21"))] == [
         D("2026-11-20"), D("2026-11-21")]
 
 
@@ -184,7 +184,7 @@ def test_span_is_what_the_archive_knows(tmp_path: Path) -> None:
     ("2026-11-28", "2026-11-27", []),  # a window of 0 days
 ])
 def test_bounds_given_are_the_span(tmp_path: Path, start: str, end: str, dates: list[str]) -> None:
-    states = date_states(tmp_path, tz=SHANGHAI, start=D(start), end=D(end))
+    states = date_states(tmp_path, "ahjjb", tz=SHANGHAI, start=D(start), end=D(end))
     assert [s.date for s in states] == [D(d) for d in dates]
     assert {s.state for s in states} <= {MISSING}
 
@@ -214,7 +214,7 @@ def test_catchup_window(tmp_path: Path, days: int, snapshots: dict[str, bool], n
     for day, ended in no_issue.items():
         write_run(tmp_path, ended, {day: "no_issue"})
     today = D("2026-11-27")
-    states = date_states(tmp_path, tz=SHANGHAI, start=today - dt.timedelta(days - 1), end=today)
+    states = date_states(tmp_path, "ahjjb", tz=SHANGHAI, start=today - dt.timedelta(days - 1), end=today)
     assert [s.date for s in states if s.needs_crawl] == [D(d) for d in expected]
 
 
@@ -250,7 +250,7 @@ def test_report_draws_the_same_states(tmp_path: Path) -> None:
     write_day(tmp_path, D("2026-11-24"), damaged="articles")
     write_run(tmp_path, "2026-11-26T00:00:00Z", {"2026-11-25": "no_issue"})
     write_run(tmp_path, "2026-11-26T23:30:00Z", {"2026-11-27": "no_issue"})
-    days = report.days_of(date_states(tmp_path, tz=SHANGHAI))
+    days = report.days_of(date_states(tmp_path, "ahjjb", tz=SHANGHAI))
     assert [(str(d.date), d.state, d.articles) for d in days] == [
         ("2026-11-23", report.COMPLETE, 4), ("2026-11-24", report.INCOMPLETE, 0),
         ("2026-11-25", report.NO_ISSUE, 0), ("2026-11-26", report.MISSING, 0),

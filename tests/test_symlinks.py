@@ -83,9 +83,9 @@ def warc_folder_validators(data: Path, outside: Path):
     """A crawl takes its validators (ETag, Last-Modified) from the date's captures: none from a link."""
     from epaper.crawler.captures import load_captures
 
-    assert load_captures(data, DAY).newest_by_url  # the real folder holds captures
+    assert load_captures(data, "ahjjb", DAY).newest_by_url  # the real folder holds captures
     link_outside(data, f"warc/issue_date={DAY}", outside)
-    captures = load_captures(data, DAY)
+    captures = load_captures(data, "ahjjb", DAY)
     assert captures.newest_by_url == {}
     assert "symbolic link" in (captures.damaged or "")
 
@@ -95,7 +95,7 @@ def dedupe_sidecar_fifo(data: Path, outside: Path):
     fifo(data, "index/dedupe.npz")
     done = python(f"""
         from epaper.storage.dedupe import DuplicateIndex
-        print(len(DuplicateIndex.open({str(data)!r})))
+        print(len(DuplicateIndex.open({str(data)!r}, "ahjjb")))
     """, timeout=60)
     assert done.returncode == 0 and int(done.stdout) > 0, done.stderr
 
@@ -164,7 +164,7 @@ def retention_temp_link(data: Path, outside: Path):
     from epaper.retention import prune_runs
 
     runs = data / "runs" / "runs.jsonl"
-    old = {"run_id": "old", "started": "2000-01-01T00:00:00+00:00", "ended": "2000-01-01T00:00:01+00:00",
+    old = {"run_id": "old", "source": "ahjjb", "started": "2000-01-01T00:00:00+00:00", "ended": "2000-01-01T00:00:01+00:00",
            "status": 0, "outcomes": {}}
     runs.write_text(json.dumps(old) + "\n" + runs.read_text(encoding="utf-8"), encoding="utf-8")
     (outside / "precious").write_text("precious\n")
@@ -186,7 +186,7 @@ def compact_folder_link(data: Path, outside: Path):
     shutil.rmtree(data / "compact" / "pages", ignore_errors=True)
     (data / "compact" / "pages").symlink_to(outside / "compact")
     with pytest.raises(UnsafePath, match="symbolic link"):
-        compact.refresh(data)
+        compact.refresh(data, "ahjjb")
 
 
 def logs_folder_link(data: Path, outside: Path):

@@ -29,7 +29,7 @@ def test_update_catches_up_quietly_and_fetches_nothing_twice(tmp_path):
         update = ("update", "--config", str(config))
         result = run_epaper(*update)
         assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
-        states = {s.date: s.state for s in date_states(data, tz=SHANGHAI, start=first, end=TODAY)}
+        states = {s.date: s.state for s in date_states(data, "ahjjb", tz=SHANGHAI, start=first, end=TODAY)}
         assert {d for d, s in states.items() if s == "archived"} == issues
         no_issue = {first + dt.timedelta(i) for i in range(7)} - issues
         outcomes = read_runs(data)[0]["outcomes"]
@@ -37,20 +37,20 @@ def test_update_catches_up_quietly_and_fetches_nothing_twice(tmp_path):
         # days without an issue before today are confirmed, not crawled again
         assert all(states[d] == "no_issue" for d in no_issue if d < TODAY)
 
-        snapshots = {d: snapshot_path(data, "articles", d).stat().st_mtime_ns for d in issues}
+        snapshots = {d: snapshot_path(data, "ahjjb", "articles", d).stat().st_mtime_ns for d in issues}
         warcs = sorted(p.name for p in (data / "warc").rglob("*.warc.gz"))
         result = run_epaper(*update)
         assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
-        assert {d: snapshot_path(data, "articles", d).stat().st_mtime_ns for d in issues} == snapshots
+        assert {d: snapshot_path(data, "ahjjb", "articles", d).stat().st_mtime_ns for d in issues} == snapshots
         again = sorted(p.name for p in (data / "warc").rglob("*.warc.gz"))
         # at most a recheck of today, when it has no issue so far; no archived issue is fetched again
         assert len(again) - len(warcs) <= (0 if TODAY in issues else 1)
 
         gone = max(issues)
-        snapshot_path(data, "articles", gone).unlink()
+        snapshot_path(data, "ahjjb", "articles", gone).unlink()
         result = run_epaper(*update)
         assert (result.returncode, result.stderr) == (0, "")
-        assert snapshot_path(data, "articles", gone).exists()
+        assert snapshot_path(data, "ahjjb", "articles", gone).exists()
 
 
 # A child crawl as epaper.runext records one: a run-log line (naming its parent, the update,
@@ -82,10 +82,10 @@ def test_the_metrics_after_update_describe_the_whole_update(tmp_path, monkeypatc
 
     data, today = tmp_path / "data", dt.date(2026, 11, 27)
     # archived on its day: its recheck falls due the day after; the two days after it are missing
-    write_snapshot(data, "articles", dt.date(2026, 11, 25), [], {"complete": True,
+    write_snapshot(data, "ahjjb", "articles", dt.date(2026, 11, 25), [], {"complete": True,
                                                                  "crawled_at": "2026-11-25T07:30:00+08:00"})
     runs_path(data).parent.mkdir(parents=True)
-    runs_path(data).write_text(json.dumps({"run_id": "earlier", "command": "epaper crawl", "dates": [],
+    runs_path(data).write_text(json.dumps({"run_id": "earlier", "command": "epaper crawl", "source": "ahjjb", "dates": [],
                                            "started": "2026-11-20T08:00:00+08:00", "outcomes": {},
                                            "ended": "2026-11-20T08:00:00+08:00", "exit_status": 0}) + "\n")
     (tmp_path / "epaper.toml").write_text("[schedule]\ncatchup_days = 3\nrecheck_days = [1]\n")
@@ -101,7 +101,7 @@ def test_the_metrics_after_update_describe_the_whole_update(tmp_path, monkeypatc
     assert got[("epaper_last_run_exit_status", ())] == 1
     earlier = dt.datetime(2026, 11, 20, tzinfo=SHANGHAI).replace(hour=8).timestamp()
     assert got[("epaper_last_success_timestamp_seconds", ())] == earlier
-    update = whole_runs(read_runs(data))[-1]
+    update = whole_runs(read_runs(data), "ahjjb")[-1]
     assert update["command"] == "epaper update" and len(update["children"]) == 2
 
     (tmp_path / "calls").unlink()

@@ -239,7 +239,7 @@ def test_a_history_replay_reads_each_warc_file_once(tmp_path, monkeypatch):
     from epaper.storage.parquet import partition_dir
 
     day, base = dt.date(2023, 8, 3), "http://127.0.0.1/ahjjb/"
-    folder = partition_dir(tmp_path, "warc", day)
+    folder = partition_dir(tmp_path, "ahjjb", "warc", day)
     folder.mkdir(parents=True)
     first_id = None
     for i in range(8):

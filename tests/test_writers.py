@@ -87,10 +87,10 @@ def test_killed_update_leaves_its_child_holding_the_lock(tmp_path):
             if child and _alive(child):
                 os.kill(child, signal.SIGKILL)
     assert _lock_free(data)  # the orphan's end released it
-    archived = archived_dates(data)
+    archived = archived_dates(data, "ahjjb")
     assert archived  # the orphan archived its issues
     for day in archived:
-        table = pq.read_table(snapshot_path(data, "articles", day), columns=["warc_file"])
+        table = pq.read_table(snapshot_path(data, "ahjjb", "articles", day), columns=["warc_file"])
         files = {f for f in table.column("warc_file").to_pylist() if f}
         assert files, day
         for name in files:  # every row's raw page is in a WARC file that exists
@@ -135,5 +135,5 @@ async def test_a_warc_file_that_cannot_be_committed_fails_its_date(portal, tmp_p
     result = ledger.results[day]
     assert result.status == "incomplete", result
     assert any("WARC file" in f["reason"] and "not written" in f["reason"] for f in result.failures), result.failures
-    assert not snapshot_path(tmp_path, "articles", day).exists()
+    assert not snapshot_path(tmp_path, "ahjjb", "articles", day).exists()
     assert not list((tmp_path / "warc").rglob("*.warc.gz")) and not list(tmp_path.rglob("*.tmp-*"))

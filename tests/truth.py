@@ -34,10 +34,10 @@ def read_snapshots(root: Path, dataset: str = "articles", start: dt.date = dt.da
     """The daily snapshots of [start, end] read one by one, the source of truth, in the loaders'
     column order; a damaged file is left out, as the loaders leave it out."""
     tables = []
-    for day in archived_dates(root, dataset):
+    for day in archived_dates(root, "ahjjb", dataset):
         if start <= day <= end:
             try:
-                table = read_snapshot(root, dataset, day)
+                table = read_snapshot(root, "ahjjb", dataset, day)
             except (OSError, pa.ArrowException):
                 continue
             tables.append(table.append_column("issue_date", pa.array([day] * table.num_rows, pa.date32())))
