@@ -49,9 +49,9 @@ import pyarrow.parquet as pq
 
 from epaper.storage import schema as S
 from epaper.storage.layout import PARTITIONED, old_layout
-from epaper.storage.parquet import (DATASETS, META_KEY, TEMP, SOURCE_ID, atomic_write, fsync_dir, make_dirs,
-                                    open_regular, partition_dir, read_snapshot, snapshot_path, stale_temp,
-                                    write_snapshot, SNAPSHOT_NAME, COMMON_METADATA)
+from epaper.storage.parquet import (COMMON_METADATA, DATASETS, META_KEY, SNAPSHOT_NAME, SOURCE_ID, TEMP,
+                                    atomic_write, fsync_dir, make_dirs, open_regular, partition_dir, read_snapshot,
+                                    stale_temp, write_snapshot)
 
 DIE_AFTER_ENV = "EPAPER_MIGRATE_DIE_AFTER"  # test hook: SIGKILL after the N-th step
 OLD_WARC = "warc/issue_date="  # how a row named its WARC file in the single-paper layout
@@ -138,14 +138,15 @@ def _read_old(root: Path, path: Path) -> tuple[pa.Table, dict] | None:
     return table, metadata
 
 
-def _check_source(path: Path, table: pa.Table, dataset: str, source: str, root: Path) -> None:
-    """Refuse a file holding another paper's rows, or a column the current schema does not
-    know (dropping it would lose it)."""
-    unknown = [name for name in table.column_names if name not in TABLES[dataset].names and name != "source"]
+def _check_source(path: Path, names: list[str], table: pa.Table, dataset: str, source: str, root: Path) -> None:
+    """Refuse a file (its column `names`, `table` holding its `source` column if it has one)
+    with another paper's rows, or with a column the current schema does not hold (dropping it
+    would lose it)."""
+    unknown = [name for name in names if name not in TABLES[dataset].names and name != "source"]
     if unknown:
         raise MigrationError(f"{path.relative_to(root)} has the column {unknown[0]!r}, which the current "
-                             "schema does not hold: not migrated (nothing was changed)")
-    if "source" not in table.column_names:
+                             "schema does not hold: not migrated")
+    if "source" not in names:
         return
     others = sorted({value for value in table.column("source").to_pylist() if value != source}, key=str)
     if others:
@@ -169,10 +170,7 @@ def check_plan(root: Path, source: str) -> None:
                         table = file.read(columns=["source"] if "source" in names else [], use_threads=False)
                 except (OSError, pa.ArrowException):
                     continue
-                for name in names:
-                    if name not in table.column_names:
-                        table = table.append_column(name, pa.nulls(table.num_rows))
-                _check_source(path, table, dataset, source, root)
+                _check_source(path, names, table, dataset, source, root)
 
 
 # ------------------------------------------------------------------ moving
@@ -236,7 +234,7 @@ def _move_table(root: Path, dataset: str, day: dt.date, old: Path, new: Path, so
         _move_as_is(root, old, new, steps)
         return
     table, metadata = read
-    _check_source(old, table, dataset, source, root)
+    _check_source(old, table.column_names, table, dataset, source, root)
     expected = _new_values(table, dataset, source)
     if dataset == "revisions":
         _write_revisions(root, new, expected, metadata)

@@ -268,14 +268,23 @@ def test_steps_cover_the_whole_migration(pristine, tmp_path):
     assert killed.returncode == -signal.SIGKILL
 
 
-def test_another_papers_rows_are_refused_untouched(pristine, tmp_path):
+@pytest.mark.parametrize("case", ["another paper", "unknown column"])
+def test_refused_untouched(case, pristine, tmp_path):
+    """Rows of another paper than the config's, or a column the schema no longer holds (it
+    would be dropped): one line, exit 2, nothing changed."""
     root = tmp_path / "data"
     shutil.copytree(pristine, root)
-    done = migrate(root, config(tmp_path, ids=("otherpaper",)))
-    assert done.returncode == 2 and done.stderr.count("\n") == 1
-    assert "oldpaper" in done.stderr and "otherpaper" in done.stderr
-    assert sorted(p.relative_to(root) for p in root.rglob("*") if p.name != ".lock") == \
-        sorted(p.relative_to(pristine) for p in pristine.rglob("*"))
+    ids = ("otherpaper",) if case == "another paper" else (PAPER,)
+    if case == "unknown column":
+        path = root / "pages" / f"issue_date={DATES[2]}" / "part-0.parquet"
+        table = pq.read_table(path, partitioning=None)
+        pq.write_table(table.append_column("ink", pa.array(["red"] * table.num_rows)), path)
+    before = {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    done = migrate(root, config(tmp_path, ids=ids))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert ("oldpaper" in done.stderr and "otherpaper" in done.stderr) if case == "another paper" \
+        else "'ink'" in done.stderr
+    assert {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != ".lock"} == before
 
 
 def test_damaged_snapshot_moved_as_it_was(pristine, tmp_path):
