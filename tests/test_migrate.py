@@ -199,6 +199,9 @@ def test_migrate_keeps_every_row_and_its_facts(reference, pristine, tmp_path):
     assert lines[-1] == '{"run_id": "torn'
     old_runs = [json.loads(line) for line in (pristine / "runs" / "runs.jsonl").read_text().split("\n")[:-1]]
     assert [{k: v for k, v in r.items() if k != "source"} for r in runs] == old_runs
+    from epaper.runlog import whole_runs  # the update's child still folds into it
+
+    assert [(r["run_id"], r.get("children")) for r in whole_runs(runs, PAPER)] == [("r1", None), ("u1", ["c1"])]
     # Derived data: rebuilt for the paper, the old places gone.
     assert (reference / "compact" / "articles" / f"source={PAPER}" / "year=2023" / "part-0.parquet").is_file()
     assert not (reference / "compact" / "articles" / "year=2023").exists()
