@@ -384,13 +384,17 @@ def migrate(root: str | Path, source: str) -> Summary:
 def run_migrate(args) -> int:
     """`epaper migrate [--data DIR] [--config FILE]`: 0 migrated or nothing to migrate, 2 a
     usage error or an archive that cannot be migrated (one line), 75 the archive locked."""
-    from epaper.cli import load_config, say_error
-    from epaper.config import UsageError
+    from epaper.config import ConfigError, UsageError, load_config
     from epaper.exits import LOCKED
     from epaper.lock import LockError, LockHeld, archive_lock
     from epaper.storage.load import is_archive
 
-    config = load_config(args)
+    if args.data is not None and not args.data.strip():
+        raise UsageError("--data must name a directory, got an empty string")
+    try:  # not through epaper.cli, which calls this module
+        config = load_config(args.config, overrides={"storage.data_dir": args.data} if args.data else {})
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     ids = config.ids
     if len(ids) != 1:
         raise UsageError(f"{len(ids)} papers are configured ({', '.join(ids)}): epaper migrate moves an archive "
@@ -409,7 +413,7 @@ def run_migrate(args) -> int:
         lock = archive_lock(root, "epaper migrate")
         lock.__enter__()
     except LockHeld as exc:
-        say_error(args, f"epaper: {exc}", event="locked")
+        print(f"epaper: {exc}", file=sys.stderr, flush=True)
         return LOCKED
     except LockError as exc:
         raise UsageError(str(exc)) from None
