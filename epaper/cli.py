@@ -127,6 +127,11 @@ def build_parser() -> Parser:
     p.add_argument("--to", dest="end", type=_date, help="last issue date (default the archive's last)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
 
+    p = sub.add_parser("migrate", help="move an archive of the single-paper layout under the config's one paper "
+                                       "(keeps every row; can be killed and run again)")
+    p.add_argument("--data", help="archive root (default ./data or the config's storage.data_dir)")
+    p.add_argument("--config", help="config file naming the one paper the archive holds (default ./epaper.toml)")
+
     p = sub.add_parser("extract", help="print as JSON what the parser reads from one saved page")
     p.add_argument("file", metavar="FILE", help="a saved page (版面 or article)")
     p.add_argument("--url", required=True, help="the URL the page was served at")
@@ -387,6 +392,12 @@ def run_probe(args) -> int:
     return probe(args, check_base_url(args.url), load_config(args))
 
 
+def run_migrate(args) -> int:
+    from epaper.migrate import run_migrate as migrate
+
+    return migrate(args)
+
+
 COMMANDS = {
     "crawl": run_crawl,
     "reparse": lambda a: run_crawl(a, reparse=True),
@@ -399,6 +410,7 @@ COMMANDS = {
     "extract": run_extract,
     "probe": run_probe,
     "changes": run_changes,
+    "migrate": run_migrate,
 }
 
 
