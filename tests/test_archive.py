@@ -29,7 +29,7 @@ BODIES = [f"第{i}篇文章的正文，" * (10 + i) + "完。" for i in range(6)
 
 def page(i: int, when: dt.datetime = T1) -> dict:
     return {"page_no": f"{i + 1:02d}", "page_name": f"版{i}", "page_index": i, "url": f"http://p/node_{i + 1}.html",
-            "pdf_url": None, "image_url": None, "article_count": 0, "crawled_at": when, "source": "t"}
+            "pdf_url": None, "image_url": None, "article_count": 0, "crawled_at": when, "source": "ahjjb"}
 
 
 def article(i: int, when: dt.datetime = T1, body: str | None = None, **fields) -> dict:
@@ -37,14 +37,14 @@ def article(i: int, when: dt.datetime = T1, body: str | None = None, **fields) -
     row = {"article_id": f"a{i}", "page_no": f"{i // 3 + 1:02d}", "page_name": f"版{i // 3}", "page_pdf_url": None,
            "url": f"http://p/content_{i}.html", "column": None, "intro_title": None, "title": f"标题{i}",
            "subtitle": None, "author": None, "authors": [], "body": body, "images": [],
-           "content_hash": content_hash(body), "duplicate_of": None, "crawled_at": when, "source": "t",
+           "content_hash": content_hash(body), "duplicate_of": None, "crawled_at": when, "source": "ahjjb",
            "page_index": i // 3, "position": i % 3, "warc_file": None, "warc_record_id": f"r{i}-{when:%d}"}
     return {**row, **fields}
 
 
 def batch(articles=range(6), pages=range(2), when=T1, day=DAY, **kw) -> Batch:
     return Batch(day, [a if isinstance(a, dict) else article(a, when) for a in articles],
-                 [page(p, when) for p in pages], root_url="http://p/", source="t", **kw)
+                 [page(p, when) for p in pages], root_url="http://p/", **kw)
 
 
 def held(root: Path, dataset: str = "articles", day: dt.date = DAY) -> dict[str, dict]:
@@ -122,7 +122,7 @@ def test_a_correction_keeps_the_earlier_version(archive: Archive, same_raw_page:
                                   digest=lambda day, record_id: digests.get(record_id or "")))
     assert written.revised == revised
     assert held(archive.root)["a2"]["body"].endswith("（更正）")
-    history = revisions.read_revisions(archive.root, DAY)
+    history = revisions.read_revisions(archive.root, "ahjjb", DAY)
     assert [(r["article_id"], r["changed_fields"], r["superseded_at"]) for r in history] == (
         [("a2", ["body"], T2)] if revised else [])
 
@@ -145,11 +145,11 @@ def test_no_issue_and_nothing_found_write_nothing(archive: Archive) -> None:
 
 def test_a_failed_write_leaves_the_previous_snapshot(archive: Archive) -> None:
     archive.write(batch())
-    before = (archive.root / "articles" / f"issue_date={DAY}" / "part-0.parquet").read_bytes()
+    before = (archive.root / "articles" / "source=ahjjb" / f"issue_date={DAY}" / "part-0.parquet").read_bytes()
     bad = article(0, T2, position=2**20)  # int16 column
     with pytest.raises(pa.ArrowException):
         archive.write(batch(articles=[bad, 1, 2, 3, 4, 5], when=T2))
-    assert (archive.root / "articles" / f"issue_date={DAY}" / "part-0.parquet").read_bytes() == before
+    assert (archive.root / "articles" / "source=ahjjb" / f"issue_date={DAY}" / "part-0.parquet").read_bytes() == before
 
 
 def test_a_field_the_schema_lacks_is_refused_not_dropped(archive: Archive) -> None:
@@ -159,7 +159,7 @@ def test_a_field_the_schema_lacks_is_refused_not_dropped(archive: Archive) -> No
 
 
 def test_the_items_and_the_schema_name_the_same_fields() -> None:
-    not_columns = {"issue_date", "sources"}  # the partition key; counted into health, not stored
+    not_columns = {"source", "issue_date", "sources"}  # the partition keys; counted into health, not stored
     set_by_the_archive = {"gone_since"}
     article_fields = {f.name for f in dataclasses.fields(ArticleItem)} - not_columns
     assert article_fields == set(schema.ARTICLES.names) - set_by_the_archive

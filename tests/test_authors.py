@@ -80,7 +80,7 @@ def test_snapshots_written_before_the_column_read_authors_as_null(tmp_path):
     row = {"article_id": "a", "page_no": "01", "url": "http://x/a", "title": "t", "author": "本报记者 张伟",
            "body": "b", "images": [], "content_hash": "h", "source": "x", "page_index": 0, "position": 0,
            "crawled_at": dt.datetime(2023, 1, 2, tzinfo=dt.timezone.utc)}
-    folder = tmp_path / "articles" / "issue_date=2023-01-02"
+    folder = tmp_path / "articles" / "source=ahjjb" / "issue_date=2023-01-02"
     folder.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist([row], schema=old), folder / "part-0.parquet")
     table = load_articles(tmp_path, columns=["author", "authors"])

@@ -149,7 +149,7 @@ def test_truncated_warc_is_reported_and_other_dates_reparse(portal, tmp_path):
     assert crawl(server, tmp_path).returncode == 0
     server.stop()
     days = sorted(server.truth["issues"])
-    broken = next((tmp_path / "warc" / f"issue_date={days[0]}").glob("*.warc.gz"))
+    broken = next((tmp_path / "warc" / "source=ahjjb" / f"issue_date={days[0]}").glob("*.warc.gz"))
     broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 2])
     result = run_epaper("reparse", "--all", "--data", str(tmp_path))
     assert result.returncode == 1
@@ -239,6 +239,6 @@ def test_scrapy_crawl_from_the_repository_root_goes_through_the_same_storage(por
                             cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
     assert diff_archive(tmp_path, server.truth_path, server.base_url, dates=[day]) == []
-    assert list((tmp_path / "warc" / f"issue_date={day}").glob("*.warc.gz"))
+    assert list((tmp_path / "warc" / "source=ahjjb" / f"issue_date={day}").glob("*.warc.gz"))
     compacted = (tmp_path / "compact" / "articles" / f"year={day.year}" / "part-0.parquet")
     assert load_articles(tmp_path).num_rows == pq.read_metadata(compacted).num_rows > 0

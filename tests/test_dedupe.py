@@ -47,7 +47,7 @@ def row(article_id: str, body: str, page_index: int = 0, position: int = 0) -> d
 
 def write_snapshot(data_dir: Path, day: dt.date, rows: list[dict]) -> Path:
     """Plain Parquet snapshot, written to a temp name and renamed as the storage layer does."""
-    path = data_dir / "articles" / f"issue_date={day.isoformat()}" / "part-0.parquet"
+    path = data_dir / "articles" / "source=ahjjb" / f"issue_date={day.isoformat()}" / "part-0.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.table({
         "article_id": pa.array([r["article_id"] for r in rows], pa.string()),
@@ -67,7 +67,7 @@ def crawl(index: DuplicateIndex, data_dir: Path, day: dt.date, rows: list[dict])
     """What the snapshot pipeline does for one date: resolve, write the snapshot, commit."""
     rows = [dict(r) for r in rows]
     index.resolve(day, rows)
-    write_snapshot(data_dir, "ahjjb", day, rows)
+    write_snapshot(data_dir, day, rows)
     index.commit()
     return {r["article_id"]: r["duplicate_of"] for r in rows}
 
@@ -212,7 +212,7 @@ def test_sidecar_lives_outside_the_parquet_globs(tmp_path: Path) -> None:
     index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
     files = [p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()]
-    assert Path("index/dedupe.npz") in files
+    assert Path("index/source=ahjjb/dedupe.npz") in files
     assert not [p for p in files if p.suffix == ".parquet" and p.parts[0] != "articles"]
     assert not [p for p in files if p.name.startswith(".")]  # no temp left behind
 
@@ -220,7 +220,7 @@ def test_sidecar_lives_outside_the_parquet_globs(tmp_path: Path) -> None:
 def test_index_is_rebuilt_when_sidecar_missing(tmp_path: Path) -> None:
     index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
-    (tmp_path / "index" / "dedupe.npz").unlink()
+    (tmp_path / "index" / "source=ahjjb" / "dedupe.npz").unlink()
     index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert crawl(index, tmp_path, D2, [row("b", BASE)]) == {"b": "a"}
 
@@ -229,7 +229,7 @@ def test_index_is_rebuilt_when_sidecar_missing(tmp_path: Path) -> None:
 def test_corrupt_sidecar_is_rebuilt_with_a_warning(tmp_path: Path, caplog, garbage: bytes) -> None:
     index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
-    (tmp_path / "index" / "dedupe.npz").write_bytes(garbage)
+    (tmp_path / "index" / "source=ahjjb" / "dedupe.npz").write_bytes(garbage)
     with caplog.at_level(logging.WARNING, logger="epaper.storage.dedupe"):
         index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert "sidecar" in caplog.text
@@ -239,7 +239,7 @@ def test_corrupt_sidecar_is_rebuilt_with_a_warning(tmp_path: Path, caplog, garba
 def test_snapshot_replaced_behind_the_index_is_reindexed(tmp_path: Path) -> None:
     index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
-    write_snapshot(tmp_path, "ahjjb", D1, [row("a2", STOCK_A)])  # e.g. a reparse by another process
+    write_snapshot(tmp_path, D1, [row("a2", STOCK_A)])  # e.g. a reparse by another process
     index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert crawl(index, tmp_path, D2, [row("b", BASE, 0, 0), row("c", STOCK_A, 0, 1)]) == {"b": None, "c": "a2"}
 
@@ -247,7 +247,7 @@ def test_snapshot_replaced_behind_the_index_is_reindexed(tmp_path: Path) -> None
 def test_snapshot_removed_behind_the_index_is_forgotten(tmp_path: Path) -> None:
     index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
-    (tmp_path / "articles" / f"issue_date={D1}" / "part-0.parquet").unlink()
+    (tmp_path / "articles" / "source=ahjjb" / f"issue_date={D1}" / "part-0.parquet").unlink()
     index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert crawl(index, tmp_path, D2, [row("b", BASE)]) == {"b": None}
 
@@ -257,7 +257,7 @@ def test_crash_between_snapshot_write_and_commit(tmp_path: Path) -> None:
     crawl(index, tmp_path, D1, [row("a", BASE)])
     rows = [row("b", text(5))]
     index.resolve(D2, rows)
-    write_snapshot(tmp_path, "ahjjb", D2, rows)  # ...and the process dies before commit()
+    write_snapshot(tmp_path, D2, rows)  # ...and the process dies before commit()
     index = DuplicateIndex.open(tmp_path, "ahjjb")
     assert crawl(index, tmp_path, D3, [row("c", text(5)), row("d", BASE, 0, 1)]) == {"c": "b", "d": "a"}
 
@@ -274,8 +274,8 @@ def test_commit_without_snapshot_keeps_the_archive_view(tmp_path: Path) -> None:
 def test_invalid_snapshot_is_ignored_with_a_warning(tmp_path: Path, caplog, content) -> None:
     index = DuplicateIndex.open(tmp_path, "ahjjb")
     crawl(index, tmp_path, D1, [row("a", BASE)])
-    bad = tmp_path / "articles" / f"issue_date={D2}" / "part-0.parquet"
-    good = write_snapshot(tmp_path, "ahjjb", D2, [row("x", STOCK_A)])
+    bad = tmp_path / "articles" / "source=ahjjb" / f"issue_date={D2}" / "part-0.parquet"
+    good = write_snapshot(tmp_path, D2, [row("x", STOCK_A)])
     if content == "truncated":
         data = good.read_bytes()
         bad.write_bytes(data[: len(data) // 2])
@@ -288,7 +288,7 @@ def test_invalid_snapshot_is_ignored_with_a_warning(tmp_path: Path, caplog, cont
 
 
 def test_snapshot_without_needed_columns_is_ignored(tmp_path: Path, caplog) -> None:
-    path = tmp_path / "articles" / f"issue_date={D1}" / "part-0.parquet"
+    path = tmp_path / "articles" / "source=ahjjb" / f"issue_date={D1}" / "part-0.parquet"
     path.parent.mkdir(parents=True)
     pq.write_table(pa.table({"article_id": ["a"]}), path)
     with caplog.at_level(logging.WARNING, logger="epaper.storage.dedupe"):

@@ -93,8 +93,8 @@ async def test_archive_layout_and_types(portal, tmp_path):
     await crawl_in_process(tmp_path, server.base_url, start=dt.date(2023, 8, 1), end=dt.date(2023, 8, 7))
     files = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "articles").rglob("*") if p.is_file())
     issue_dates = sorted(server.truth["issues"])
-    assert files == [f"articles/issue_date={d}/part-0.parquet" for d in issue_dates]
-    schema = pq.read_schema(tmp_path / "articles" / f"issue_date={issue_dates[0]}" / "part-0.parquet")
+    assert files == [f"articles/source=ahjjb/issue_date={d}/part-0.parquet" for d in issue_dates]
+    schema = pq.read_schema(tmp_path / "articles" / "source=ahjjb" / f"issue_date={issue_dates[0]}" / "part-0.parquet")
     assert "issue_date" not in schema.names
     assert str(schema.field("crawled_at").type) == "timestamp[us, tz=UTC]"
     assert str(schema.field("images").type) == "list<element: struct<url: string, caption: string>>"

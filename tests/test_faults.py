@@ -320,9 +320,9 @@ def _files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
-SAFE = re.compile(r"(articles|pages)/issue_date=2023-08-0[1-4]/part-0\.parquet|"
-                  r"compact/(articles|pages)/year=2023/part-0\.parquet|warc/issue_date=2023-08-0[1-4]/"
-                  r"\d{8}T\d{6}-\d+\.warc\.gz|index/[\w.-]+|logs/[\w.+-]+\.log|runs/runs\.jsonl|metrics/epaper\.prom|\.lock")
+SAFE = re.compile(r"(articles|pages)/source=ahjjb/issue_date=2023-08-0[1-4]/part-0\.parquet|"
+                  r"compact/(articles|pages)/source=ahjjb/year=2023/part-0\.parquet|warc/source=ahjjb/issue_date=2023-08-0[1-4]/"
+                  r"\d{8}T\d{6}-\d+\.warc\.gz|index/source=ahjjb/[\w.-]+|logs/[\w.+-]+\.log|runs/runs\.jsonl|metrics/epaper\.prom|\.lock")
 
 
 def test_nothing_a_page_says_names_a_path(hostile_site, tmp_path):

@@ -277,10 +277,10 @@ LINKS = [  # (what is a symlink, exit status, words of the one stderr line; None
     (".lock", 2, "symbolic link"),
     ("runs/runs.jsonl", 2, "symbolic link"),
     ("runs", 2, "symbolic link"),
-    (f"articles/issue_date={DAY}/part-0.parquet", 0, None),  # read as damaged, replaced by a file
-    (f"pages/issue_date={DAY}/part-0.parquet", 0, None),
+    (f"articles/source=ahjjb/issue_date={DAY}/part-0.parquet", 0, None),  # read as damaged, replaced by a file
+    (f"pages/source=ahjjb/issue_date={DAY}/part-0.parquet", 0, None),
     ("articles", 1, "symbolic link"),
-    (f"warc/issue_date={DAY}", 1, "symbolic link"),
+    (f"warc/source=ahjjb/issue_date={DAY}", 1, "symbolic link"),
     ("index", 0, None),  # derived data: not saved there (a warning in the log), the crawl goes on
     ("logs", 2, "not a folder"),
 ]
@@ -311,7 +311,7 @@ def test_odd_files_in_the_archive_give_one_line_not_a_traceback(archived, tmp_pa
     data = tmp_path / "data"
     shutil.copytree(archived, data)
     (data / "runs" / "runs.jsonl").write_text("[" * 100_000 + "\n", encoding="utf-8")  # RecursionError in json
-    snapshot = data / "articles" / f"issue_date={DAY}" / "part-0.parquet"
+    snapshot = data / "articles" / "source=ahjjb" / f"issue_date={DAY}" / "part-0.parquet"
     snapshot.unlink()
     os.mkfifo(snapshot)  # a reader that opens it would block forever
     config = tmp_path / "epaper.toml"

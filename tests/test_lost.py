@@ -100,7 +100,7 @@ def test_a_snapshot_written_before_checksums_is_judged_by_a_full_decode_and_says
 
 def test_a_pages_snapshot_gone_is_damaged(tmp_path, capsys):
     healthy(tmp_path)
-    shutil.rmtree(tmp_path / "pages" / f"issue_date={WINDOW[1]}")
+    shutil.rmtree(tmp_path / "pages" / "source=ahjjb" / f"issue_date={WINDOW[1]}")
     code, out = status(tmp_path, capsys, "check")
     assert code == 1 and out.startswith(f"damaged: {WINDOW[1]} (its pages snapshot is gone"), out
 
@@ -112,10 +112,10 @@ def test_a_snapshot_deleted_outside_the_window_is_lost_with_the_reparse_command(
     with_old_day(tmp_path)
     write_run(tmp_path, "2026-10-05T02:00:00Z", {OLD.isoformat(): "archived"})
     healthy(tmp_path)  # a later successful run, so that the lost date is the one reason
-    warc = tmp_path / "warc" / f"issue_date={OLD}"
+    warc = tmp_path / "warc" / "source=ahjjb" / f"issue_date={OLD}"
     warc.mkdir(parents=True)
     (warc / "20261005T020000Z-1.warc.gz").write_bytes(b"")
-    shutil.rmtree(tmp_path / "articles" / f"issue_date={OLD}")
+    shutil.rmtree(tmp_path / "articles" / "source=ahjjb" / f"issue_date={OLD}")
     code, out = status(tmp_path, capsys, "check")
     assert code == 1
     assert out == (f"lost: {OLD} (archived by run 2026-10-05T02:00:00Z, ended 2026-10-05T02:00:00Z, its snapshot is "
@@ -147,7 +147,7 @@ def damaged_and_lost(data: Path) -> None:
     zero_middle(snapshot_path(data, "ahjjb", "articles", WINDOW[1]))
     write_run(data, "2026-11-27T02:00:00Z", {d.isoformat(): "archived" for d in WINDOW[:4]})
     for dataset in ("articles", "pages"):
-        shutil.rmtree(data / dataset / f"issue_date={WINDOW[3]}")
+        shutil.rmtree(data / dataset / "source=ahjjb" / f"issue_date={WINDOW[3]}")
 
 
 def named(record: list[warnings.WarningMessage]) -> list[str]:
@@ -215,7 +215,7 @@ async def test_the_printed_command_restores_a_lost_date(portal, tmp_path):
     server.stop()
     before = read_snapshot(tmp_path, "ahjjb", "articles", day)
     assert before.num_rows > 0
-    shutil.rmtree(tmp_path / "articles" / f"issue_date={day}")
+    shutil.rmtree(tmp_path / "articles" / "source=ahjjb" / f"issue_date={day}")
     config = load_config(None, env={}, overrides={"storage.data_dir": str(tmp_path)})
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

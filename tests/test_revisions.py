@@ -61,7 +61,7 @@ async def test_corrections_and_removals_are_kept(portal, tmp_path):
     earlier = history[0]
     assert earlier["body"] == body_row["body"] and earlier["crawled_at"] == body_row["crawled_at"]
     assert earlier["superseded_at"] == second[body_row["article_id"]]["crawled_at"]
-    assert list((tmp_path / "revisions").glob("issue_date=2023-08-03/*.parquet"))
+    assert list((tmp_path / "revisions" / "source=ahjjb").glob("issue_date=2023-08-03/*.parquet"))
 
     # the earlier captures are untouched, and each still replays (a revisit resolved to its payload)
     assert all(p.read_bytes() == data for p, data in warcs.items())
@@ -148,7 +148,7 @@ def test_changes_status_and_the_run_log_show_them(portal, tmp_path):
     rows = sorted(load_articles(tmp_path).to_pylist(), key=lambda r: (r["page_index"], r["position"]))
     fix, _, _ = correction(server, rows[1])
     server.faults[:] = [fix, removal(server, rows[4])]
-    stale = tmp_path / ".reparse" / "articles" / f"issue_date={DAY}" / "part-0.parquet"  # a stopped reparse's
+    stale = tmp_path / ".reparse" / "ahjjb" / "articles" / "source=ahjjb" / f"issue_date={DAY}" / "part-0.parquet"  # a stopped reparse's
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"PAR1")
     result = run_epaper(*crawl_args)
@@ -234,7 +234,7 @@ def test_reparse_replays_a_few_dates_at_a_time_each_dates_crawls_in_order(tmp_pa
     captures); within a batch one run per earlier crawl, then one run writing every date."""
     crawls = {dt.date(2023, 8, 1): 2, dt.date(2023, 8, 2): 0, dt.date(2023, 8, 3): 1, dt.date(2023, 8, 5): 3}
     for day, n in crawls.items():
-        folder = tmp_path / "warc" / f"issue_date={day}"
+        folder = tmp_path / "warc" / "source=ahjjb" / f"issue_date={day}"
         folder.mkdir(parents=True)
         for i in range(n):
             (folder / f"2023080{i}T000000-1.warc.gz").write_bytes(b"")

@@ -40,7 +40,7 @@ def test_healthy(tmp_path, capsys):
     code, out = status(tmp_path, capsys)
     assert code == 0 and "attention" not in out
     code, out = status(tmp_path, capsys, "check", "json")
-    facts = json.loads(out)
+    (facts,) = json.loads(out)["papers"]
     assert code == 0 and facts["healthy"] and facts["reasons"] == []
     assert facts["window"] == {"start": "2026-11-23", "end": "2026-11-27"}
     assert facts["last_success_age_hours"] == 1.0 and facts["last_success"]["exit_status"] == 0
@@ -66,7 +66,7 @@ def never_archived(data: Path, day: dt.date) -> None:
     import shutil
 
     for dataset in ("articles", "pages"):
-        shutil.rmtree(data / dataset / f"issue_date={day}")
+        shutil.rmtree(data / dataset / "source=ahjjb" / f"issue_date={day}")
     path = data / "runs" / "runs.jsonl"
     runs = [json.loads(line) for line in path.read_text().splitlines()]
     for run in runs:
@@ -92,7 +92,7 @@ UNHEALTHY = {
                    "incomplete: 2026-11-25 (1 failed: HTTP 503 ×1)"),
     "missing": (lambda d: never_archived(d, WINDOW[0]), "missing: 2026-11-23 (never crawled)"),
     # archived by a run of the run log, its snapshot deleted since: in the window or long before
-    "lost": (lambda d: __import__("shutil").rmtree(d / "articles" / f"issue_date={WINDOW[0]}"),
+    "lost": (lambda d: __import__("shutil").rmtree(d / "articles" / "source=ahjjb" / f"issue_date={WINDOW[0]}"),
              "lost: 2026-11-23 (archived by run 2026-11-27T02:00:00Z, ended 2026-11-27T02:00:00Z, its snapshot is "
              "gone; its WARC files are gone too"),
     "lost outside the window": (lambda d: archived_long_ago(d, "2025-01-06"),
@@ -109,9 +109,9 @@ def test_each_unhealthy_state_exits_1_with_its_reason(tmp_path, capsys, spoil, r
     spoil(tmp_path)
     code, out = status(tmp_path, capsys, "check")
     assert code == 1
-    assert len(out.splitlines()) == 1 and out.startswith(reason), out
+    assert len(out.splitlines()) == 1 and out.startswith(f"ahjjb: {reason}"), out
     code, out = status(tmp_path, capsys)  # the table says the same, below the rows
-    assert code == 1 and f"attention: {reason}" in out
+    assert code == 1 and f"attention: ahjjb: {reason}" in out
     code, out = status(tmp_path, capsys, "json")  # the rows, a JSON list as before
     assert code == 1 and isinstance(json.loads(out), list)
 
@@ -119,13 +119,13 @@ def test_each_unhealthy_state_exits_1_with_its_reason(tmp_path, capsys, spoil, r
 def test_no_successful_run_is_unhealthy(tmp_path, capsys):
     for day in WINDOW:
         write_day(tmp_path, day)
-    assert status(tmp_path, capsys, "check") == (1, "no successful run recorded\n")
+    assert status(tmp_path, capsys, "check") == (1, "ahjjb: no successful run recorded\n")
 
 
 def test_today_before_its_run_is_not_missing_yet(tmp_path, capsys):
     today_not_crawled_yet(tmp_path)
     code, out = status(tmp_path, capsys, "check", "json")
-    facts = json.loads(out)
+    (facts,) = json.loads(out)["papers"]
     assert code == 0, facts["reasons"]
     assert facts["missing"] == [{"date": "2026-11-27", "state": "missing", "note": "never crawled",
                                  "last_run": None, "failures": []}]
@@ -142,18 +142,18 @@ def test_check_json_holds_every_fact_with_its_reasons(tmp_path, capsys):
     write_day(tmp_path, WINDOW[3], suspect=["images in 0% of articles (median of the last 30 issues: 40%)"])
     import shutil
 
-    shutil.rmtree(tmp_path / "articles" / f"issue_date={WINDOW[1]}")
+    shutil.rmtree(tmp_path / "articles" / "source=ahjjb" / f"issue_date={WINDOW[1]}")
     write_run(tmp_path, "2026-11-27T02:30:00Z", {WINDOW[1].isoformat(): "failed"},
               failures=[{"url": "http://127.0.0.1/node_01.html", "reason": "page: timeout"}])
     code, out = status(tmp_path, capsys, "check", "json")
-    facts = json.loads(out)
+    (facts,) = json.loads(out)["papers"]
     assert code == 1 and not facts["healthy"] and len(facts["reasons"]) == 3
     assert facts["incomplete"] == [{"date": "2026-11-25", "failures": [FAIL]}]
     # archived by the first run, failed in the second, its snapshot gone: lost, not missing
     assert facts["missing"] == []
     assert facts["lost"] == [{"date": "2026-11-24", "archived_by": "2026-11-27T02:00:00Z, ended 2026-11-27T02:00:00Z",
                               "restore": "its WARC files are gone too: only a new crawl can bring it back, if the "
-                                         f"portal still serves it (epaper crawl --date 2026-11-24 --data {tmp_path})"}]
+                                         f"portal still serves it (epaper crawl --date 2026-11-24 --source ahjjb --data {tmp_path})"}]
     assert facts["suspect"] == [{"date": "2026-11-26",
                                  "changes": ["images in 0% of articles (median of the last 30 issues: 40%)"]}]
     assert facts["last_run"]["exit_status"] == 0 and facts["damaged"] == []
@@ -174,4 +174,4 @@ def test_the_command_line_exit_status(tmp_path):
     assert (result.returncode, result.stdout, result.stderr) == (0, "healthy\n", "")
     write_day(tmp_path, days[3], damaged="articles")
     result = run_epaper("status", "--data", str(tmp_path), "--check", "--json")
-    assert result.returncode == 1 and json.loads(result.stdout)["damaged"][0]["date"] == days[3].isoformat()
+    assert result.returncode == 1 and json.loads(result.stdout)["papers"][0]["damaged"][0]["date"] == days[3].isoformat()

@@ -25,7 +25,7 @@ from epaper.replica.server import serve
 from tests.conftest import CLEAN_CWD, CLEAN_ENV, FAST, run_epaper
 
 DAY = dt.date(2023, 8, 1)
-SNAPSHOT = f"articles/issue_date={DAY}/part-0.parquet"
+SNAPSHOT = f"articles/source=ahjjb/issue_date={DAY}/part-0.parquet"
 PLANTED = "页名来自档案之外"  # a page name only the planted file holds
 
 
@@ -70,12 +70,12 @@ def fifo(data: Path, name: str) -> None:
 
 def warc_folder_reparse(data: Path, outside: Path):
     """`reparse` of a date whose WARC folder is a link: nothing is replayed from outside."""
-    link_outside(data, f"warc/issue_date={DAY}", outside)
+    link_outside(data, f"warc/source=ahjjb/issue_date={DAY}", outside)
     before = (data / SNAPSHOT).read_bytes()
     result = run_epaper("reparse", "--date", DAY.isoformat(), "--data", str(data), timeout=120)
     assert result.returncode == 2, result.stderr  # the only date asked has no readable WARC file
     (line,) = result.stderr.splitlines()
-    assert f"warc/issue_date={DAY} is a symbolic link" in line
+    assert f"warc/source=ahjjb/issue_date={DAY} is a symbolic link" in line
     assert (data / SNAPSHOT).read_bytes() == before  # the archived snapshot stays as it was
 
 
@@ -84,7 +84,7 @@ def warc_folder_validators(data: Path, outside: Path):
     from epaper.crawler.captures import load_captures
 
     assert load_captures(data, "ahjjb", DAY).newest_by_url  # the real folder holds captures
-    link_outside(data, f"warc/issue_date={DAY}", outside)
+    link_outside(data, f"warc/source=ahjjb/issue_date={DAY}", outside)
     captures = load_captures(data, "ahjjb", DAY)
     assert captures.newest_by_url == {}
     assert "symbolic link" in (captures.damaged or "")

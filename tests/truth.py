@@ -40,6 +40,7 @@ def read_snapshots(root: Path, dataset: str = "articles", start: dt.date = dt.da
                 table = read_snapshot(root, "ahjjb", dataset, day)
             except (OSError, pa.ArrowException):
                 continue
+            table = table.append_column("source", pa.array(["ahjjb"] * table.num_rows, pa.string()))
             tables.append(table.append_column("issue_date", pa.array([day] * table.num_rows, pa.date32())))
     return pa.concat_tables(tables) if tables else pa.unify_schemas([DATASETS[dataset], PARTITION]).empty_table()
 
