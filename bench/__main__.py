@@ -35,7 +35,9 @@ BENCHES = [
     ("dedupe", "bench.dedupe_bench", 6),
     ("media", "bench.media", 7),
     ("alarms", "bench.alarms", 8),  # a year of every template: only when named (--only alarms)
+    ("papers", "bench.papers", 9),  # 50 papers at default politeness: only when named (--only papers)
 ]
+ALONE = {"alarms": "python -m bench.alarms, ~30 min", "papers": "python -m bench.papers, ~10 min"}
 BUDGET_S = 15 * 60
 
 
@@ -93,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, module, order in BENCHES:
             if only is not None and name not in only:
                 continue
-            if name == "alarms" and (only is None or name not in only):
-                results[order] = [row("alarms: run alone (python -m bench.alarms, ~30 min)", "-")]
+            if name in ALONE and (only is None or name not in only):
+                results[order] = [row(f"{name}: run alone ({ALONE[name]})", "-")]
                 continue
             if name == "dedupe" and args.quick and only is None:
                 results[order] = [row("dedupe: skipped in --quick", "-")]

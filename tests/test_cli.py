@@ -26,8 +26,36 @@ def test_demo_runs_offline_and_prints_a_query(tmp_path):
     result = run_epaper("demo", "--data", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
     assert "archived:" in result.stdout and "read_parquet(" in result.stdout
-    assert "replica portal stopped" in result.stdout
+    assert "replica portals stopped" in result.stdout
     assert load_articles(tmp_path / "demo").num_rows > 100
+
+
+def test_demo_puts_two_papers_of_two_generations_in_one_archive(tmp_path):
+    """Each paper of the demo's plan is in the archive under its own source, with exactly the
+    articles of its replica's truth (the plan rebuilt here: the same plan gives the same sites)."""
+    from urllib.parse import urlsplit
+
+    from epaper.demo import DEMO_END, DEMO_PAPERS, DEMO_START
+    from epaper.replica.papers import plan_papers, serve_papers
+
+    result = run_epaper("demo", "--data", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    plans = plan_papers(DEMO_PAPERS)
+    assert plans[0].id == "ahjjb" and {p.generation for p in plans} == {"pc", "html"}
+    with serve_papers(tmp_path / "replica", plans, start=DEMO_START, end=DEMO_END) as papers:
+        truths = {p.id: (p.plan.root_path, p.truth) for p in papers}
+    assert truths["ahjjb"][1]["issues"].get("2023-08-03")  # the seed article's issue
+    archived = load_articles(tmp_path / "demo", columns=["source", "issue_date", "url"])
+    assert sorted(set(archived.column("source").to_pylist())) == sorted(truths)
+    for source, (root, truth) in truths.items():
+        rows = load_articles(tmp_path / "demo", columns=["issue_date", "url"], sources=[source]).to_pylist()
+        got = sorted((r["issue_date"].isoformat(), urlsplit(r["url"]).path.removeprefix(root)) for r in rows)
+        assert got == sorted((a["issue_date"], a["url"]) for a in truth["articles"]), source
+        dates = {d for d in truth["issues"]}
+        assert all(f"{source} {d} archived:" in result.stdout for d in dates), source
+        summary = [ln for ln in result.stdout.splitlines() if ln.strip().startswith(f"{source} ")]
+        assert summary and f"{len(truth['articles'])} articles from {len(dates)} issues" in summary[-1]
+    assert "GROUP BY source" in result.stdout.splitlines()[-1]
 
 
 def test_status_lists_dates_and_gaps(portal, tmp_path):
