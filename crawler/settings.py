@@ -54,7 +54,8 @@ EXTENSIONS = {"epaper.runext.ArchiveRunExtension": 100}
 # Own settings
 EPAPER_CONFIG = ""  # the config file; "" is ./epaper.toml when there is one (see epaper.addon)
 EPAPER_BASE_URL = ""  # the e-paper root when the spider gets no base_url argument ([portal] base_url)
-EPAPER_SOURCE = "ahjjb"  # the `source` column ([portal] id)
+EPAPER_SOURCE = "ahjjb"  # the paper's id, its `source=ID` folders ([portal] id; `-a source=ID` picks a [[portal]])
+EPAPER_PAPER_SELECTOR = None  # set by the add-on: narrows the config to the spider's paper
 EPAPER_LAYOUT = "auto"  # auto | pc | html: which Founder generation to crawl ([portal] layout)
 EPAPER_TIMEZONE = "Asia/Shanghai"  # the portal's zone, where an issue date ends ([schedule] timezone): a "no issue" is final after it
 EPAPER_FORCE = False  # --latest: fetch the newest issue even when it is archived complete (epaper crawl --force)

@@ -47,6 +47,9 @@ class ConfigAddon:
         own = [paper.scrapy_settings() for paper in papers]
         settings.setdict({k: v for k, v in own[0].items() if all(o.get(k) == v for o in own)},
                          priority=CONFIG_PRIORITY)
+        # How the spider narrows the config to its paper (`-a source=ID`) when it is built: a
+        # function handed over in the settings (the crawler layer imports nothing of this one).
+        settings.set("EPAPER_PAPER_SELECTOR", apply_paper, priority=CONFIG_PRIORITY)
         settings.set("EPAPER_TIMEZONE", config.schedule.timezone, priority=CONFIG_PRIORITY)
         # A crawl of the archive holds its lock and logs its run (epaper.runext), however it was
         # started. Not in settings.py, so that a component test's crawler (get_crawler) takes

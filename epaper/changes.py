@@ -175,7 +175,7 @@ def counts_by_date(root: str | Path, source: str) -> dict[dt.date, dict[str, int
 
 def run_changes(config: Config, start: dt.date | None, end: dt.date | None, as_json: bool,
                 sources: list[str] | None = None) -> int:
-    from epaper.status import papers_shown
+    from epaper.state import papers_shown
     from epaper.storage.load import is_archive
     from epaper.terminal import printable, printable_json
     from epaper.timefmt import iso

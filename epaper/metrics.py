@@ -22,6 +22,7 @@ from epaper.crawler.outcome import STATES
 from epaper.exits import SUCCESS
 from epaper.runlog import read_runs, whole_runs
 from epaper.state import date_states
+from epaper.storage.layout import archive_papers
 from epaper.storage.parquet import atomic_write, open_regular
 
 METRICS_DIR = "metrics"
@@ -64,15 +65,6 @@ def _bounded(counts: Counter) -> Counter:
     return out
 
 
-def papers(root: Path, runs: list[dict[str, Any]]) -> list[str]:
-    """The papers of an archive: those with a folder in a dataset or a line in the run log."""
-    from epaper.storage.parquet import sources_of
-
-    found = {source for dataset in ("articles", "pages", "warc") for source in sources_of(root, dataset)}
-    found |= {r["source"] for r in runs if isinstance(r.get("source"), str)}
-    return sorted(found)
-
-
 def collect(data_dir: str | Path, *, tz: dt.tzinfo, window_days: int,
             today: dt.date | None = None) -> CollectorRegistry:
     """Every paper's figures, each series labelled with its `source`."""
@@ -87,7 +79,7 @@ def collect(data_dir: str | Path, *, tz: dt.tzinfo, window_days: int,
 
     all_runs = read_runs(root)
     today = today or dt.datetime.now(tz).date()
-    for source in papers(root, all_runs):
+    for source in archive_papers(root, all_runs):
         _collect_paper(root, source, all_runs, gauge, tz, window_days, today)
     return registry
 

@@ -212,3 +212,13 @@ def _failures(raw: object) -> tuple[Failure, ...]:
     if not isinstance(raw, list):
         return ()
     return tuple((f.get("url"), f.get("reason")) for f in raw if isinstance(f, dict))
+
+
+def papers_shown(config: Any, data: Path, sources: list[str] | None = None) -> list[str]:
+    """The papers a reading command shows: those asked for (`--source`), else every paper of
+    the config and of the archive (one the config no longer names is still shown)."""
+    from epaper.storage.layout import archive_papers
+
+    if sources:
+        return list(sources)
+    return sorted({p.portal.id for p in config.papers()} | set(archive_papers(data, read_runs(data))))

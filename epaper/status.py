@@ -19,24 +19,13 @@ from epaper.config import Config, UsageError
 from epaper.terminal import counted
 
 
-def papers_shown(config: Config, data: Path, sources: list[str] | None = None) -> list[str]:
-    """The papers a reading command shows: those asked for (`--source`), else every paper of
-    the config and of the archive (one the config no longer names is still shown)."""
-    from epaper.metrics import papers
-    from epaper.runlog import read_runs
-
-    if sources:
-        return list(sources)
-    return sorted({p.portal.id for p in config.papers()} | set(papers(data, read_runs(data))))
-
-
 def run_status(config: Config, as_json: bool, today: dt.date | None = None, check: bool = False,
                now: dt.datetime | None = None, sources: list[str] | None = None) -> int:
     from epaper.changes import counts_by_date
     from epaper.health import as_json as health_json
     from epaper.health import check as health_check
     from epaper.health import date_row
-    from epaper.state import ARCHIVED, DAMAGED, INCOMPLETE, LOST, PENDING, SUSPECT
+    from epaper.state import ARCHIVED, DAMAGED, INCOMPLETE, LOST, PENDING, SUSPECT, papers_shown
     from epaper.storage.leftovers import by_date, leftovers
     from epaper.storage.load import is_archive
     from epaper.timefmt import iso_text

@@ -32,3 +32,13 @@ def check_layout(root: str | Path) -> None:
     if old:
         raise OldLayout(f"{root} is an archive in the single-paper layout ({old[0].relative_to(root)}, …): "
                         f"run `epaper migrate --data {root}` first (it keeps every row)")
+
+
+def archive_papers(root: str | Path, runs: list[dict]) -> list[str]:
+    """The papers of an archive: those with a folder in a dataset or a line in the run log
+    (`runs`, as `storage.runs.read_runs` gives them)."""
+    from epaper.storage.parquet import sources_of
+
+    found = {source for dataset in ("articles", "pages", "warc") for source in sources_of(Path(root), dataset)}
+    found |= {r["source"] for r in runs if isinstance(r.get("source"), str)}
+    return sorted(found)

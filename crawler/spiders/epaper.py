@@ -123,10 +123,9 @@ class EpaperSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler, *args, source: str | None = None, **kwargs):
-        if crawler.settings.getbool("RUNLOG_ENABLED"):  # configured by the add-on: its paper
-            from epaper.addon import apply_paper
-
-            apply_paper(crawler.settings, source)
+        select = crawler.settings.get("EPAPER_PAPER_SELECTOR")  # the add-on's (epaper.addon.apply_paper)
+        if select:
+            select(crawler.settings, source)
         elif source:
             crawler.settings.set("EPAPER_SOURCE", source, priority="spider")
         if not kwargs.get("base_url"):
