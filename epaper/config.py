@@ -21,7 +21,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +55,10 @@ class PortalConfig:
     # No default: the real e-paper root has to come from the file, env or --base-url.
     base_url: str | None = None
     layout: str = _defaults.EPAPER_LAYOUT
+    # This paper's own values of [crawl] keys, written in its [[portal]] table (sorted
+    # (key, value) pairs; hashable). Config.papers() lays them over the [crawl] section. A key
+    # also set by an EPAPER_CRAWL_* variable or a flag is not kept: those win over the file.
+    crawl_overrides: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,19 +121,62 @@ class HealthConfig:
     max_success_age_hours: float = 48.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Config:
-    portal: PortalConfig = PortalConfig()
+    """The whole configuration. ``portals`` holds the papers in config order (at least one).
+
+    Where one paper is meant, ``config.portal`` is that paper; a config of several papers
+    raises :class:`UsageError` there. :meth:`papers` splits a config into one Config per
+    paper, each a single-paper config whose ``crawl`` is that paper's own.
+
+    ``Config(portal=...)`` (and ``dataclasses.replace(config, portal=...)``) makes a config
+    of that one paper.
+    """
+
+    portals: tuple[PortalConfig, ...] = (PortalConfig(),)
     storage: StorageConfig = StorageConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    # The [crawl] section; in a single-paper config, with the paper's own keys laid over it.
     crawl: CrawlConfig = CrawlConfig()
     health: HealthConfig = HealthConfig()
     # The file the values came from (None: defaults only); passed on to child crawls.
     path: Path | None = None
 
+    def __init__(self, portal: PortalConfig | None = None, storage: StorageConfig = StorageConfig(),
+                 schedule: ScheduleConfig = ScheduleConfig(), crawl: CrawlConfig = CrawlConfig(),
+                 health: HealthConfig = HealthConfig(), path: Path | None = None, *,
+                 portals: tuple[PortalConfig, ...] | None = None) -> None:
+        chosen = (portal,) if portal is not None else tuple(portals) if portals is not None else (PortalConfig(),)
+        if not chosen:
+            raise ValueError("a Config holds at least one paper")
+        for name, value in (("portals", chosen), ("storage", storage), ("schedule", schedule),
+                            ("crawl", crawl), ("health", health), ("path", path)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def portal(self) -> PortalConfig:
+        """The one paper; a UsageError when several are configured (pick one with --source)."""
+        if len(self.portals) == 1:
+            return self.portals[0]
+        raise UsageError(f"several papers are configured ({', '.join(self.ids)}): pick one with --source")
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The papers' ids, in config order."""
+        return tuple(p.id for p in self.portals)
+
+    def papers(self) -> list[Config]:
+        """One single-paper Config per paper, in config order; each one's ``crawl`` is the
+        [crawl] section with that paper's own keys laid over it."""
+        return [Config(portals=(p,), storage=self.storage, schedule=self.schedule,
+                       crawl=dataclasses.replace(self.crawl, **dict(p.crawl_overrides)),
+                       health=self.health, path=self.path) for p in self.portals]
+
     def scrapy_settings(self) -> dict[str, Any]:
-        """The Scrapy settings the config sets; the one mapping, applied by epaper.addon."""
+        """The Scrapy settings the config sets; the one mapping, applied by epaper.addon.
+        Of one paper: a config of several raises UsageError (use :meth:`papers`)."""
         c = self.crawl
+        portal = self.portal
         return {
             "CONCURRENT_REQUESTS": c.concurrency,
             "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrency,
@@ -139,9 +186,9 @@ class Config:
             "USER_AGENT": c.user_agent,
             "DOWNLOAD_TIMEOUT": c.download_timeout,
             "RETRY_TIMES": c.retry_times,
-            "EPAPER_SOURCE": self.portal.id,
-            "EPAPER_LAYOUT": self.portal.layout,
-            "EPAPER_BASE_URL": self.portal.base_url or "",
+            "EPAPER_SOURCE": portal.id,
+            "EPAPER_LAYOUT": portal.layout,
+            "EPAPER_BASE_URL": portal.base_url or "",
             "SNAPSHOT_DIR": str(self.storage.data_dir),
             "WARC_ENABLED": self.storage.warc,
             "SNAPSHOT_COMPACT": self.storage.compact,
@@ -170,10 +217,13 @@ _KIND = {
     "tuple[int, ...]": (tuple, False),  # a TOML array of integers; "1,7" in the environment
     "tuple[str, ...]": (list, False),  # a TOML array of strings; "pdf,scan" in the environment
 }
+# Fields that are not keys of the file (PortalConfig.crawl_overrides: the [crawl] keys
+# written in a portal table, checked as [crawl]'s).
+_NOT_KEYS = {"crawl_overrides"}
 
 
 def _field_kinds(cls: type) -> dict[str, tuple[type, bool]]:
-    return {f.name: _KIND[str(f.type)] for f in dataclasses.fields(cls)}
+    return {f.name: _KIND[str(f.type)] for f in dataclasses.fields(cls) if f.name not in _NOT_KEYS}
 
 
 _FIELDS: dict[str, dict[str, tuple[type, bool]]] = {
@@ -183,14 +233,26 @@ _FIELDS: dict[str, dict[str, tuple[type, bool]]] = {
 _TYPE_NAMES = {str: "a string", Path: "a path string", bool: "a boolean", int: "an integer",
                float: "a number", tuple: "a list of integers", list: "a list of strings"}
 
+# A paper's id names its folder in the archive (source=ID): nothing a path could misread.
+PAPER_ID = re.compile(r"[a-z0-9_-]+")
+# Keys every [[portal]] table must give (one [portal] table may leave them to the defaults,
+# the environment and --base-url, as before there were several papers).
+_REQUIRED = ("id", "name", "base_url")
+
 
 def load_config(
     path: str | Path | None = None,
     *,
     env: Mapping[str, str] = os.environ,
     overrides: Mapping[str, object] | None = None,
+    sources: Sequence[str] = (),
 ) -> Config:
-    """Read the config; ``path=None`` uses ``./epaper.toml`` when it exists, else defaults."""
+    """Read the config; ``path=None`` uses ``./epaper.toml`` when it exists, else defaults.
+
+    ``sources`` (paper ids, from ``--source``) keeps only those papers, in config order; empty
+    keeps every one. ``EPAPER_PORTAL_*`` and ``portal.*`` overrides apply where exactly one
+    paper is meant: with several left they are an error.
+    """
     file_path: Path | None
     if path is None:
         candidate = Path(DEFAULT_CONFIG_FILE)
@@ -199,51 +261,176 @@ def load_config(
         file_path = Path(path)
 
     values: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
-    origins: dict[tuple[str, str], str] = {}
+    origins: _Origins = {}
+    papers = [_Paper(None, 0, {}, {}, {})]  # without a file: the one default paper
     if file_path is not None:
-        _merge_file(values, origins, file_path)
-    _merge_env(values, origins, env)
-    _merge_overrides(values, origins, overrides or {})
+        papers = _merge_file(values, origins, file_path) or papers
+    portal_values: dict[str, Any] = {}  # EPAPER_PORTAL_* and portal.* overrides, applied below
+    portal_origins: _Origins = {}
+    late: set[tuple[str, str]] = set()  # keys set by the environment or a flag: they beat the file
+    _merge_env(values, origins, env, portal_values, portal_origins, late)
+    _merge_overrides(values, origins, overrides or {}, portal_values, portal_origins, late)
 
-    sections = {name: _SECTIONS[name](**values[name]) for name in _SECTIONS}
-    config = Config(**sections, path=file_path)
+    if len(papers) == 1:
+        papers[0].apply(portal_values, portal_origins)
+        papers = _select(papers, sources, file_path)
+    else:
+        papers = _select(papers, sources, file_path)
+        if len(papers) == 1:
+            papers[0].apply(portal_values, portal_origins)
+        elif portal_origins:
+            (section, key), (_, where) = next(iter(portal_origins.items()))
+            raise ConfigError(f'config: "{section}.{key}" {where} applies to one paper, and '
+                              f'{len(papers)} are configured ({", ".join(p.id for p in papers)}): '
+                              "pick one with --source")
+
+    crawl = CrawlConfig(**values["crawl"])
+    portals = []
+    for paper in papers:
+        own = {k: v for k, v in paper.crawl.items() if ("crawl", k) not in late}
+        portal = PortalConfig(**paper.portal, crawl_overrides=tuple(sorted(own.items())))
+        _validate_portal(portal, paper.origins)
+        _validate_crawl(dataclasses.replace(crawl, **own), {**origins, **paper.crawl_origins(own)})
+        portals.append(portal)
+    config = Config(portals=tuple(portals), storage=StorageConfig(**values["storage"]),
+                    schedule=ScheduleConfig(**values["schedule"]), crawl=crawl,
+                    health=HealthConfig(**values["health"]), path=file_path)
     _validate(config, origins)
+    if len(portals) == 1:
+        config = config.papers()[0]  # one paper: its own crawl keys are the config's [crawl]
     return config
 
 
 # ---------------------------------------------------------------------------- sources
 
 _Values = dict[str, dict[str, Any]]
-# (section, key) -> where the final value came from ("in epaper.toml", ...), for messages.
-_Origins = dict[tuple[str, str], str]
+# (section, key) -> (the key as the user wrote it, where its final value came from: "in
+# epaper.toml", ...), for messages.
+_Origins = dict[tuple[str, str], tuple[str, str]]
 
-def _merge_file(values: _Values, origins: _Origins, path: Path) -> None:
-    where = f"in {path}"
+
+@dataclass
+class _Paper:
+    """One portal table as read, before the Config is built."""
+
+    label: str | None  # how messages name it: 'paper "ahnc"' ([[portal]] tables only)
+    number: int  # its place among the [[portal]] tables, from 1 (0: the one [portal] table)
+    portal: dict[str, Any]
+    crawl: dict[str, Any]  # its own [crawl] keys
+    origins: _Origins
+
+    @property
+    def id(self) -> str:
+        return str(self.portal.get("id", PortalConfig.id))
+
+    def apply(self, values: dict[str, Any], origins: _Origins) -> None:
+        """EPAPER_PORTAL_* and portal.* flags: over this paper, the one meant."""
+        self.portal.update(values)
+        self.origins.update(origins)
+
+    def crawl_origins(self, keys: Mapping[str, Any]) -> _Origins:
+        return {("crawl", k): self.origins[("portal", k)] for k in keys}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            raw = fh.read()
+        return tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config: file {path} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config: {path} is not valid UTF-8 TOML") from None
+    except tomllib.TOMLDecodeError as exc:
+        text = raw.decode("utf-8")
+        if re.search(r"(?m)^[ \t]*\[[ \t]*portal[ \t]*\]", text) and re.search(r"(?m)^[ \t]*\[\[[ \t]*portal[ \t]*\]\]", text):
+            raise ConfigError(f"config: {path} has both a [portal] table and [[portal]] tables: one paper is "
+                              "one [portal] table, several are [[portal]] tables, one each") from None
+        raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"config: cannot read {path}: {exc.strerror or exc}") from None
 
+
+def _merge_file(values: _Values, origins: _Origins, path: Path) -> list[_Paper]:
+    """Merge the file's sections into `values`; its portal tables, as read (none: [])."""
+    where = f"in {path}"
+    data = _read_toml(path)
+    papers: list[_Paper] = []
     for section, table in data.items():
         if section not in _FIELDS:
             raise ConfigError(f'config: unknown section "[{section}]" {where}')
+        if section == "portal" and isinstance(table, list):
+            papers = _read_papers(table, path)
+            continue
         if not isinstance(table, dict):
-            raise ConfigError(f'config: "{section}" must be a [{section}] table {where}')
+            also = " or [[portal]] tables" if section == "portal" else ""
+            raise ConfigError(f'config: "{section}" must be a [{section}] table{also} {where}')
+        if section == "portal":
+            papers = [_read_paper(table, None, 0, where)]
+            continue
         for key, raw in table.items():
             if key not in _FIELDS[section]:
                 raise ConfigError(f'config: unknown key "{section}.{key}" {where}')
             values[section][key] = _check_type(section, key, raw, where)
-            origins[(section, key)] = where
+            origins[(section, key)] = (f"{section}.{key}", where)
+    return papers
 
 
-def _merge_env(values: _Values, origins: _Origins, env: Mapping[str, str]) -> None:
+def _read_papers(tables: list[Any], path: Path) -> list[_Paper]:
+    if not tables:
+        raise ConfigError(f'config: "portal" is an empty array in {path}: give each paper a [[portal]] table')
+    papers: list[_Paper] = []
+    first: dict[str, int] = {}
+    for number, table in enumerate(tables, 1):
+        if not isinstance(table, dict):
+            raise ConfigError(f"config: [[portal]] {number} must be a table, not {_describe(table)} in {path}")
+        raw_id = table.get("id")
+        if not isinstance(raw_id, str) or not PAPER_ID.fullmatch(raw_id):
+            problem = "has no \"id\"" if raw_id is None else \
+                f'has "id" = {raw_id!r}: a paper id must match [a-z0-9_-]+ (it names its folder source=ID)'
+            raise ConfigError(f"config: [[portal]] table {number} {problem} in {path}")
+        if raw_id in first:
+            raise ConfigError(f'config: paper id "{raw_id}" is given twice ([[portal]] tables {first[raw_id]} '
+                              f"and {number}) in {path}: each paper needs its own id")
+        first[raw_id] = number
+        label = f'paper "{raw_id}"'
+        paper = _read_paper(table, label, number, f"for {label} in {path}")
+        missing = [k for k in _REQUIRED if k not in table]
+        if missing:
+            raise ConfigError(f'config: [[portal]] table {number} ({label}) has no "{missing[0]}" in {path}')
+        papers.append(paper)
+    return papers
+
+
+def _read_paper(table: dict[str, Any], label: str | None, number: int, where: str) -> _Paper:
+    paper = _Paper(label, number, {}, {}, {})
+    for key, raw in table.items():
+        if key in _FIELDS["portal"]:
+            paper.portal[key] = _check_type("portal", key, raw, where)
+        elif key in _FIELDS["crawl"]:
+            paper.crawl[key] = _check_type("crawl", key, raw, where, shown=f"portal.{key}")
+        else:
+            hint = " (write the paper's [crawl] keys directly in its table)" if key == "crawl" else ""
+            raise ConfigError(f'config: unknown key "portal.{key}" {where}{hint}')
+        paper.origins[("portal", key)] = (f"portal.{key}", where)
+    return paper
+
+
+def _select(papers: list[_Paper], sources: Sequence[str], path: Path | None) -> list[_Paper]:
+    """The papers `sources` names (every one when empty), in config order."""
+    if not sources:
+        return papers
+    known = [p.id for p in papers]
+    for wanted in sources:
+        if wanted not in known:
+            where = f"in {path}" if path is not None else "(no config file: the default paper)"
+            raise ConfigError(f'config: --source {wanted}: no such paper {where}; '
+                              f'{"the papers are" if len(known) > 1 else "the paper is"} {", ".join(known)}')
+    return [p for p in papers if p.id in sources]
+
+
+def _merge_env(values: _Values, origins: _Origins, env: Mapping[str, str],
+               portal_values: dict[str, Any], portal_origins: _Origins, late: set[tuple[str, str]]) -> None:
     # Only the known names are looked up: other EPAPER_* variables (e.g.
     # EPAPER_LOCK_HELD_BY_PARENT) are not configuration keys.
     for section, fields in _FIELDS.items():
@@ -251,11 +438,18 @@ def _merge_env(values: _Values, origins: _Origins, env: Mapping[str, str]) -> No
             name = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
             if name in env:
                 where = f"in environment variable {name}"
-                values[section][key] = _parse_text(section, key, env[name], where)
-                origins[(section, key)] = where
+                value = _parse_text(section, key, env[name], where)
+                if section == "portal":
+                    portal_values[key] = value
+                    portal_origins[(section, key)] = (f"{section}.{key}", where)
+                else:
+                    values[section][key] = value
+                    origins[(section, key)] = (f"{section}.{key}", where)
+                    late.add((section, key))
 
 
-def _merge_overrides(values: _Values, origins: _Origins, overrides: Mapping[str, object]) -> None:
+def _merge_overrides(values: _Values, origins: _Origins, overrides: Mapping[str, object],
+                     portal_values: dict[str, Any], portal_origins: _Origins, late: set[tuple[str, str]]) -> None:
     for dotted, raw in overrides.items():
         section, _, key = dotted.partition(".")
         where = "from the command line"
@@ -264,16 +458,24 @@ def _merge_overrides(values: _Values, origins: _Origins, overrides: Mapping[str,
         if raw is None:
             continue  # a flag that was not given
         if isinstance(raw, str):
-            values[section][key] = _parse_text(section, key, raw, where)
+            value = _parse_text(section, key, raw, where)
         else:
-            values[section][key] = _check_type(section, key, raw, where)
-        origins[(section, key)] = where
+            value = _check_type(section, key, raw, where)
+        if section == "portal":
+            portal_values[key] = value
+            portal_origins[(section, key)] = (dotted, where)
+        else:
+            values[section][key] = value
+            origins[(section, key)] = (dotted, where)
+            late.add((section, key))
 
 
 # ---------------------------------------------------------------------------- typing
 
-def _check_type(section: str, key: str, raw: object, where: str) -> Any:
+def _check_type(section: str, key: str, raw: object, where: str, shown: str | None = None) -> Any:
+    """`raw` as the key's type; `shown` is the key as messages name it (default section.key)."""
     typ, optional = _FIELDS[section][key]
+    shown = shown or f"{section}.{key}"
     ok: bool
     if typ is bool:
         ok = isinstance(raw, bool)
@@ -298,16 +500,14 @@ def _check_type(section: str, key: str, raw: object, where: str) -> Any:
     else:
         ok = isinstance(raw, str) or (optional and raw is None)
     if not ok:
-        raise ConfigError(
-            f'config: "{section}.{key}" must be {_TYPE_NAMES[typ]}, not {_describe(raw)} {where}'
-        )
-    return _finite(section, key, raw, where)
+        raise ConfigError(f'config: "{shown}" must be {_TYPE_NAMES[typ]}, not {_describe(raw)} {where}')
+    return _finite(shown, raw, where)
 
 
-def _finite(section: str, key: str, value: Any, where: str) -> Any:
+def _finite(shown: str, value: Any, where: str) -> Any:
     # TOML has nan and inf, float() reads them: a delay of inf would hang the crawl.
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f'config: "{section}.{key}" must be a finite number, not {value} {where}')
+        raise ConfigError(f'config: "{shown}" must be a finite number, not {value} {where}')
     return value
 
 
@@ -332,7 +532,7 @@ def _parse_text(section: str, key: str, text: str, where: str) -> Any:
         if typ is int:
             return int(stripped)
         if typ is float:
-            return _finite(section, key, float(stripped), where)
+            return _finite(f"{section}.{key}", float(stripped), where)
         if typ is tuple:
             return tuple(int(part) for part in stripped.split(",") if part.strip())
         if typ is list:
@@ -373,18 +573,41 @@ def is_http_url(url: str) -> bool:
             and not any(c.isspace() or ord(c) < 32 for c in url))
 
 
-def _validate(config: Config, origins: _Origins) -> None:
+def _failing(origins: _Origins):
     def fail(section: str, key: str, problem: str) -> None:
-        where = origins.get((section, key), "(default)")
-        raise ConfigError(f'config: "{section}.{key}" {problem} {where}')
+        shown, where = origins.get((section, key), (f"{section}.{key}", "(default)"))
+        raise ConfigError(f'config: "{shown}" {problem} {where}')
+    return fail
 
-    p = config.portal
-    if not p.id.strip():
-        fail("portal", "id", "must not be empty")
+
+def _validate_portal(p: PortalConfig, origins: _Origins) -> None:
+    fail = _failing(origins)
+    if not PAPER_ID.fullmatch(p.id):
+        fail("portal", "id", f"must match [a-z0-9_-]+ (it names the paper's folder source=ID), not {p.id!r}")
     if p.layout not in LAYOUTS:
         fail("portal", "layout", f"must be one of {', '.join(LAYOUTS)}, not {p.layout!r}")
     if p.base_url is not None and not is_http_url(p.base_url):
         fail("portal", "base_url", f"must be an http(s) URL, not {p.base_url!r}")
+
+
+def _validate_crawl(c: CrawlConfig, origins: _Origins) -> None:
+    fail = _failing(origins)
+    if c.concurrency < 1:
+        fail("crawl", "concurrency", "must be 1 or more")
+    if c.download_delay < 0:
+        fail("crawl", "download_delay", "must be 0 or more seconds")
+    if c.download_timeout <= 0:
+        fail("crawl", "download_timeout", "must be more than 0 seconds")
+    if c.retry_times < 0:
+        fail("crawl", "retry_times", "must be 0 or more")
+    if not c.user_agent.strip():
+        fail("crawl", "user_agent", "must not be empty")
+
+
+def _validate(config: Config, origins: _Origins) -> None:
+    """The sections every paper shares (the portals and their crawl keys are checked as read)."""
+    fail = _failing(origins)
+    _validate_crawl(config.crawl, origins)
 
     if config.storage.log_retention_days < 0:
         fail("storage", "log_retention_days", "must be 0 (keep everything) or more")
@@ -423,18 +646,6 @@ def _validate(config: Config, origins: _Origins) -> None:
         fail("schedule", "retry_delay", "must be more than 0 seconds")
     if any(days < 1 or days > 366 for days in s.recheck_days):
         fail("schedule", "recheck_days", "must be days from 1 to 366 after the issue date")
-
-    c = config.crawl
-    if c.concurrency < 1:
-        fail("crawl", "concurrency", "must be 1 or more")
-    if c.download_delay < 0:
-        fail("crawl", "download_delay", "must be 0 or more seconds")
-    if c.download_timeout <= 0:
-        fail("crawl", "download_timeout", "must be more than 0 seconds")
-    if c.retry_times < 0:
-        fail("crawl", "retry_times", "must be 0 or more")
-    if not c.user_agent.strip():
-        fail("crawl", "user_agent", "must not be empty")
 
     h = config.health
     thresholds = {f.name: getattr(h, f.name) for f in dataclasses.fields(Thresholds)}
