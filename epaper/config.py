@@ -281,7 +281,8 @@ def load_config(
         elif portal_origins:
             (section, key), (_, where) = next(iter(portal_origins.items()))
             raise ConfigError(f'config: "{section}.{key}" {where} applies to one paper, and '
-                              f'{len(papers)} are configured ({", ".join(p.id for p in papers)}): '
+                              f'{len(papers)} are {"selected" if sources else "configured"} '
+                              f'({", ".join(p.id for p in papers)}): '
                               "pick one with --source")
 
     crawl = CrawlConfig(**values["crawl"])
@@ -420,6 +421,8 @@ def _select(papers: list[_Paper], sources: Sequence[str], path: Path | None) -> 
     """The papers `sources` names (every one when empty), in config order."""
     if not sources:
         return papers
+    if isinstance(sources, str):
+        sources = (sources,)  # one id, not its letters
     known = [p.id for p in papers]
     for wanted in sources:
         if wanted not in known:
