@@ -1,5 +1,11 @@
 """The ``epaper.toml`` configuration: file, then environment, then command-line flags.
 
+The file holds one paper (a ``[portal]`` table) or several (``[[portal]]`` tables, each with
+its own ``id``, ``name``, ``base_url``, ``layout`` and its own values of ``[crawl]`` keys).
+:attr:`Config.portals` lists them; :meth:`Config.papers` gives one single-paper Config per
+paper, which behaves as the whole config did when there was one paper. ``load_config(...,
+sources=[...])`` keeps the papers ``--source`` names.
+
 Precedence, lowest first: built-in defaults, the TOML file, environment variables
 ``EPAPER_<SECTION>_<KEY>`` (e.g. ``EPAPER_PORTAL_BASE_URL``), then ``overrides`` from
 command-line flags (keys ``"portal.base_url"``, ``"storage.data_dir"``, ...).
@@ -262,7 +268,7 @@ def load_config(
 
     values: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     origins: _Origins = {}
-    papers = [_Paper(None, 0, {}, {}, {})]  # without a file: the one default paper
+    papers = [_Paper({}, {}, {})]  # without a file: the one default paper
     if file_path is not None:
         papers = _merge_file(values, origins, file_path) or papers
     portal_values: dict[str, Any] = {}  # EPAPER_PORTAL_* and portal.* overrides, applied below
@@ -314,8 +320,6 @@ _Origins = dict[tuple[str, str], tuple[str, str]]
 class _Paper:
     """One portal table as read, before the Config is built."""
 
-    label: str | None  # how messages name it: 'paper "ahnc"' ([[portal]] tables only)
-    number: int  # its place among the [[portal]] tables, from 1 (0: the one [portal] table)
     portal: dict[str, Any]
     crawl: dict[str, Any]  # its own [crawl] keys
     origins: _Origins
@@ -367,7 +371,7 @@ def _merge_file(values: _Values, origins: _Origins, path: Path) -> list[_Paper]:
             also = " or [[portal]] tables" if section == "portal" else ""
             raise ConfigError(f'config: "{section}" must be a [{section}] table{also} {where}')
         if section == "portal":
-            papers = [_read_paper(table, None, 0, where)]
+            papers = [_read_paper(table, where)]
             continue
         for key, raw in table.items():
             if key not in _FIELDS[section]:
@@ -395,7 +399,7 @@ def _read_papers(tables: list[Any], path: Path) -> list[_Paper]:
                               f"and {number}) in {path}: each paper needs its own id")
         first[raw_id] = number
         label = f'paper "{raw_id}"'
-        paper = _read_paper(table, label, number, f"for {label} in {path}")
+        paper = _read_paper(table, f"for {label} in {path}")
         missing = [k for k in _REQUIRED if k not in table]
         if missing:
             raise ConfigError(f'config: [[portal]] table {number} ({label}) has no "{missing[0]}" in {path}')
@@ -403,8 +407,8 @@ def _read_papers(tables: list[Any], path: Path) -> list[_Paper]:
     return papers
 
 
-def _read_paper(table: dict[str, Any], label: str | None, number: int, where: str) -> _Paper:
-    paper = _Paper(label, number, {}, {}, {})
+def _read_paper(table: dict[str, Any], where: str) -> _Paper:
+    paper = _Paper({}, {}, {})
     for key, raw in table.items():
         if key in _FIELDS["portal"]:
             paper.portal[key] = _check_type("portal", key, raw, where)

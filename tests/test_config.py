@@ -436,6 +436,11 @@ def test_config_of_one_portal_built_in_code() -> None:
     assert Config() == Config(portals=(PortalConfig(),)) and hash(Config()) == hash(Config(portal=PortalConfig()))
     with pytest.raises(ValueError):
         Config(portals=())
+    # Scrapy deep-copies its settings, EPAPER_CONFIG among them; a child may get it pickled
+    import copy
+    import pickle
+
+    assert copy.deepcopy(several) == several == pickle.loads(pickle.dumps(several))
 
 
 PAPER = '[[portal]]\nid = "{id}"\nname = "N"\nbase_url = "http://127.0.0.1/{id}/"\n'

@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import tomllib
 
 import pytest
 
 from epaper.crawler.spiders.probe import ProbedArticle, ProbedPage, ProbeFindings
-from epaper.probe import judge
-from epaper.replica.build import TEMPLATES
+from epaper.config import PAPER_ID, load_config
+from epaper.probe import TABLE_END, TABLE_START, judge, paper_id, paper_name
+from epaper.replica.build import PAPER, TEMPLATES
 from epaper.replica.drift import drift_site
 from epaper.replica.server import serve
 from tests.conftest import CLEAN_CWD, FAST, SHORT_SPAN, run_epaper, slow_but
@@ -54,6 +56,9 @@ def test_every_replica_template_would_be_archived(portal, template):
     # (two on the html generation), the pages, the sample
     assert found["requests"] == server.request_count() <= 1 + 2 + 2 + len(issue["pages"]) + SAMPLE
     assert set(CLEAN_CWD.iterdir()) == before  # nothing written
+    # a [[portal]] table to paste: the paper's root, its generation, its name as the site gives it
+    (paper,) = tomllib.loads(found["portal_table"])["portal"]
+    assert paper == {"id": "ahjjb", "name": PAPER, "base_url": server.base_url, "layout": TEMPLATES[template]}
 
 
 def test_the_text_report(portal):
@@ -65,7 +70,13 @@ def test_the_text_report(portal):
     assert "calendar: 7 issues from 2023-08-01 to 2023-08-09" in out
     assert "warning: page 01 links" in out and "twice, with a display-mode query" in out  # ?div= twins
     assert "     title        [heading] " in out and "     body         [founder-content] " in out
-    assert out.splitlines()[-1] == f"verdict: it would archive this portal (exit status 0); {server.request_count()} requests"
+    lines = out.splitlines()
+    verdict = lines.index(f"verdict: it would archive this portal (exit status 0); {server.request_count()} requests")
+    # then, after a blank line, the [[portal]] table to paste, between its two comment lines
+    assert lines[verdict + 1:verdict + 3] == ["", TABLE_START] and lines[-1] == TABLE_END
+    assert "\n".join(lines[verdict + 2:]) == "\n".join([TABLE_START, "[[portal]]", 'id = "ahjjb"',
+                                                          f'name = "{PAPER}"', f'base_url = "{server.base_url}"',
+                                                          'layout = "html"', TABLE_END])
 
 
 @pytest.fixture
@@ -167,3 +178,93 @@ def test_a_page_url_given_for_the_root_gets_the_root_as_a_hint(url, root):
     status, problems, _ = judge(ProbeFindings(url, errors=["nothing found"]), [])
     assert status == 2
     assert (f"give its root: epaper probe {root})" in problems[0]) if root else "give its root" not in problems[0]
+
+
+def test_the_table_to_paste_archives_the_paper(portal, tmp_path):
+    """The printed block, pasted into epaper.toml, is a config that archives the paper."""
+    from epaper.storage.load import load_articles
+
+    server = portal("pc-hbrb", *SPAN)
+    result = run_epaper("probe", server.base_url, *FAST, timeout=120)
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    block = "\n".join(lines[lines.index(TABLE_START):lines.index(TABLE_END) + 1])
+    assert tomllib.loads(block)["portal"][0]["base_url"] == server.base_url
+    config = tmp_path / "epaper.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "data"}"\n\n{block}\n', encoding="utf-8")
+    loaded = load_config(config, env={})
+    assert (loaded.portal.id, loaded.portal.name, loaded.portal.layout) == ("ahjjb", PAPER, "pc")
+    latest = max(server.truth["issues"])
+    crawl = run_epaper("crawl", "--date", latest, "--config", str(config), *FAST, timeout=180)
+    assert crawl.returncode == 0, crawl.stderr
+    rows = load_articles(tmp_path / "data")
+    issue = server.truth["issues"][latest]
+    assert len(rows) == sum(len(p["articles"]) for p in issue["pages"]) > 0
+
+
+def test_the_table_beside_the_papers_of_a_config(portal, tmp_path):
+    """Probed with a config of several papers: the probe runs (with the shared [crawl]
+    politeness), and the table's id is one the config does not hold yet."""
+    server = portal("pc-rmrb", *SPAN)
+    config = tmp_path / "epaper.toml"
+    config.write_text('[crawl]\ndownload_delay = 0\nautothrottle = false\n'
+                      '[[portal]]\nid = "ahjjb"\nname = "Another"\nbase_url = "http://127.0.0.1:9/ahjjb/"\n'
+                      '[[portal]]\nid = "x"\nname = "X"\nbase_url = "http://127.0.0.1:9/x/"\n', encoding="utf-8")
+    result, found = probe(server.base_url, "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    (paper,) = tomllib.loads(found["portal_table"])["portal"]
+    assert paper["id"] == "ahjjb-2"
+    merged = config.read_text(encoding="utf-8") + found["portal_table"] + "\n"
+    config.write_text(merged, encoding="utf-8")
+    assert load_config(config, env={}).ids == ("ahjjb", "x", "ahjjb-2")
+
+
+def test_no_table_unless_it_would_archive(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html><head><title>人民日报</title></head><body>a blog</body></html>")
+    with serve(site, "/") as server:
+        result, found = probe(server.base_url)
+        text = run_epaper("probe", server.base_url, *FAST, timeout=60)
+    assert result.returncode == 2 and found["portal_table"] is None
+    assert "[[portal]]" not in text.stdout
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://127.0.0.1:8000/ahjjb/", "ahjjb"),
+    ("https://szb.ahnews.com.cn/ahnc/", "ahnc"),
+    ("http://paper.people.com.cn/rmrb/html/", "rmrb"),
+    ("https://epaper.example.cn/", "example"),
+    ("http://digitalpaper.stdaily.com/", "stdaily"),
+    ("http://www.ZGJJJC.cn/E-Paper/", "e-paper"),
+    ("http://127.0.0.1:8000/", "127-0-0-1-8000"),
+    ("http://[::1]:8000/epaper/", "1-8000"),
+    ("http://h.cn/安徽/", "h"),
+    ("http://cn/", "cn"),
+])
+def test_paper_id_from_the_url(url, expected):
+    pid = paper_id(url)
+    assert pid == expected and PAPER_ID.fullmatch(pid)
+
+
+def test_paper_id_avoids_the_ids_taken():
+    assert paper_id("http://h/ahjjb/", ("ahjjb", "ahjjb-2")) == "ahjjb-3"
+
+
+@pytest.mark.parametrize("title, name", [
+    ("安徽经济报-数字报", "安徽经济报"),
+    ("科技日报--数字报", "科技日报"),
+    ("人民日报-人民网", "人民日报"),
+    ("山西经济网数字报平台-山西经济日报", "山西经济日报"),
+    ("安徽经济报 数字版", "安徽经济报"),
+    ("  中国纪检监察报 ", "中国纪检监察报"),
+    ("安徽日报农村版", "安徽日报农村版"),
+    ("数字报", None),
+    ("2023-08-09", None),
+    ("", None),
+    ("China Daily | E-paper", "China Daily"),
+    ("&#23433;&#24509;&#26085;&#25253;", "安徽日报"),
+    ("安徽\x1b]0;x\x07日报", "安徽]0;x日报"),
+])
+def test_paper_name_from_a_title(title, name):
+    assert paper_name(title) == name
