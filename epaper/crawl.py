@@ -53,6 +53,8 @@ class Paper:
     rounds: list[tuple[dict, dict, set | None]] | None = None
     status: int | None = None  # once the paper's crawls have ended
     error: str | None = None  # why they could not run (a usage error: status 2)
+    reporter: Any = None  # its Reporter: its lines
+    crawler: Any = None  # the crawler of its latest round
 
 
 def run_papers(args, data: Path, settings, papers: list[Paper]) -> int:
@@ -108,7 +110,6 @@ def _crawl_rounds(process, args, paper: Paper):
     tz = config_zone(process.settings)
     paper.reporter = Reporter(len(paper.dates or [None]), quiet=args.quiet, json_lines=args.log_format == "json",
                               tz=tz, source=paper.source)
-    paper.last = None
 
     @defer.inlineCallbacks
     def rounds():
@@ -123,7 +124,7 @@ def _crawl_rounds(process, args, paper: Paper):
             if args.log_format == "json":
                 _json_formatter().crawler = crawler
             paper.reporter.shown = paper.run.shown = shown
-            paper.last = crawler
+            paper.crawler = crawler
             yield process.crawl(crawler, base_url=paper.base_url, source=paper.source, **kwargs)
             if crawler.spider is None or Ledger.from_crawler(crawler).fatal:
                 return
@@ -145,10 +146,10 @@ def _settle(paper: Paper, failed: list) -> None:
         run.finish(USAGE)
         paper.error = f"the crawl could not run: {failed[0].getErrorMessage()}"
         return
-    if paper.last is None or paper.last.spider is None:
+    if paper.crawler is None or paper.crawler.spider is None:
         paper.error = "the crawl did not start; see the log"
         return
-    ledger = Ledger.from_crawler(paper.last)
+    ledger = Ledger.from_crawler(paper.crawler)
     if ledger.fatal:
         run.finish(USAGE)
         paper.error = ledger.fatal
