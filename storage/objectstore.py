@@ -92,13 +92,14 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "epaper"
 
 
-def local_dir(url: S3Url, cache_dir: str | Path | None = None) -> Path:
-    """The working copy of `url`: `<cache_dir>/s3/<endpoint host>/<bucket>/<prefix>`."""
+def local_dir(url: S3Url, cache_dir: str | Path | None = None, role: str = "work") -> Path:
+    """The working copy of `url`: `<cache_dir>/s3-<role>/<endpoint host>/<bucket>/<prefix>`
+    (role "work" for the writers, under their local lock; "read" for the readers)."""
     from urllib.parse import urlsplit
 
     host = urlsplit(os.environ.get("AWS_ENDPOINT_URL") or "").netloc or "aws"
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    return base / "s3" / re.sub(r"[^A-Za-z0-9.-]", "_", host) / url.bucket / url.prefix
+    return base / f"s3-{role}" / re.sub(r"[^A-Za-z0-9.-]", "_", host) / url.bucket / url.prefix
 
 
 @dataclass
@@ -233,9 +234,9 @@ class WorkingCopy:
         self.pulled: set[str] = set()  # prefixes pulled in this process (deletions are judged under them)
 
     @classmethod
-    def open(cls, url: str, cache_dir: str | Path | None = None) -> WorkingCopy:
+    def open(cls, url: str, cache_dir: str | Path | None = None, role: str = "work") -> WorkingCopy:
         parsed = parse_s3(url)
-        return cls(Store(parsed), local_dir(parsed, cache_dir))
+        return cls(Store(parsed), local_dir(parsed, cache_dir, role))
 
     def _read_manifest(self) -> dict[str, list]:
         try:
