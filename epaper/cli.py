@@ -388,6 +388,11 @@ def run_schedule(args) -> int:
     config = load_config(args, args.base_url)
     for paper in config.papers():
         check_base_url(paper.portal.base_url)
+    if is_s3(config.storage.data_dir):  # the children publish; the parent reads a pulled copy (epaper.remote)
+        from epaper.remote import parent_run
+
+        with parent_run(config) as local:
+            return run_scheduler(config, check_data_dir(local), json_lines=args.log_format == "json")
     data = check_data_dir(Path(config.storage.data_dir))
     return run_scheduler(config, data, json_lines=args.log_format == "json")
 
@@ -398,6 +403,11 @@ def run_update(args) -> int:
     config = load_config(args, args.base_url)
     for paper in config.papers():
         check_base_url(paper.portal.base_url)
+    if is_s3(config.storage.data_dir):  # the children publish; the parent reads a pulled copy (epaper.remote)
+        from epaper.remote import parent_run
+
+        with parent_run(config) as local:
+            return update(config, check_data_dir(local), json_lines=args.log_format == "json")
     data = check_data_dir(Path(config.storage.data_dir))
     return update(config, data, json_lines=args.log_format == "json")
 

@@ -77,7 +77,7 @@ class RemoteArchive:
         def warc(rel: str) -> bool:
             return warc_all or rel.split("/")[2] in wanted
 
-        fetched = self.copy.pull(paper_prefixes(source) + [f"{RUN_PARTS}/"])
+        fetched = self.copy.pull(paper_prefixes(source)) + self.copy.pull([f"{RUN_PARTS}/"], prune=False)
         if warc_all or wanted:
             fetched += self.copy.pull([f"warc/source={source}/"], only=warc)
         return fetched
@@ -134,3 +134,31 @@ class Publisher:
 
     def __call__(self, source: str, day: dt.date) -> int:
         return self.copy.publish_date(source, day)
+
+
+@contextlib.contextmanager
+def parent_run(config: Any):
+    """`epaper update` / `epaper schedule` on an s3:// archive: the working copy they read the
+    archive's state from (pulled, under the local lock, before), whose run lines are published
+    after (each child crawl pulls and publishes its own paper, under its lease)."""
+    from epaper.lock import ArchiveLock, LockError
+
+    remote = RemoteArchive.of(config)
+
+    def locked(step) -> None:
+        try:
+            lock = ArchiveLock(remote.local, "epaper (s3 working copy)").acquire()
+        except LockError:  # a writer of this machine runs: the command itself says so
+            return
+        try:
+            step()
+        except StoreError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            lock.release()
+
+    locked(lambda: [remote.pull_paper(p.portal.id, None) for p in config.papers()])
+    try:
+        yield remote.local
+    finally:
+        locked(lambda: remote.publish([]))

@@ -26,6 +26,7 @@ the lease (`storage.lease`) needs.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 SCHEME = "s3://"
 # bucket names: 3-63 of [a-z0-9.-] (S3's rule, which also rules out anything a path could misread)
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-MANIFEST = ".objectstore.json"  # in the working copy: what it holds of the store (key -> etag, size, mtime)
+MANIFEST = ".objectstore"  # in the working copy: what it holds of the store (key -> etag, size, mtime)
 RUN_PARTS = "runs/parts"  # one object per run's line (`storage.runs.read_runs` reads them)
 # The order a date's files are written locally, and so published (WARC before the rows naming it).
 ORDER = ("warc", "pages", "revisions", "articles", "index", "compact")
@@ -215,6 +216,14 @@ def _order(rel: str) -> tuple[int, str]:
     return (ORDER.index(top) if top in ORDER else len(ORDER)), rel
 
 
+def _scope(rel: str) -> str:
+    """The paper a key belongs to (its `source=ID` folder), else "_shared"."""
+    for part in rel.split("/"):
+        if part.startswith("source="):
+            return part.partition("=")[2].removesuffix(".json")
+    return "_shared"
+
+
 def _hidden(rel: str) -> bool:
     """Temp files and scratch (a leading dot in any part) never leave the machine."""
     return any(part.startswith(".") for part in rel.split("/"))
@@ -230,6 +239,7 @@ class WorkingCopy:
         self.local = Path(local)
         self.local.mkdir(parents=True, exist_ok=True)
         self.publishing = publishing or (lambda: None)
+        self.dirty: dict[str, list | None] = {}  # changed since the last save (None: removed)
         self.manifest: dict[str, list] = self._read_manifest()
         self.pulled: set[str] = set()  # prefixes pulled in this process (deletions are judged under them)
 
@@ -238,18 +248,52 @@ class WorkingCopy:
         parsed = parse_s3(url)
         return cls(Store(parsed), local_dir(parsed, cache_dir, role))
 
+    # The manifest is a file per paper (`.objectstore/<id>.json`, the rest in `_shared.json`):
+    # the child crawls of `epaper update` run the papers side by side on one copy, each writing
+    # only its paper's file; a save re-reads the file and lays this process's changes over it.
+
+    def _scope_file(self, scope: str) -> Path:
+        return self.local / MANIFEST / f"{scope}.json"
+
     def _read_manifest(self) -> dict[str, list]:
+        out: dict[str, list] = {}
+        folder = self.local / MANIFEST
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            out.update(self._read_scope(path))
+        return out
+
+    @staticmethod
+    def _read_scope(path: Path) -> dict[str, list]:
         try:
-            data = json.loads((self.local / MANIFEST).read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
             return data if isinstance(data, dict) else {}
         except (OSError, ValueError):
             return {}
 
+    def _set(self, rel: str, entry: list | None) -> None:
+        if entry is None:
+            self.manifest.pop(rel, None)
+        else:
+            self.manifest[rel] = entry
+        self.dirty[rel] = entry
+
     def _save_manifest(self) -> None:
-        path = self.local / MANIFEST
-        tmp = path.with_name(f"{MANIFEST}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(self.manifest, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        scopes: dict[str, dict[str, list | None]] = {}
+        for rel, entry in self.dirty.items():
+            scopes.setdefault(_scope(rel), {})[rel] = entry
+        for scope, changes in scopes.items():
+            path = self._scope_file(scope)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            data = self._read_scope(path)
+            for rel, entry in changes.items():
+                if entry is None:
+                    data.pop(rel, None)
+                else:
+                    data[rel] = entry
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+            tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, path)
+        self.dirty.clear()
 
     def _stat(self, rel: str) -> list | None:
         try:
@@ -266,10 +310,11 @@ class WorkingCopy:
 
     # -------------------------------------------------------------- pull
 
-    def pull(self, prefixes: Iterable[str], only=None) -> int:
+    def pull(self, prefixes: Iterable[str], only=None, prune: bool = True) -> int:
         """Bring the objects under each prefix into the copy (those whose ETag the copy lacks);
         a file of the copy under the prefix that the store does not hold is removed (the store
-        is the archive). `only(rel)` narrows the objects. Returns the objects fetched."""
+        is the archive; not with `prune` false, for a folder other writers of this copy add to).
+        `only(rel)` narrows the objects. Returns the objects fetched."""
         fetched = 0
         for prefix in prefixes:
             remote = {rel: v for rel, v in self.store.list(prefix).items()
@@ -280,15 +325,15 @@ class WorkingCopy:
                     continue
                 body, etag = self.store.get_bytes(rel)
                 self._write_local(rel, body)
-                self.manifest[rel] = [etag, *self._stat(rel)]  # type: ignore[misc]
+                self._set(rel, [etag, *self._stat(rel)])  # type: ignore[misc]
                 fetched += 1
             folder = self.local / prefix
-            if folder.is_dir():
+            if prune and folder.is_dir():
                 for path in folder.rglob("*"):
                     rel = path.relative_to(self.local).as_posix()
                     if path.is_file() and not _hidden(rel) and rel not in remote and (only is None or only(rel)):
                         path.unlink()
-                        self.manifest.pop(rel, None)
+                        self._set(rel, None)
             self.pulled.add(prefix)
         self._save_manifest()
         return fetched
@@ -315,8 +360,12 @@ class WorkingCopy:
             try:
                 etag = self.store.put_bytes(rel, body, create_only=rel.startswith("warc/"))
             except ObjectExists:
-                raise StoreError(f"{self.store.url}/{rel} exists already: a WARC object is never replaced") from None
-            self.manifest[rel] = [etag, *(stat or [len(body), 0])]
+                etag = self.store.list(rel).get(rel, ("", 0))[0]
+                if etag.strip('"') != hashlib.md5(body).hexdigest():  # noqa: S324 - S3's ETag of one PUT
+                    raise StoreError(f"{self.store.url}/{rel} exists already with other bytes: "
+                                     "a WARC object is never replaced") from None
+                # the same bytes: published by a run that stopped before it noted so
+            self._set(rel, [etag, *(stat or [len(body), 0])])
             put += 1
         if put:
             self._save_manifest()
@@ -350,7 +399,7 @@ class WorkingCopy:
                     and self._stat(rel) is None:
                 self.publishing()
                 self.store.delete(rel)
-                del self.manifest[rel]
+                self._set(rel, None)
                 deleted += 1
         if deleted:
             self._save_manifest()
@@ -364,15 +413,19 @@ def paper_prefixes(source: str) -> list[str]:
 
 
 def publish_runs(copy: WorkingCopy, records: Iterable[dict]) -> int:
-    """Each finished run's line as its own object `runs/parts/<run_id>.json` (created once)."""
+    """Each finished run's line as its own object `runs/parts/<run_id>.json` (one PUT each)."""
     put = 0
     for record in records:
         run_id = record.get("run_id")
         if not isinstance(run_id, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", run_id):
             continue
         rel = f"{RUN_PARTS}/{run_id}.json"
-        path = copy.local / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
-        put += copy.publish([rel])
+        body = json.dumps(record, ensure_ascii=False).encode()
+        copy.publishing()
+        etag = copy.store.put_bytes(rel, body)
+        copy._write_local(rel, body)
+        copy._set(rel, [etag, *copy._stat(rel)])  # type: ignore[misc]
+        put += 1
+    if put:
+        copy._save_manifest()
     return put
