@@ -99,6 +99,9 @@ class RemoteArchive:
         lines = [r for r in read_run_log(self.local)
                  if f"{RUN_PARTS}/{r.get('run_id')}.json" not in self.copy.manifest]
         publish_runs(self.copy, lines)
+        c = self.counters()
+        log.info("store %s: %d requests (%s), %d bytes up, %d bytes down", self.url, c["requests"],
+                 ", ".join(f"{k} {v}" for k, v in sorted(c["by_operation"].items())), c["bytes_up"], c["bytes_down"])
 
     def counters(self) -> dict[str, Any]:
         return self.copy.store.counters.as_dict()
