@@ -80,6 +80,9 @@ SNAPSHOT_DIR = "data"  # the archive root ([storage] data_dir, epaper crawl --da
 SNAPSHOT_COMPACT = True  # refresh compact/ (one file per year) at the end of the run ([storage] compact)
 SNAPSHOT_INDEX_COMMIT_EVERY = 30  # dates between saves of the dedupe index (and at the end)
 SNAPSHOT_PAUSE_AT = ""  # crash tests only: "write:N", "rename:N" or "renamed:N" holds the Nth snapshot file there
+# An s3:// archive (epaper.remote): called with (source, date) once a date is written in the
+# working copy, to publish its files; None for a local archive.
+SNAPSHOT_PUBLISH = None
 SNAPSHOT_PAUSE_SECONDS = 120.0  # crash tests only: how long SNAPSHOT_PAUSE_AT holds the file
 WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/ ([storage] warc)
 WARC_REPLAY_DIR = ""  # when set (epaper reparse): answer every request from the WARC files there

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from epaper.config import UsageError, scrapy_overrides
 from epaper.crawler import arguments
+from epaper.storage.objectstore import is_s3
 
 MAX_DAYS_WITHOUT_YES = 366
 
@@ -173,8 +174,8 @@ def load_config(args, base_url: str | None = None):
     if getattr(args, "data", None) is not None and not args.data.strip():
         raise UsageError("--data must name a directory, got an empty string")
     if getattr(args, "data", None):
-        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", args.data):
-            raise UsageError(f"--data must be a local directory, not a URL: {args.data}")
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", args.data) and not args.data.startswith("s3://"):
+            raise UsageError(f"--data must be a local directory or s3://bucket/prefix, not a URL: {args.data}")
         overrides["storage.data_dir"] = args.data
     try:
         return _load(args.config, overrides=overrides, sources=getattr(args, "sources", None) or ())
@@ -226,7 +227,12 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         for paper in papers:
             check_base_url(paper.portal.base_url)
     extra = scrapy_overrides(args.settings)
-    data = check_data_dir(Path(config.storage.data_dir))
+    remote = None
+    if is_s3(config.storage.data_dir):  # a local working copy, published (epaper.remote)
+        from epaper.remote import RemoteArchive
+
+        remote = RemoteArchive.of(config)
+    data = check_data_dir(remote.local if remote else Path(config.storage.data_dir))
 
     from epaper import reparse as replay
     from epaper.config import project_settings
@@ -245,14 +251,26 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         settings.setdict(replay.SETTINGS, priority="cmdline")
     if getattr(args, "force", False):
         settings.set("EPAPER_FORCE", True, priority="cmdline")
+    if remote is not None:
+        from epaper.remote import publisher
+
+        settings.set("SNAPSHOT_PUBLISH", publisher(remote), priority="cmdline")
     settings.setdict(extra, priority="cmdline")
 
     from epaper.exits import INTERRUPTED, LOCKED, TERMINATED, Terminated
     from epaper.runext import ArchiveRun
 
+    leases = contextlib.ExitStack()
     try:
         lock = archive_lock(data, f"epaper {args.command}")
         lock.__enter__()
+        if remote is not None:  # the papers' leases in the store: one writer per paper across machines
+            try:
+                leases = remote.hold([p.portal.id for p in papers], f"epaper {args.command}",
+                                     config.storage.lease_seconds)
+            except BaseException:
+                lock.__exit__(None, None, None)
+                raise
     except LockHeld as exc:
         say_error(args, f"epaper: {exc}", event="locked")
         return LOCKED
@@ -260,6 +278,9 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         raise UsageError(str(exc)) from None
     runs: list = []
     try:
+        if remote is not None:
+            for paper in papers:
+                remote.pull_paper(paper.portal.id, dates, warc_all=reparse and dates is None)
         remove_leftovers(data)  # what a killed writer left (SIGKILL)
         # From here a SIGTERM or Ctrl-C (before Scrapy's own handlers are in place) still leaves a
         # line per paper, a stopped run (143, 130). The crawls record into these runs
@@ -287,7 +308,10 @@ def run_crawl(args, *, reparse: bool = False) -> int:
                     with contextlib.suppress(OSError):  # a stopped reparse's scratch: none runs while we hold the lock
                         replay.clear_scratch(data, source)
                 jobs.append(Paper(source, base_url, spider_args, days, run, rounds))
-            return run_papers(args, data, settings, jobs)
+            status = run_papers(args, data, settings, jobs)
+            if remote is not None:
+                remote.publish([p.portal.id for p in papers])
+            return status
     except Terminated:
         for run in runs:
             if not run.finished:
@@ -299,6 +323,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
                 run.finish(INTERRUPTED)
         raise
     finally:
+        leases.close()
         lock.__exit__(None, None, None)
 
 
@@ -314,7 +339,7 @@ def say_error(args, line: str, event: str = "error") -> None:
 def run_status(args) -> int:
     from epaper.status import run_status as status
 
-    config = load_config(args)
+    config = reading_config(load_config(args))
     check_archive_layout(Path(config.storage.data_dir))
     return status(config, args.json, check=args.check, sources=args.sources)
 
@@ -323,9 +348,18 @@ def run_status(args) -> int:
 def run_changes(args) -> int:
     from epaper.changes import run_changes as changes
 
-    config = load_config(args)
+    config = reading_config(load_config(args))
     check_archive_layout(Path(config.storage.data_dir))
     return changes(config, args.start, args.end, args.json, sources=args.sources)
+
+
+def reading_config(config):
+    """The config of a reading command; an s3:// archive is read from a pulled copy (epaper.remote)."""
+    if not is_s3(config.storage.data_dir):
+        return config
+    from epaper.remote import reading_config as pulled
+
+    return pulled(config)
 
 
 def run_schema(args) -> int:
@@ -354,6 +388,11 @@ def run_schedule(args) -> int:
     config = load_config(args, args.base_url)
     for paper in config.papers():
         check_base_url(paper.portal.base_url)
+    if is_s3(config.storage.data_dir):  # the children publish; the parent reads a pulled copy (epaper.remote)
+        from epaper.remote import parent_run
+
+        with parent_run(config) as local:
+            return run_scheduler(config, check_data_dir(local), json_lines=args.log_format == "json")
     data = check_data_dir(Path(config.storage.data_dir))
     return run_scheduler(config, data, json_lines=args.log_format == "json")
 
@@ -364,6 +403,11 @@ def run_update(args) -> int:
     config = load_config(args, args.base_url)
     for paper in config.papers():
         check_base_url(paper.portal.base_url)
+    if is_s3(config.storage.data_dir):  # the children publish; the parent reads a pulled copy (epaper.remote)
+        from epaper.remote import parent_run
+
+        with parent_run(config) as local:
+            return update(config, check_data_dir(local), json_lines=args.log_format == "json")
     data = check_data_dir(Path(config.storage.data_dir))
     return update(config, data, json_lines=args.log_format == "json")
 

@@ -69,7 +69,14 @@ class PortalConfig:
 
 @dataclass(frozen=True)
 class StorageConfig:
+    # A local folder, or "s3://bucket/prefix" kept as text (Path would read it as "s3:/bucket/prefix").
     data_dir: Path = Path(_defaults.SNAPSHOT_DIR)
+    # Where an s3:// archive's local working copy lives (storage.objectstore); "" for
+    # $XDG_CACHE_HOME/epaper or ~/.cache/epaper.
+    cache_dir: str = ""
+    # How long a paper's lease in an s3:// archive runs unrenewed before another run may take it
+    # over (epaper.lease).
+    lease_seconds: int = 120
     warc: bool = _defaults.WARC_ENABLED
     compact: bool = _defaults.SNAPSHOT_COMPACT
     # Page PDFs, scans and article images kept in warc/ (crawler.media): pdf, scan, images.
@@ -502,7 +509,7 @@ def _check_type(section: str, key: str, raw: object, where: str, shown: str | No
             raw = tuple(raw)  # type: ignore[arg-type]
     elif typ is Path:
         ok = isinstance(raw, (str, os.PathLike))
-        if ok:
+        if ok and not _is_s3(raw):
             raw = Path(raw)  # type: ignore[arg-type]
     else:
         ok = isinstance(raw, str) or (optional and raw is None)
@@ -549,8 +556,13 @@ def _parse_text(section: str, key: str, text: str, where: str) -> Any:
             f'config: "{section}.{key}" must be {_TYPE_NAMES[typ]}, not {text!r} {where}'
         ) from None
     if typ is Path:
-        return Path(text)
+        return text if _is_s3(text) else Path(text)
     return text
+
+
+def _is_s3(raw: object) -> bool:
+    """An s3:// archive root (storage.objectstore), kept as text."""
+    return isinstance(raw, str) and raw.startswith("s3://")
 
 
 def _describe(raw: object) -> str:
@@ -618,6 +630,8 @@ def _validate(config: Config, origins: _Origins) -> None:
 
     if config.storage.log_retention_days < 0:
         fail("storage", "log_retention_days", "must be 0 (keep everything) or more")
+    if config.storage.lease_seconds < 3:
+        fail("storage", "lease_seconds", "must be 3 or more")
     if config.storage.runs_retention_days < 0:
         fail("storage", "runs_retention_days", "must be 0 (keep everything) or more")
 
@@ -626,11 +640,19 @@ def _validate(config: Config, origins: _Origins) -> None:
     except ValueError as exc:
         fail("storage", "media", f"has an {exc}")
 
-    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", str(config.storage.data_dir)) or \
+    if _is_s3(config.storage.data_dir):
+        from epaper.storage.objectstore import parse_s3
+
+        try:
+            parse_s3(config.storage.data_dir)  # type: ignore[arg-type]
+        except ValueError as exc:
+            fail("storage", "data_dir", str(exc))
+    elif re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", str(config.storage.data_dir)) or \
             re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", str(config.storage.data_dir)):
         # Path("s3://bucket/x") is the local folder "s3:/bucket/x": refuse it rather than
         # archive into a folder named "s3:".
-        fail("storage", "data_dir", f"must be a local directory, not a URL: {str(config.storage.data_dir)!r}")
+        fail("storage", "data_dir", f"must be a local directory or s3://bucket/prefix, not a URL: "
+                                   f"{str(config.storage.data_dir)!r}")
 
     s = config.schedule
     try:

@@ -206,7 +206,9 @@ def crawl_argv(
     ``python -m epaper crawl``) + ``args`` + ``--data`` + ``--source``, and ``--config`` /
     ``--base-url`` as the scheduler got them."""
     base = list(crawl_command) if crawl_command else [sys.executable, "-m", "epaper", "crawl"]
-    argv = [*base, *args, "--data", str(data_dir), "--source", config.portal.id]
+    # An s3:// archive: the child works on the same local copy (`data_dir`) and publishes (epaper.remote).
+    remote = str(config.storage.data_dir).startswith("s3://")
+    argv = [*base, *args, "--data", str(config.storage.data_dir if remote else data_dir), "--source", config.portal.id]
     if config.path is not None:
         argv += ["--config", str(config.path)]
     if config.portal.base_url:

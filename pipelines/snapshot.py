@@ -15,7 +15,9 @@ DEDUPE_MIN_CHARS (near-duplicate rule, see storage.dedupe), SNAPSHOT_INDEX_COMMI
 (dates between saves of the dedupe index, default 30; it is also saved at the end of the run
 and repaired from the snapshots after a crash), SNAPSHOT_COMPACT (default true: refresh the
 per-year copy of `storage.compact` at the end of the run), SNAPSHOT_PAUSE_AT and
-SNAPSHOT_PAUSE_SECONDS (crash tests only, `storage.archive.PauseAt`). HEALTH_*
+SNAPSHOT_PAUSE_SECONDS (crash tests only, `storage.archive.PauseAt`), SNAPSHOT_PUBLISH (an
+s3:// archive's publisher, `epaper.remote`: each date's files are published once written, a
+failure to publish fails the date). HEALTH_*
 (pipelines.health.Thresholds): each snapshot's footer records the date's extraction health,
 and the changes that make it suspect against the archive's recent complete issues.
 """
@@ -73,6 +75,7 @@ class SnapshotPipeline:
             replayed_crawl=replayed_crawl, replay=self.replay is not None,
             pause=PauseAt(settings.get("SNAPSHOT_PAUSE_AT"), settings.getfloat("SNAPSHOT_PAUSE_SECONDS")))
         self.compact = settings.getbool("SNAPSHOT_COMPACT")
+        self.publish = settings.get("SNAPSHOT_PUBLISH")
         self.articles: dict[dt.date, list[dict]] = defaultdict(list)
         self.pages: dict[dt.date, list[dict]] = defaultdict(list)
         self.sources: dict[dt.date, list[dict]] = defaultdict(list)  # each article's field sources
@@ -110,6 +113,8 @@ class SnapshotPipeline:
         written = None
         try:
             written = self.archive.write(batch, lambda keep: self._writing(date, keep))
+            if self.publish is not None and not self.archive.replayed_crawl:  # a history's scratch stays local
+                self.publish(self.archive.source, date)
         except Exception as exc:  # OSError, ArrowInvalid (a value its column cannot hold), …: never "archived"
             log.error("cannot write the snapshot of %s: %s", date, exc, exc_info=not isinstance(exc, OSError))
             batch.failures.append({"url": str(self.archive.root), "reason": f"write failed: {type(exc).__name__}: {exc}"})

@@ -209,6 +209,18 @@ def _check(root: Path, dataset: str, columns: list[str] | None) -> None:
 _DEDUPE_COLUMNS = ["article_id", "duplicate_of", "issue_date", "page_index", "position"]
 
 
+def _local(root: str | Path) -> Path:
+    """An s3://bucket/prefix root is read from its reading copy, pulled first (storage.objectstore;
+    the copy lives under $EPAPER_STORAGE_CACHE_DIR, else ~/.cache/epaper)."""
+    from epaper.storage import objectstore
+
+    if not objectstore.is_s3(root):
+        return Path(root)
+    copy = objectstore.WorkingCopy.open(str(root), os.environ.get("EPAPER_STORAGE_CACHE_DIR") or None, role="read")
+    copy.pull(["articles/", "pages/", "revisions/", f"{objectstore.RUN_PARTS}/"])
+    return copy.local
+
+
 def _first_occurrences(table: pa.Table) -> pa.Table:
     """The rows that are the first occurrence of their body within `table`: those without
     `duplicate_of`, and, of the rows whose original is not in `table` (it ran before the
@@ -245,7 +257,7 @@ def load_articles(root: str | Path, start: Day = None, end: Day = None, columns:
     `revisions` dataset, storage.revisions) after the current rows, with two more columns,
     `superseded_at` (null for a current row) and `changed_fields`.
     """
-    root = Path(root)
+    root = _local(root)
     start, end = _day(start, "start"), _day(end, "end")
     _check(root, "articles", columns)
     if not dedupe:
@@ -272,7 +284,7 @@ def load_pages(root: str | Path, start: Day = None, end: Day = None,
                columns: list[str] | None = None, sources: list[str] | None = None) -> pa.Table:
     """Pages (版面) of [start, end] (dates, or ISO text) of the papers `sources` (default every
     paper) as a pyarrow Table."""
-    root = Path(root)
+    root = _local(root)
     start, end = _day(start, "start"), _day(end, "end")
     _check(root, "pages", columns)
     return _load(root, "pages", start, end, columns, sources)

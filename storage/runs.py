@@ -15,6 +15,7 @@ from typing import Any
 from epaper.storage.parquet import open_regular
 
 RUNS = Path("runs") / "runs.jsonl"
+PARTS = Path("runs") / "parts"  # an archive on an object store: a run's line per object
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,44 @@ def archived_by(run: Mapping[str, Any]) -> str:
 
 
 def read_runs(root: str | Path) -> list[dict[str, Any]]:
-    """All finished runs of the run log, oldest first; unreadable (torn) lines are skipped."""
+    """All finished runs, oldest first: the run log's lines and, in an archive on an object
+    store (storage.objectstore), the runs published as `runs/parts/<run_id>.json` (a run in
+    both is read once); unreadable (torn) lines and parts are skipped."""
+    runs = read_run_log(root)
+    parts = _read_parts(root, {r.get("run_id") for r in runs})
+    if not parts:
+        return runs
+    return sorted(runs + parts, key=_ended)
+
+
+def _ended(run: dict[str, Any]) -> float:
+    try:
+        return dt.datetime.fromisoformat(str(run.get("ended")).replace("Z", "+00:00")).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return float("-inf")
+
+
+def _read_parts(root: str | Path, known: set) -> list[dict[str, Any]]:
+    folder = Path(root) / PARTS
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        if path.stem in known:
+            continue
+        try:
+            with os.fdopen(open_regular(path, root=Path(root)), "rb") as fh:
+                record = json.loads(fh.read())
+        except (OSError, ValueError, RecursionError) as exc:
+            log.warning("%s: not read: %s", path, exc)
+            continue
+        if isinstance(record, dict):
+            out.append(record)
+    return out
+
+
+def read_run_log(root: str | Path) -> list[dict[str, Any]]:
+    """The lines of the run log `runs/runs.jsonl`, oldest first; unreadable (torn) lines are skipped."""
     path = Path(root) / RUNS
     try:
         with os.fdopen(open_regular(path, root=Path(root)), "rb") as fh:
