@@ -251,7 +251,9 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     from epaper.runext import ArchiveRun
 
     try:
-        lock = archive_lock(data, f"epaper {args.command}")
+        # One writer per paper: each selected paper's lock (and the archive's, shared), so a
+        # crawl of another paper into the same archive runs beside this one (epaper.lock).
+        lock = archive_lock(data, f"epaper {args.command}", sources=[paper.portal.id for paper in papers])
         lock.__enter__()
     except LockHeld as exc:
         say_error(args, f"epaper: {exc}", event="locked")
@@ -260,7 +262,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         raise UsageError(str(exc)) from None
     runs: list = []
     try:
-        remove_leftovers(data)  # what a killed writer left (SIGKILL)
+        remove_leftovers(data, [paper.portal.id for paper in papers])  # what a killed writer of these papers left (SIGKILL)
         # From here a SIGTERM or Ctrl-C (before Scrapy's own handlers are in place) still leaves a
         # line per paper, a stopped run (143, 130). The crawls record into these runs
         # (epaper.runext.ArchiveRunExtension), which hold no lock: it is taken here, once,
