@@ -137,6 +137,10 @@ def build_parser() -> Parser:
     p.add_argument("--url", required=True, help="the URL the page was served at")
     p.add_argument("--root", help="the e-paper root (default: the page's folder)")
     p.add_argument("--as", dest="kind", choices=("page", "article"), help="the page's kind (default: from the URL)")
+
+    from epaper.cluster import add_parser as cluster_parser
+
+    cluster_parser(sub)
     return parser
 
 
@@ -394,6 +398,12 @@ def run_probe(args) -> int:
     return probe(args, check_base_url(args.url), load_config(args))
 
 
+def run_cluster(args) -> int:
+    from epaper.cluster import run_cluster as cluster
+
+    return cluster(args)
+
+
 def run_migrate(args) -> int:
     from epaper.migrate import run_migrate as migrate
 
@@ -413,6 +423,7 @@ COMMANDS = {
     "probe": run_probe,
     "changes": run_changes,
     "migrate": run_migrate,
+    "cluster": run_cluster,
 }
 
 
