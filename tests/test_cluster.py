@@ -167,3 +167,16 @@ def test_two_scrapyd_nodes_archive_what_one_machine_does(tmp_path):
         assert archived_dates(shared, p.id) == archived_dates(alone, p.id) == days
         for day in days:
             assert _articles(shared, p.id, day) == _articles(alone, p.id, day), (p.id, day)
+
+
+def test_an_update_is_each_paper_s_scheduled_children_as_jobs(tmp_path):
+    from epaper.cluster import update_jobs
+    from epaper.config import load_config
+
+    config = tmp_path / "epaper.toml"
+    config.write_text('[[portal]]\nid = "aaa"\nname = "A"\nbase_url = "http://127.0.0.1:9/a/"\n'
+                      '[[portal]]\nid = "bbb"\nname = "B"\nbase_url = "http://127.0.0.1:9/b/"\n'
+                      "[schedule]\ncatchup_days = 3\n", encoding="utf-8")
+    jobs = update_jobs(load_config(config, env={}), tmp_path / "data", today=D("2026-11-27"))
+    assert {s: [j.label for j in js] for s, js in jobs.items()} == {
+        "aaa": ["2026-11-25..2026-11-27", "latest"], "bbb": ["2026-11-25..2026-11-27", "latest"]}
