@@ -140,7 +140,7 @@ def build_parser() -> Parser:
 
     from epaper.cluster import add_parser as cluster_parser
 
-    cluster_parser(sub)
+    cluster_parser(sub, _date)
     return parser
 
 
@@ -401,7 +401,7 @@ def run_probe(args) -> int:
 def run_cluster(args) -> int:
     from epaper.cluster import run_cluster as cluster
 
-    return cluster(args)
+    return cluster(args, load_config)
 
 
 def run_migrate(args) -> int:

@@ -348,10 +348,8 @@ def run_jobs(jobs: Mapping[str, Sequence[Job]], nodes: Mapping[str, Node], place
 # ------------------------------------------------------------------ the command
 
 
-def add_parser(sub: Any) -> None:
-    """The ``cluster`` subcommand of epaper.cli."""
-    from epaper.cli import _date
-
+def add_parser(sub: Any, date: Any) -> None:
+    """The ``cluster`` subcommand of epaper.cli (`date`: its argparse type of a date)."""
     p = sub.add_parser("cluster", help="spread the crawls over scrapyd nodes: deploy, update, backfill, status")
     actions = p.add_subparsers(dest="action", required=True, parser_class=type(p))
 
@@ -380,8 +378,8 @@ def add_parser(sub: Any) -> None:
     q = actions.add_parser("backfill", help="a range of dates, split by paper and month, as jobs")
     nodes(q)
     papers(q)
-    q.add_argument("--from", dest="start", type=_date, required=True, help="first date")
-    q.add_argument("--to", dest="end", type=_date, required=True, help="last date (inclusive)")
+    q.add_argument("--from", dest="start", type=date, required=True, help="first date")
+    q.add_argument("--to", dest="end", type=date, required=True, help="last date (inclusive)")
     q = actions.add_parser("status", help="each node's jobs, with their outcomes from the run log")
     nodes(q)
     q.add_argument("--data", help="archive root (default ./data or the config's storage.data_dir)")
@@ -419,9 +417,9 @@ def resolve_nodes(args: Any) -> dict[str, Node]:
     return out
 
 
-def run_cluster(args: Any) -> int:
-    from epaper.cli import load_config
-
+def run_cluster(args: Any, load_config: Any) -> int:
+    """`load_config(args)`: the command line's config (epaper.cli.load_config: file, environment,
+    --data, --source)."""
     out = sys.stdout
     nodes = resolve_nodes(args)
     if args.action == "deploy":
