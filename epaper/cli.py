@@ -138,6 +138,10 @@ def build_parser() -> Parser:
     p.add_argument("--url", required=True, help="the URL the page was served at")
     p.add_argument("--root", help="the e-paper root (default: the page's folder)")
     p.add_argument("--as", dest="kind", choices=("page", "article"), help="the page's kind (default: from the URL)")
+
+    from epaper.cluster import add_parser as cluster_parser
+
+    cluster_parser(sub, _date)
     return parser
 
 
@@ -262,7 +266,9 @@ def run_crawl(args, *, reparse: bool = False) -> int:
 
     leases = contextlib.ExitStack()
     try:
-        lock = archive_lock(data, f"epaper {args.command}")
+        # One writer per paper: each selected paper's lock (and the archive's, shared), so a
+        # crawl of another paper into the same archive runs beside this one (epaper.lock).
+        lock = archive_lock(data, f"epaper {args.command}", sources=[paper.portal.id for paper in papers])
         lock.__enter__()
         if remote is not None:  # the papers' leases in the store: one writer per paper across machines
             try:
@@ -281,7 +287,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         if remote is not None:
             for paper in papers:
                 remote.pull_paper(paper.portal.id, dates, warc_all=reparse and dates is None)
-        remove_leftovers(data)  # what a killed writer left (SIGKILL)
+        remove_leftovers(data, [paper.portal.id for paper in papers])  # what a killed writer of these papers left (SIGKILL)
         # From here a SIGTERM or Ctrl-C (before Scrapy's own handlers are in place) still leaves a
         # line per paper, a stopped run (143, 130). The crawls record into these runs
         # (epaper.runext.ArchiveRunExtension), which hold no lock: it is taken here, once,
@@ -436,6 +442,12 @@ def run_probe(args) -> int:
     return probe(args, check_base_url(args.url), load_config(args))
 
 
+def run_cluster(args) -> int:
+    from epaper.cluster import run_cluster as cluster
+
+    return cluster(args, load_config)
+
+
 def run_migrate(args) -> int:
     from epaper.migrate import run_migrate as migrate
 
@@ -455,6 +467,7 @@ COMMANDS = {
     "probe": run_probe,
     "changes": run_changes,
     "migrate": run_migrate,
+    "cluster": run_cluster,
 }
 
 

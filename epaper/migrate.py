@@ -410,6 +410,8 @@ def run_migrate(args) -> int:
         print(f"{root}: nothing to migrate (the archive is in the layout of several papers)")
         return 0
     try:
+        # The whole archive, exclusive (no paper named): refused while any paper's writer runs,
+        # and every writer is refused while it runs (epaper.lock).
         lock = archive_lock(root, "epaper migrate")
         lock.__enter__()
     except LockHeld as exc:

@@ -2,7 +2,10 @@
 ``runs/runs.jsonl``. Not of ``warc/`` nor of the snapshots: those are the archive.
 
 Applied at the end of every run that writes the archive (``epaper crawl``/``reparse``, each
-child crawl of ``schedule`` and ``update``, ``scrapy crawl epaper``), under the archive lock.
+child crawl of ``schedule`` and ``update``, ``scrapy crawl epaper``), under the papers' locks:
+writers of other papers may prune at the same time, so the run log is rewritten under its own
+lock (epaper.runlog.locked_runs_file), which appends take too, and a log already removed by
+another is no error.
 
 - ``storage.log_retention_days`` (default 90): a log file last written longer ago is deleted.
 - ``storage.runs_retention_days`` (default 365): a run that ended longer ago is dropped from
@@ -21,7 +24,7 @@ import logging
 import os
 from pathlib import Path
 
-from epaper.runlog import read_runs, run_ended, runs_path
+from epaper.runlog import locked_runs_file, read_runs, run_ended, runs_path
 from epaper.storage.parquet import atomic_write, list_files, open_regular
 
 log = logging.getLogger(__name__)
@@ -43,14 +46,27 @@ def prune_logs(data: Path, before: dt.datetime, keep: Path | None = None) -> int
         try:
             if path == keep or path.lstat().st_mtime >= before.timestamp():
                 continue
-            path.unlink()
+            path.unlink()  # another paper's writer may prune the same file at the same time
             removed += 1
+        except FileNotFoundError:
+            continue
         except OSError as exc:
             log.warning("cannot remove the old log %s: %s", path, exc)
     return removed
 
 
 def prune_runs(data: Path, before: dt.datetime) -> int:
+    path = runs_path(data)
+    try:
+        # Under the run log's lock: a line another paper's writer appends meanwhile waits for
+        # the rename and then goes into the new file (epaper.runlog.locked_runs_file).
+        with locked_runs_file(path):
+            return _prune_runs(data, path, before)
+    except FileNotFoundError:
+        return 0
+
+
+def _prune_runs(data: Path, path: Path, before: dt.datetime) -> int:
     runs = read_runs(data)
     latest: dict[str, int] = {}  # date -> index of the last run holding an outcome for it
     for i, run in enumerate(runs):
@@ -62,7 +78,6 @@ def prune_runs(data: Path, before: dt.datetime) -> int:
             if i in needed or (ended := run_ended(run)) is None or ended >= before]
     if len(kept) == len(runs):
         return 0
-    path = runs_path(data)
     text = "".join(json.dumps(run, ensure_ascii=False, separators=(",", ":")) + "\n" for run in kept)
 
     def write(tmp: Path) -> None:

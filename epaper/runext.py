@@ -6,16 +6,17 @@ one line in the run log (``runs/runs.jsonl``), old logs pruned (`epaper.retentio
 metrics rewritten (`epaper.metrics`). :class:`ArchiveRunExtension` records a crawl into it on
 the crawl's signals (``issue_done``, ``spider_closed``).
 
-- ``scrapy crawl epaper``: the extension takes the archive lock when the crawler is built (a
-  locked archive raises :class:`ArchiveLocked`, one line naming the holder, before anything
+- ``scrapy crawl epaper`` (and a scrapyd job): the extension takes the paper's lock (and the
+  archive's, shared: epaper.lock) when the crawler is built (a paper being written by another
+  process raises :class:`ArchiveLocked`, one line naming the holder, before anything
   is fetched or written; ``scrapy crawl`` exits with status 1), starts the run when the spider
   opens and finishes it when it closes.
 - ``epaper crawl`` / ``epaper reparse`` take the lock and start the run themselves (a SIGTERM
   before the crawl starts still leaves a line; a reparse is several crawls in a row) and hand
   it over in ``RUNLOG_RUN``: the extension records each crawl into it and takes no lock; the
   command finishes the run. Its reporter (epaper.crawl) only prints.
-- A child crawl of ``epaper schedule`` / ``epaper update`` finds the lock held by its parent
-  (it inherits the locked descriptor, ``EPAPER_LOCK_FD``: :class:`epaper.lock.InheritedLock`) and its line names the
+- A child crawl of ``epaper schedule`` / ``epaper update`` finds its paper's lock held by its
+  parent (it inherits the locked descriptors, ``EPAPER_LOCK_FD``: :func:`epaper.lock.archive_lock`) and its line names the
   parent's run (``EPAPER_PARENT_RUN``); the parent writes the metrics of the whole run.
 
 What is not written: a run whose every date is after today and had no issue records nothing
@@ -189,7 +190,8 @@ class ArchiveRunExtension:
         self.own = run is None  # scrapy crawl: the lock and the run are this extension's
         self._lock: Any = None
         if self.own:
-            lock = archive_lock(data, command)
+            source = crawler.settings.get("EPAPER_SOURCE")  # set by the spider's paper selector, built before us
+            lock = archive_lock(data, command, sources=[source] if source else None)
             try:
                 lock.__enter__()
             except LockError as exc:

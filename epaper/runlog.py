@@ -1,7 +1,9 @@
 """The run log: ``<data_dir>/runs/runs.jsonl``, one JSON line per finished run.
 
 Append-only. Each line is written by one ``os.write`` of the whole line on an
-``O_APPEND`` descriptor, then ``fsync``; a crash can at worst leave a torn last line,
+``O_APPEND`` descriptor, then ``fsync``, under an exclusive ``flock`` of the file, which
+retention's rewrite also takes (:func:`locked_runs_file`: writers of several papers share the
+file); a crash can at worst leave a torn last line,
 which readers skip (and the next writer starts on a fresh line). A line::
 
     {"run_id": "20261127T033000Z-1a2b3c4d", "command": "epaper crawl --date 2026-11-27",
@@ -32,11 +34,13 @@ whole.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -221,9 +225,7 @@ def check_writable(data_dir: Path) -> None:
 def _append_line(path: Path, record: Mapping[str, Any]) -> None:
     line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
     make_dirs(path.parent, path.parent.parent)
-    # Never through a symlink (the line would land outside the archive), never a FIFO.
-    fd = open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, root=path.parent.parent)
-    try:
+    with locked_runs_file(path, os.O_RDWR | os.O_APPEND | os.O_CREAT) as fd:
         size = os.fstat(fd).st_size
         if size:
             # A torn last line (crash mid-write) must not swallow this one.
@@ -233,8 +235,34 @@ def _append_line(path: Path, record: Mapping[str, Any]) -> None:
         while written < len(line):  # regular files write whole; this is belt and braces
             written += os.write(fd, line[written:])
         os.fsync(fd)
-    finally:
-        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked_runs_file(path: Path, flags: int = os.O_RDONLY) -> Iterator[int]:
+    """The run log open (`flags`) and ``flock``-ed exclusive, for as long as the context lasts.
+
+    Writers of several papers share the run log. Appends alone would not need it (``O_APPEND``
+    writes whole lines), but retention (epaper.retention) rewrites the file by a rename: an
+    append between its read and its rename would land in the replaced file and be lost. Both
+    take this lock; as the rename puts a new file (a new inode) under the name, whoever gets
+    the lock checks that the descriptor is still the file the name leads to, and opens it
+    again if not. Never through a symlink, never a FIFO (storage.parquet.open_regular);
+    FileNotFoundError when it does not exist and `flags` do not create it.
+    """
+    root = path.parent.parent
+    while True:
+        fd = open_regular(path, flags, root=root)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # held for a few milliseconds by each taker
+            try:
+                same = os.path.samestat(os.fstat(fd), os.lstat(path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                yield fd
+                return
+        finally:
+            os.close(fd)  # drops the lock
 
 
 def last_outcomes(data_dir: str | Path, source: str) -> dict[date, dict[str, Any]]:

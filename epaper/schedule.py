@@ -11,10 +11,11 @@ crawl --latest`` when it can add anything (an issue archived complete costs it o
 crawl can be timed out (``schedule.run_timeout``: SIGTERM, then SIGKILL after 30 s) and
 Twisted's reactor, which cannot be restarted, lives once per crawl.
 
-The scheduler holds the archive lock for its lifetime; each child inherits the locked
-descriptor (``pass_fds``, ``EPAPER_LOCK_FD``, :class:`epaper.lock.InheritedLock`), so the lock
+The scheduler holds the lock of each of its papers (and the archive's, shared) for its
+lifetime; each child inherits its paper's locked descriptor and the archive's (``pass_fds``,
+``EPAPER_LOCK_FD``, ``EPAPER_ARCHIVE_LOCK_FD``: :func:`epaper.lock.archive_lock`), so the lock
 stays held while a child lives even if the scheduler is killed (``kill -9``) and the child
-runs on as an orphan: no other crawl starts beside it. SIGINT/SIGTERM stop the scheduler, end the crawl in
+runs on as an orphan: no other crawl of its paper starts beside it. SIGINT/SIGTERM stop the scheduler, end the crawl in
 flight (SIGTERM, then SIGKILL) and return 0; a second signal kills the crawl at once.
 """
 
@@ -111,10 +112,11 @@ class ChildRunner:
     """
 
     def __init__(self, *, kill_grace: float = KILL_GRACE, env: Mapping[str, str] | None = None,
-                 pass_fds: Sequence[int] = ()):
+                 pass_fds: Sequence[int] = (), lock: ArchiveLock | None = None):
         self.kill_grace = kill_grace
         self.extra_env = dict(env or {})
-        self.pass_fds = tuple(pass_fds)  # the locked archive descriptor: the child holds the lock too
+        self.pass_fds = tuple(pass_fds)
+        self.lock = lock  # the papers' locks: a child of a paper inherits that paper's (and the archive's)
         self.stopping = False
         self._lock = threading.Lock()
         # Each child in flight, with when it was sent SIGTERM (monotonic; None: not yet), so
@@ -124,16 +126,22 @@ class ChildRunner:
         self._procs: dict[subprocess.Popen[bytes], float | None] = {}
 
     def run(self, argv: Sequence[str], *, timeout: float | None,
-            env: Mapping[str, str] | None = None) -> int | None:
+            env: Mapping[str, str] | None = None, source: str | None = None) -> int | None:
         """The child's exit status; None when not started because of a stop request.
         On timeout the child is terminated and its (negative signal) status returned.
-        `env`: more variables for this child."""
+        `env`: more variables for this child; `source`: the paper it crawls, whose locked
+        descriptor it inherits."""
+        lock_env: dict[str, str] = {}
+        fds = self.pass_fds
+        if self.lock is not None:
+            lock_env = self.lock.child_env(source if source in (self.lock.sources or ()) else None)
+            fds = (*fds, *self.lock.child_fds(source if source in (self.lock.sources or ()) else None))
         with self._lock:
             if self.stopping:
                 return None
             proc = subprocess.Popen(
-                list(argv), env={**os.environ, **self.extra_env, **(env or {})}, start_new_session=True,
-                pass_fds=self.pass_fds,
+                list(argv), env={**os.environ, **self.extra_env, **lock_env, **(env or {})},
+                start_new_session=True, pass_fds=fds,
             )
             self._procs[proc] = None
         try:
@@ -250,7 +258,8 @@ def run_once(
     def one(paper: Config) -> tuple[list[str], list[int]]:
         def child(args: list[str]) -> int | None:
             return runner.run(crawl_argv(paper, data_dir, [*args, *child_flags], crawl_command=crawl_command),
-                              timeout=paper.schedule.run_timeout, env={PARENT_RUN_ENV: record.run_id})
+                              timeout=paper.schedule.run_timeout, env={PARENT_RUN_ENV: record.run_id},
+                              source=paper.portal.id)
 
         return _paper_run(paper, data_dir, today, runner, child)
 
@@ -556,7 +565,7 @@ def run_scheduler(
 ) -> int:
     """``epaper schedule``: run in the foreground until SIGINT/SIGTERM, then return 0.
 
-    Holds the archive lock throughout; returns :data:`epaper.exits.LOCKED` (after one line
+    Holds its papers' locks throughout (epaper.lock); returns :data:`epaper.exits.LOCKED` (after one line
     on stderr) when another process holds it. ``crawl_command`` replaces ``python -m epaper
     crawl`` (tests). ``json_lines``: the scheduler's lines and the children's as JSON.
     """
@@ -565,12 +574,12 @@ def run_scheduler(
     data_dir = Path(data_dir)
     _Output.json_lines, _Output.tz = json_lines, config.schedule.tzinfo
     try:
-        lock = ArchiveLock(data_dir, command="epaper schedule").acquire()
+        lock = ArchiveLock(data_dir, command="epaper schedule", sources=config.ids).acquire()
     except LockError as exc:
         _emit(f"epaper schedule: {exc}", sys.stderr, event="locked")
         return LOCKED if isinstance(exc, LockHeld) else USAGE
     try:
-        runner = ChildRunner(kill_grace=kill_grace, env=lock.child_env(), pass_fds=[lock.fileno()])
+        runner = ChildRunner(kill_grace=kill_grace, lock=lock)
         busy = threading.Lock()
         run = functools.partial(
             run_once, config, data_dir, runner=runner, crawl_command=crawl_command, out=out,
@@ -614,8 +623,8 @@ def run_update(
     it can add anything), for cron. Quiet unless something is wrong: the children run with
     ``--quiet``, so only failed or incomplete dates (stderr) and, then, the run's line.
 
-    Holds the archive lock for the run (each child inherits it: ``EPAPER_LOCK_FD``);
-    returns :data:`epaper.exits.LOCKED` when another process holds it. SIGINT/SIGTERM stop
+    Holds its papers' locks for the run (each child inherits its paper's: ``EPAPER_LOCK_FD``);
+    returns :data:`epaper.exits.LOCKED` when another process holds one of them. SIGINT/SIGTERM stop
     the child in flight as they stop the scheduler's.
     """
     from epaper.exits import LOCKED, USAGE
@@ -623,12 +632,12 @@ def run_update(
     data_dir = Path(data_dir)
     _Output.json_lines, _Output.tz = json_lines, config.schedule.tzinfo
     try:
-        lock = ArchiveLock(data_dir, command="epaper update").acquire()
+        lock = ArchiveLock(data_dir, command="epaper update", sources=config.ids).acquire()
     except LockError as exc:
         _emit_error(f"epaper update: {exc}", json_lines, locked=isinstance(exc, LockHeld))
         return LOCKED if isinstance(exc, LockHeld) else USAGE
     try:
-        runner = ChildRunner(kill_grace=kill_grace, env=lock.child_env(), pass_fds=[lock.fileno()])
+        runner = ChildRunner(kill_grace=kill_grace, lock=lock)
         flags = ["--quiet", *(["--log-format", "json"] if json_lines else [])]
         with _Stopper(None, runner, sys.stderr, announce=False).installed():
             return run_once(config, data_dir, runner=runner, today=today, crawl_command=crawl_command,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class Temp:
     pid: int
     day: dt.date | None  # the issue date whose folder holds it; None outside a date folder
     source: str | None = None  # the paper whose folder holds that date folder
+    paper: str | None = None  # the paper whose folder (`source=ID`, at any depth) holds it; None: shared
 
 
 def temp_files(root: str | Path) -> list[Temp]:
@@ -45,10 +47,12 @@ def temp_files(root: str | Path) -> list[Temp]:
         day = _day(os.path.basename(folder))
         parent = os.path.basename(os.path.dirname(folder))
         source = parent.partition("=")[2] if day and parent.startswith("source=") else None
+        paper = next((part.partition("=")[2] for part in Path(folder).relative_to(root).parts
+                      if part.startswith("source=")), None)
         for name in files:
             match = TEMP.match(name)
             if match:
-                out.append(Temp(Path(folder) / name, int(match.group(1)), day, source))
+                out.append(Temp(Path(folder) / name, int(match.group(1)), day, source, paper))
     return sorted(out, key=lambda t: str(t.path))
 
 
@@ -63,11 +67,17 @@ def by_date(temps: list[Temp]) -> Counter:
     return Counter((t.source, t.day) for t in temps)
 
 
-def remove_leftovers(root: str | Path) -> list[Temp]:
+def remove_leftovers(root: str | Path, sources: Iterable[str] | None = None) -> list[Temp]:
     """Remove what killed writers left; the ones removed (one that cannot be removed stays
-    counted by `status`)."""
+    counted by `status`). `sources`: the papers whose locks the caller holds; only their
+    folders' temporaries and the shared ones (run log, metrics) are swept, never another
+    paper's: its writer may be alive on another machine seeing the same archive, where its
+    PID says nothing here. None: every paper's (the caller holds the whole archive)."""
+    mine = None if sources is None else set(sources)
     removed = []
     for temp in leftovers(root):
+        if mine is not None and temp.paper is not None and temp.paper not in mine:
+            continue
         try:
             temp.path.unlink()
         except OSError:

@@ -441,4 +441,4 @@ def remove_common_metadata(root: str | Path) -> None:
     for dataset in DATASETS:
         path = Path(root) / dataset / COMMON_METADATA
         if path.is_file() and not path.is_symlink() and not path.parent.is_symlink():
-            path.unlink()
+            path.unlink(missing_ok=True)  # another paper's writer may have removed it meanwhile

@@ -322,7 +322,7 @@ def _files(root: Path) -> list[str]:
 
 SAFE = re.compile(r"(articles|pages)/source=ahjjb/issue_date=2023-08-0[1-4]/part-0\.parquet|"
                   r"compact/(articles|pages)/source=ahjjb/year=2023/part-0\.parquet|warc/source=ahjjb/issue_date=2023-08-0[1-4]/"
-                  r"\d{8}T\d{6}-\d+\.warc\.gz|index/source=ahjjb/[\w.-]+|logs/[\w.+-]+\.log|runs/runs\.jsonl|metrics/epaper\.prom|\.lock")
+                  r"\d{8}T\d{6}-\d+\.warc\.gz|index/source=ahjjb/[\w.-]+|logs/[\w.+-]+\.log|runs/runs\.jsonl|metrics/epaper\.prom|\.lock|\.locks/ahjjb\.lock")
 
 
 def test_nothing_a_page_says_names_a_path(hostile_site, tmp_path):

@@ -68,7 +68,7 @@ def test_a_future_date_is_not_yet_published_and_not_recorded(portal, tmp_path):
     assert "no issue" not in result.stdout + result.stderr
     # nothing archived, nothing recorded: no WARC file, no run-log line, no metrics, no log
     assert read_runs(tmp_path) == []
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [".lock"]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [".lock", ".locks/ahjjb.lock"]
 
 
 def test_sigterm_before_the_crawl_starts_is_logged(tmp_path, monkeypatch, capsys):

@@ -70,7 +70,7 @@ def test_killed_update_leaves_its_child_holding_the_lock(tmp_path):
                          60, "the update's child crawl to fetch")
             child = int(temp.name.rsplit("-", 1)[1])
             assert child != update.pid
-            holder = read_holder(data)
+            holder = read_holder(data, "ahjjb")
             assert holder["pid"] == child and holder["parent"] == update.pid, holder
             assert f"started by pid {update.pid} epaper update" in holder["command"]
             os.kill(update.pid, signal.SIGKILL)  # only the update: its child runs on in its own session
