@@ -57,9 +57,9 @@ class LeaseHeld(LockHeld):
     """Another live process holds the paper's lease."""
 
     def __init__(self, url: str, source: str, lease: dict[str, Any]) -> None:
-        self.source, self.lease = source, lease
+        self.lease = lease
         holder = lease.get("holder") if isinstance(lease.get("holder"), dict) else {}
-        super().__init__(url, {**holder, "since": lease.get("since")})  # type: ignore[arg-type]
+        super().__init__(url, {**holder, "since": lease.get("since")}, source)  # type: ignore[arg-type]
 
     def _message(self) -> str:
         h, lease = self.holder, self.lease
