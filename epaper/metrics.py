@@ -74,8 +74,9 @@ def papers(root: Path, runs: list[dict[str, Any]]) -> list[str]:
 
 
 def collect(data_dir: str | Path, *, tz: dt.tzinfo, window_days: int,
-            today: dt.date | None = None) -> CollectorRegistry:
-    """Every paper's figures, each series labelled with its `source`."""
+            today: dt.date | None = None, sources: tuple[str, ...] | list[str] = ()) -> CollectorRegistry:
+    """Every paper's figures, each series labelled with its `source`: the archive's papers and
+    `sources` (the configured ones: a paper with nothing archived yet still has its window)."""
     root = Path(data_dir)
     registry = CollectorRegistry()
     gauges: dict[str, Gauge] = {}
@@ -87,7 +88,7 @@ def collect(data_dir: str | Path, *, tz: dt.tzinfo, window_days: int,
 
     all_runs = read_runs(root)
     today = today or dt.datetime.now(tz).date()
-    for source in papers(root, all_runs):
+    for source in sorted(set(papers(root, all_runs)) | set(sources)):
         _collect_paper(root, source, all_runs, gauge, tz, window_days, today)
     return registry
 

@@ -173,7 +173,8 @@ def write_metrics(data: Path, config: Any) -> None:
     from epaper.metrics import write_metrics as write
 
     try:
-        write(data, tz=config.schedule.tzinfo, window_days=config.schedule.catchup_days)
+        write(data, tz=config.schedule.tzinfo, window_days=config.schedule.catchup_days,
+              sources=config.ids)
     except (OSError, ValueError) as exc:  # monitoring output: the next run writes it again
         logger.warning("metrics not written: %s", exc)
 
