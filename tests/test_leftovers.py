@@ -69,8 +69,9 @@ def test_no_file_but_a_temporary_is_touched(tmp_path):
     keep = [folder / "20230801T000000-1.warc.gz", folder / ".hidden", folder / "x.tmp-1", folder / ".x.tmp-"]
     for path in keep:
         path.write_bytes(b"k")
-    (tmp_path / ".reparse").mkdir()  # a history replay's scratch: epaper.reparse clears it whole
-    scratch = tmp_path / ".reparse" / f".part-0.parquet.tmp-{dead_pid()}"
+    # a paper's history-replay scratch (an archive root of its own): epaper.reparse clears it whole
+    scratch = partition_dir(tmp_path / ".reparse" / "ahjjb", "ahjjb", "articles", D1) / f".part-0.parquet.tmp-{dead_pid()}"
+    scratch.parent.mkdir(parents=True)
     scratch.write_bytes(b"s")
     assert remove_leftovers(tmp_path) == []
     assert all(p.exists() for p in [*keep, scratch])

@@ -243,8 +243,11 @@ def test_spark(spark, archive, truth):
     assert isinstance(types["crawled_at"], T.TimestampType)
     assert df.count() == truth.num_rows
     assert df.where("duplicate_of IS NULL").count() == load_articles(archive, dedupe=True).num_rows
-    # Every column of the schema, in the file order, then the partition column.
-    assert df.columns == pq.read_schema(next((archive / "articles").glob("*/part-0.parquet"))).names + ["issue_date"]
+    # Every column of the schema, in the file order, then the partition columns.
+    assert df.columns == pq.read_schema(next((archive / "articles").glob("source=*/*/part-0.parquet"))).names + [
+        "source", "issue_date"]
+    assert isinstance(types["source"], T.StringType)
+    assert {r.source for r in df.select("source").distinct().collect()} == {"ahjjb"}
     row = df.selectExpr("min(issue_date) AS d", "unix_micros(min(crawled_at)) AS us",
                         "date_format(min(crawled_at), \"yyyy-MM-dd'T'HH:mm:ss.SSSSSS\") AS utc").first()
     assert row.d == ORIGINALS
