@@ -244,6 +244,10 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     from epaper.lock import LockError, LockHeld, archive_lock
     from epaper.storage.leftovers import remove_leftovers
 
+    # What each paper's reparse replays: a usage error (nothing to replay) before the lock is
+    # taken, so that it leaves the archive as it was (no lock file in an empty folder).
+    plans = {paper.portal.id: replay.plan(data, paper.portal.id, dates) for paper in papers} if reparse else {}
+
     settings = project_settings()
     # The add-on in ADDONS applies the config, as for `scrapy crawl`: one way in. It gets the
     # Config resolved here (file, environment, --base-url, --data) rather than the file; each
@@ -297,7 +301,7 @@ def run_crawl(args, *, reparse: bool = False) -> int:
             for paper in papers:
                 source, spider_args, days = paper.portal.id, {}, dates
                 if reparse:
-                    days, base_url, spider_args["layout"] = replay.plan(data, source, dates)
+                    days, base_url, spider_args["layout"] = plans[source]
                 else:
                     base_url = check_base_url(paper.portal.base_url)
                 if days:

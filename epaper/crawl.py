@@ -89,7 +89,9 @@ def run_papers(args, data: Path, settings, papers: list[Paper]) -> int:
     from epaper.runext import write_metrics
 
     config = settings.get("EPAPER_CONFIG")
-    if papers and not all(p.run.record.parent for p in papers) and hasattr(config, "schedule"):
+    # Once, when a paper's run left its line and no update's child: a run of dates not yet
+    # published alone records nothing, not even the metrics.
+    if any(p.run.recorded and not p.run.record.parent for p in papers) and hasattr(config, "schedule"):
         write_metrics(data, config)
     if len(papers) == 1 and papers[0].error:
         raise UsageError(papers[0].error)

@@ -66,8 +66,9 @@ def _bounded(counts: Counter) -> Counter:
 
 
 def collect(data_dir: str | Path, *, tz: dt.tzinfo, window_days: int,
-            today: dt.date | None = None) -> CollectorRegistry:
-    """Every paper's figures, each series labelled with its `source`."""
+            today: dt.date | None = None, sources: tuple[str, ...] | list[str] = ()) -> CollectorRegistry:
+    """Every paper's figures, each series labelled with its `source`: the archive's papers and
+    `sources` (the configured ones: a paper with nothing archived yet still has its window)."""
     root = Path(data_dir)
     registry = CollectorRegistry()
     gauges: dict[str, Gauge] = {}
@@ -79,7 +80,7 @@ def collect(data_dir: str | Path, *, tz: dt.tzinfo, window_days: int,
 
     all_runs = read_runs(root)
     today = today or dt.datetime.now(tz).date()
-    for source in archive_papers(root, all_runs):
+    for source in sorted(set(archive_papers(root, all_runs)) | set(sources)):
         _collect_paper(root, source, all_runs, gauge, tz, window_days, today)
     return registry
 

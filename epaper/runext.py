@@ -74,6 +74,7 @@ class ArchiveRun:
         self.unpublished: set[dt.date] = set()  # after today, no issue: not recorded
         self.idle = True  # nothing written so far: only today's "no issue" and issues archived already
         self.last = True  # the last paper's run of its command to finish: it rewrites the metrics
+        self.recorded = False  # its line appended to the run log ("not yet published" alone: none)
 
     def __deepcopy__(self, memo: dict) -> ArchiveRun:
         return self  # a handle in the settings: every crawler's copy of them records into this run
@@ -130,6 +131,7 @@ class ArchiveRun:
             return
         record.stats = self._figures()
         record.finish(status)
+        self.recorded = True
         if self.idle and status == 0 and record.outcomes:
             self._drop_log()  # the line says it all: an idle run leaves no file a year of cron piles up
         if self.config is None or record.parent is not None:  # a child's parent prunes, once its children end
@@ -174,7 +176,8 @@ def write_metrics(data: Path, config: Any) -> None:
     from epaper.metrics import write_metrics as write
 
     try:
-        write(data, tz=config.schedule.tzinfo, window_days=config.schedule.catchup_days)
+        write(data, tz=config.schedule.tzinfo, window_days=config.schedule.catchup_days,
+              sources=config.ids)
     except (OSError, ValueError) as exc:  # monitoring output: the next run writes it again
         logger.warning("metrics not written: %s", exc)
 

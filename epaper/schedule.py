@@ -356,7 +356,8 @@ def write_run_metrics(config: Config, data_dir: Path) -> None:
         logger.warning("retention not applied: %s", exc)
 
     try:
-        write_metrics(data_dir, tz=config.schedule.tzinfo, window_days=config.schedule.catchup_days)
+        write_metrics(data_dir, tz=config.schedule.tzinfo, window_days=config.schedule.catchup_days,
+                      sources=config.ids)
     except (OSError, ValueError) as exc:
         logger.warning("metrics not written: %s", exc)
 

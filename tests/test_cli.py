@@ -64,10 +64,13 @@ def test_status_lists_dates_and_gaps(portal, tmp_path):
     result = run_epaper("status", "--data", str(tmp_path), "--json")
     rows = json.loads(result.stdout)
     assert [r["date"] for r in rows] == sorted(server.truth["issues"])
+    assert {r["source"] for r in rows} == {"ahjjb"}
     assert all(r["complete"] and r["articles"] > 0 and r["pages"] > 0 for r in rows)
     text = run_epaper("status", "--data", str(tmp_path)).stdout
-    assert text.splitlines()[0].split() == ["date", "pages", "articles", "dups", "complete", "last", "crawled", "(Asia/Shanghai)"]
-    assert "missing in the last 7 days" in text
+    assert text.splitlines()[0].split() == ["source", "date", "pages", "articles", "dups", "complete", "last", "crawled",
+                                            "(Asia/Shanghai)"]
+    assert [line.split()[:2] for line in text.splitlines()[1:len(rows) + 1]] == [["ahjjb", r["date"]] for r in rows]
+    assert any(line.startswith("ahjjb: ") and "missing in the last 7 days" in line for line in text.splitlines())
 
 
 @pytest.mark.slow  # tests/test_lost.py restores a date with the portal down in the fast suite
@@ -105,7 +108,7 @@ def test_latest_archives_the_newest_issue(portal, tmp_path):
     result = run_epaper("crawl", "--latest", "--base-url", server.base_url, "--data", str(tmp_path), *FAST)
     assert result.returncode == 0, result.stderr
     newest = max(server.truth["issues"])
-    assert result.stdout.startswith(f"{newest} archived:")
+    assert result.stdout.startswith(f"ahjjb {newest} archived:")
 
 
 def test_second_writer_is_refused_and_changes_nothing(portal, tmp_path):
@@ -181,7 +184,7 @@ def test_truncated_warc_is_reported_and_other_dates_reparse(portal, tmp_path):
     broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 2])
     result = run_epaper("reparse", "--all", "--data", str(tmp_path))
     assert result.returncode == 1
-    assert result.stderr.startswith(days[0]) and "damaged WARC" in result.stderr
+    assert result.stderr.startswith(f"ahjjb {days[0]} ") and "damaged WARC" in result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert sum(" archived: " in line for line in result.stdout.splitlines()) == len(days) - 1
 
@@ -268,5 +271,5 @@ def test_scrapy_crawl_from_the_repository_root_goes_through_the_same_storage(por
     assert result.returncode == 0, result.stderr[-2000:]
     assert diff_archive(tmp_path, server.truth_path, server.base_url, dates=[day]) == []
     assert list((tmp_path / "warc" / "source=ahjjb" / f"issue_date={day}").glob("*.warc.gz"))
-    compacted = (tmp_path / "compact" / "articles" / f"year={day.year}" / "part-0.parquet")
+    compacted = (tmp_path / "compact" / "articles" / "source=ahjjb" / f"year={day.year}" / "part-0.parquet")
     assert load_articles(tmp_path).num_rows == pq.read_metadata(compacted).num_rows > 0

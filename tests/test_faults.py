@@ -203,9 +203,10 @@ def test_permanent_faults_leave_dates_incomplete_then_the_next_run_completes_the
     # exit status 1, one stderr line per unfinished date, nothing else there
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
-    lines = {dt.date.fromisoformat(line[:10]): line for line in result.stderr.splitlines()}
+    assert all(line.startswith("ahjjb ") for line in result.stderr.splitlines())
+    lines = {dt.date.fromisoformat(line[6:16]): line for line in result.stderr.splitlines()}
     assert set(lines) == failed_days and len(result.stderr.splitlines()) == len(failed_days)
-    assert all(line[11:].startswith("incomplete: ") for line in lines.values())
+    assert all(line[17:].startswith("incomplete: ") for line in lines.values())
     outcomes, log = last_run(tmp_path)["outcomes"], log_text(tmp_path)
     for kind, target, reason in targets:
         url, day = urljoin(server.base_url, target), day_of(target)
@@ -243,7 +244,7 @@ def test_a_redirect_off_the_host_is_never_requested(server, tmp_path):
     result = crawl(server, tmp_path, dates=("--date", START.isoformat()))
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
-    assert line.startswith(f"{START} failed: 0 articles archived, {len(truth_urls(server, START))} failed: ")
+    assert line.startswith(f"ahjjb {START} failed: 0 articles archived, {len(truth_urls(server, START))} failed: ")
     log = log_text(tmp_path)
     assert re.search(r"redirected outside the portal's origin \(http://127\.0\.0\.1:\d+\) to http://example\.invalid/", log)
     assert not re.search(r"(Crawled \(\d+\) <GET|Retrying <GET|DNS lookup failed.*) ?http://example\.invalid", log)
@@ -271,7 +272,7 @@ def test_an_incomplete_crawl_never_replaces_a_complete_snapshot(server, clean_ar
     server.faults.append(Fault("status", re.escape(target) + "$"))
     result = crawl(server, data, dates=("--date", START.isoformat()))
     assert result.returncode == 1
-    assert result.stderr.startswith(f"{START} incomplete (previous complete snapshot kept): ")
+    assert result.stderr.startswith(f"ahjjb {START} incomplete (previous complete snapshot kept): ")
     assert urljoin(server.base_url, target) in result.stderr
     assert pq.read_table(snapshot_path(data, "ahjjb", "articles", START)).equals(before)
     assert_complete_and_true(server, data)
@@ -373,12 +374,13 @@ def test_damaged_snapshots_are_reported_ignored_and_replaced(server, clean_archi
     status = run_epaper("status", "--data", str(data), "--json")
     assert status.returncode == 1 and status.stderr == ""  # damaged: something to look at
     rows = {dt.date.fromisoformat(r["date"]): r for r in json.loads(status.stdout)}
+    assert {r["source"] for r in rows.values()} == {"ahjjb"}
     assert {d for d, r in rows.items() if r["error"]} == set(DAMAGE)
     assert not any(rows[d]["complete"] for d in DAMAGE)
     table = run_epaper("status", "--data", str(data))
     assert table.returncode == 1
-    assert {f"attention: damaged: {d}" for d in DAMAGE} <= {line.split(" (")[0] for line in table.stdout.splitlines()}
-    assert {d for d in DAYS if re.search(rf"^{d}\s.*DAMAGED", table.stdout, re.M)} == set(DAMAGE)
+    assert {f"attention: ahjjb: damaged: {d}" for d in DAMAGE} <= {line.split(" (")[0] for line in table.stdout.splitlines()}
+    assert {d for d in DAYS if re.search(rf"^ahjjb\s+{d}\s.*DAMAGED", table.stdout, re.M)} == set(DAMAGE)
 
     # the dedupe index skips the damaged articles snapshots with a warning
     shutil.rmtree(data / "index", ignore_errors=True)
@@ -530,7 +532,7 @@ def test_a_maintenance_page_never_replaces_an_archived_issue(server, clean_archi
     result = crawl(server, data, dates=("--date", START.isoformat()))
     assert result.returncode == 1, result.stdout
     (line,) = result.stderr.splitlines()
-    assert line.startswith(f"{START} incomplete (previous complete snapshot kept): ")
+    assert line.startswith(f"ahjjb {START} incomplete (previous complete snapshot kept): ")
     target = urljoin(server.base_url, article(server.truth, 0, 1, 0) if where == "article" else page(server.truth, 0, 0 if where != "other page" else 2))
     assert target in line and ("not an e-paper page" in line or where == "article")
     assert {ds: snapshot_path(data, "ahjjb", ds, START).read_bytes() for ds in DATASETS} == before

@@ -242,9 +242,9 @@ def test_the_crawl_exits_3_naming_the_suspect_date_and_logs_health(drifting, tmp
                         "--base-url", server.base_url, "--data", str(data), *FAST)
     assert result.returncode == 3, result.stderr
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{THIRD} suspect: author in 0% of articles"), lines
+    assert len(lines) == 1 and lines[0].startswith(f"ahjjb {THIRD} suspect: author in 0% of articles"), lines
     assert names_the_start(lines[0]), lines
-    assert f"{THIRD} archived:" in result.stdout  # archived all the same
+    assert f"ahjjb {THIRD} archived:" in result.stdout  # archived all the same
     [run] = read_runs(data)
     assert run["exit_status"] == 3
     outcome = run["outcomes"][THIRD.isoformat()]
@@ -254,12 +254,13 @@ def test_the_crawl_exits_3_naming_the_suspect_date_and_logs_health(drifting, tmp
     assert set(before["health"]["sources"]["author"]) <= {"comment", "marked", "fallback", "none"}
     status = run_epaper("status", "--data", str(data), "--json")
     rows = {r["date"]: r for r in json.loads(status.stdout)}
+    assert {r["source"] for r in rows.values()} == {"ahjjb"}
     assert rows[THIRD.isoformat()]["state"] == "suspect" and rows[THIRD.isoformat()]["complete"]
     assert rows[THIRD.isoformat()]["suspect"] == outcome["suspect"]
     assert rows[DRIFT_FROM.isoformat()]["state"] == "archived"
     assert rows[SHORT_SPAN[0].isoformat()]["health"]["fields"]["author"] > 0.3
     table = run_epaper("status", "--data", str(data)).stdout
-    assert any(line.startswith(f"{THIRD}") and " suspect " in line for line in table.splitlines())
+    assert any(line.split()[:2] == ["ahjjb", THIRD.isoformat()] and " suspect " in line for line in table.splitlines())
 
 
 @pytest.mark.parametrize(("toml", "words"), [

@@ -22,14 +22,14 @@ def test_a_second_latest_makes_one_request_and_force_fetches_again(portal, tmp_p
     first = run_epaper(*latest)
     assert first.returncode == 0, first.stderr
     newest = max(server.truth["issues"])
-    assert first.stdout.startswith(f"{newest} archived:")
+    assert first.stdout.startswith(f"ahjjb {newest} archived:")
     snapshot = snapshot_path(tmp_path, "ahjjb", "articles", dt.date.fromisoformat(newest))
     before = snapshot.stat().st_mtime_ns
     warcs = sorted((tmp_path / "warc").rglob("*.warc.gz"))
 
     server.requests.clear()
     again = run_epaper(*latest)
-    assert (again.returncode, again.stdout, again.stderr) == (0, f"{newest} already archived\n", "")
+    assert (again.returncode, again.stdout, again.stderr) == (0, f"ahjjb {newest} already archived\n", "")
     assert portal_requests(server) == 1, server.requests
     assert snapshot.stat().st_mtime_ns == before
     assert sorted((tmp_path / "warc").rglob("*.warc.gz")) == warcs
@@ -39,7 +39,7 @@ def test_a_second_latest_makes_one_request_and_force_fetches_again(portal, tmp_p
     server.requests.clear()
     forced = run_epaper(*latest, "--force")
     assert forced.returncode == 0, forced.stderr
-    assert forced.stdout.startswith(f"{newest} archived:")
+    assert forced.stdout.startswith(f"ahjjb {newest} archived:")
     assert portal_requests(server) > 2
 
 
@@ -67,7 +67,7 @@ def test_no_issue_today_leaves_only_its_line_and_a_past_one_keeps_its_evidence(p
     today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
     result = run_epaper("crawl", "--date", today.isoformat(), "--base-url", server.base_url,
                         "--data", str(tmp_path), *FAST)
-    assert (result.returncode, result.stdout, result.stderr) == (0, f"{today} no issue\n", "")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"ahjjb {today} no issue\n", "")
     assert read_runs(tmp_path)[-1]["outcomes"] == {today.isoformat(): {
         "status": "no_issue", "articles": 0, "pages": 0, "duplicates": 0, "failures": []}}
     assert not list((tmp_path / "warc").rglob("*.warc*")) and not list((tmp_path / "logs").glob("*"))
@@ -75,7 +75,7 @@ def test_no_issue_today_leaves_only_its_line_and_a_past_one_keeps_its_evidence(p
     past = WEEK[0] - dt.timedelta(days=400)
     result = run_epaper("crawl", "--date", past.isoformat(), "--base-url", server.base_url,
                         "--data", str(tmp_path), *FAST)
-    assert (result.returncode, result.stdout) == (0, f"{past} no issue\n")
+    assert (result.returncode, result.stdout) == (0, f"ahjjb {past} no issue\n")
     assert len(list((tmp_path / "warc").rglob("*.warc.gz"))) == 1
     [log] = (tmp_path / "logs").glob("*.log")
     assert "Disabled epaper.runext" not in log.read_text(encoding="utf-8")  # one run path: never off

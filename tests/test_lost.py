@@ -63,11 +63,11 @@ def test_zeroed_bytes_inside_a_snapshot_make_status_check_exit_1_naming_it(tmp_p
     assert status(tmp_path, capsys, "check") == (0, "healthy\n")
     zero_middle(snapshot_path(tmp_path, "ahjjb", "articles", OLD))
     code, out = status(tmp_path, capsys, "check")
-    assert code == 1 and out.startswith(f"damaged: {OLD} (damaged articles snapshot: column "), out
+    assert code == 1 and out.startswith(f"ahjjb: damaged: {OLD} (damaged articles snapshot: column "), out
     assert "does not decode" in out or "checksum" in out
     code, out = status(tmp_path, capsys, "check", "json")
-    facts = json.loads(out)
-    assert code == 1 and [d["date"] for d in facts["damaged"]] == [OLD.isoformat()]
+    (facts,) = json.loads(out)["papers"]
+    assert code == 1 and facts["source"] == "ahjjb" and [d["date"] for d in facts["damaged"]] == [OLD.isoformat()]
     assert facts["verified"] == {"snapshots": len(WINDOW) + 1, "decode_only": []}
 
 
@@ -93,8 +93,8 @@ def test_a_snapshot_written_before_checksums_is_judged_by_a_full_decode_and_says
     code, out = status(tmp_path, capsys, "check")
     assert code == 0
     assert out.splitlines() == ["healthy", f"note: 1 date written before checksums were stored, judged by a "
-                                           f"full decode alone ({WINDOW[2]}); epaper reparse rewrites them with checksums"]
-    facts = json.loads(status(tmp_path, capsys, "check", "json")[1])
+                                           f"full decode alone (ahjjb {WINDOW[2]}); epaper reparse rewrites them with checksums"]
+    (facts,) = json.loads(status(tmp_path, capsys, "check", "json")[1])["papers"]
     assert facts["verified"]["decode_only"] == [WINDOW[2].isoformat()]
 
 
@@ -102,7 +102,7 @@ def test_a_pages_snapshot_gone_is_damaged(tmp_path, capsys):
     healthy(tmp_path)
     shutil.rmtree(tmp_path / "pages" / "source=ahjjb" / f"issue_date={WINDOW[1]}")
     code, out = status(tmp_path, capsys, "check")
-    assert code == 1 and out.startswith(f"damaged: {WINDOW[1]} (its pages snapshot is gone"), out
+    assert code == 1 and out.startswith(f"ahjjb: damaged: {WINDOW[1]} (its pages snapshot is gone"), out
 
 
 # --------------------------------------------------------------------------- lost
@@ -118,9 +118,9 @@ def test_a_snapshot_deleted_outside_the_window_is_lost_with_the_reparse_command(
     shutil.rmtree(tmp_path / "articles" / "source=ahjjb" / f"issue_date={OLD}")
     code, out = status(tmp_path, capsys, "check")
     assert code == 1
-    assert out == (f"lost: {OLD} (archived by run 2026-10-05T02:00:00Z, ended 2026-10-05T02:00:00Z, its snapshot is "
+    assert out == (f"ahjjb: lost: {OLD} (archived by run 2026-10-05T02:00:00Z, ended 2026-10-05T02:00:00Z, its snapshot is "
                    f"gone; restore it from its 1 WARC file: epaper reparse --date {OLD} "
-                   f"--data {shlex.quote(str(tmp_path))})\n")
+                   f"--source ahjjb --data {shlex.quote(str(tmp_path))})\n")
     code, out = status(tmp_path, capsys)  # the table shows it, and counts it apart
     assert code == 1 and f"{OLD}  " in out and "LOST" in out and "1 lost (2026-10-05)" in out
     assert "0 incomplete" in out
@@ -160,20 +160,21 @@ def test_the_loaders_name_each_damaged_and_lost_date_each_time(tmp_path, compact
     if compacted:
         with caplog.at_level(logging.WARNING):
             compact.refresh(tmp_path, "ahjjb")
-        assert f"the articles of {WINDOW[1]} are left out" in caplog.text
+        assert f"the articles of {WINDOW[1]} are left out of {compact.compact_path(tmp_path, 'ahjjb', 'articles', 2026)}" \
+            in caplog.text  # the paper named by the path
     for _ in range(2):  # each time, not once per session
         with warnings.catch_warnings(record=True) as record:
             table = load_articles(tmp_path)
         assert sorted(set(table.column("issue_date").to_pylist())) == [WINDOW[0], WINDOW[2]]
         messages = named(record)
         assert len(messages) == 2, messages
-        assert messages[0].startswith(f"epaper: the articles of {WINDOW[3]} are not in the result: archived by run")
-        assert messages[1].startswith(f"epaper: the articles of {WINDOW[1]} are not in the result: its snapshot is "
+        assert messages[0].startswith(f"epaper: the articles of ahjjb {WINDOW[3]} are not in the result: archived by run")
+        assert messages[1].startswith(f"epaper: the articles of ahjjb {WINDOW[1]} are not in the result: its snapshot is "
                                       "damaged")
     with warnings.catch_warnings(record=True) as record:
         load_articles(tmp_path, start=WINDOW[0], end=WINDOW[0])  # outside the range: not said
         pages = load_pages(tmp_path)
-    assert [m.split(":")[1] for m in named(record)] == [f" the pages of {WINDOW[3]} are not in the result"]
+    assert [m.split(":")[1] for m in named(record)] == [f" the pages of ahjjb {WINDOW[3]} are not in the result"]
     assert pages.num_rows == 3
     with warnings.catch_warnings():
         warnings.simplefilter("error", DamagedSnapshotWarning)  # strict, for those who want it
@@ -187,8 +188,9 @@ def test_compact_names_a_date_it_leaves_out_on_every_refresh(tmp_path, caplog):
         caplog.clear()
         with caplog.at_level(logging.WARNING):
             compact.refresh(tmp_path, "ahjjb")
-        assert [r.getMessage()[:60] for r in caplog.records] == [
-            f"compact: the articles of {WINDOW[1]} are left out of {compact.compact_path(tmp_path, 'articles', 2026)}"[:60]]
+        left_out = f"compact: the articles of {WINDOW[1]} are left out of " \
+                   f"{compact.compact_path(tmp_path, 'ahjjb', 'articles', 2026)}: "  # the path names the paper
+        assert [r.getMessage()[:len(left_out)] for r in caplog.records] == [left_out]
     write_day(tmp_path, WINDOW[1])  # replaced (e.g. by epaper reparse): back in, no more warning
     caplog.clear()
     with caplog.at_level(logging.WARNING):
@@ -220,8 +222,8 @@ async def test_the_printed_command_restores_a_lost_date(portal, tmp_path):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = run_status(config, False, check=True)
-    [line] = [line for line in out.getvalue().splitlines() if line.startswith("lost:")]
-    assert code == 1 and line.startswith(f"lost: {day} (")
+    [line] = [line for line in out.getvalue().splitlines() if line.startswith("ahjjb: lost:")]
+    assert code == 1 and line.startswith(f"ahjjb: lost: {day} (")
     command = line.split(": epaper ", 1)[1].rstrip(")")
     result = run_epaper(*shlex.split(command))
     assert result.returncode == 0, result.stderr

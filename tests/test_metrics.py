@@ -25,10 +25,14 @@ def run_line(data: Path, ended: str, exit_status: int, outcomes: dict, stats: di
         fh.write(json.dumps(record) + "\n")
 
 
-def samples(path: Path) -> dict[tuple, float]:
+def samples(path: Path, source: str = "ahjjb") -> dict[tuple, float]:
+    """The samples of one paper, keyed without their `source` label; every series has one."""
     out = {}
     for family in text_string_to_metric_families(path.read_text()):
         for s in family.samples:
+            assert "source" in s.labels, s
+            if s.labels["source"] != source:
+                continue
             out[(s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "source")))] = s.value
     return out
 
@@ -46,7 +50,7 @@ def test_metrics_hold_the_last_run_the_last_success_and_the_window(tmp_path):
             "media_failures": [{"url": "http://127.0.0.1/p.pdf", "reason": "pdf: HTTP 404"}]},
         "2026-11-22": {"status": "no_issue"}}, stats={"requests": 70, "response_bytes": 123456})
 
-    path = write_metrics(tmp_path, source="ahjjb", tz=SHANGHAI, window_days=7, today=TODAY)
+    path = write_metrics(tmp_path, tz=SHANGHAI, window_days=7, today=TODAY)
     assert path == metrics_path(tmp_path) and not list(path.parent.glob("*.prom.*"))
     got = samples(path)
     assert got[("epaper_last_run_exit_status", ())] == 1
@@ -64,7 +68,8 @@ def test_metrics_hold_the_last_run_the_last_success_and_the_window(tmp_path):
 
 
 def test_metrics_of_an_empty_archive_parse(tmp_path):
-    got = samples(write_metrics(tmp_path, source="ahjjb", tz=SHANGHAI, window_days=3, today=TODAY))
+    got = samples(write_metrics(tmp_path, sources=("ahjjb",), tz=SHANGHAI, window_days=3, today=TODAY))
+    # a configured paper with nothing archived has its window: every date missing
     assert got[("epaper_window_dates", (("state", "missing"),))] == 3
     assert ("epaper_last_run_exit_status", ()) not in got
 
@@ -73,7 +78,7 @@ def test_suspect_dates_are_counted_in_the_window(tmp_path):
     write_day(tmp_path, dt.date(2026, 11, 26), suspect=["author in 0% of articles (median of the last 30 issues: 60%)"])
     write_day(tmp_path, dt.date(2026, 11, 25))
     run_line(tmp_path, "2026-11-27T00:00:00Z", 3, {"2026-11-26": {"status": "archived", "articles": 3}})
-    got = samples(write_metrics(tmp_path, source="ahjjb", tz=SHANGHAI, window_days=3, today=TODAY))
+    got = samples(write_metrics(tmp_path, tz=SHANGHAI, window_days=3, today=TODAY))
     assert got[("epaper_window_dates", (("state", "suspect"),))] == 1
     assert got[("epaper_window_dates", (("state", "archived"),))] == 1
     assert got[("epaper_last_run_exit_status", ())] == 3

@@ -64,7 +64,7 @@ def test_a_future_date_is_not_yet_published_and_not_recorded(portal, tmp_path):
     result = run_epaper("crawl", "--date", future.isoformat(), "--base-url", server.base_url,
                         "--data", str(tmp_path), *FAST)
     assert result.returncode == 1
-    assert result.stderr.startswith(f"{future} not yet published")
+    assert result.stderr.startswith(f"ahjjb {future} not yet published")
     assert "no issue" not in result.stdout + result.stderr
     # nothing archived, nothing recorded: no WARC file, no run-log line, no metrics, no log
     assert read_runs(tmp_path) == []

@@ -136,7 +136,7 @@ def test_metric_labels_do_not_keep_redirect_urls(tmp_path):
                 for i in range(50)]
     failures += [{"url": f"http://127.0.0.1/k{i}", "reason": f"kind {chr(97 + i)} of failure"} for i in range(26)]
     run_line(tmp_path, "2026-11-27T00:00:00Z", 1, {"2026-11-26": {"status": "incomplete", "failures": failures}})
-    path = write_metrics(tmp_path, source="ahjjb", tz=ZoneInfo("Asia/Shanghai"), window_days=7,
+    path = write_metrics(tmp_path, tz=ZoneInfo("Asia/Shanghai"), window_days=7,
                          today=dt.date(2026, 11, 27))
     reasons = {labels[0][1]: v for (name, labels), v in samples(path).items() if name == "epaper_last_run_failures"}
     assert reasons["redirected to URL outside the e-paper"] == 50

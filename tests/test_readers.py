@@ -157,15 +157,17 @@ def test_duckdb_over_the_compacted_copy(archive, truth):
     duckdb = pytest.importorskip("duckdb")
     root = archive.as_posix()
     # docs/archive-format.md: the compacted copy
-    query = """SELECT strftime(issue_date, '%Y-%m') AS month, page_name, count(*) AS articles
+    query = """SELECT source, strftime(issue_date, '%Y-%m') AS month, page_name, count(*) AS articles
                FROM {} WHERE duplicate_of IS NULL GROUP BY ALL ORDER BY ALL"""
-    compacted = duckdb.sql(query.format(f"read_parquet('{root}/compact/articles/*/*.parquet')")).fetchall()
+    compacted = duckdb.sql(query.format(
+        f"read_parquet('{root}/compact/articles/**/*.parquet', hive_partitioning=true)")).fetchall()
     per_date = duckdb.sql(query.format(
         f"read_parquet('{root}/articles/**/*.parquet', hive_partitioning=true)")).fetchall()
-    assert compacted == per_date
+    assert compacted == per_date and {row[0] for row in compacted} == {"ahjjb"}
     assert sum(n for *_, n in compacted) == load_articles(archive, dedupe=True).num_rows
-    rows = pq.read_table(archive / "compact" / "articles" / "year=2023" / "part-0.parquet")
-    assert rows.drop_columns(["issue_date"]).equals(truth.drop_columns(["issue_date"]))
+    rows = pq.read_table(archive / "compact" / "articles" / "source=ahjjb" / "year=2023" / "part-0.parquet")
+    assert "source" not in rows.column_names  # in the path only
+    assert rows.drop_columns(["issue_date"]).equals(truth.drop_columns(["source", "issue_date"]))
     assert rows.column("issue_date").equals(truth.column("issue_date"))
 
 
@@ -202,7 +204,7 @@ def test_an_earlier_archives_common_metadata_is_removed(archive, tmp_path):
     copy = tmp_path / "data"
     shutil.copytree(archive, copy)
     for dataset in ("articles", "pages"):
-        pq.write_metadata(pq.read_schema(next((copy / dataset).glob("*/part-0.parquet"))),
+        pq.write_metadata(pq.read_schema(next((copy / dataset).glob("source=ahjjb/*/part-0.parquet"))),
                           copy / dataset / "_common_metadata")
     remove_common_metadata(copy)
     assert not list(copy.rglob("_common_metadata"))
@@ -241,8 +243,11 @@ def test_spark(spark, archive, truth):
     assert isinstance(types["crawled_at"], T.TimestampType)
     assert df.count() == truth.num_rows
     assert df.where("duplicate_of IS NULL").count() == load_articles(archive, dedupe=True).num_rows
-    # Every column of the schema, in the file order, then the partition column.
-    assert df.columns == pq.read_schema(next((archive / "articles").glob("*/part-0.parquet"))).names + ["issue_date"]
+    # Every column of the schema, in the file order, then the partition columns.
+    assert df.columns == pq.read_schema(next((archive / "articles").glob("source=*/*/part-0.parquet"))).names + [
+        "source", "issue_date"]
+    assert isinstance(types["source"], T.StringType)
+    assert {r.source for r in df.select("source").distinct().collect()} == {"ahjjb"}
     row = df.selectExpr("min(issue_date) AS d", "unix_micros(min(crawled_at)) AS us",
                         "date_format(min(crawled_at), \"yyyy-MM-dd'T'HH:mm:ss.SSSSSS\") AS utc").first()
     assert row.d == ORIGINALS

@@ -151,7 +151,8 @@ def test_a_scheduled_run_rechecks_with_304s_and_an_idle_latest(tmp_path):
     with serve(tmp_path / "replica" / "site") as server:
         latest = run_epaper("crawl", "--latest", "--base-url", server.base_url, "--data", str(data), *FAST)
         assert latest.returncode == 0, latest.stderr
-        newest = dt.date.fromisoformat(latest.stdout.split()[0])
+        assert latest.stdout.split()[0] == "ahjjb"
+        newest = dt.date.fromisoformat(latest.stdout.split()[1])
         config = fast_config(tmp_path / "epaper.toml", server.base_url,
                              f"catchup_days = 0\nrecheck_days = [{(today - newest).days + 1}]")
         server.sent.clear()

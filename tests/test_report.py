@@ -45,7 +45,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 def test_days_of_the_span(archive):
     root, truth = archive
-    days = report.collect(root, "t", SHANGHAI).days
+    days = report.collect(root, "ahjjb", "t", SHANGHAI).days
     assert (days[0].date, days[-1].date) == (RANGES[0][0], RANGES[-1][1])
     assert [d.date for d in days] == [RANGES[0][0] + dt.timedelta(i) for i in range(len(days))]
     state = {d.date: d.state for d in days}
@@ -65,7 +65,7 @@ def test_days_of_the_span(archive):
 
 def test_page_names_add_up(archive):
     root, truth = archive
-    names = report.page_names(root, RANGES[0][0], RANGES[-1][1])
+    names = report.page_names(root, "ahjjb", RANGES[0][0], RANGES[-1][1])
     assert sum(p.articles for p in names) == load_articles(root).num_rows
     assert [p.key for p in names] == [f"#{i}" for i in range(1, len(names) + 1)]
     assert [p.articles for p in names] == sorted((p.articles for p in names), reverse=True)
@@ -107,7 +107,7 @@ def test_render_with_and_without_a_cjk_font(archive, font):
     chosen = report.cjk_font() if font == "cjk" else None
     if font == "cjk" and chosen is None:
         pytest.skip("no CJK font on this machine (fc-list :lang=zh)")
-    data = report.collect(root, "test archive", SHANGHAI)
+    data = report.collect(root, "ahjjb", "test archive", SHANGHAI)
     width, height = png_size(report.render_png(data, chosen))
     assert width >= 800 and height >= 800
 

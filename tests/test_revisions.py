@@ -27,6 +27,12 @@ async def crawl(data, server, **settings):
     return result
 
 
+def no_scratch(root) -> bool:
+    """Nothing of a history replay's scratch is left (`.reparse/`, a folder per paper)."""
+    scratch = root / ".reparse"
+    return not scratch.exists() or (scratch.is_dir() and not any(scratch.iterdir()))
+
+
 def by_id(table: pa.Table) -> dict[str, dict]:
     return {r["article_id"]: r for r in table.to_pylist()}
 
@@ -55,7 +61,7 @@ async def test_corrections_and_removals_are_kept(portal, tmp_path):
     assert second[gone_row["article_id"]]["body"] == gone_row["body"]
     assert [k for k, r in second.items() if r["gone_since"] is not None] == [gone_row["article_id"]]
 
-    history = revisions.read_revisions(tmp_path, DAY)
+    history = revisions.read_revisions(tmp_path, "ahjjb", DAY)
     assert [(r["article_id"], r["changed_fields"]) for r in history] == [
         (body_row["article_id"], ["body"]), (title_row["article_id"], ["title"])]
     earlier = history[0]
@@ -72,7 +78,7 @@ async def test_corrections_and_removals_are_kept(portal, tmp_path):
     # the same corrections again: no new revision, the removal keeps its first time
     result = await crawl(tmp_path, server)
     assert (result.revised, result.gone) == (0, 0)
-    assert len(revisions.read_revisions(tmp_path, DAY)) == 2
+    assert len(revisions.read_revisions(tmp_path, "ahjjb", DAY)) == 2
     assert by_id(load_articles(tmp_path))[gone_row["article_id"]]["gone_since"] == crawl_time
 
     # corrected a second time, and the removed article back: every version kept, the mark cleared
@@ -82,7 +88,7 @@ async def test_corrections_and_removals_are_kept(portal, tmp_path):
     assert (result.revised, result.gone) == (1, 0)
     third = by_id(load_articles(tmp_path))
     assert third[gone_row["article_id"]]["gone_since"] is None
-    versions = [r["body"] for r in revisions.read_revisions(tmp_path, DAY) if r["article_id"] == body_row["article_id"]]
+    versions = [r["body"] for r in revisions.read_revisions(tmp_path, "ahjjb", DAY) if r["article_id"] == body_row["article_id"]]
     assert versions == [body_row["body"], second[body_row["article_id"]]["body"]]
     assert newer in third[body_row["article_id"]]["body"]
 
@@ -92,12 +98,12 @@ async def test_corrections_and_removals_are_kept(portal, tmp_path):
     assert history.filter(pa.compute.is_valid(history.column("superseded_at"))).column("issue_date")[0].as_py() == DAY
 
     # the portal down: reparse rebuilds the current snapshot; the revisions stay as they were
-    current, pages, kept = load_articles(tmp_path), load_pages(tmp_path), revisions.read_revisions(tmp_path, DAY)
+    current, pages, kept = load_articles(tmp_path), load_pages(tmp_path), revisions.read_revisions(tmp_path, "ahjjb", DAY)
     server.stop()
     await crawl(tmp_path, server, WARC_REPLAY_DIR=str(tmp_path), **REPLAY)
     assert load_articles(tmp_path).equals(current)
     assert load_pages(tmp_path).equals(pages)
-    assert revisions.read_revisions(tmp_path, DAY) == kept
+    assert revisions.read_revisions(tmp_path, "ahjjb", DAY) == kept
 
 
 @pytest_twisted.ensureDeferred
@@ -113,7 +119,7 @@ async def test_a_parser_difference_on_an_unchanged_page_is_no_correction(portal,
     rows[0]["title"] = "旧解析器的标题"
     write_snapshot(tmp_path, "ahjjb", "articles", DAY, rows, {"complete": True})
     result = await crawl(tmp_path, server)
-    assert result.revised == 0 and not revisions.revision_files(tmp_path, DAY)
+    assert result.revised == 0 and not revisions.revision_files(tmp_path, "ahjjb", DAY)
     assert read_snapshot(tmp_path, "ahjjb", "articles", DAY).column("title")[0].as_py() != "旧解析器的标题"
 
 
@@ -154,13 +160,15 @@ def test_changes_status_and_the_run_log_show_them(portal, tmp_path):
     result = run_epaper(*crawl_args)
     assert result.returncode == 0, result.stderr
     assert "(1 revised, 1 gone)" in result.stdout
-    assert not (tmp_path / ".reparse").exists()
+    assert no_scratch(tmp_path)
 
     listed = run_epaper("changes", "--data", str(tmp_path))
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
+    assert lines[0].startswith(f"ahjjb {DAY} corrected") and rows[1]["url"] in lines[0]
     assert f"{DAY} corrected" in lines[0] and rows[1]["url"] in lines[0]
     assert lines[1].strip().startswith("body: +3 −0 characters") and "[→更正后]" in lines[1]
+    assert lines[2].startswith(f"ahjjb {DAY} removed")
     assert f"{DAY} removed" in lines[2] and rows[4]["url"] in lines[2]
     assert lines[-1] == "1 correction, 1 removed"
     events = json.loads(run_epaper("changes", "--data", str(tmp_path), "--json", "--from", DAY.isoformat(),
@@ -171,9 +179,9 @@ def test_changes_status_and_the_run_log_show_them(portal, tmp_path):
     assert json.loads(run_epaper("changes", "--data", str(tmp_path), "--json", "--from", "2023-08-04").stdout) == []
 
     status = run_epaper("status", "--data", str(tmp_path))
-    assert "1 correction kept, 1 article removed by the portal" in status.stdout
+    assert "ahjjb: 1 correction kept, 1 article removed by the portal" in status.stdout
     (row,) = json.loads(run_epaper("status", "--data", str(tmp_path), "--json").stdout)
-    assert (row["revised"], row["gone"]) == (1, 1)
+    assert (row["source"], row["revised"], row["gone"]) == ("ahjjb", 1, 1)
     outcome = read_runs(tmp_path)[-1]["outcomes"][DAY.isoformat()]
     assert (outcome["revised"], outcome["gone"]) == (1, 1)
     assert "revised" not in read_runs(tmp_path)[0]["outcomes"][DAY.isoformat()]
@@ -204,7 +212,7 @@ async def test_reparse_rebuilds_the_history_from_the_warc_files(portal, tmp_path
 
     def archive():
         return (load_articles(tmp_path), load_pages(tmp_path),
-                {day: revisions.read_revisions(tmp_path, day) for day in (DAY, other)})
+                {day: revisions.read_revisions(tmp_path, "ahjjb", day) for day in (DAY, other)})
 
     crawled = archive()
     assert len(crawled[2][DAY]) == 4 and crawled[2][other] == []
@@ -214,17 +222,17 @@ async def test_reparse_rebuilds_the_history_from_the_warc_files(portal, tmp_path
     done = run_epaper(*reparse)
     assert done.returncode == 0, done.stderr
     lines = sorted(done.stdout.splitlines())  # a date's line comes when its last crawl is replayed
-    assert lines[0] == f"{DAY} archived: 7 pages, {len(rows)} articles, 0 duplicates", lines
-    assert lines[1].startswith(f"{other} archived: ") and len(lines) == 2
+    assert lines[0] == f"ahjjb {DAY} archived: 7 pages, {len(rows)} articles, 0 duplicates", lines
+    assert lines[1].startswith(f"ahjjb {other} archived: ") and len(lines) == 2
     assert archive() == crawled
-    assert len(revisions.revision_files(tmp_path, DAY)) == 1  # the rebuild's one file replaced the three
-    assert not (tmp_path / ".reparse").exists()
+    assert len(revisions.revision_files(tmp_path, "ahjjb", DAY)) == 1  # the rebuild's one file replaced the three
+    assert no_scratch(tmp_path)
 
     for derived in ("articles", "pages", "revisions"):
         shutil.rmtree(tmp_path / derived)
     done = run_epaper(*reparse)
     assert done.returncode == 0, done.stderr
-    assert f"{DAY} archived: 7 pages, {len(rows)} articles, 0 duplicates (4 revised)" in done.stdout
+    assert f"ahjjb {DAY} archived: 7 pages, {len(rows)} articles, 0 duplicates (4 revised)\n" in done.stdout
     rebuilt = archive()
     assert rebuilt[0].equals(crawled[0]) and rebuilt[1].equals(crawled[1]) and rebuilt == crawled
 
@@ -239,7 +247,7 @@ def test_reparse_replays_a_few_dates_at_a_time_each_dates_crawls_in_order(tmp_pa
         for i in range(n):
             (folder / f"2023080{i}T000000-1.warc.gz").write_bytes(b"")
     monkeypatch.setattr(reparse, "REPLAY_BATCH", 2)
-    rounds = reparse.rounds(tmp_path, sorted(crawls), {"start": "x", "end": "y", "layout": "pc"})
+    rounds = reparse.rounds(tmp_path, "ahjjb", sorted(crawls), {"start": "x", "end": "y", "layout": "pc"})
     # per batch: the earlier crawls into the scratch archive, printing nothing; then every date
     # from its newest captures, in date order, printed
     assert [(s["WARC_REPLAY_CRAWL"], a["dates"], shown) for s, a, shown in rounds] == [
@@ -273,6 +281,6 @@ async def test_reparse_rebuilds_a_latest_crawl_and_duplicates_across_dates(porta
         shutil.rmtree(tmp_path / derived)
     done = run_epaper("reparse", "--all", "--data", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    assert [line.split(" ")[0] for line in done.stdout.splitlines()] == ["2023-08-01", "2023-08-02", "2023-08-03"]
+    assert [line.split(" ")[:2] for line in done.stdout.splitlines()] == [["ahjjb", d] for d in ("2023-08-01", "2023-08-02", "2023-08-03")]
     assert load_articles(tmp_path).equals(articles) and load_pages(tmp_path).equals(pages)
 

@@ -108,10 +108,14 @@ def test_runlog_round_trip(tmp_path: Path) -> None:
 
 def test_runlog_latest_outcome_wins(tmp_path: Path) -> None:
     for status in ("failed", "no_issue", "archived"):
-        with RunLog.start(tmp_path, "epaper crawl", [D("2026-11-27")]) as run:
+        with RunLog.start(tmp_path, "epaper crawl", [D("2026-11-27")], source="ahjjb") as run:
             run.date_outcome(D("2026-11-27"), status)
+    # another paper's later outcome of that date is not this paper's
+    with RunLog.start(tmp_path, "epaper crawl", [D("2026-11-27")], source="other") as run:
+        run.date_outcome(D("2026-11-27"), "failed")
     runs = read_runs(tmp_path)
-    assert [r["exit_status"] for r in runs] == [1, 0, 0]
+    assert [r["exit_status"] for r in runs] == [1, 0, 0, 1]
+    runs = runs[:-1]
     latest = last_outcomes(tmp_path, "ahjjb")[D("2026-11-27")]
     assert latest["status"] == "archived"
     assert latest["run_id"] == runs[-1]["run_id"]
@@ -349,7 +353,7 @@ def test_run_once_crawls_contiguous_gaps_then_latest(tmp_path: Path) -> None:
                       crawl_command=[sys.executable, "-c", RECORDER])
     assert status == 0
     calls = recorded(record)
-    tail = ["--data", str(data), "--base-url", "http://127.0.0.1:9/paper/"]
+    tail = ["--data", str(data), "--source", "ahjjb", "--base-url", "http://127.0.0.1:9/paper/"]
     assert [c["argv"] for c in calls] == [
         ["--from", "2026-11-22", "--to", "2026-11-23", *tail],
         ["--date", "2026-11-27", *tail],
@@ -447,7 +451,7 @@ def test_update_refuses_a_locked_archive(tmp_path: Path, capsys) -> None:
 def test_crawl_argv_default_command(tmp_path: Path) -> None:
     argv = crawl_argv(make_config(), tmp_path, ["--latest"])
     assert argv == [sys.executable, "-m", "epaper", "crawl", "--latest",
-                    "--data", str(tmp_path)]
+                    "--data", str(tmp_path), "--source", "ahjjb"]
 
 
 @pytest.mark.parametrize(("ignore_term", "status"), [(False, -signal.SIGTERM),

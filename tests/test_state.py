@@ -142,7 +142,7 @@ def test_counts_and_reasons(tmp_path: Path) -> None:
     states = {s.date: s for s in date_states(tmp_path, "ahjjb", tz=SHANGHAI)}
     assert states[DAY] == DateState(DAY, INCOMPLETE, pages=1, articles=5, duplicates=2,
                                     last_crawled="2026-11-27T01:00:00+00:00",
-                                    failures=(("http://127.0.0.1/a.html", "HTTP 503"),))
+                                    failures=(("http://127.0.0.1/a.html", "HTTP 503"),), source="ahjjb")
     damaged = states[DAY + dt.timedelta(1)]
     assert (damaged.state, damaged.articles, damaged.last_crawled) == (DAMAGED, 4, None)  # the articles file reads
     failed = states[D("2026-11-28")]
@@ -231,16 +231,17 @@ def test_status_lists_what_the_scheduler_would_crawl(tmp_path: Path, capsys) -> 
     # Something to look at (epaper.health): exit status 1, one "attention:" line per reason.
     assert run_status(config, False, today=D("2026-11-27"), now=now) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[:5] for line in lines[1:3]] == [["2026-11-23", "1", "3", "0", "yes"],
-                                                         ["2026-11-24", "1", "3", "0", "no"]]
-    assert lines[3] == ("2 dates archived, 1 incomplete (2026-11-24); missing in the last 5 days: "
+    assert lines[0].split()[:2] == ["source", "date"]
+    assert [line.split()[:6] for line in lines[1:3]] == [["ahjjb", "2026-11-23", "1", "3", "0", "yes"],
+                                                         ["ahjjb", "2026-11-24", "1", "3", "0", "no"]]
+    assert lines[3] == ("ahjjb: 2 dates archived, 1 incomplete (2026-11-24); missing in the last 5 days: "
                         "2026-11-26, 2026-11-27 (no issue so far)")
-    assert lines[4:] == ["attention: incomplete: 2026-11-24 (1 failed: HTTP 503 ×1)",
-                         "attention: missing: 2026-11-26 (never crawled)"]
+    assert lines[4:] == ["attention: ahjjb: incomplete: 2026-11-24 (1 failed: HTTP 503 ×1)",
+                         "attention: ahjjb: missing: 2026-11-26 (never crawled)"]
     assert run_status(config, True, today=D("2026-11-27"), now=now) == 1
     rows = json.loads(capsys.readouterr().out)
-    assert [(r["date"], r["complete"], r["articles"], r["error"]) for r in rows] == [
-        ("2026-11-23", True, 3, None), ("2026-11-24", False, 3, None)]
+    assert [(r["source"], r["date"], r["complete"], r["articles"], r["error"]) for r in rows] == [
+        ("ahjjb", "2026-11-23", True, 3, None), ("ahjjb", "2026-11-24", False, 3, None)]
 
 
 def test_report_draws_the_same_states(tmp_path: Path) -> None:

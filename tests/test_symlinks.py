@@ -155,7 +155,7 @@ def metrics_folder_link(data: Path, outside: Path):
     shutil.rmtree(data / "metrics", ignore_errors=True)  # the crawl wrote its own
     (data / "metrics").symlink_to(outside / "metrics")
     with pytest.raises(UnsafePath, match="symbolic link"):
-        write_metrics(data, source="ahjjb", tz=dt.timezone.utc, window_days=7)
+        write_metrics(data, tz=dt.timezone.utc, window_days=7)
     assert list((outside / "metrics").iterdir()) == []
 
 

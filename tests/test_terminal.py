@@ -85,16 +85,17 @@ def test_changes_prints_titles_and_diffs_escaped(tmp_path, monkeypatch, capsys):
     import epaper.changes as changes
 
     at = dt.datetime(2023, 8, 4, 1, 0, tzinfo=dt.timezone.utc)
-    events = [{"date": "2023-08-03", "kind": "corrected", "at": at, "article_id": "x",
+    events = [{"source": "ahjjb", "date": "2023-08-03", "kind": "corrected", "at": at, "article_id": "x",
                "url": "http://h/c.html", "title": f"标题{OSC_TITLE}", "fields": ["title", "body"],
                "diff": [changes.field_diff("title", "旧", f"新{CLEAR}"),
                         changes.field_diff("body", "正文" * 40, "正文" * 20 + CSI_C1 + "正文" * 20)]},
-              {"date": "2023-08-03", "kind": "removed", "at": at, "article_id": "y",
+              {"source": "ahjjb", "date": "2023-08-03", "kind": "removed", "at": at, "article_id": "y",
                "url": "http://h/d.html", "title": f"撤{CSI_C1}稿"}]
-    monkeypatch.setattr(changes, "list_changes", lambda data, start, end: events)
+    monkeypatch.setattr(changes, "list_changes", lambda data, source, start, end: events if source == "ahjjb" else [])
     (tmp_path / "articles").mkdir()
     config = SimpleNamespace(storage=SimpleNamespace(data_dir=str(tmp_path)),
-                             schedule=SimpleNamespace(tzinfo=dt.timezone.utc))
+                             schedule=SimpleNamespace(tzinfo=dt.timezone.utc),
+                             papers=lambda: [SimpleNamespace(portal=SimpleNamespace(id="ahjjb"))])
     assert changes.run_changes(config, None, None, as_json=False) == 0
     out = capsys.readouterr().out
     assert not _raw(out)

@@ -54,7 +54,8 @@ def test_update_catches_up_quietly_and_fetches_nothing_twice(tmp_path):
 
 
 # A child crawl as epaper.runext records one: a run-log line (naming its parent, the update,
-# from the environment the update gives it), exit statuses in turn from EXITS.
+# from the environment the update gives it, and its paper, from --source), exit statuses in
+# turn from EXITS.
 CHILD = """
 import os, sys
 from epaper.runext import ArchiveRun
@@ -62,7 +63,8 @@ calls = os.environ["CALLS"]
 n = len(open(calls).read().splitlines()) if os.path.exists(calls) else 0
 open(calls, "a").write(" ".join(sys.argv[1:]) + "\\n")
 status = int(os.environ["EXITS"].split(",")[n])
-run = ArchiveRun(sys.argv[sys.argv.index("--data") + 1], "epaper crawl " + " ".join(sys.argv[1:3]), [])
+run = ArchiveRun(sys.argv[sys.argv.index("--data") + 1], "epaper crawl " + " ".join(sys.argv[1:3]), [],
+                 source=sys.argv[sys.argv.index("--source") + 1])
 run.finish(status)
 sys.exit(status)
 """

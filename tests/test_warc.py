@@ -259,7 +259,7 @@ def test_a_history_replay_reads_each_warc_file_once(tmp_path, monkeypatch):
     reads = []
     read_file = captures._read_file
     monkeypatch.setattr(captures, "_read_file", lambda root, path, *rest: reads.append(path) or read_file(root, path, *rest))
-    session = captures.ReplaySession(tmp_path)
+    session = captures.ReplaySession(tmp_path, "ahjjb")
     for k in range(1, 9):  # the date as its k-th crawl left it: each URL's newest capture so far
         seen = session.history(day).crawl(k).newest_by_url
         assert sorted(seen) == sorted(f"{base}page{i}.html" for i in range(k))
