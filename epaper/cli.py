@@ -245,8 +245,19 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     from epaper.storage.leftovers import remove_leftovers
 
     # What each paper's reparse replays: a usage error (nothing to replay) before the lock is
-    # taken, so that it leaves the archive as it was (no lock file in an empty folder).
-    plans = {paper.portal.id: replay.plan(data, paper.portal.id, dates) for paper in papers} if reparse else {}
+    # taken, so that it leaves the archive as it was (no lock file in an empty folder). Of
+    # several papers not picked by --source, one with nothing to replay is left out, said so.
+    plans = {}
+    for paper in papers if reparse else []:
+        try:
+            plans[paper.portal.id] = replay.plan(data, paper.portal.id, dates)
+        except UsageError as exc:
+            if len(papers) == 1 or args.sources:
+                raise
+            say_error(args, f"epaper: {paper.portal.id}: not reparsed: {exc}")
+    if reparse and not plans:
+        raise UsageError(f"nothing to replay under {data / 'warc'} for any paper")
+    papers = [paper for paper in papers if not reparse or paper.portal.id in plans]
 
     settings = project_settings()
     # The add-on in ADDONS applies the config, as for `scrapy crawl`: one way in. It gets the
@@ -347,29 +358,21 @@ def say_error(args, line: str, event: str = "error") -> None:
 
 
 def run_status(args) -> int:
+    from epaper.remote import reading_config
     from epaper.status import run_status as status
 
-    config = reading_config(load_config(args))
+    config = reading_config(load_config(args))  # an s3:// archive: read from a pulled copy
     check_archive_layout(Path(config.storage.data_dir))
     return status(config, args.json, check=args.check, sources=args.sources)
 
 
-
 def run_changes(args) -> int:
     from epaper.changes import run_changes as changes
+    from epaper.remote import reading_config
 
-    config = reading_config(load_config(args))
+    config = reading_config(load_config(args))  # an s3:// archive: read from a pulled copy
     check_archive_layout(Path(config.storage.data_dir))
     return changes(config, args.start, args.end, args.json, sources=args.sources)
-
-
-def reading_config(config):
-    """The config of a reading command; an s3:// archive is read from a pulled copy (epaper.remote)."""
-    if not is_s3(config.storage.data_dir):
-        return config
-    from epaper.remote import reading_config as pulled
-
-    return pulled(config)
 
 
 def run_schema(args) -> int:

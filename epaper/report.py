@@ -374,7 +374,7 @@ def _report(args) -> int:
         config = load_config(args.config, overrides={"storage.data_dir": args.data} if args.data else {},
                              sources=getattr(args, "sources", None) or ())
         portal = config.portal  # a report draws one paper
-        from epaper.cli import reading_config
+        from epaper.remote import reading_config
 
         config = reading_config(config)  # an s3:// archive: read from a pulled copy
         check_layout(config.storage.data_dir)

@@ -92,3 +92,15 @@ def test_base_url_applies_to_one_paper_only(run, tmp_path):
                          "--base-url", "http://127.0.0.1:9/x/")
     assert several.returncode == 2 and len(several.stderr.splitlines()) == 1 and "--source" in several.stderr
     assert not any(Path(tmp_path).iterdir())  # nothing touched
+
+
+def test_reparse_rebuilds_every_paper_and_says_which_it_cannot(run):
+    before = load_articles(run.data, columns=["source", "article_id", "title", "body", "duplicate_of"])
+    again = run_epaper("reparse", "--all", "--config", str(run.config), "--data", str(run.data))
+    assert again.returncode == 0, again.stderr
+    assert sorted(line.split(" ")[0] for line in again.stdout.splitlines()) == sorted(
+        source for source in GOOD for _ in (START, END))
+    assert again.stderr.splitlines() == [f"epaper: broken: not reparsed: no WARC files of broken under "
+                                         f"{run.data / 'warc'}"]
+    after = load_articles(run.data, columns=["source", "article_id", "title", "body", "duplicate_of"])
+    assert sorted(after.to_pylist(), key=str) == sorted(before.to_pylist(), key=str)
