@@ -64,7 +64,7 @@ def test_scrapy_crawl_into_s3_equals_epaper_crawl(papers, s3, tmp_path, monkeypa
     a, b = papers.ids
     date = ["-a", f"date={DAY}"]
     # paper a: the root given as a setting (as `epaper cluster` schedules it); b: by the config
-    first = scrapy_crawl("-a", f"source={a}", *date, "-s", f"EPAPER_CONFIG={papers.plain}",
+    first = scrapy_crawl("-a", f"source={a}", *date, "-a", "_job=job-a", "-s", f"EPAPER_CONFIG={papers.plain}",
                          "-s", f"SNAPSHOT_DIR={URL}", env=s3.env, cache=tmp_path / "node-a")
     assert first.returncode == 0, first.stderr[-3000:]
     second = scrapy_crawl("-a", f"source={b}", *date, "-s", f"EPAPER_CONFIG={papers.in_s3}",
@@ -90,6 +90,19 @@ def test_scrapy_crawl_into_s3_equals_epaper_crawl(papers, s3, tmp_path, monkeypa
     remote = load_articles(URL)
     assert remote.num_rows > 0 and rows(remote) == rows(load_articles(local))
     assert rows(load_pages(URL)) == rows(load_pages(local))
+
+    # what `epaper cluster` reads of it: a job's line by its scrapyd id, the state an update plans from
+    from epaper.cluster import ArchiveView, update_jobs
+    from epaper.config import load_config
+    from epaper.storage.parquet import archived_dates
+
+    config = load_config(papers.in_s3, env={"EPAPER_STORAGE_CACHE_DIR": str(tmp_path / "control")})
+    view = ArchiveView(config)
+    assert view.setting == URL
+    assert view.lines(["job-a", "job-z"])["job-a"]["source"] == a and "job-z" not in view.lines(["job-z"])
+    state = view.state()
+    assert archived_dates(state, a) == archived_dates(state, b) == [DAY]
+    assert set(update_jobs(config, state)) == {a, b}
 
 
 def test_a_live_lease_refuses_a_scrapy_crawl(papers, s3, tmp_path):
@@ -122,3 +135,58 @@ def test_a_bad_s3_root_in_a_setting_is_one_line(papers, tmp_path):
     assert bad.returncode == 1
     assert "ConfigError: SNAPSHOT_DIR: not a bucket name in 's3://B/x'" in bad.stderr
     assert not (CLEAN_CWD / "s3:").exists()  # never a local folder named like the URL
+
+
+CLUSTER = f"s3://{S3_BUCKET}/cluster/v1"
+
+
+@pytest.mark.slow
+def test_two_scrapyd_nodes_backfill_an_s3_archive_as_one_machine_does(s3, tmp_path, monkeypatch):
+    """Two scrapyd nodes on 127.0.0.1, each with its own cache (no local state shared: the
+    archive is the store), given the AWS variables in their environment; `epaper cluster
+    backfill` spreads two replica papers over them into the s3:// root; the archive read back
+    equals a one-machine `epaper crawl` of the same dates."""
+    from epaper.storage.load import load_articles, load_pages
+    from epaper.storage.parquet import archived_dates
+
+    first, last = dt.date(2023, 7, 31), dt.date(2023, 8, 2)  # over a month's end: two jobs a paper
+    days = [first + dt.timedelta(i) for i in range((last - first).days + 1)]
+    control = {**s3.env, "EPAPER_STORAGE_CACHE_DIR": str(tmp_path / "control")}
+    with serve_papers(tmp_path / "sites", plan_papers(2), start=first, end=last) as running, \
+            scrapyd_node(tmp_path / "node1", {**s3.env, "EPAPER_STORAGE_CACHE_DIR": str(tmp_path / "cache1")}) as n1, \
+            scrapyd_node(tmp_path / "node2", {**s3.env, "EPAPER_STORAGE_CACHE_DIR": str(tmp_path / "cache2")}) as n2:
+        config = tmp_path / "epaper.toml"
+        config.write_text(portal_tables(running, download_delay=0, concurrency=16, autothrottle=False)
+                          + f'\n[storage]\ndata_dir = "{CLUSTER}"\n', encoding="utf-8")
+        deployed = run_epaper("cluster", "deploy", "--node", n1, "--node", n2, "--version", "r1")
+        assert deployed.returncode == 0, deployed.stderr
+        spread = run_epaper("cluster", "backfill", "--node", n1, "--node", n2, "--config", str(config),
+                            "--from", first.isoformat(), "--to", last.isoformat(), "--json", "--poll", "0.3",
+                            "--timeout", "240", env=control)
+        assert spread.returncode == 0, spread.stdout + spread.stderr
+        jobs = [json.loads(line) for line in spread.stdout.splitlines()]
+        a, b = (p.id for p in running)
+        assert {(j["source"], j["node"]) for j in jobs} == {(a, n1), (b, n2)}  # one paper a node
+        assert len(jobs) == 4 and all(j["state"] == "finished" and j["exit_status"] == 0 and j["run_id"] for j in jobs)
+        status = run_epaper("cluster", "status", "--node", n1, "--node", n2, "--config", str(config), "--json",
+                            env={**control, "EPAPER_STORAGE_CACHE_DIR": str(tmp_path / "status")})
+        assert status.returncode == 0, status.stderr
+        seen = {j["jobid"]: j for j in map(json.loads, status.stdout.splitlines())}
+        assert {seen[j["jobid"]]["source"] for j in jobs} == {a, b}
+        alone = tmp_path / "alone"
+        one = run_epaper("crawl", "--config", str(config), "--data", str(alone),
+                         "--from", first.isoformat(), "--to", last.isoformat(), env=control)
+        assert one.returncode == 0, one.stderr
+    stored = keys(s3.client, "cluster/v1/")
+    assert not [k for k in stored if k.startswith("locks/")]  # every lease released
+    assert len([k for k in stored if k.startswith("runs/parts/")]) == 4  # each job's line
+    for p in (a, b):  # every date's WARC objects are in the store
+        assert {k.split("/")[2] for k in stored if k.startswith(f"warc/source={p}/")} == \
+            {f"issue_date={d}" for d in days}
+    monkeypatch.setenv("EPAPER_STORAGE_CACHE_DIR", str(tmp_path / "reader"))
+    remote_articles, remote_pages = load_articles(CLUSTER), load_pages(CLUSTER)
+    for p in (a, b):
+        assert archived_dates(alone, p) == days
+    assert remote_articles.num_rows > 0
+    assert rows(remote_articles) == rows(load_articles(alone))
+    assert rows(remote_pages) == rows(load_pages(alone))
