@@ -190,3 +190,15 @@ def test_two_scrapyd_nodes_backfill_an_s3_archive_as_one_machine_does(s3, tmp_pa
     assert remote_articles.num_rows > 0
     assert rows(remote_articles) == rows(load_articles(alone))
     assert rows(remote_pages) == rows(load_pages(alone))
+
+
+def test_an_unreachable_store_refuses_a_scrapy_crawl_in_one_line(papers, tmp_path):
+    gone = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1"}
+    done = scrapy_crawl("-a", f"source={papers.ids[0]}", "-a", f"date={DAY}", "-s", f"EPAPER_CONFIG={papers.in_s3}",
+                        env=gone, cache=tmp_path / "c")
+    assert done.returncode == 1
+    # as for a lock held: Scrapy reports the exception, whose own line says it all
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"epaper.runext.ArchiveUnavailable: scrapy crawl epaper: {URL}: "), line
+    assert not list((tmp_path / "c").rglob("*.parquet"))  # nothing crawled into the working copy
