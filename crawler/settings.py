@@ -83,6 +83,9 @@ SNAPSHOT_PAUSE_AT = ""  # crash tests only: "write:N", "rename:N" or "renamed:N"
 # An s3:// archive (epaper.remote): called with (source, date) once a date is written in the
 # working copy, to publish its files; None for a local archive.
 SNAPSHOT_PUBLISH = None
+# `scrapy crawl epaper` (a scrapyd job) on an s3:// root: the root, set by the add-on, which points
+# SNAPSHOT_DIR at its local working copy (epaper.addon.working_copy, epaper.runext); "": a local archive.
+SNAPSHOT_REMOTE = ""
 SNAPSHOT_PAUSE_SECONDS = 120.0  # crash tests only: how long SNAPSHOT_PAUSE_AT holds the file
 WARC_ENABLED = True  # keep every raw response in warc/issue_date=…/ ([storage] warc)
 WARC_REPLAY_DIR = ""  # when set (epaper reparse): answer every request from the WARC files there

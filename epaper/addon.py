@@ -9,6 +9,17 @@ else the built-in defaults), read with the ``EPAPER_<SECTION>_<KEY>`` environmen
 as :func:`epaper.config.load_config` does. ``epaper crawl`` puts the :class:`Config` it
 resolved (file, environment, flags) there instead of a path, so the file is read once.
 
+An s3:// archive (``-s SNAPSHOT_DIR=s3://bucket/prefix``, or the config's ``storage.data_dir``):
+:func:`apply_paper` points ``SNAPSHOT_DIR`` at the paper's local working copy
+(``<storage.cache_dir>/s3-work/…``, epaper.remote) and names the root in ``SNAPSHOT_REMOTE``;
+the run extension (epaper.runext) then does what ``epaper crawl`` does around the crawl (the
+local lock, the paper's lease, the pull before, the publication as each date is written and at
+the end). It is done there because that is the one moment the paper is known (``-a source=ID``)
+and the settings are not frozen yet, before anything reads ``SNAPSHOT_DIR`` (the spider and its
+ledger read it in the spider's ``from_crawler``, right after :func:`apply_paper`); the
+pre-crawler hook knows no paper, and the extension is built after the spider. Only the path is
+worked out here (no request): the store is reached, and a failure reported, by the extension.
+
 Priority: :data:`CONFIG_PRIORITY` (25). Scrapy's own "addon" priority (15) would lose to
 settings.py ("project", 20), whose defaults the config is there to change; ``-s`` (40) and
 a spider's ``custom_settings`` (30) still win over the config.
@@ -74,7 +85,28 @@ def apply_paper(settings: BaseSettings, source: str | None) -> Config:
     paper = papers[0]
     settings.setdict(paper.scrapy_settings(), priority=CONFIG_PRIORITY)
     settings.set("EPAPER_CONFIG", paper, priority=max(settings.getpriority("EPAPER_CONFIG") or 0, CONFIG_PRIORITY))
+    working_copy(settings, paper)
     return paper
+
+
+def working_copy(settings: BaseSettings, paper: Config) -> None:
+    """An s3:// ``SNAPSHOT_DIR`` (whichever setting won: ``-s``, the config's data_dir): the
+    crawl works on the local working copy of the root (epaper.remote), named in its place, and
+    the root moves to ``SNAPSHOT_REMOTE`` (at the same priority, so the copy wins as the root
+    did). ConfigError for an s3:// URL that is not one."""
+    from epaper.config import ConfigError
+    from epaper.storage.objectstore import is_s3, local_dir, parse_s3
+
+    root = settings.get("SNAPSHOT_DIR")
+    if not is_s3(root):
+        return
+    try:
+        local = local_dir(parse_s3(str(root)), paper.storage.cache_dir or None, role="work")
+    except ValueError as exc:
+        raise ConfigError(f"SNAPSHOT_DIR: {exc}") from None
+    priority = max(settings.getpriority("SNAPSHOT_DIR") or 0, CONFIG_PRIORITY)
+    settings.set("SNAPSHOT_REMOTE", str(root), priority=priority)
+    settings.set("SNAPSHOT_DIR", str(local), priority=priority)
 
 
 def config_from_settings(settings: BaseSettings) -> Config:

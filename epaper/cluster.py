@@ -3,8 +3,13 @@
 A paper's crawl is a scrapyd job of the ``epaper`` spider with the arguments of ``scrapy crawl
 epaper -a …`` (``source``, and ``date``/``start``+``end``/``latest``), the config named in the
 job's ``EPAPER_CONFIG`` setting and the archive in its ``SNAPSHOT_DIR``: a path every node sees
-(a shared folder). The job takes its paper's lock there (epaper.lock) and leaves its run-log
-line (epaper.runext), whose command names the job (``_job=ID``): that line is the job's outcome.
+(a shared folder), or an ``s3://bucket/prefix`` root (``--data`` or the config's
+``storage.data_dir``; each node's scrapyd has the AWS variables in its environment, which its
+jobs inherit). The job takes its paper's lock there (epaper.lock; on s3://, its working copy's
+and the paper's lease in the store: epaper.runext) and leaves its run-log line (epaper.runext;
+on s3://, published as ``runs/parts/<run_id>.json``), whose command names the job
+(``_job=ID``): that line is the job's outcome. On s3:// this command reads the archive (an
+update's plan, the jobs' lines) through a reading copy pulled before each look (epaper.remote).
 
 - ``deploy``: builds the project's egg from the installed ``epaper`` package (its one import
   name; the entry point ``[scrapy] settings = epaper.crawler.settings``) and POSTs it to each
@@ -306,11 +311,53 @@ def job_lines(data: Path, jobids: Iterable[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+class ArchiveView:
+    """Where the command finds the archive the jobs write: a local root (a folder every node
+    sees), or an s3:// root read through a reading copy (epaper.remote, role "read"), pulled
+    before each look. `setting`: the root as the jobs are given it (``SNAPSHOT_DIR``)."""
+
+    def __init__(self, config: Any):
+        from epaper.storage.objectstore import is_s3
+
+        root = config.storage.data_dir
+        self.remote: Any = None
+        if is_s3(root):
+            from epaper.remote import RemoteArchive
+
+            self.remote = RemoteArchive.of(config, role="read")
+            self.local, self.setting = self.remote.local, str(root)
+        else:
+            self.local = Path(root)
+            self.setting = str(self.local.resolve())
+
+    def state(self) -> Path:
+        """The archive's state, to plan an update from (pulled but its WARC files)."""
+        if self.remote is not None:
+            self._pull(self.remote.pull_reading)
+        return self.local
+
+    def lines(self, jobids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The run-log line of each job (in an s3:// archive, the run parts published so far)."""
+        if self.remote is not None:
+            from epaper.storage.objectstore import RUN_PARTS
+
+            self._pull(lambda: self.remote.copy.pull([f"{RUN_PARTS}/"], prune=False))
+        return job_lines(self.local, jobids)
+
+    def _pull(self, step: Any) -> None:
+        from epaper.storage.objectstore import StoreError
+
+        try:
+            step()
+        except StoreError as exc:
+            raise ClusterError(str(exc)) from None
+
+
 def run_jobs(jobs: Mapping[str, Sequence[Job]], nodes: Mapping[str, Node], placement: Mapping[str, str],
-             settings: Mapping[str, str], data: Path, *, poll: float = 2.0, timeout: float | None = None,
+             settings: Mapping[str, str], lines: Any, *, poll: float = 2.0, timeout: float | None = None,
              say: Any = None) -> list[Placed]:
     """Send each paper's jobs to its node, one after the other, the papers side by side; wait
-    for all; each job with its run-log line."""
+    for all; each job with its run-log line (`lines(jobids)`: ArchiveView.lines)."""
     say = say or (lambda line: None)
     queues = {s: [Placed(j, placement[s]) for j in jobs[s]] for s in placement}
     placed = [p for q in queues.values() for p in q]
@@ -327,7 +374,7 @@ def run_jobs(jobs: Mapping[str, Sequence[Job]], nodes: Mapping[str, Node], place
                     p.state = seen["state"]
                     p.log_url = seen.get("log_url") or p.log_url
                     if p.state == "finished":
-                        p.line = job_lines(data, [p.jobid]).get(p.jobid)
+                        p.line = lines([p.jobid]).get(p.jobid)
                         say(f"{p.node} {p.job.source} {p.job.label} (job {p.jobid}): {p.outcome()}")
         for queue in queues.values():
             if queue and all(p.state == "finished" for p in queue if p.jobid):
@@ -361,7 +408,8 @@ def add_parser(sub: Any, date: Any) -> None:
         q.add_argument("--project", default=None, help=f"the scrapyd project (default the target's, or {PROJECT})")
 
     def papers(q: Any) -> None:
-        q.add_argument("--data", help="archive root every node sees (default ./data or the config's storage.data_dir)")
+        q.add_argument("--data", help="archive root every node sees: a shared folder or s3://bucket/prefix "
+                       "(default ./data or the config's storage.data_dir)")
         q.add_argument("--config", help="config file every node reads at that path (default ./epaper.toml)")
         q.add_argument("--source", dest="sources", action="append", default=[], metavar="ID",
                        help="the paper of the config; repeatable; default every paper")
@@ -431,14 +479,14 @@ def run_cluster(args: Any, load_config: Any) -> int:
                   f"{answer.get('spiders')} spiders)", file=out, flush=True)
         return 0
     config = load_config(args)
-    data = Path(config.storage.data_dir)
+    view = ArchiveView(config)
     if args.action == "status":
-        return _status(nodes, data, args.json)
+        return _status(nodes, view, args.json)
     if args.action == "update":
-        jobs = update_jobs(config, data)
+        jobs = update_jobs(config, view.state())
     else:
         jobs = backfill_jobs(config.ids, args.start, args.end)
-    settings = {"SNAPSHOT_DIR": str(data.resolve())}
+    settings = {"SNAPSHOT_DIR": view.setting}
     if config.path is not None:
         settings = {"EPAPER_CONFIG": str(Path(config.path).resolve()), **settings}
     placement = assign(jobs, list(nodes))
@@ -448,7 +496,7 @@ def run_cluster(args: Any, load_config: Any) -> int:
     if not placement:
         print("nothing to crawl", file=sys.stderr if args.json else out)
         return 0
-    placed = run_jobs(jobs, nodes, placement, settings, data, poll=args.poll, timeout=args.timeout,
+    placed = run_jobs(jobs, nodes, placement, settings, view.lines, poll=args.poll, timeout=args.timeout,
                       say=lambda line: print(line, file=sys.stderr, flush=True))
     return _report(placed, args.json)
 
@@ -468,14 +516,14 @@ def _report(placed: Sequence[Placed], as_json: bool) -> int:
     return worst(statuses) if statuses else 0
 
 
-def _status(nodes: Mapping[str, Node], data: Path, as_json: bool) -> int:
+def _status(nodes: Mapping[str, Node], view: ArchiveView, as_json: bool) -> int:
     rows = []
     for url, node in nodes.items():
         for state, jobs in node.jobs().items():
             for j in jobs:
                 if j.get("spider") == SPIDER:
                     rows.append((url, state, j))
-    lines = job_lines(data, [j["id"] for _, _, j in rows])
+    lines = view.lines([j["id"] for _, _, j in rows])
     for url, state, j in rows:
         line = lines.get(j["id"])
         p = Placed(Job(line.get("source", "?") if line else "?", ()), url, j["id"], state, line,

@@ -10,7 +10,13 @@ the crawl's signals (``issue_done``, ``spider_closed``).
   archive's, shared: epaper.lock) when the crawler is built (a paper being written by another
   process raises :class:`ArchiveLocked`, one line naming the holder, before anything
   is fetched or written; ``scrapy crawl`` exits with status 1), starts the run when the spider
-  opens and finishes it when it closes.
+  opens and finishes it when it closes. On an s3:// archive (``SNAPSHOT_REMOTE``, set by the
+  add-on, which points ``SNAPSHOT_DIR`` at the local working copy: epaper.addon.working_copy)
+  it does what ``epaper crawl`` does: the working copy's local lock, then the paper's lease in
+  the store (held elsewhere: :class:`ArchiveLocked` naming the holder; a store it cannot use:
+  :class:`ArchiveUnavailable`), the paper's state pulled before the engine is built, each date
+  published as it is written (``SNAPSHOT_PUBLISH``), the rest and the run's line published
+  when the spider closes, then the lease released (epaper.remote).
 - ``epaper crawl`` / ``epaper reparse`` take the lock and start the run themselves (a SIGTERM
   before the crawl starts still leaves a line; a reparse is several crawls in a row) and hand
   it over in ``RUNLOG_RUN``: the extension records each crawl into it and takes no lock; the
@@ -26,7 +32,8 @@ far" and issues archived already) leaves its line but not its log file.
 Settings: ``RUNLOG_ENABLED`` (false in crawler/settings.py, so that a component test's crawler
 takes no lock; the add-on :class:`epaper.addon.ConfigAddon` turns it on for every crawl it
 configures; false: ``NotConfigured``), ``RUNLOG_RUN`` (the :class:`ArchiveRun` a command
-started; unset: the extension starts its own), ``SNAPSHOT_DIR`` (the archive).
+started; unset: the extension starts its own), ``SNAPSHOT_DIR`` (the archive; of an s3:// one,
+its working copy), ``SNAPSHOT_REMOTE`` (the s3:// root; "" or unset: a local archive).
 """
 from __future__ import annotations
 
@@ -53,7 +60,12 @@ logger = logging.getLogger(__name__)
 
 
 class ArchiveLocked(Exception):
-    """Another process holds the archive lock; ``str()`` is one line."""
+    """Another process holds the archive lock (or, in an s3:// archive, the paper's lease);
+    ``str()`` is one line."""
+
+
+class ArchiveUnavailable(Exception):
+    """An s3:// archive that cannot be used (unreachable, refused); ``str()`` is one line."""
 
 
 class ArchiveRun:
@@ -183,7 +195,8 @@ def write_metrics(data: Path, config: Any) -> None:
 
 
 class ArchiveRunExtension:
-    """Records the crawl's run (see the module). Settings: RUNLOG_ENABLED, RUNLOG_RUN, SNAPSHOT_DIR."""
+    """Records the crawl's run (see the module). Settings: RUNLOG_ENABLED, RUNLOG_RUN, SNAPSHOT_DIR,
+    SNAPSHOT_REMOTE."""
 
     def __init__(self, crawler: Any, data: Path, command: str, run: ArchiveRun | None = None):
         self.crawler = crawler
@@ -192,19 +205,72 @@ class ArchiveRunExtension:
         self.run = run
         self.own = run is None  # scrapy crawl: the lock and the run are this extension's
         self._lock: Any = None
+        self._leases: contextlib.ExitStack | None = None
+        self.remote: Any = None  # an s3:// archive's epaper.remote.RemoteArchive (own runs only)
+        self.source = crawler.settings.get("EPAPER_SOURCE")  # set by the spider's paper selector, built before us
+        self.ledger = Ledger.from_crawler(crawler)  # the spider has started it: its dates are known
         if self.own:
-            source = crawler.settings.get("EPAPER_SOURCE")  # set by the spider's paper selector, built before us
-            lock = archive_lock(data, command, sources=[source] if source else None)
+            url = crawler.settings.get("SNAPSHOT_REMOTE")
+            if url:
+                self.remote = self._open_remote(str(url))
+            lock = archive_lock(data, command, sources=[self.source] if self.source else None)
             try:
                 lock.__enter__()
             except LockError as exc:
                 raise ArchiveLocked(f"scrapy crawl epaper: {exc}") from None
             self._lock = lock
-        self.ledger = Ledger.from_crawler(crawler)
+            try:
+                if self.remote is not None:
+                    self._hold_and_pull()
+                from epaper.storage.leftovers import remove_leftovers
+
+                remove_leftovers(data, [self.source] if self.source else None)  # what a killed writer of the paper left
+            except BaseException:
+                self.release()
+                raise
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.on_issue_done, issue_done)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
         crawler.signals.connect(self.release, signals.engine_stopped)
+
+    def _open_remote(self, url: str) -> Any:
+        """The s3:// root's working copy (`data`, named by the add-on: epaper.addon.working_copy)."""
+        from epaper.addon import config_from_settings
+        from epaper.config import UsageError
+        from epaper.remote import RemoteArchive
+
+        config = config_from_settings(self.crawler.settings)
+        try:
+            remote = RemoteArchive(url, config.storage.cache_dir)
+        except UsageError as exc:
+            raise ArchiveUnavailable(f"scrapy crawl epaper: {exc}") from None
+        if remote.local != self.data:  # SNAPSHOT_DIR was changed after the add-on named the copy
+            raise ArchiveUnavailable(f"scrapy crawl epaper: SNAPSHOT_DIR {self.data} is not the working copy "
+                                     f"{remote.local} of {url}")
+        return remote
+
+    def _hold_and_pull(self) -> None:
+        """An s3:// archive, as `epaper crawl` does it (epaper.cli.run_crawl): the paper's lease
+        in the store, each date published as written (SNAPSHOT_PUBLISH), the paper's state
+        pulled into the working copy before anything reads it."""
+        from epaper.addon import config_from_settings
+        from epaper.lock import LockHeld
+        from epaper.remote import publisher
+        from epaper.storage.objectstore import StoreError
+
+        remote, source = self.remote, self.source
+        seconds = config_from_settings(self.crawler.settings).storage.lease_seconds
+        try:
+            self._leases = remote.hold([source], self.command, seconds)
+        except LockHeld as exc:
+            raise ArchiveLocked(f"scrapy crawl epaper: {exc}") from None
+        except StoreError as exc:
+            raise ArchiveUnavailable(f"scrapy crawl epaper: {exc}") from None
+        self.crawler.settings.set("SNAPSHOT_PUBLISH", publisher(remote), priority="cmdline")
+        try:
+            remote.pull_paper(source, list(self.ledger.dates))  # --latest: no WARC file is read
+        except StoreError as exc:
+            raise ArchiveUnavailable(f"scrapy crawl epaper: {exc}") from None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchiveRunExtension:
@@ -242,9 +308,29 @@ class ArchiveRunExtension:
             run.add_stats(self.crawler.stats.get_stats())
             if self.own:
                 run.finish(run.exit_status(self.ledger))
+        self._publish()
         self.release()
 
+    def _publish(self) -> None:
+        """An s3:// archive: what the crawl wrote and is not published yet (the dedupe index, the
+        compacted copy, a date whose publication failed, what it removed) and the run's line,
+        while the lease is held. A failure is logged: the run's line stays unpublished, so its
+        job has no outcome in the store (`epaper cluster` reports it failed); the next run of
+        the paper publishes what is left."""
+        remote, self.remote = self.remote, None
+        if remote is None or self._leases is None:
+            return
+        from epaper.storage.objectstore import StoreError
+
+        try:
+            remote.publish([self.source])
+        except StoreError as exc:
+            logger.error("scrapy crawl epaper: not published to %s: %s", remote.url, exc)
+
     def release(self) -> None:
+        leases, self._leases = self._leases, None
+        if leases is not None:
+            leases.close()
         lock, self._lock = self._lock, None
         if lock is not None:
             lock.__exit__(None, None, None)

@@ -2,13 +2,18 @@
 crawls in this process (`crawl_in_process`), and the real `epaper` command as a subprocess."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -133,3 +138,76 @@ def slow_but(values, *fast):
     marked slow (`make test-all`), so the fast suite keeps one or a few of a long table."""
     return [v if v in fast else pytest.param(*(v if isinstance(v, tuple) else (v,)), marks=pytest.mark.slow)
             for v in values]
+
+
+# ------------------------------------------------------------------ real servers on 127.0.0.1
+
+S3_BUCKET = "archive"
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """An S3-compatible server (moto's server mode) on 127.0.0.1 for the module, with the bucket
+    S3_BUCKET: `env` (the AWS variables a child process needs), `client` (boto3). This process's
+    environment names it too while the module runs (its loaders and clients reach it)."""
+    pytest.importorskip("boto3")
+    pytest.importorskip("moto.server")
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "test",
+           "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # this process's loaders and clients reach the same server
+    import boto3
+
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=S3_BUCKET)
+    yield SimpleNamespace(env=env, client=client)
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def scrapyd_node(home: Path, env: dict | None = None):
+    """A scrapyd node on 127.0.0.1 with its own folders under `home` and `env` added to its
+    environment (which its jobs inherit); its URL."""
+    home.mkdir(parents=True)
+    port = free_port()
+    (home / "scrapyd.conf").write_text(
+        f"[scrapyd]\nbind_address = 127.0.0.1\nhttp_port = {port}\neggs_dir = {home / 'eggs'}\n"
+        f"logs_dir = {home / 'logs'}\ndbs_dir = {home / 'dbs'}\nitems_dir =\npoll_interval = 0.2\n"
+        "max_proc = 4\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "scrapyd"], cwd=home, env={**CLEAN_ENV, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=(home / "scrapyd.err").open("wb"))
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "daemonstatus.json", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((home / "scrapyd.err").read_text()) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

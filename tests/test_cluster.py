@@ -3,15 +3,9 @@ servers, then two scrapyd nodes on 127.0.0.1 crawling two replica papers into on
 which must equal a one-machine `epaper crawl` of the same dates."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -21,7 +15,7 @@ import pytest
 from epaper.cluster import Job, assign, backfill_jobs, build_egg, job_from_cli, job_lines
 from epaper.replica.papers import plan_papers, portal_tables, serve_papers
 from epaper.storage.parquet import archived_dates, snapshot_path
-from tests.conftest import CLEAN_CWD, CLEAN_ENV, run_epaper
+from tests.conftest import run_epaper, scrapyd_node
 
 D = dt.date.fromisoformat
 
@@ -85,43 +79,6 @@ def test_no_node_is_one_line(tmp_path):
 
 
 # ------------------------------------------------------------------ two scrapyd nodes
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def scrapyd_node(home: Path):
-    home.mkdir(parents=True)
-    port = _free_port()
-    (home / "scrapyd.conf").write_text(
-        f"[scrapyd]\nbind_address = 127.0.0.1\nhttp_port = {port}\neggs_dir = {home / 'eggs'}\n"
-        f"logs_dir = {home / 'logs'}\ndbs_dir = {home / 'dbs'}\nitems_dir =\npoll_interval = 0.2\n"
-        "max_proc = 4\n", encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "scrapyd"], cwd=home, env=CLEAN_ENV,
-                            stdout=subprocess.DEVNULL, stderr=(home / "scrapyd.err").open("wb"))
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "daemonstatus.json", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((home / "scrapyd.err").read_text()) from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _articles(data: Path, source: str, day: dt.date) -> list[dict]:

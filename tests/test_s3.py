@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -22,36 +21,12 @@ pytest.importorskip("moto.server")
 from epaper.config import ConfigError, load_config  # noqa: E402
 from epaper.replica.papers import plan_papers, portal_tables, serve_papers  # noqa: E402
 from epaper.storage.objectstore import StoreError, WorkingCopy, parse_s3  # noqa: E402
-from tests.conftest import CLEAN_CWD, CLEAN_ENV, FAST  # noqa: E402
+from tests.conftest import CLEAN_CWD, CLEAN_ENV, FAST, S3_BUCKET  # noqa: E402
 
 START, END = dt.date(2023, 8, 1), dt.date(2023, 8, 2)
-BUCKET = "archive"
+BUCKET = S3_BUCKET
 URL = f"s3://{BUCKET}/papers/v1"
 LOCAL_ONLY = ("logs/", "metrics/", "runs/runs.jsonl", ".lock")
-
-
-@pytest.fixture(scope="module")
-def s3():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "test",
-           "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # this process's loaders and clients reach the same server
-    import boto3
-
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    yield SimpleNamespace(env=env, client=client)
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    server.stop()
 
 
 def epaper(*args: str, env: dict, cache: Path, timeout: float = 120, **popen) -> subprocess.CompletedProcess:
