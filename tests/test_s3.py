@@ -170,6 +170,7 @@ def test_an_s3_root_survives_the_config():
     assert parse_s3(URL).key("articles/x") == "papers/v1/articles/x"
 
 
+@pytest.mark.slow  # about 15 s: two crawls and a lease running out (make test-all)
 def test_two_processes_sharing_no_local_state_serialise_on_the_lease(crawled, s3, tmp_path):
     """A holds the paper (held at its first snapshot file); B, with its own cache, is refused
     naming A; A is killed (-9: no release); once its lease expires B takes it over."""
