@@ -251,7 +251,7 @@ def test_a_redirect_off_the_host_is_never_requested(server, tmp_path):
     assert archived_urls(tmp_path, START) == set()  # every article failed; the pages are archived
 
 
-@pytest.mark.parametrize("template", ["pc-rmrb", "html-gb2312"])
+@pytest.mark.parametrize("template", slow_but(["pc-rmrb", "html-gb2312"], "html-gb2312"))
 def test_a_lying_charset_is_read_right(portal, tmp_path, template):
     server = portal(template, START, END, faults=[Fault("charset_lie", r"\.html?$")])
     result = crawl(server, tmp_path)

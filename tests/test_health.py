@@ -157,7 +157,7 @@ def test_summary_counts_fields_lengths_and_sources():
     assert s["sources"]["author"] == {"comment": 3, "none": 1}
 
 
-@pytest.mark.parametrize("template", ["pc-rmrb", "pc-hbrb", "html-table"])
+@pytest.mark.parametrize("template", slow_but(["pc-rmrb", "pc-hbrb", "html-table"], "pc-hbrb", "html-table"))
 def test_the_parser_says_where_each_field_came_from(replica_sites, template):
     out = replica_sites(template, dt.date(2023, 8, 3), dt.date(2023, 8, 3))
     truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))

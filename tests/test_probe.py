@@ -27,7 +27,7 @@ def probe(url: str, *extra: str):
     return result, (json.loads(result.stdout) if result.stdout.strip() else None)
 
 
-@pytest.mark.parametrize("template", slow_but(sorted(TEMPLATES), "pc-rmrb", "html-table", "html-kjjrsb", "html-snb", "pc-ahnc"))
+@pytest.mark.parametrize("template", slow_but(sorted(TEMPLATES), "pc-rmrb", "html-table", "html-snb"))
 def test_every_replica_template_would_be_archived(portal, template):
     server = portal(template, *SPAN)
     before = set(CLEAN_CWD.iterdir())
