@@ -244,20 +244,25 @@ def run_crawl(args, *, reparse: bool = False) -> int:
     from epaper.lock import LockError, LockHeld, archive_lock
     from epaper.storage.leftovers import remove_leftovers
 
-    # What each paper's reparse replays: a usage error (nothing to replay) before the lock is
-    # taken, so that it leaves the archive as it was (no lock file in an empty folder). Of
-    # several papers not picked by --source, one with nothing to replay is left out, said so.
-    plans = {}
-    for paper in papers if reparse else []:
-        try:
-            plans[paper.portal.id] = replay.plan(data, paper.portal.id, dates)
-        except UsageError as exc:
-            if len(papers) == 1 or args.sources:
-                raise
-            say_error(args, f"epaper: {paper.portal.id}: not reparsed: {exc}")
-    if reparse and not plans:
-        raise UsageError(f"nothing to replay under {data / 'warc'} for any paper")
-    papers = [paper for paper in papers if not reparse or paper.portal.id in plans]
+    def replay_plans() -> dict:
+        """What each paper's reparse replays. Of several papers not picked by --source, one with
+        nothing to replay is left out, said so; none at all is a usage error."""
+        plans = {}
+        for paper in papers:
+            try:
+                plans[paper.portal.id] = replay.plan(data, paper.portal.id, dates)
+            except UsageError as exc:
+                if len(papers) == 1 or args.sources:
+                    raise
+                say_error(args, f"epaper: {paper.portal.id}: not reparsed: {exc}")
+        if not plans:
+            raise UsageError(f"nothing to replay under {data / 'warc'} for any paper")
+        return plans
+
+    # A local archive's plans before the lock is taken, so that a usage error leaves it as it
+    # was (no lock file in an empty folder); an s3:// archive's once its papers are pulled.
+    plans = replay_plans() if reparse and remote is None else {}
+    papers = [paper for paper in papers if not plans or paper.portal.id in plans]
 
     settings = project_settings()
     # The add-on in ADDONS applies the config, as for `scrapy crawl`: one way in. It gets the
@@ -302,6 +307,9 @@ def run_crawl(args, *, reparse: bool = False) -> int:
         if remote is not None:
             for paper in papers:
                 remote.pull_paper(paper.portal.id, dates, warc_all=reparse and dates is None)
+            if reparse:
+                plans = replay_plans()
+                papers = [paper for paper in papers if paper.portal.id in plans]
         remove_leftovers(data, [paper.portal.id for paper in papers])  # what a killed writer of these papers left (SIGKILL)
         # From here a SIGTERM or Ctrl-C (before Scrapy's own handlers are in place) still leaves a
         # line per paper, a stopped run (143, 130). The crawls record into these runs

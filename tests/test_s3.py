@@ -200,3 +200,23 @@ def test_two_processes_sharing_no_local_state_serialise_on_the_lease(crawled, s3
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+@pytest.mark.slow  # about 15 s (make test-all)
+def test_reparse_changes_and_report_read_and_write_the_store(crawled, s3, tmp_path):
+    """The other commands on an s3:// root: `reparse` rebuilds every paper from the WARC objects
+    (replacing snapshots, adding no WARC object), `changes` and `report` read it."""
+    warcs = {k for k in keys(s3.client) if k.startswith("papers/v1/warc/")}
+    again = epaper("reparse", "--all", "--config", str(crawled.config), "--data", URL, env=s3.env,
+                   cache=tmp_path / "cache-r")
+    assert again.returncode == 0, again.stderr
+    assert sorted(line.split(" ")[:2] for line in again.stdout.splitlines()) == sorted(
+        [source, day.isoformat()] for source in crawled.ids for day in (START, END))
+    assert {k for k in keys(s3.client) if k.startswith("papers/v1/warc/")} == warcs
+    changes = epaper("changes", "--config", str(crawled.config), "--data", URL, env=s3.env, cache=tmp_path / "c")
+    assert changes.returncode == 0 and changes.stdout.splitlines()[-1] == "0 corrections, 0 removed", changes.stderr
+    out = tmp_path / "report.html"
+    report = epaper("report", "--config", str(crawled.config), "--data", URL, "--source", crawled.ids[0],
+                    "--out", str(out), env=s3.env, cache=tmp_path / "c")
+    assert report.returncode == 0, report.stderr
+    assert f"{START} to {END}" in report.stdout and out.stat().st_size > 0
