@@ -165,6 +165,7 @@ def test_a_latest_issue_long_before_the_newest_archived_is_refused(site, tmp_pat
 # ------------------------------------------------------------------ the report's span
 
 
+@pytest.mark.slow  # make test-all
 def test_the_report_draws_the_last_months_by_default_and_refuses_a_huge_span(tmp_path):
     pytest.importorskip("matplotlib")
     from tests.conftest import run_epaper

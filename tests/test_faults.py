@@ -540,6 +540,7 @@ def test_a_maintenance_page_never_replaces_an_archived_issue(server, clean_archi
     assert last_run(data)["outcomes"][START.isoformat()]["status"] == "incomplete"
 
 
+@pytest.mark.slow  # make test-all; tests/test_revisions.py reparses a history in make test
 def test_a_complete_recrawl_adds_warc_files_and_reparse_reads_the_newest(server, clean_archive, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(clean_archive, data)

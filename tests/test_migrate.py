@@ -242,7 +242,7 @@ def test_summary_line(pristine, tmp_path):
 STEPS = range(1, 34)
 
 
-@pytest.mark.parametrize("die_after", slow_but(list(STEPS), 10, 22))
+@pytest.mark.parametrize("die_after", slow_but(list(STEPS), 22))
 def test_killed_at_any_step_and_run_again(die_after, pristine, reference, tmp_path):
     root = tmp_path / "data"
     shutil.copytree(pristine, root)

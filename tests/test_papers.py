@@ -94,6 +94,7 @@ def test_base_url_applies_to_one_paper_only(run, tmp_path):
     assert not any(Path(tmp_path).iterdir())  # nothing touched
 
 
+@pytest.mark.slow  # make test-all: a reparse of four papers
 def test_reparse_rebuilds_every_paper_and_says_which_it_cannot(run):
     before = load_articles(run.data, columns=["source", "article_id", "title", "body", "duplicate_of"])
     again = run_epaper("reparse", "--all", "--config", str(run.config), "--data", str(run.data))

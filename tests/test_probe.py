@@ -219,6 +219,7 @@ def test_the_table_beside_the_papers_of_a_config(portal, tmp_path):
     assert load_config(config, env={}).ids == ("ahjjb", "x", "ahjjb-2")
 
 
+@pytest.mark.slow  # make test-all
 def test_no_table_unless_it_would_archive(tmp_path):
     site = tmp_path / "site"
     site.mkdir()

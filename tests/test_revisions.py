@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pytest
 import pytest_twisted
 
 from epaper import reparse
@@ -257,6 +258,7 @@ def test_reparse_replays_a_few_dates_at_a_time_each_dates_crawls_in_order(tmp_pa
     assert [s.get("SNAPSHOT_COMPACT", "as configured") for s, _, _ in rounds] == [False] * 4 + ["as configured"]
 
 
+@pytest.mark.slow  # make test-all
 @pytest_twisted.ensureDeferred
 async def test_reparse_rebuilds_a_latest_crawl_and_duplicates_across_dates(portal, tmp_path):
     """The newest issue archived by `crawl --latest` (its WARC file holds no calendar), the

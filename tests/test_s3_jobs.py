@@ -105,6 +105,7 @@ def test_scrapy_crawl_into_s3_equals_epaper_crawl(papers, s3, tmp_path, monkeypa
     assert set(update_jobs(config, state)) == {a, b}
 
 
+@pytest.mark.slow  # make test-all; tests/test_s3.py refuses epaper crawl on a live lease in make test
 def test_a_live_lease_refuses_a_scrapy_crawl(papers, s3, tmp_path):
     source = papers.ids[0]
     expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)
