@@ -175,6 +175,7 @@ def test_reparse_brings_back_a_field_the_parser_dropped(portal, tmp_path):
     assert diff_archive(tmp_path, server.truth_path, server.base_url) == []
 
 
+@pytest.mark.slow  # make test-all; tests/test_warc.py reads cut WARC files in make test
 def test_truncated_warc_is_reported_and_other_dates_reparse(portal, tmp_path):
     server = portal("pc-rmrb", *WEEK)
     assert crawl(server, tmp_path).returncode == 0

@@ -278,6 +278,7 @@ def test_an_incomplete_crawl_never_replaces_a_complete_snapshot(server, clean_ar
     assert_complete_and_true(server, data)
 
 
+@pytest.mark.slow  # make test-all; tests/test_archive.py holds the merge rule in make test
 def test_incomplete_crawls_add_up_and_lose_nothing(server, tmp_path):
     """Run 1 misses article A, run 2 misses B: the snapshot after run 2 holds both."""
     a, b = article(server.truth, 0, 0, 2), article(server.truth, 0, 1, 0)
@@ -364,6 +365,7 @@ def damage(path: Path, how: str) -> None:
 DAMAGE = {DAYS[0]: ("articles", "truncated"), DAYS[1]: ("articles", "garbage"), DAYS[2]: ("pages", "no-footer")}
 
 
+@pytest.mark.slow  # make test-all; tests/test_lost.py and tests/test_archive.py in make test
 def test_damaged_snapshots_are_reported_ignored_and_replaced(server, clean_archive, tmp_path, caplog):
     data = tmp_path / "data"
     shutil.copytree(clean_archive, data)

@@ -16,6 +16,7 @@ from tests.conftest import CLEAN_CWD, FAST, run_epaper
 WEEK = (dt.date(2023, 7, 31), dt.date(2023, 8, 6))
 
 
+@pytest.mark.slow  # make test-all
 def test_json_mode_every_line_is_json(portal, tmp_path):
     server = portal("pc-rmrb", *WEEK)
     data = str(tmp_path / "data")
