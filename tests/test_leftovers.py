@@ -82,6 +82,7 @@ def server(portal):
     return portal("pc-rmrb", D1, dt.date(2023, 8, 4))
 
 
+@pytest.mark.slow  # make test-all; the sweep alone is tested in make test
 def test_a_killed_crawl_is_counted_told_apart_and_cleaned_by_the_next(server, tmp_path):
     data = tmp_path / "data"
     first = run_epaper("crawl", "--date", D1.isoformat(), "--base-url", server.base_url, "--data", str(data), *FAST)
