@@ -81,6 +81,9 @@ def clear_scratch(data: Path, source: str | None = None) -> None:
         path.unlink()
     elif path.is_dir():
         shutil.rmtree(path)  # removes links inside, never what they point to
+    if source is not None:
+        with contextlib.suppress(OSError):  # another paper's reparse still holds a folder there
+            (data / HISTORY).rmdir()
 
 
 @contextlib.contextmanager

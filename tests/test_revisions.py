@@ -30,8 +30,7 @@ async def crawl(data, server, **settings):
 
 def no_scratch(root) -> bool:
     """Nothing of a history replay's scratch is left (`.reparse/`, a folder per paper)."""
-    scratch = root / ".reparse"
-    return not scratch.exists() or (scratch.is_dir() and not any(scratch.iterdir()))
+    return not (root / ".reparse").exists()
 
 
 def by_id(table: pa.Table) -> dict[str, dict]:
