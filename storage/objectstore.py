@@ -388,22 +388,35 @@ class WorkingCopy:
 
     def sync(self, prefixes: Iterable[str]) -> tuple[int, int]:
         """Publish every changed file under the prefixes (in the archive's order), then delete
-        the objects this copy held there that the run removed (never a WARC object). Returns
+        the objects this copy held there that the run removed by design (`_removable`). Returns
         (put, deleted)."""
         prefixes = list(prefixes)
         rels = sorted({rel for prefix in prefixes for rel in self.files(prefix)}, key=_order)
         put = self.publish(rels)
         deleted = 0
         for rel in sorted(self.manifest):
-            if any(rel.startswith(p) for p in prefixes if p in self.pulled) and not rel.startswith("warc/") \
-                    and self._stat(rel) is None:
-                self.publishing()
-                self.store.delete(rel)
-                self._set(rel, None)
-                deleted += 1
+            if not any(rel.startswith(p) for p in prefixes if p in self.pulled) or self._stat(rel) is not None:
+                continue
+            if not self._removable(rel):
+                log.warning("%s is missing from the working copy %s: the store keeps it", rel, self.local)
+                continue
+            self.publishing()
+            self.store.delete(rel)
+            self._set(rel, None)
+            deleted += 1
         if deleted:
             self._save_manifest()
         return put, deleted
+
+    def _removable(self, rel: str) -> bool:
+        """Whether a run removes this file by design, so that the store may drop it too: a year
+        of the derived compact/ copy, or a revisions file of a date whose versions a rebuild
+        wrote into a new file. A snapshot, a WARC file, the dedupe index or a revisions file
+        of a date that has none left is never removed by a run: gone from the working copy, it
+        was lost there, and the store keeps it."""
+        if rel.startswith("compact/"):
+            return True
+        return rel.startswith("revisions/") and bool(self.files(rel.rsplit("/", 1)[0]))
 
 
 def paper_prefixes(source: str) -> list[str]:

@@ -220,3 +220,24 @@ def test_reparse_changes_and_report_read_and_write_the_store(crawled, s3, tmp_pa
                     "--out", str(out), env=s3.env, cache=tmp_path / "c")
     assert report.returncode == 0, report.stderr
     assert f"{START} to {END}" in report.stdout and out.stat().st_size > 0
+
+
+def test_a_file_lost_from_the_working_copy_is_never_deleted_from_the_store(crawled, s3, tmp_path, monkeypatch):
+    """The working copy is a cache: a snapshot gone from it during a run (deleted, a disk
+    replaced) while its manifest still names it is no removal by the run: the store keeps the
+    object. Only what a run removes by design (a compact/ year) goes from the store too."""
+    from epaper.storage.objectstore import WorkingCopy, paper_prefixes
+
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    source = crawled.ids[0]
+    snapshot = f"articles/source={source}/issue_date={END}/part-0.parquet"
+    copy = WorkingCopy.open(URL, tmp_path / "cache")
+    copy.pull(paper_prefixes(source))
+    years = copy.files(f"compact/articles/source={source}/")
+    assert snapshot in keys(s3.client) and years
+    (copy.local / snapshot).unlink()
+    (copy.local / years[0]).unlink()
+    copy.sync(paper_prefixes(source))
+    stored = keys(s3.client)
+    assert snapshot in stored and years[0] not in stored
