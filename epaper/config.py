@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from epaper.crawler import settings as _defaults
 from epaper.crawler.arguments import LAYOUTS, check_media_maxsize, media_kinds
 from epaper.pipelines.health import Thresholds
+from epaper.storage.parquet import SOURCE_ID
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings
@@ -247,7 +248,6 @@ _TYPE_NAMES = {str: "a string", Path: "a path string", bool: "a boolean", int: "
                float: "a number", tuple: "a list of integers", list: "a list of strings"}
 
 # A paper's id names its folder in the archive (source=ID): nothing a path could misread.
-PAPER_ID = re.compile(r"[a-z0-9_-]+")
 # Keys every [[portal]] table must give (one [portal] table may leave them to the defaults,
 # the environment and --base-url, as before there were several papers).
 _REQUIRED = ("id", "name", "base_url")
@@ -397,7 +397,7 @@ def _read_papers(tables: list[Any], path: Path) -> list[_Paper]:
         if not isinstance(table, dict):
             raise ConfigError(f"config: [[portal]] {number} must be a table, not {_describe(table)} in {path}")
         raw_id = table.get("id")
-        if not isinstance(raw_id, str) or not PAPER_ID.fullmatch(raw_id):
+        if not isinstance(raw_id, str) or not SOURCE_ID.fullmatch(raw_id):
             problem = "has no \"id\"" if raw_id is None else \
                 f'has "id" = {raw_id!r}: a paper id must match [a-z0-9_-]+ (it names its folder source=ID)'
             raise ConfigError(f"config: [[portal]] table {number} {problem} in {path}")
@@ -601,7 +601,7 @@ def _failing(origins: _Origins):
 
 def _validate_portal(p: PortalConfig, origins: _Origins) -> None:
     fail = _failing(origins)
-    if not PAPER_ID.fullmatch(p.id):
+    if not SOURCE_ID.fullmatch(p.id):
         fail("portal", "id", f"must match [a-z0-9_-]+ (it names the paper's folder source=ID), not {p.id!r}")
     if p.layout not in LAYOUTS:
         fail("portal", "layout", f"must be one of {', '.join(LAYOUTS)}, not {p.layout!r}")

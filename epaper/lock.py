@@ -61,7 +61,7 @@ def lock_path(data_dir: str | Path, source: str | None = None) -> Path:
     """The lock file of a paper (`source`), or the archive-wide one (None)."""
     if source is None:
         return Path(data_dir) / LOCK_FILE
-    if not isinstance(source, str) or not SOURCE_ID.match(source):
+    if not isinstance(source, str) or not SOURCE_ID.fullmatch(source):
         raise LockError(f"archive {data_dir}: not a paper id: {source!r}")
     return Path(data_dir) / PAPER_LOCKS / f"{source}.lock"
 

@@ -341,7 +341,7 @@ def migrate(root: str | Path, source: str) -> Summary:
     """Move the single-paper archive at `root` under the paper `source`; see the module's text.
     The caller holds the archive lock. MigrationError (one line) when it cannot."""
     root = Path(root)
-    if not SOURCE_ID.match(source):
+    if not SOURCE_ID.fullmatch(source):
         raise MigrationError(f"not a paper id: {source!r}")
     steps = _Steps()
     summary = Summary(source)

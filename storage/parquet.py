@@ -40,14 +40,14 @@ CHECKSUM_KEY = b"epaper_sha256"  # "<bytes before the footer>:<their SHA-256 in 
 DATASETS = {"articles": S.ARTICLES, "pages": S.PAGES}
 
 
-SOURCE_ID = re.compile(r"^[a-z0-9_-]+$")  # a paper's id: the contract's, and safe as a folder name
+SOURCE_ID = re.compile(r"[a-z0-9_-]+")  # a paper's id: the contract's, and safe as a folder name
 
 
 def dataset_dir(root: Path, source: str, dataset: str) -> Path:
     """One paper's part of a dataset: `<dataset>/source=ID`."""
     if dataset not in DATASETS and dataset not in ("warc", "revisions"):
         raise ValueError(f"unknown dataset {dataset!r}")
-    if not isinstance(source, str) or not SOURCE_ID.match(source):
+    if not isinstance(source, str) or not SOURCE_ID.fullmatch(source):
         raise ValueError(f"not a paper id: {source!r}")
     return Path(root) / dataset / f"source={source}"
 
@@ -58,7 +58,7 @@ def sources_of(root: Path, dataset: str = "articles") -> list[str]:
     if not base.is_dir() or base.is_symlink():
         return []
     names = (entry.name.partition("=")[2] for entry in base.iterdir() if entry.name.startswith("source="))
-    return sorted(name for name in names if SOURCE_ID.match(name))
+    return sorted(name for name in names if SOURCE_ID.fullmatch(name))
 
 
 def partition_dir(root: Path, source: str, dataset: str, day: dt.date) -> Path:

@@ -11,7 +11,8 @@ import tomllib
 import pytest
 
 from epaper.crawler.spiders.probe import ProbedArticle, ProbedPage, ProbeFindings
-from epaper.config import PAPER_ID, load_config
+from epaper.config import load_config
+from epaper.storage.parquet import SOURCE_ID
 from epaper.probe import TABLE_END, TABLE_START, judge, paper_id, paper_name
 from epaper.replica.build import PAPER, TEMPLATES
 from epaper.replica.drift import drift_site
@@ -245,7 +246,7 @@ def test_no_table_unless_it_would_archive(tmp_path):
 ])
 def test_paper_id_from_the_url(url, expected):
     pid = paper_id(url)
-    assert pid == expected and PAPER_ID.fullmatch(pid)
+    assert pid == expected and SOURCE_ID.fullmatch(pid)
 
 
 def test_paper_id_avoids_the_ids_taken():
