@@ -55,17 +55,19 @@ def window_start(today: dt.date, days: int) -> dt.date:
 
 
 def check(data: str | Path, source: str, *, tz: dt.tzinfo, catchup_days: int, max_success_age_hours: float,
-          today: dt.date | None = None, now: dt.datetime | None = None, verify: bool = False) -> Health:
-    """The paper's health; each reason starts with its id."""
+          today: dt.date | None = None, now: dt.datetime | None = None, verify: bool = False,
+          runs: list | None = None) -> Health:
+    """The paper's health; each reason starts with its id. `runs`: the run log as read_runs
+    gives it (read here when None; a command checking several papers reads it once)."""
     root = Path(data)
     now = now or dt.datetime.now(dt.timezone.utc)
     today = today or now.astimezone(tz).date()
-    dates = [s for s in date_states(root, source, tz=tz, verify=verify) if s.has_snapshot or s.state == LOST]
+    dates = [s for s in date_states(root, source, tz=tz, verify=verify, runs=runs) if s.has_snapshot or s.state == LOST]
     window: list[DateState] = []
     span = None
     if catchup_days > 0:
         span = (window_start(today, catchup_days), today)
-        window = date_states(root, source, tz=tz, start=span[0], end=span[1])
+        window = date_states(root, source, tz=tz, start=span[0], end=span[1], runs=runs)
     health = Health(today, span, dates, [s for s in window if s.state in (MISSING, PENDING)])
     reasons = health.reasons
     for s in dates:
@@ -78,7 +80,7 @@ def check(data: str | Path, source: str, *, tz: dt.tzinfo, catchup_days: int, ma
             reasons.append(f"missing: {s.date} ({s.note})")
         elif s.state == SUSPECT:
             reasons.append(f"suspect: {s.date} ({'; '.join(s.suspect)})")
-    runs = whole_runs(read_runs(root), source)
+    runs = whole_runs(read_runs(root) if runs is None else runs, source)
     health.last_run = runs[-1] if runs else None
     success = next((r for r in reversed(runs) if r.get("exit_status") in SUCCESS and run_ended(r)), None)
     health.last_success = success

@@ -124,7 +124,8 @@ def _collect_paper(root: Path, source: str, all_runs: list[dict[str, Any]], gaug
     gauge("epaper_last_run_media_not_captured",
           "Page PDFs, scans and images the last run could not capture (storage.media)").labels(**labels).set(media)
 
-    window = date_states(root, source, tz=tz, start=today - dt.timedelta(days=max(window_days, 1) - 1), end=today)
+    window = date_states(root, source, tz=tz, start=today - dt.timedelta(days=max(window_days, 1) - 1), end=today,
+                         runs=all_runs)
     states = Counter(s.state for s in window)
     dates = gauge("epaper_window_dates", f"Dates of the catch-up window by state ({', '.join(STATES)})",
                   ("state",))

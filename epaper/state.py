@@ -128,7 +128,7 @@ def no_issue_confirmed(day: dt.date, ended: object, tz: dt.tzinfo) -> bool:
 
 
 def date_states(data_dir: str | Path, source: str, *, tz: dt.tzinfo, start: dt.date | None = None,
-                end: dt.date | None = None, verify: bool = False) -> list[DateState]:
+                end: dt.date | None = None, verify: bool = False, runs: list | None = None) -> list[DateState]:
     """One DateState per date of the paper `source` from `start` to `end` (inclusive), oldest first.
 
     A bound left out is the first (last) date the snapshots or the run log know; [] when one is
@@ -138,8 +138,8 @@ def date_states(data_dir: str | Path, source: str, *, tz: dt.tzinfo, start: dt.d
     """
     root = Path(data_dir)
     snapshots = set(archived_dates(root, source))
-    outcomes, archived = run_outcomes(root, source)
-    left = Counter({day: n for (paper, day), n in by_date(leftovers(root)).items() if paper == source})
+    outcomes, archived = run_outcomes(root, source, runs)
+    left = Counter({day: n for (paper, day), n in by_date(leftovers(root, source)).items() if paper == source})
     known = snapshots | set(outcomes) | {day for day in left if day is not None}
     if (start is None or end is None) and not known:
         return []
@@ -151,14 +151,15 @@ def date_states(data_dir: str | Path, source: str, *, tz: dt.tzinfo, start: dt.d
                       for day in days)]
 
 
-def run_outcomes(root: Path, source: str) -> tuple[dict[dt.date, dict[str, Any]], dict[dt.date, str]]:
+def run_outcomes(root: Path, source: str,
+                 runs: list | None = None) -> tuple[dict[dt.date, dict[str, Any]], dict[dt.date, str]]:
     """From one read of the run log: the latest outcome per date (with its run's ``run_id``
     and ``ended``), and the dates some run archived, each with the latest such run
     ("<run id>, ended <time>"): an ``archived`` outcome, or an ``incomplete`` one with rows,
     wrote a snapshot."""
     latest: dict[dt.date, dict[str, Any]] = {}
     archived: dict[dt.date, str] = {}
-    for day, outcome, run in dated_outcomes(read_runs(root), source):
+    for day, outcome, run in dated_outcomes(read_runs(root) if runs is None else runs, source):
         latest[day] = {**outcome, "run_id": run.get("run_id"), "ended": run.get("ended")}
         if wrote_snapshot(outcome):
             archived[day] = archived_by(run)

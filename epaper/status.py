@@ -25,6 +25,7 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
     from epaper.health import as_json as health_json
     from epaper.health import check as health_check
     from epaper.health import date_row
+    from epaper.runlog import read_runs
     from epaper.state import ARCHIVED, DAMAGED, INCOMPLETE, LOST, PENDING, SUSPECT, papers_shown
     from epaper.storage.leftovers import by_date, leftovers
     from epaper.storage.load import is_archive
@@ -40,7 +41,8 @@ def run_status(config: Config, as_json: bool, today: dt.date | None = None, chec
     tz = config.schedule.tzinfo
     days = config.schedule.catchup_days
     shown = papers_shown(config, data, sources)
-    healths = {source: health_check(data, source, tz=tz, catchup_days=days, today=today, now=now,
+    runs = read_runs(data)  # once for every paper
+    healths = {source: health_check(data, source, tz=tz, catchup_days=days, today=today, now=now, runs=runs,
                                     max_success_age_hours=config.health.max_success_age_hours, verify=check)
                for source in shown}
     reasons = [reason for health in healths.values() for reason in health.reasons]

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from epaper.storage.parquet import TEMP, stale_temp
+from epaper.storage.parquet import TEMP, dataset_dir, stale_temp
 
 # Not swept: the scratch archive of a history replay (epaper.reparse clears it whole) and the
 # per-run logs (many files, never written through a temporary).
@@ -37,11 +37,15 @@ class Temp:
     paper: str | None = None  # the paper whose folder (`source=ID`, at any depth) holds it; None: shared
 
 
-def temp_files(root: str | Path) -> list[Temp]:
-    """Every `.<name>.tmp-<pid>` file under the archive root, its links not followed."""
+def temp_files(root: str | Path, source: str | None = None) -> list[Temp]:
+    """Every `.<name>.tmp-<pid>` file under the archive root (with `source`, under that paper's
+    date folders only: one paper's state never walks the others'), its links not followed."""
     root = Path(root)
     out = []
-    for folder, dirs, files in os.walk(root):
+    tops = [root] if source is None else [dataset_dir(root, source, d) for d in ("articles", "pages", "revisions",
+                                                                               "warc")]
+    walks = (entry for top in tops for entry in os.walk(top))
+    for folder, dirs, files in walks:
         if Path(folder) == root:
             dirs[:] = [d for d in dirs if d not in SKIP]
         day = _day(os.path.basename(folder))
@@ -56,9 +60,9 @@ def temp_files(root: str | Path) -> list[Temp]:
     return sorted(out, key=lambda t: str(t.path))
 
 
-def leftovers(root: str | Path) -> list[Temp]:
-    """The temporaries whose writer is gone."""
-    return [t for t in temp_files(root) if stale_temp(t.path.name)]
+def leftovers(root: str | Path, source: str | None = None) -> list[Temp]:
+    """The temporaries whose writer is gone (of one paper's date folders, with `source`)."""
+    return [t for t in temp_files(root, source) if stale_temp(t.path.name)]
 
 
 def by_date(temps: list[Temp]) -> Counter:
